@@ -1,0 +1,1 @@
+"""autoattach: makes tagged AKS and Arc clusters usable as Azure Machine Learning compute."""

@@ -1,0 +1,137 @@
+"""The Function App's settings: every name the code reads, validated once at start.
+
+The names below are the single source of truth for app settings; ``infra/`` sets exactly these
+(``tests/infra`` holds the two together).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+# Identity-based Service Bus connection: the Functions host reads
+# SERVICEBUS_CONNECTION__fullyQualifiedNamespace (and __clientId / __credential) for this prefix.
+SERVICEBUS_CONNECTION = "SERVICEBUS_CONNECTION"
+SERVICEBUS_NAMESPACE = f"{SERVICEBUS_CONNECTION}__fullyQualifiedNamespace"
+CLUSTER_EVENTS_QUEUE = "CLUSTER_EVENTS_QUEUE"
+EXTENSION_EVENTS_QUEUE = "EXTENSION_EVENTS_QUEUE"
+ATTACH_POLICY = "ATTACH_POLICY"
+ATTACH_POLICY_FILE = "ATTACH_POLICY_FILE"
+ATTACH_TAG_KEY = "ATTACH_TAG_KEY"
+NOTIFICATION_TOPIC_ENDPOINT = "NOTIFICATION_TOPIC_ENDPOINT"
+ARM_ENDPOINT = "ARM_ENDPOINT"
+AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
+RECHECK_DELAY_SECONDS = "RECHECK_DELAY_SECONDS"
+SWEEP_SUBSCRIPTIONS = "SWEEP_SUBSCRIPTIONS"
+SWEEP_SCHEDULE = "SWEEP_SCHEDULE"
+
+DEFAULT_CLUSTER_EVENTS_QUEUE = "cluster-events"
+DEFAULT_EXTENSION_EVENTS_QUEUE = "extension-events"
+DEFAULT_TAG_KEY = "azureml-attach"
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+DEFAULT_RECHECK_DELAY_SECONDS = 60
+DEFAULT_SWEEP_SCHEDULE = "0 */15 * * * *"
+
+# Every app setting the product reads; the infrastructure must set each required one.
+REQUIRED_APP_SETTINGS = (
+    SERVICEBUS_NAMESPACE,
+    CLUSTER_EVENTS_QUEUE,
+    EXTENSION_EVENTS_QUEUE,
+    NOTIFICATION_TOPIC_ENDPOINT,
+)
+OPTIONAL_APP_SETTINGS = (
+    ATTACH_POLICY,
+    ATTACH_POLICY_FILE,
+    ATTACH_TAG_KEY,
+    ARM_ENDPOINT,
+    AZURE_CLIENT_ID,
+    RECHECK_DELAY_SECONDS,
+    SWEEP_SUBSCRIPTIONS,
+    SWEEP_SCHEDULE,
+)
+
+
+class SettingsError(ValueError):
+    """An app setting is missing or malformed; the message names the setting and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    servicebus_namespace: str
+    cluster_events_queue: str
+    extension_events_queue: str
+    notification_topic_endpoint: str
+    attach_policy_json: str | None
+    attach_policy_file: str | None
+    tag_key: str
+    arm_endpoint: str
+    client_id: str | None
+    recheck_delay_seconds: int
+    sweep_subscriptions: tuple[str, ...]
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        missing = [name for name in REQUIRED_APP_SETTINGS if not env.get(name, "").strip()]
+        if missing:
+            raise SettingsError(f"missing app settings: {', '.join(missing)}")
+        policy_json = env.get(ATTACH_POLICY, "").strip() or None
+        policy_file = env.get(ATTACH_POLICY_FILE, "").strip() or None
+        if (policy_json is None) == (policy_file is None):
+            raise SettingsError(
+                f"set exactly one of {ATTACH_POLICY} (the policy as JSON) or "
+                f"{ATTACH_POLICY_FILE} (a path to it)"
+            )
+        return cls(
+            servicebus_namespace=env[SERVICEBUS_NAMESPACE].strip(),
+            cluster_events_queue=env[CLUSTER_EVENTS_QUEUE].strip(),
+            extension_events_queue=env[EXTENSION_EVENTS_QUEUE].strip(),
+            notification_topic_endpoint=_https_url(
+                NOTIFICATION_TOPIC_ENDPOINT, env[NOTIFICATION_TOPIC_ENDPOINT]
+            ),
+            attach_policy_json=policy_json,
+            attach_policy_file=policy_file,
+            tag_key=env.get(ATTACH_TAG_KEY, "").strip() or DEFAULT_TAG_KEY,
+            arm_endpoint=_https_url(ARM_ENDPOINT, env.get(ARM_ENDPOINT) or DEFAULT_ARM_ENDPOINT),
+            client_id=env.get(AZURE_CLIENT_ID, "").strip() or None,
+            recheck_delay_seconds=_positive_int(
+                RECHECK_DELAY_SECONDS,
+                env.get(RECHECK_DELAY_SECONDS) or str(DEFAULT_RECHECK_DELAY_SECONDS),
+            ),
+            sweep_subscriptions=tuple(
+                s.strip() for s in env.get(SWEEP_SUBSCRIPTIONS, "").split(",") if s.strip()
+            ),
+        )
+
+    def policy_text(self) -> str:
+        """The attach policy document, from the app setting or the file it names."""
+        if self.attach_policy_json is not None:
+            return self.attach_policy_json
+        assert self.attach_policy_file is not None
+        try:
+            with open(self.attach_policy_file, encoding="utf-8") as handle:
+                return handle.read()
+        except OSError as error:
+            raise SettingsError(
+                f"{ATTACH_POLICY_FILE}={self.attach_policy_file}: cannot read it ({error.strerror})"
+            ) from error
+
+
+def _https_url(name: str, value: str) -> str:
+    value = value.strip().rstrip("/")
+    parsed = urlparse(value)
+    if parsed.scheme != "https" or not parsed.netloc:
+        raise SettingsError(f"{name} must be an https:// URL, got {value!r}")
+    return value
+
+
+def _positive_int(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number of seconds, got {value!r}") from None
+    if number <= 0:
+        raise SettingsError(f"{name} must be positive, got {number}")
+    return number
