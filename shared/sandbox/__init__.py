@@ -1,0 +1,1 @@
+"""The local Azure double and the sandbox that runs the real pipeline against it."""

@@ -1,0 +1,101 @@
+"""A small threaded HTTPS server with JSON helpers, the base of every double."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from shared.sandbox.tls import SandboxTls
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+
+
+Handler = Callable[[Request], Response]
+
+
+class HttpsDouble:
+    """Serves ``handle(request) -> Response`` over TLS on 127.0.0.1, on a free port."""
+
+    def __init__(self, tls: SandboxTls, handle: Handler) -> None:
+        self._handle = handle
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._server.socket = tls.server_context.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"https://{host}:{port}"
+
+    def start(self) -> HttpsDouble:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        handle = self._handle
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                split = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                request = Request(
+                    method=self.command,
+                    path=split.path,
+                    query={k: v[-1] for k, v in parse_qs(split.query).items()},
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=self.rfile.read(length) if length else b"",
+                )
+                try:
+                    response = handle(request)
+                except Exception as error:  # a bug in the double must show, not hang
+                    response = Response(500, {"error": {"code": "DoubleError", "message": repr(error)}})
+                if response.raw is not None:
+                    payload = response.raw
+                elif response.body is None:
+                    payload = b""
+                else:
+                    payload = json.dumps(response.body).encode()
+                self.send_response(response.status)
+                headers = {"Content-Type": "application/json", **response.headers}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        return _Handler
