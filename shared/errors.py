@@ -45,7 +45,7 @@ class PermanentError(AutoattachError):
     reason = "Permanent"
 
 
-TRANSIENT_STATUS = frozenset({408, 409, 423, 429, 500, 502, 503, 504})
+TRANSIENT_STATUS = frozenset({408, 423, 429, 500, 502, 503, 504})
 TRANSIENT_CODES = frozenset({"PrincipalNotFound", "Conflict", "AnotherOperationInProgress"})
 
 
@@ -68,13 +68,15 @@ def azure_call(action: str) -> Iterator[None]:
     except AutoattachError:
         raise
     except ClientAuthenticationError as error:
-        raise PermanentError(f"{action}: not authorized: {_first_line(error)}",
-                             reason="AuthorizationFailed") from error
+        raise PermanentError(
+            f"{action}: not authorized: {_first_line(error)}", reason="AuthorizationFailed"
+        ) from error
     except HttpResponseError as error:
         raise classify(error, action) from error
     except (ServiceRequestError, ServiceResponseError, TimeoutError, ConnectionError) as error:
-        raise TransientError(f"{action}: {error.__class__.__name__}: {_first_line(error)}",
-                             reason="Unreachable") from error
+        raise TransientError(
+            f"{action}: {error.__class__.__name__}: {_first_line(error)}", reason="Unreachable"
+        ) from error
 
 
 def _error_code(error: HttpResponseError) -> str:
@@ -97,5 +99,3 @@ def _retry_after(error: HttpResponseError) -> float | None:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else error.__class__.__name__
-
-

@@ -78,7 +78,9 @@ class HttpsDouble:
                 try:
                     response = handle(request)
                 except Exception as error:  # a bug in the double must show, not hang
-                    response = Response(500, {"error": {"code": "DoubleError", "message": repr(error)}})
+                    response = Response(
+                        500, {"error": {"code": "DoubleError", "message": repr(error)}}
+                    )
                 if response.raw is not None:
                     payload = response.raw
                 elif response.body is None:

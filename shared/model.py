@@ -1,0 +1,111 @@
+"""Plain data the planner reasons over: what Azure looks like now, and what policy wants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from shared.arm_id import CONNECTED_CLUSTER, ResourceId
+
+SUCCEEDED = "succeeded"
+FAILED_STATES = frozenset({"failed", "canceled"})
+AZUREML_EXTENSION_TYPE = "microsoft.azureml.kubernetes"
+# Marks what autoattach created, so it only ever removes its own work.
+MANAGED_BY_TAG = "managed-by"
+MANAGED_BY_VALUE = "autoattach"
+ROLE_ASSIGNMENT_DESCRIPTION = "Created by autoattach"
+
+
+class StorageAccess(StrEnum):
+    READ = "read"
+    READ_WRITE = "read-write"
+
+
+class IdentityType(StrEnum):
+    SYSTEM_ASSIGNED = "system_assigned"
+    USER_ASSIGNED = "user_assigned"
+
+
+class Role(StrEnum):
+    """Built-in role definition GUIDs autoattach grants, and nothing else."""
+
+    ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+    STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+    STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+    READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    KUBERNETES_EXTENSION_CONTRIBUTOR = "85cb6faf-e071-4c9b-8136-154b5a04f717"
+    AKS_CLUSTER_ADMIN = "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8"
+    AZURE_RELAY_OWNER = "2787bf04-f1f5-4bfe-8383-c8a24483ee38"
+
+    @property
+    def title(self) -> str:
+        return ROLE_TITLES[self]
+
+
+ROLE_TITLES = {
+    Role.ACR_PULL: "AcrPull",
+    Role.STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
+    Role.STORAGE_BLOB_DATA_CONTRIBUTOR: "Storage Blob Data Contributor",
+    Role.READER: "Reader",
+    Role.KUBERNETES_EXTENSION_CONTRIBUTOR: "Kubernetes Extension Contributor",
+    Role.AKS_CLUSTER_ADMIN: "Azure Kubernetes Service Cluster Admin Role",
+    Role.AZURE_RELAY_OWNER: "Azure Relay Owner",
+}
+
+
+@dataclass(frozen=True)
+class ComputeIdentity:
+    type: IdentityType
+    resource_id: ResourceId | None = None  # the user-assigned identity, when type says so
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One compute the policy wants on a cluster: in a workspace, in a namespace."""
+
+    workspace_id: ResourceId
+    compute_name: str
+    namespace: str
+    identity: ComputeIdentity
+    storage_access: StorageAccess
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    id: ResourceId
+    exists: bool
+    provisioning_state: str = ""
+    location: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    azure_rbac: bool = True
+
+    @property
+    def kind(self) -> str:
+        return "arc" if self.id.resource_type == CONNECTED_CLUSTER else "aks"
+
+
+@dataclass(frozen=True)
+class ExtensionState:
+    id: ResourceId
+    extension_type: str
+    provisioning_state: str
+
+
+@dataclass(frozen=True)
+class WorkspaceState:
+    id: ResourceId
+    location: str
+    storage_account: ResourceId | None
+    container_registry: ResourceId | None
+
+
+@dataclass(frozen=True)
+class ComputeState:
+    workspace_id: ResourceId
+    name: str
+    cluster_id: ResourceId | None
+    namespace: str
+    identity_type: IdentityType | None
+    principal_id: str | None
+    provisioning_state: str
+    managed_by_autoattach: bool

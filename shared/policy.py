@@ -1,0 +1,232 @@
+"""The attach policy: which workspaces each cluster may join, and how.
+
+A tag on a cluster only asks; the policy decides. Loaded once at start from JSON; every error
+names the entry and the field at fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from shared.arm_id import WORKSPACE, InvalidResourceId, ResourceId
+from shared.model import Attachment, ComputeIdentity, IdentityType, StorageAccess
+
+COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{2,23}$")
+NAMESPACE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+DEFAULT_COMPUTE_NAME = "{cluster}"
+DEFAULT_NAMESPACE = "azureml"
+
+
+class PolicyError(ValueError):
+    """The attach policy document is invalid; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class ComputeTemplate:
+    name: str
+    namespace: str
+    identity: ComputeIdentity
+
+
+@dataclass(frozen=True)
+class WorkspaceRule:
+    workspace_id: ResourceId
+    cluster_scopes: tuple[ResourceId, ...]
+    storage_access: StorageAccess
+    computes: tuple[ComputeTemplate, ...]
+
+    def allows(self, cluster_id: ResourceId) -> bool:
+        return any(cluster_id.is_within(scope) for scope in self.cluster_scopes)
+
+    def matches(self, tag_entry: str) -> bool:
+        entry = tag_entry.strip().lower()
+        return entry in (self.workspace_id.key, self.workspace_id.name.lower())
+
+
+@dataclass(frozen=True)
+class AttachPolicy:
+    workspaces: tuple[WorkspaceRule, ...]
+
+    @classmethod
+    def from_json(cls, text: str) -> AttachPolicy:
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise PolicyError(
+                f"attach policy is not JSON: {error.msg} at char {error.pos}"
+            ) from None
+        return cls.from_dict(document)
+
+    @classmethod
+    def from_dict(cls, document: Any) -> AttachPolicy:
+        if not isinstance(document, dict) or not isinstance(document.get("workspaces"), list):
+            raise PolicyError("attach policy must be an object with a 'workspaces' list")
+        rules = tuple(
+            _workspace_rule(entry, f"workspaces[{index}]")
+            for index, entry in enumerate(document["workspaces"])
+        )
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.workspace_id.key in seen:
+                raise PolicyError(f"workspace {rule.workspace_id} appears twice in the policy")
+            seen.add(rule.workspace_id.key)
+        return cls(rules)
+
+    def rule_for(self, workspace_id: ResourceId) -> WorkspaceRule | None:
+        return next((r for r in self.workspaces if r.workspace_id == workspace_id), None)
+
+
+@dataclass(frozen=True)
+class TagDecision:
+    """What a cluster's tag asked for, split into what the policy allows and what it refuses."""
+
+    attachments: tuple[Attachment, ...]
+    refused: tuple[str, ...]
+
+
+def decide_attachments(
+    cluster_id: ResourceId, tags: dict[str, str], tag_key: str, policy: AttachPolicy
+) -> TagDecision:
+    """Pure: the attachments the policy grants this cluster for the workspaces its tag names."""
+    value = next((v for k, v in tags.items() if k.lower() == tag_key.lower()), None)
+    if value is None:
+        return TagDecision((), ())
+    attachments: list[Attachment] = []
+    refused: list[str] = []
+    for entry in dict.fromkeys(e.strip() for e in value.split(",") if e.strip()):
+        candidates = [r for r in policy.workspaces if r.matches(entry) and r.allows(cluster_id)]
+        if len(candidates) != 1:
+            refused.append(entry)
+            continue
+        rule = candidates[0]
+        for template in rule.computes:
+            attachments.append(
+                Attachment(
+                    workspace_id=rule.workspace_id,
+                    compute_name=render_compute_name(template.name, cluster_id, rule),
+                    namespace=render_namespace(template.namespace, cluster_id, rule),
+                    identity=template.identity,
+                    storage_access=rule.storage_access,
+                )
+            )
+    return TagDecision(tuple(dict.fromkeys(attachments)), tuple(refused))
+
+
+def render_compute_name(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
+    """Fill the template; shorten deterministically to Azure ML's 24-character limit."""
+    name = re.sub(r"[^a-zA-Z0-9-]", "-", _fill(template, cluster_id, rule)).strip("-")
+    if not name or not name[0].isalpha():
+        name = "k8s-" + name
+    if len(name) > 24:
+        digest = hashlib.sha256(name.lower().encode()).hexdigest()[:6]
+        name = name[:17].rstrip("-") + "-" + digest
+    if len(name) < 3:
+        name = (name + "-k8s")[:24]
+    return name
+
+
+def render_namespace(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
+    return _fill(template, cluster_id, rule).lower()
+
+
+def _fill(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
+    return template.format(cluster=cluster_id.name, workspace=rule.workspace_id.name)
+
+
+def _workspace_rule(entry: Any, where: str) -> WorkspaceRule:
+    if not isinstance(entry, dict):
+        raise PolicyError(f"{where} must be an object")
+    workspace_id = _resource_id(entry.get("workspace"), f"{where}.workspace")
+    if workspace_id.resource_type != WORKSPACE:
+        raise PolicyError(f"{where}.workspace is not an Azure ML workspace id: {workspace_id}")
+    scopes = entry.get("clusters")
+    if not isinstance(scopes, list) or not scopes:
+        raise PolicyError(
+            f"{where}.clusters must list the scopes (subscription, resource group or cluster ids) "
+            "whose clusters may join this workspace"
+        )
+    access = entry.get("storage_access", StorageAccess.READ.value)
+    try:
+        storage_access = StorageAccess(access)
+    except ValueError:
+        raise PolicyError(
+            f"{where}.storage_access must be 'read' or 'read-write', got {access!r}"
+        ) from None
+    computes_doc = entry.get("computes", [{}])
+    if not isinstance(computes_doc, list) or not computes_doc:
+        raise PolicyError(f"{where}.computes must be a non-empty list")
+    rule = WorkspaceRule(
+        workspace_id=workspace_id,
+        cluster_scopes=tuple(
+            _resource_id(s, f"{where}.clusters[{i}]") for i, s in enumerate(scopes)
+        ),
+        storage_access=storage_access,
+        computes=tuple(
+            _compute_template(c, f"{where}.computes[{i}]") for i, c in enumerate(computes_doc)
+        ),
+    )
+    _check_templates(rule, where)
+    return rule
+
+
+def _compute_template(entry: Any, where: str) -> ComputeTemplate:
+    if not isinstance(entry, dict):
+        raise PolicyError(f"{where} must be an object")
+    identity_doc = entry.get("identity", {"type": IdentityType.SYSTEM_ASSIGNED.value})
+    if isinstance(identity_doc, str):
+        identity_doc = {"type": identity_doc}
+    if not isinstance(identity_doc, dict):
+        raise PolicyError(f"{where}.identity must be an object")
+    try:
+        identity_type = IdentityType(identity_doc.get("type"))
+    except ValueError:
+        raise PolicyError(
+            f"{where}.identity.type must be 'system_assigned' or 'user_assigned', "
+            f"got {identity_doc.get('type')!r}"
+        ) from None
+    resource_id = None
+    if identity_type is IdentityType.USER_ASSIGNED:
+        resource_id = _resource_id(identity_doc.get("resource_id"), f"{where}.identity.resource_id")
+    return ComputeTemplate(
+        name=_template(entry.get("name", DEFAULT_COMPUTE_NAME), f"{where}.name"),
+        namespace=_template(entry.get("namespace", DEFAULT_NAMESPACE), f"{where}.namespace"),
+        identity=ComputeIdentity(identity_type, resource_id),
+    )
+
+
+def _check_templates(rule: WorkspaceRule, where: str) -> None:
+    sample = ResourceId.parse(
+        "/subscriptions/0/resourceGroups/rg/providers/Microsoft.ContainerService/"
+        "managedClusters/cluster"
+    )
+    for index, template in enumerate(rule.computes):
+        try:
+            namespace = render_namespace(template.namespace, sample, rule)
+            render_compute_name(template.name, sample, rule)
+        except (KeyError, IndexError, ValueError) as error:
+            raise PolicyError(
+                f"{where}.computes[{index}]: unknown placeholder {error}; "
+                "use {cluster} and {workspace}"
+            ) from None
+        if "{cluster}" not in template.namespace and not NAMESPACE_NAME.match(namespace):
+            raise PolicyError(
+                f"{where}.computes[{index}].namespace {namespace!r} is not a Kubernetes namespace "
+                "name (lowercase letters, digits and '-', at most 63)"
+            )
+
+
+def _template(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PolicyError(f"{where} must be a non-empty string")
+    return value.strip()
+
+
+def _resource_id(value: Any, where: str) -> ResourceId:
+    try:
+        return ResourceId.parse(value)
+    except InvalidResourceId as error:
+        raise PolicyError(f"{where}: {error}") from None
