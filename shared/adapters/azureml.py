@@ -1,0 +1,152 @@
+"""Azure ML workspaces and Kubernetes computes (azure-ai-ml): read, attach, detach."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.ai.ml import MLClient
+from azure.ai.ml.entities import (
+    IdentityConfiguration,
+    KubernetesCompute,
+    ManagedIdentityConfiguration,
+)
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.adapters.arm import ArmConnection
+from shared.arm_id import InvalidResourceId, ResourceId
+from shared.errors import azure_call
+from shared.model import (
+    MANAGED_BY_TAG,
+    MANAGED_BY_VALUE,
+    Attachment,
+    ComputeState,
+    IdentityType,
+    WorkspaceState,
+)
+
+CUSTOM_CLOUD = "AutoattachCustomCloud"
+
+
+class AzureMLWorkspaces:
+    def __init__(self, arm: ArmConnection) -> None:
+        self._arm = arm
+        self._clients: dict[str, MLClient] = {}
+
+    def _ml(self, workspace_id: ResourceId) -> MLClient:
+        if workspace_id.key not in self._clients:
+            kwargs: dict[str, Any] = {}
+            if not self._arm.is_public_cloud:
+                endpoint = self._arm.endpoint.rstrip("/") + "/"
+                kwargs = {
+                    "cloud": CUSTOM_CLOUD,
+                    "cloud_metadata": {
+                        "azure_portal": endpoint,
+                        "resource_manager": endpoint,
+                        "active_directory": endpoint,
+                        "aml_resource_id": endpoint,
+                        "storage_endpoint": "core.windows.net",
+                        "registry_discovery_endpoint": endpoint,
+                    },
+                }
+            self._clients[workspace_id.key] = MLClient(
+                self._arm.credential,
+                workspace_id.subscription,
+                workspace_id.resource_group,
+                workspace_id.name,
+                **kwargs,
+            )
+        return self._clients[workspace_id.key]
+
+    def get_workspace(self, workspace_id: ResourceId) -> WorkspaceState:
+        with azure_call(f"read workspace {workspace_id}"):
+            workspace = self._ml(workspace_id).workspaces.get(workspace_id.name)
+        return WorkspaceState(
+            id=workspace_id,
+            location=workspace.location or "",
+            storage_account=_optional_id(workspace.storage_account),
+            container_registry=_optional_id(workspace.container_registry),
+        )
+
+    def get_compute(self, workspace_id: ResourceId, name: str) -> ComputeState | None:
+        with azure_call(f"read compute {name} in {workspace_id}"):
+            try:
+                compute = self._ml(workspace_id).compute.get(name)
+            except ResourceNotFoundError:
+                return None
+        return compute_state(workspace_id, compute)
+
+    def list_computes(self, workspace_id: ResourceId) -> list[ComputeState]:
+        with azure_call(f"list computes in {workspace_id}"):
+            computes = list(self._ml(workspace_id).compute.list(compute_type="Kubernetes"))
+        return [compute_state(workspace_id, c) for c in computes]
+
+    def attach(self, attachment: Attachment, cluster_id: ResourceId) -> ComputeState:
+        """Attach the cluster as a Kubernetes compute (``az ml compute attach``), marked as ours."""
+        compute = KubernetesCompute(
+            name=attachment.compute_name,
+            resource_id=cluster_id.raw,
+            namespace=attachment.namespace,
+            identity=_identity(attachment),
+            tags={MANAGED_BY_TAG: MANAGED_BY_VALUE},
+            description=f"Attached by autoattach from cluster {cluster_id.name}",
+        )
+        with azure_call(f"attach {cluster_id.name} as {attachment.compute_name}"):
+            result = (
+                self._ml(attachment.workspace_id).compute.begin_create_or_update(compute).result()
+            )
+        return compute_state(attachment.workspace_id, result)
+
+    def detach(self, workspace_id: ResourceId, name: str) -> None:
+        with azure_call(f"detach compute {name} from {workspace_id}"):
+            try:
+                self._ml(workspace_id).compute.begin_delete(name, action="Detach").result()
+            except ResourceNotFoundError:
+                return
+
+
+def _identity(attachment: Attachment) -> IdentityConfiguration:
+    # snake-case types: "SystemAssigned" is serialized as "Systemassigned" by azure-ai-ml.
+    if attachment.identity.type is IdentityType.USER_ASSIGNED:
+        assert attachment.identity.resource_id is not None
+        return IdentityConfiguration(
+            type="user_assigned",
+            user_assigned_identities=[
+                ManagedIdentityConfiguration(resource_id=attachment.identity.resource_id.raw)
+            ],
+        )
+    return IdentityConfiguration(type="system_assigned")
+
+
+def compute_state(workspace_id: ResourceId, compute: Any) -> ComputeState:
+    identity = getattr(compute, "identity", None)
+    identity_type: IdentityType | None = None
+    principal_id = None
+    if identity is not None and identity.type:
+        kind = str(identity.type).lower().replace("_", "")
+        if kind.startswith("userassigned"):
+            identity_type = IdentityType.USER_ASSIGNED
+            users = identity.user_assigned_identities or []
+            principal_id = users[0].principal_id if users else None
+        elif kind.startswith("systemassigned"):
+            identity_type = IdentityType.SYSTEM_ASSIGNED
+            principal_id = identity.principal_id
+    tags = getattr(compute, "tags", None) or {}
+    return ComputeState(
+        workspace_id=workspace_id,
+        name=compute.name,
+        cluster_id=_optional_id(getattr(compute, "resource_id", None)),
+        namespace=getattr(compute, "namespace", "") or "",
+        identity_type=identity_type,
+        principal_id=principal_id or None,
+        provisioning_state=str(getattr(compute, "provisioning_state", "") or ""),
+        managed_by_autoattach=tags.get(MANAGED_BY_TAG) == MANAGED_BY_VALUE,
+    )
+
+
+def _optional_id(value: str | None) -> ResourceId | None:
+    if not value:
+        return None
+    try:
+        return ResourceId.parse(value)
+    except InvalidResourceId:
+        return None

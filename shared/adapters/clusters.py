@@ -1,0 +1,65 @@
+"""Clusters (AKS managedClusters and Arc connectedClusters) through generic ARM resource reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.mgmt.resource.resources import ResourceManagementClient
+
+from shared.adapters.arm import ArmConnection
+from shared.arm_id import CONNECTED_CLUSTER, ResourceId
+from shared.errors import azure_call
+from shared.model import ClusterState
+
+API_VERSIONS = {
+    "microsoft.containerservice/managedclusters": "2025-10-01",
+    "microsoft.kubernetes/connectedclusters": "2024-01-01",
+    "microsoft.managedidentity/userassignedidentities": "2023-01-31",
+}
+
+
+class ArmClusters:
+    def __init__(self, arm: ArmConnection) -> None:
+        self._arm = arm
+
+    def _resources(self, subscription_id: str) -> Any:
+        return self._arm.client(ResourceManagementClient, subscription_id).resources
+
+    def get(self, cluster_id: ResourceId) -> ClusterState:
+        """The cluster as ARM sees it now; ``exists`` is False once it is gone."""
+        api_version = API_VERSIONS[cluster_id.resource_type]
+        with azure_call(f"read cluster {cluster_id}"):
+            try:
+                resource = self._resources(cluster_id.subscription).get_by_id(
+                    cluster_id.raw, api_version
+                )
+            except ResourceNotFoundError:
+                return ClusterState(id=cluster_id, exists=False)
+        properties = resource.properties or {}
+        aad = properties.get("aadProfile") or {}
+        return ClusterState(
+            id=cluster_id,
+            exists=True,
+            provisioning_state=str(properties.get("provisioningState") or ""),
+            location=resource.location or "",
+            tags=dict(resource.tags or {}),
+            azure_rbac=(
+                cluster_id.resource_type == CONNECTED_CLUSTER or bool(aad.get("enableAzureRBAC"))
+            ),
+        )
+
+    def principal_of_identity(self, identity_id: ResourceId) -> str:
+        """The principal id of a user-assigned managed identity, read from ARM."""
+        with azure_call(f"read managed identity {identity_id}"):
+            resource = self._resources(identity_id.subscription).get_by_id(
+                identity_id.raw, API_VERSIONS["microsoft.managedidentity/userassignedidentities"]
+            )
+        return str((resource.properties or {}).get("principalId") or "")
+
+    def tagged(self, subscription_id: str, tag_key: str) -> list[ResourceId]:
+        """Every AKS or Arc cluster in the subscription that carries the tag (for the sweep)."""
+        with azure_call(f"list resources tagged {tag_key} in subscription {subscription_id}"):
+            found = list(self._resources(subscription_id).list(filter=f"tagName eq '{tag_key}'"))
+        ids = [ResourceId.parse(resource.id) for resource in found if resource.id]
+        return [i for i in ids if i.resource_type in API_VERSIONS and "cluster" in i.resource_type]

@@ -1,0 +1,75 @@
+"""Role assignments (azure-mgmt-authorization) with deterministic names, marked as ours."""
+
+from __future__ import annotations
+
+import uuid
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+
+from shared.adapters.arm import ArmConnection
+from shared.arm_id import ResourceId
+from shared.errors import azure_call
+from shared.model import ROLE_ASSIGNMENT_DESCRIPTION, Role
+
+# Fixed namespace: the same scope, role and principal always give the same assignment name.
+ASSIGNMENT_NAMESPACE = uuid.UUID("5f0c3a52-7a0e-4f57-9d5c-6f1c2b9a7e31")
+
+
+def assignment_name(scope: ResourceId, role: Role, principal_id: str) -> str:
+    return str(uuid.uuid5(ASSIGNMENT_NAMESPACE, f"{scope.key}|{role.value}|{principal_id.lower()}"))
+
+
+def role_definition_id(scope: ResourceId, role: Role) -> str:
+    return (
+        f"/subscriptions/{scope.subscription}/providers/Microsoft.Authorization/"
+        f"roleDefinitions/{role.value}"
+    )
+
+
+class RoleAssignments:
+    def __init__(self, arm: ArmConnection) -> None:
+        self._arm = arm
+
+    def _client(self, scope: ResourceId) -> AuthorizationManagementClient:
+        return self._arm.client(AuthorizationManagementClient, scope.subscription)
+
+    def held(self, scope: ResourceId, principal_id: str) -> frozenset[str]:
+        """Role GUIDs the principal holds at (or above) the scope."""
+        with azure_call(f"list role assignments on {scope}"):
+            assignments = list(
+                self._client(scope).role_assignments.list_for_scope(
+                    scope.raw, filter=f"principalId eq '{principal_id}'"
+                )
+            )
+        return frozenset(
+            (a.role_definition_id or "").rsplit("/", 1)[-1].lower()
+            for a in assignments
+            if (a.principal_id or "").lower() == principal_id.lower()
+        )
+
+    def grant(self, scope: ResourceId, role: Role, principal_id: str) -> None:
+        parameters = RoleAssignmentCreateParameters(
+            role_definition_id=role_definition_id(scope, role),
+            principal_id=principal_id,
+            principal_type="ServicePrincipal",
+            description=ROLE_ASSIGNMENT_DESCRIPTION,
+        )
+        name = assignment_name(scope, role, principal_id)
+        with azure_call(f"grant {role.title} on {scope} to {principal_id}"):
+            try:
+                self._client(scope).role_assignments.create(scope.raw, name, parameters)
+            except HttpResponseError as error:
+                if error.error is not None and error.error.code == "RoleAssignmentExists":
+                    return
+                raise
+
+    def revoke(self, scope: ResourceId, role: Role, principal_id: str) -> None:
+        """Remove the assignment autoattach made (by its deterministic name); absent is fine."""
+        name = assignment_name(scope, role, principal_id)
+        with azure_call(f"remove {role.title} on {scope} from {principal_id}"):
+            try:
+                self._client(scope).role_assignments.delete(scope.raw, name)
+            except ResourceNotFoundError:
+                return

@@ -1,0 +1,51 @@
+"""The small interfaces reconcile needs; real adapters and doubles both fit them."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from shared.adapters.notifications import Notification
+from shared.arm_id import ResourceId
+from shared.model import (
+    Attachment,
+    ClusterState,
+    ComputeState,
+    ExtensionState,
+    Role,
+    WorkspaceState,
+)
+
+
+class Clusters(Protocol):
+    def get(self, cluster_id: ResourceId) -> ClusterState: ...
+    def tagged(self, subscription_id: str, tag_key: str) -> list[ResourceId]: ...
+
+
+class Extensions(Protocol):
+    def find_azureml(self, cluster_id: ResourceId) -> ExtensionState | None: ...
+
+
+class Namespaces(Protocol):
+    def exists(self, cluster_id: ResourceId, namespace: str) -> bool: ...
+    def create(self, cluster_id: ResourceId, namespace: str, location: str) -> None: ...
+
+
+class Workspaces(Protocol):
+    def get_workspace(self, workspace_id: ResourceId) -> WorkspaceState: ...
+    def get_compute(self, workspace_id: ResourceId, name: str) -> ComputeState | None: ...
+    def attach(self, attachment: Attachment, cluster_id: ResourceId) -> ComputeState: ...
+
+
+class RoleAssignments(Protocol):
+    def held(self, scope: ResourceId, principal_id: str) -> frozenset[str]: ...
+    def grant(self, scope: ResourceId, role: Role, principal_id: str) -> None: ...
+
+
+class Notifier(Protocol):
+    def publish(self, notifications: list[Notification]) -> None: ...
+
+
+class RecheckScheduler(Protocol):
+    def schedule(
+        self, queue: str, body: bytes, *, message_id: str, attempt: int, delay_seconds: float
+    ) -> None: ...
