@@ -72,9 +72,7 @@ class ReconcileResult:
 def observe(cluster_id: ResourceId, services: Services) -> Observation:
     cluster = services.clusters.get(cluster_id)
     if not cluster.exists:
-        return Observation(
-            cluster=cluster, decision=decide_attachments(cluster_id, {}, "", services.policy)
-        )
+        return Observation(cluster=cluster, decision=TagDecision((), ()))
     decision = decide_attachments(cluster_id, cluster.tags, services.tag_key, services.policy)
     if not decision.attachments:
         return Observation(cluster=cluster, decision=decision)
