@@ -1,0 +1,1 @@
+"""Thin Azure Functions entry points: parse, call the shared library, settle."""

@@ -1,0 +1,65 @@
+"""Service Bus triggers for cluster-events and extension-events.
+
+Settling is done here, not by the host (``auto_complete_messages=False``): a re-check is a
+scheduled copy plus complete, a bad message is dead-lettered with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+import azurefunctions.extensions.bindings.servicebus as servicebus
+
+from shared import settings as names
+from shared.handling import handle_message
+from shared.settlement import attempt_of, message_body, settle
+from shared.wiring import current_app
+
+log = logging.getLogger("autoattach.functions")
+blueprint = func.Blueprint()
+
+
+def process(message: servicebus.ServiceBusReceivedMessage, actions: object, queue: str) -> None:
+    app = current_app()
+    try:
+        outcome = handle_message(
+            message_body(message),
+            attempt=attempt_of(message),
+            services=app.services,
+            recheck_delay_seconds=app.settings.recheck_delay_seconds,
+        )
+    except Exception:
+        # A bug, not a verdict on the message: let Service Bus deliver it again.
+        log.exception("message %s: unexpected failure; abandoning", message.message_id)
+        actions.abandon(message)  # type: ignore[attr-defined]
+        return
+    settle(message, actions, outcome, queue=queue, scheduler=app.scheduler)  # type: ignore[arg-type]
+
+
+@blueprint.function_name("cluster_events")
+@blueprint.service_bus_queue_trigger(
+    arg_name="message",
+    queue_name=f"%{names.CLUSTER_EVENTS_QUEUE}%",
+    connection=names.SERVICEBUS_CONNECTION,
+    auto_complete_messages=False,
+)
+def on_cluster_event(
+    message: servicebus.ServiceBusReceivedMessage,
+    message_actions: servicebus.ServiceBusMessageActions,
+) -> None:
+    process(message, message_actions, current_app().settings.cluster_events_queue)
+
+
+@blueprint.function_name("extension_events")
+@blueprint.service_bus_queue_trigger(
+    arg_name="message",
+    queue_name=f"%{names.EXTENSION_EVENTS_QUEUE}%",
+    connection=names.SERVICEBUS_CONNECTION,
+    auto_complete_messages=False,
+)
+def on_extension_event(
+    message: servicebus.ServiceBusReceivedMessage,
+    message_actions: servicebus.ServiceBusMessageActions,
+) -> None:
+    process(message, message_actions, current_app().settings.extension_events_queue)

@@ -1,0 +1,77 @@
+"""The one place that wires real adapters, used by the Functions app, the CLI and the sandbox."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from azure.core.credentials import TokenCredential
+
+from shared.adapters.arm import ArmConnection
+from shared.adapters.azureml import AzureMLWorkspaces
+from shared.adapters.clusters import ArmClusters
+from shared.adapters.extensions import ClusterExtensions
+from shared.adapters.namespaces import ManagedNamespaces
+from shared.adapters.notifications import EventGridNotifier
+from shared.adapters.rechecks import ServiceBusRecheckScheduler
+from shared.adapters.roles import RoleAssignments
+from shared.policy import AttachPolicy
+from shared.ports import RecheckScheduler
+from shared.reconcile import Services
+from shared.settings import Settings
+
+log = logging.getLogger("autoattach.wiring")
+
+
+@dataclass
+class App:
+    settings: Settings
+    services: Services
+    scheduler: RecheckScheduler
+
+
+def build_app(
+    settings: Settings, credential: TokenCredential, scheduler: RecheckScheduler | None = None
+) -> App:
+    """Real adapters for the given settings; the policy is parsed (and rejected) here, once."""
+    policy = AttachPolicy.from_json(settings.policy_text())
+    arm = ArmConnection(credential=credential, endpoint=settings.arm_endpoint)
+    services = Services(
+        policy=policy,
+        tag_key=settings.tag_key,
+        clusters=ArmClusters(arm),
+        extensions=ClusterExtensions(arm),
+        namespaces=ManagedNamespaces(arm),
+        workspaces=AzureMLWorkspaces(arm),
+        roles=RoleAssignments(arm),
+        notifier=EventGridNotifier(settings.notification_topic_endpoint, credential),
+    )
+    if scheduler is None:
+        scheduler = ServiceBusRecheckScheduler(settings.servicebus_namespace, credential)
+    return App(settings=settings, services=services, scheduler=scheduler)
+
+
+_current: App | None = None
+_lock = threading.Lock()
+
+
+def current_app() -> App:
+    """The process-wide app: built from the environment with the managed identity on first use."""
+    global _current
+    with _lock:
+        if _current is None:
+            from azure.identity import DefaultAzureCredential
+
+            settings = Settings.from_environment()
+            credential = DefaultAzureCredential(managed_identity_client_id=settings.client_id)
+            _current = build_app(settings, credential)
+            log.info("autoattach started; watching tag %s", settings.tag_key)
+        return _current
+
+
+def use_app(app: App | None) -> None:
+    """Install a ready-built app (the sandbox does), or None to build from the environment."""
+    global _current
+    with _lock:
+        _current = app
