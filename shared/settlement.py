@@ -46,6 +46,17 @@ def attempt_of(message: Any) -> int:
     return 0
 
 
+def event_id_of(message: Any) -> str:
+    """The event id behind a message; re-check copies carry it with a '#recheck-N' suffix."""
+    return str(message.message_id or "").split("#", 1)[0]
+
+
+def _record(message: Any, outcome: str, reason: str) -> dict[str, Any]:
+    return {
+        "autoattach_outcome": {"id": event_id_of(message), "outcome": outcome, "reason": reason}
+    }
+
+
 def settle(
     message: Any,
     actions: MessageActions,
@@ -56,7 +67,12 @@ def settle(
 ) -> None:
     message_id = str(message.message_id or "")
     if isinstance(outcome, Completed):
-        log.info("message %s completed: %s", message_id, outcome.summary)
+        log.info(
+            "message %s completed: %s",
+            message_id,
+            outcome.summary,
+            extra=_record(message, "completed", outcome.summary),
+        )
         actions.complete(message)
     elif isinstance(outcome, RecheckLater):
         attempt = attempt_of(message) + 1
@@ -64,7 +80,7 @@ def settle(
             scheduler.schedule(
                 queue,
                 message_body(message),
-                message_id=message_id.split("#", 1)[0],
+                message_id=f"{event_id_of(message)}#recheck-{attempt}",
                 attempt=attempt,
                 delay_seconds=outcome.delay_seconds,
             )
@@ -78,12 +94,17 @@ def settle(
             attempt,
             outcome.delay_seconds,
             outcome.reason,
+            extra=_record(message, "scheduled", outcome.reason),
         )
         actions.complete(message)
     else:
         assert isinstance(outcome, DeadLetter)
         log.warning(
-            "message %s dead-lettered: %s: %s", message_id, outcome.reason, outcome.description
+            "message %s dead-lettered: %s: %s",
+            message_id,
+            outcome.reason,
+            outcome.description,
+            extra=_record(message, "dead-lettered", f"{outcome.reason}: {outcome.description}"),
         )
         actions.deadletter(
             message,

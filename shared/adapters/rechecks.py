@@ -22,7 +22,7 @@ class ServiceBusRecheckScheduler:
     ) -> None:
         message = ServiceBusMessage(
             body,
-            message_id=f"{message_id}#recheck-{attempt}",
+            message_id=message_id,
             application_properties={ATTEMPT_PROPERTY: attempt},
             content_type="application/json",
         )
