@@ -1,0 +1,147 @@
+"""Microsoft.Authorization role assignments (api-version 2022-04-01) with ARM's real error codes.
+
+- 409 RoleAssignmentExists: the same scope + role + principal already exists (any name).
+- 400 RoleAssignmentUpdateNotPermitted: the name exists with another principal, role or scope.
+- 400 PrincipalNotFound: the principal is unknown to the world and no principalType was sent.
+- GET of a missing name: 404 RoleAssignmentNotFound; DELETE of a missing name: 204.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shared.sandbox.arm_http import Ctx, arm_error, bad_request, body_of
+from shared.sandbox.arm_ids import SANDBOX_TENANT_ID, key, same_id
+from shared.sandbox.https import Response
+from shared.sandbox.world import RoleAssignment
+
+ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
+_PRINCIPAL_FILTER = re.compile(r"principalId\s+eq\s+'([^']+)'", re.IGNORECASE)
+
+
+def assignment_json(assignment: RoleAssignment, stamp: str) -> dict[str, Any]:
+    return {
+        "id": assignment.id,
+        "name": assignment.name,
+        "type": ASSIGNMENT_TYPE,
+        "properties": {
+            "roleDefinitionId": assignment.role_definition_id,
+            "principalId": assignment.principal_id,
+            "principalType": assignment.principal_type or "ServicePrincipal",
+            "scope": assignment.scope,
+            "description": assignment.description,
+            "condition": None,
+            "conditionVersion": None,
+            "createdOn": stamp,
+            "updatedOn": stamp,
+            "createdBy": None,
+            "updatedBy": None,
+            "delegatedManagedIdentityResourceId": None,
+        },
+    }
+
+
+def role_assignment(ctx: Ctx) -> Response:
+    scope, name = ctx.groups["scope"], ctx.groups["name"]
+    record_key = key(RoleAssignment(scope, "", "", name).id)
+    method = ctx.request.method
+    world = ctx.world
+    with world.lock:
+        existing = world.role_assignments.get(record_key)
+        if method == "GET":
+            if existing is None:
+                return arm_error(
+                    404, "RoleAssignmentNotFound", f"The role assignment '{name}' is not found."
+                )
+            return Response(200, assignment_json(existing, ctx.timestamp()))
+        if method == "DELETE":
+            if existing is None:
+                return Response(204)
+            del world.role_assignments[record_key]
+            return Response(200, assignment_json(existing, ctx.timestamp()))
+        if method == "PUT":
+            return _create(ctx, scope, name, existing)
+    return arm_error(405, "MethodNotAllowed", f"{method} is not allowed here.")
+
+
+def _create(ctx: Ctx, scope: str, name: str, existing: RoleAssignment | None) -> Response:
+    properties = body_of(ctx.request).get("properties") or {}
+    role = properties.get("roleDefinitionId")
+    principal = properties.get("principalId")
+    if not role or not principal:
+        return bad_request(
+            "InvalidRoleAssignmentRequest",
+            "properties.roleDefinitionId and properties.principalId are required.",
+        )
+    world = ctx.world
+    if existing is not None:
+        if (
+            same_id(existing.role_definition_id, role)
+            and existing.principal_id.lower() == str(principal).lower()
+            and same_id(existing.scope, scope)
+        ):
+            return _exists()
+        return bad_request(
+            "RoleAssignmentUpdateNotPermitted",
+            "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+        )
+    for other in world.role_assignments.values():
+        if (
+            same_id(other.scope, scope)
+            and same_id(other.role_definition_id, role)
+            and other.principal_id.lower() == str(principal).lower()
+        ):
+            return _exists()
+    principal_type = properties.get("principalType")
+    if not principal_type and str(principal).lower() not in world.known_principals():
+        return bad_request(
+            "PrincipalNotFound",
+            f"Principal {str(principal).replace('-', '')} does not exist in the directory "
+            f"{SANDBOX_TENANT_ID}. Check that you have the correct principal ID. If you are "
+            "creating this principal and then immediately assigning a role, this error might be "
+            "related to a replication delay. In this case, set the role assignment principalType "
+            "property to a value, such as ServicePrincipal, User, or Group.  See "
+            "https://aka.ms/docs-principaltype",
+        )
+    assignment = RoleAssignment(
+        scope=scope,
+        role_definition_id=str(role),
+        principal_id=str(principal),
+        name=name,
+        description=properties.get("description"),
+        principal_type=principal_type,
+    )
+    world.role_assignments[key(assignment.id)] = assignment
+    return Response(201, assignment_json(assignment, ctx.timestamp()))
+
+
+def _exists() -> Response:
+    return arm_error(409, "RoleAssignmentExists", "The role assignment already exists.")
+
+
+def _is_at_or_above(candidate: str, scope: str) -> bool:
+    outer, inner = key(candidate), key(scope)
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+
+def list_for_scope(ctx: Ctx) -> Response:
+    """Assignments at, above and below the scope (only at/above with ``atScope()``)."""
+    scope = ctx.groups["scope"]
+    expression = ctx.request.query.get("$filter", "")
+    at_scope = "atscope()" in expression.lower()
+    principal_match = _PRINCIPAL_FILTER.search(expression)
+    principal = principal_match.group(1).lower() if principal_match else None
+    with ctx.world.lock:
+        found = [
+            a
+            for a in ctx.world.role_assignments.values()
+            if (
+                _is_at_or_above(a.scope, scope)
+                or (not at_scope and _is_at_or_above(scope, a.scope))
+            )
+            and (principal is None or a.principal_id.lower() == principal)
+        ]
+        stamp = ctx.timestamp()
+        body = {"value": [assignment_json(a, stamp) for a in sorted(found, key=lambda a: a.id)]}
+    return Response(200, body)

@@ -1,0 +1,172 @@
+"""Cluster children: Microsoft.KubernetesConfiguration extensions and AKS managed namespaces.
+
+Extension JSON follows the kubernetesconfiguration 2023-05-01 spec (the SDK's default); managed
+namespaces follow containerservice 2026-08-01 (``managedClusters/{c}/managedNamespaces/{ns}``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.sandbox.arm_http import Ctx, arm_error, bad_request, body_of, not_found
+from shared.sandbox.arm_ids import name_of, resource_group_of, type_of
+from shared.sandbox.https import Response
+from shared.sandbox.world import Cluster, Extension, Namespace
+
+EXTENSIONS_TYPE = "Microsoft.KubernetesConfiguration/extensions"
+NAMESPACES_TYPE = "Microsoft.ContainerService/managedClusters/managedNamespaces"
+
+
+def _cluster_or_404(ctx: Ctx) -> Cluster | Response:
+    cluster_id = ctx.groups["cluster"]
+    cluster = ctx.world.cluster(cluster_id)
+    if cluster is None:
+        return not_found(type_of(cluster_id), name_of(cluster_id), resource_group_of(cluster_id))
+    return cluster
+
+
+# ---- extensions -----------------------------------------------------------------------------
+
+
+def extension_json(cluster: Cluster, extension: Extension, seconds: float) -> dict[str, Any]:
+    state = extension.state_at(seconds)
+    return {
+        "id": f"{cluster.id}/providers/{EXTENSIONS_TYPE}/{extension.name}",
+        "name": extension.name,
+        "type": EXTENSIONS_TYPE,
+        "properties": {
+            "extensionType": extension.extension_type,
+            "autoUpgradeMinorVersion": extension.auto_upgrade_minor_version,
+            "releaseTrain": extension.release_train,
+            "version": extension.version,
+            "currentVersion": extension.version or "1.1.70",
+            "scope": {"cluster": {"releaseNamespace": "azureml"}},
+            "configurationSettings": dict(extension.configuration_settings),
+            "configurationProtectedSettings": {},
+            "provisioningState": state,
+            "statuses": [],
+            "errorInfo": None,
+            "isSystemExtension": False,
+            "aksAssignedIdentity": None,
+        },
+    }
+
+
+def extensions(ctx: Ctx) -> Response:
+    found = _cluster_or_404(ctx)
+    if isinstance(found, Response):
+        return found
+    cluster = found
+    name = ctx.groups.get("name")
+    method = ctx.request.method
+    seconds = ctx.clock.seconds()
+    with ctx.world.lock:
+        if name is None:
+            if method != "GET":
+                return arm_error(405, "MethodNotAllowed", f"{method} is not allowed here.")
+            items = sorted(cluster.extensions.values(), key=lambda e: e.name.lower())
+            return Response(200, {"value": [extension_json(cluster, e, seconds) for e in items]})
+        extension = cluster.extensions.get(name.lower())
+        if method == "GET":
+            if extension is None:
+                return not_found(EXTENSIONS_TYPE, name, resource_group_of(cluster.id))
+            return Response(200, extension_json(cluster, extension, seconds))
+        if method == "PUT":
+            return _put_extension(ctx, cluster, name, extension)
+        if method == "DELETE":
+            if extension is None:
+                return Response(204)
+            del cluster.extensions[name.lower()]
+            resource_id = f"{cluster.id}/providers/{EXTENSIONS_TYPE}/{name}"
+            return Response(202, None, ctx.lro_headers(resource_id, ctx.lro_should_fail()))
+    return arm_error(405, "MethodNotAllowed", f"{method} is not allowed here.")
+
+
+def _put_extension(ctx: Ctx, cluster: Cluster, name: str, existing: Extension | None) -> Response:
+    properties = body_of(ctx.request).get("properties") or {}
+    extension_type = properties.get("extensionType")
+    if not extension_type:
+        return bad_request("InvalidParameter", "properties.extensionType is required.")
+    if existing is not None and existing.extension_type.lower() != str(extension_type).lower():
+        return bad_request(
+            "InvalidParameter", "The extensionType of an existing extension cannot be changed."
+        )
+    failed = ctx.lro_should_fail()
+    extension = Extension(
+        name=existing.name if existing else name,
+        extension_type=str(extension_type),
+        provisioning_state="Failed" if failed else "Succeeded",
+        configuration_settings=dict(properties.get("configurationSettings") or {}),
+        release_train=str(properties.get("releaseTrain") or "stable"),
+        version=properties.get("version"),
+        auto_upgrade_minor_version=bool(properties.get("autoUpgradeMinorVersion", True)),
+    )
+    cluster.extensions[name.lower()] = extension
+    body = extension_json(cluster, extension, ctx.clock.seconds())
+    body["properties"]["provisioningState"] = "Creating" if existing is None else "Updating"
+    headers = ctx.lro_headers(body["id"], failed)
+    return Response(200 if existing else 201, body, headers)
+
+
+# ---- managed namespaces ---------------------------------------------------------------------
+
+
+def namespace_json(cluster: Cluster, namespace: Namespace) -> dict[str, Any]:
+    return {
+        "id": f"{cluster.id}/managedNamespaces/{namespace.name}",
+        "name": namespace.name,
+        "type": NAMESPACES_TYPE,
+        "location": cluster.location,
+        "tags": {},
+        "properties": {
+            "provisioningState": "Succeeded",
+            "labels": dict(namespace.labels),
+            "annotations": dict(namespace.annotations),
+            "portalFqdn": f"{name_of(cluster.id)}-sandbox.portal.hcp.{cluster.location}.azmk8s.io",
+            "adoptionPolicy": "Never",
+            "deletePolicy": "Keep",
+        },
+    }
+
+
+def managed_namespaces(ctx: Ctx) -> Response:
+    found = _cluster_or_404(ctx)
+    if isinstance(found, Response):
+        return found
+    cluster = found
+    name = ctx.groups.get("name")
+    method = ctx.request.method
+    with ctx.world.lock:
+        if name is None:
+            items = sorted(cluster.namespaces.values(), key=lambda n: n.name)
+            return Response(200, {"value": [namespace_json(cluster, n) for n in items]})
+        namespace = cluster.namespaces.get(name.lower())
+        if method == "GET":
+            if namespace is None:
+                return not_found(NAMESPACES_TYPE, name, resource_group_of(cluster.id))
+            return Response(200, namespace_json(cluster, namespace))
+        if method == "PUT":
+            return _put_namespace(ctx, cluster, name, namespace)
+    return arm_error(405, "MethodNotAllowed", f"{method} is not allowed here.")
+
+
+def _put_namespace(ctx: Ctx, cluster: Cluster, name: str, existing: Namespace | None) -> Response:
+    if not cluster.azure_rbac:
+        return bad_request(
+            "BadRequest",
+            "Managed namespaces require Microsoft Entra ID integration with Azure RBAC enabled "
+            "on the cluster (aadProfile.enableAzureRBAC).",
+        )
+    properties = body_of(ctx.request).get("properties") or {}
+    failed = ctx.lro_should_fail()
+    namespace = Namespace(
+        name=existing.name if existing else name,
+        labels=dict(properties.get("labels") or {}),
+        annotations=dict(properties.get("annotations") or {}),
+    )
+    if not failed:
+        cluster.namespaces[name.lower()] = namespace
+    body = namespace_json(cluster, namespace)
+    body["properties"]["provisioningState"] = "Creating" if existing is None else "Updating"
+    headers = ctx.lro_headers(body["id"], failed)
+    return Response(200 if existing else 201, body, headers)

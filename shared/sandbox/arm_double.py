@@ -1,0 +1,227 @@
+"""The stateful local double of Azure Resource Manager, served over TLS to the real SDK clients.
+
+    double = ArmDouble(world, clock, tls).start()
+    client = ResourceManagementClient(cred, sub, base_url=double.base_url,
+                                      connection_verify=str(tls.ca_bundle))
+
+Every request needs ``Authorization: Bearer ...`` (401 otherwise), is counted (``counts``) and
+logged (``log``), may be answered by an injected fault (``inject``, ``fail_next_lro``), and carries
+``x-ms-ratelimit-remaining-subscription-*`` headers. See shared/sandbox/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from shared.sandbox import arm_authorization, arm_clusters, arm_ml, arm_resources
+from shared.sandbox.arm_faults import READ_METHODS, Faults, Throttle, ThrottleLimits
+from shared.sandbox.arm_http import Ctx, arm_error
+from shared.sandbox.arm_ids import subscription_of
+from shared.sandbox.arm_lro import LroStore
+from shared.sandbox.clock import VirtualClock
+from shared.sandbox.https import HttpsDouble, Request, Response
+from shared.sandbox.tls import SandboxTls
+from shared.sandbox.world import World
+
+_SEG = r"[^/]+"
+_RG = rf"/subscriptions/{_SEG}/resourceGroups/{_SEG}/providers"
+_ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
+    (
+        {"GET"},
+        rf"/subscriptions/{_SEG}/providers/{_SEG}/locations/{_SEG}/operationStatuses/(?P<op>{_SEG})",
+        lambda ctx: ctx.lro.status(ctx.groups["op"]),
+    ),
+    (
+        {"GET", "PUT", "DELETE"},
+        rf"(?P<scope>/.*)/providers/Microsoft\.Authorization/roleAssignments/(?P<name>{_SEG})",
+        arm_authorization.role_assignment,
+    ),
+    (
+        {"GET"},
+        r"(?P<scope>/.*)/providers/Microsoft\.Authorization/roleAssignments",
+        arm_authorization.list_for_scope,
+    ),
+    (
+        {"GET", "PUT", "DELETE"},
+        rf"(?P<cluster>{_RG}/{_SEG}/{_SEG}/{_SEG})/providers/Microsoft\.KubernetesConfiguration"
+        rf"/extensions(?:/(?P<name>{_SEG}))?",
+        arm_clusters.extensions,
+    ),
+    (
+        {"GET", "PUT"},
+        rf"(?P<cluster>{_RG}/Microsoft\.ContainerService/managedClusters/{_SEG})"
+        rf"/managedNamespaces(?:/(?P<name>{_SEG}))?",
+        arm_clusters.managed_namespaces,
+    ),
+    (
+        {"GET", "PUT", "DELETE"},
+        rf"(?P<ws>{_RG}/Microsoft\.MachineLearningServices/workspaces/{_SEG})"
+        rf"/computes(?:/(?P<name>{_SEG}))?",
+        arm_ml.computes,
+    ),
+    (
+        {"GET"},
+        rf"(?P<ws>{_RG}/Microsoft\.MachineLearningServices/workspaces/{_SEG})",
+        arm_ml.workspace,
+    ),
+    ({"GET"}, rf"/subscriptions/(?P<sub>{_SEG})/resources", arm_resources.list_resources),
+    ({"GET"}, rf"{_RG}/{_SEG}/{_SEG}/{_SEG}", arm_resources.get_by_id),
+]
+_COMPILED = [
+    (methods, re.compile(pattern + r"/?$", re.IGNORECASE), handler)
+    for methods, pattern, handler in _ROUTES
+]
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    body: Any = None
+
+
+class ArmDouble:
+    """ARM on loopback: clusters, extensions, namespaces, workspaces, computes, role assignments."""
+
+    def __init__(
+        self,
+        world: World,
+        clock: VirtualClock,
+        tls: SandboxTls,
+        throttle: Throttle | None = None,
+    ) -> None:
+        self.world = world
+        self.clock = clock
+        self.tls = tls
+        self.faults = Faults()
+        self.throttle = throttle or Throttle(ThrottleLimits(), enforce=False)
+        self._lro = LroStore(clock)
+        self._lock = threading.Lock()
+        self._counts = {"reads": 0, "writes": 0}
+        self._log: list[LoggedRequest] = []
+        self._server = HttpsDouble(tls, self._handle)
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> ArmDouble:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    # ---- observation ---------------------------------------------------------------------
+
+    @property
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self._counts = {"reads": 0, "writes": 0}
+            self._log.clear()
+
+    @property
+    def log(self) -> list[LoggedRequest]:
+        """Every request served since the last ``reset_counts``, in order."""
+        with self._lock:
+            return list(self._log)
+
+    # ---- faults --------------------------------------------------------------------------
+
+    def inject(
+        self,
+        method: str,
+        path_contains: str,
+        status: int,
+        code: str,
+        times: int = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching requests (method or "*") with an ARM error."""
+        self.faults.inject(method, path_contains, status, code, times, retry_after)
+
+    def fail_next_lro(self, path_contains: str) -> None:
+        """The next long-running operation whose path contains this ends Failed."""
+        self.faults.fail_next_lro(path_contains)
+
+    # ---- serving -------------------------------------------------------------------------
+
+    def _handle(self, request: Request) -> Response:
+        request.path = re.sub(r"/{2,}", "/", request.path)
+        response = self._respond(request)
+        with self._lock:
+            kind = "reads" if request.method in READ_METHODS else "writes"
+            self._counts[kind] += 1
+            self._log.append(
+                LoggedRequest(
+                    request.method,
+                    request.path,
+                    dict(request.query),
+                    response.status,
+                    _parsed(request.body),
+                )
+            )
+        request_id = str(uuid.uuid4())
+        response.headers.setdefault("x-ms-request-id", request_id)
+        response.headers.setdefault("x-ms-correlation-request-id", request_id)
+        return response
+
+    def _respond(self, request: Request) -> Response:
+        if not request.headers.get("authorization", "").lower().startswith("bearer "):
+            return arm_error(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing.",
+            )
+        throttled, limit_headers = self.throttle.admit(
+            request.method, subscription_of(request.path)
+        )
+        response = throttled or self.faults.take(request.method, request.path)
+        if response is None:
+            response = self._route(request)
+        for name, value in limit_headers.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    def _route(self, request: Request) -> Response:
+        for methods, pattern, handler in _COMPILED:
+            match = pattern.match(request.path)
+            if match is None:
+                continue
+            if request.method not in methods:
+                return arm_error(
+                    405, "MethodNotAllowed", f"The sandbox does not serve {request.method} here."
+                )
+            groups = {k: v for k, v in match.groupdict().items() if v is not None}
+            ctx = Ctx(
+                request, groups, self.world, self.clock, self._lro, self.faults, self.base_url
+            )
+            return handler(ctx)
+        return arm_error(
+            404,
+            "SandboxRouteNotFound",
+            f"The ARM double does not serve {request.method} {request.path}.",
+        )
+
+
+def _parsed(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")

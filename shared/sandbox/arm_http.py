@@ -1,0 +1,83 @@
+"""Response helpers shared by the ARM double's handlers: ARM's error envelope, ids, timestamps."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shared.sandbox.clock import VirtualClock
+from shared.sandbox.https import Request, Response
+
+if TYPE_CHECKING:
+    from shared.sandbox.arm_faults import Faults
+    from shared.sandbox.arm_lro import LroStore
+    from shared.sandbox.world import World
+
+
+def arm_error(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: list[dict[str, Any]] | None = None,
+) -> Response:
+    """ARM's error envelope: ``{"error": {"code", "message"[, "details"]}}``."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return Response(status, {"error": error}, dict(headers or {}))
+
+
+def not_found(resource_type: str, name: str, resource_group: str) -> Response:
+    """ARM's 404 for a missing resource, with the message ARM writes."""
+    return arm_error(
+        404,
+        "ResourceNotFound",
+        f"The Resource '{resource_type}/{name}' under resource group '{resource_group}' was not "
+        "found. For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )
+
+
+def bad_request(code: str, message: str) -> Response:
+    return arm_error(400, code, message)
+
+
+def body_of(request: Request) -> dict[str, Any]:
+    try:
+        body = request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Ctx:
+    """What a route handler gets: the request, the regex groups of its route, and shared state."""
+
+    request: Request
+    groups: dict[str, str]
+    world: World
+    clock: VirtualClock
+    lro: LroStore
+    faults: Faults
+    base_url: str
+
+    @property
+    def api_version(self) -> str:
+        return self.request.query.get("api-version", "")
+
+    def timestamp(self) -> str:
+        return self.clock.now().isoformat().replace("+00:00", "Z")
+
+    def lro_should_fail(self) -> bool:
+        """True once per ``fail_next_lro`` whose substring is in this request's path."""
+        return self.faults.take_lro_failure(self.request.path)
+
+    def lro_headers(self, resource_id: str, failed: bool = False) -> dict[str, str]:
+        """Headers of an LRO's first response (Azure-AsyncOperation, Retry-After-Ms)."""
+        return self.lro.start(self.base_url, resource_id, self.api_version, failed=failed)

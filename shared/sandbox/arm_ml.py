@@ -1,0 +1,282 @@
+"""Microsoft.MachineLearningServices: workspace GET and Kubernetes compute GET/list/PUT/DELETE.
+
+Shapes follow the machinelearningservices spec (Workspace, ComputeResource with
+``computeType: Kubernetes``) for the api-versions azure-ai-ml sends (2023-04-01-preview for
+workspaces' discovery calls, 2023-10-01 / 2024-10-01-preview for computes; the double accepts any).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from shared.sandbox.arm_http import Ctx, arm_error, bad_request, body_of, not_found
+from shared.sandbox.arm_ids import (
+    SANDBOX_TENANT_ID,
+    WORKSPACE_TYPE,
+    deterministic_principal,
+    key,
+    name_of,
+    resource_group_of,
+)
+from shared.sandbox.https import Response
+from shared.sandbox.world import SYSTEM_ASSIGNED, USER_ASSIGNED, Compute, Workspace
+
+COMPUTE_TYPE = "Microsoft.MachineLearningServices/workspaces/computes"
+AZUREML_EXTENSION_TYPE = "microsoft.azureml.kubernetes"
+
+
+def _workspace_or_404(ctx: Ctx) -> Workspace | Response:
+    workspace_id = ctx.groups["ws"]
+    workspace = ctx.world.workspaces.get(key(workspace_id))
+    if workspace is None:
+        return not_found(WORKSPACE_TYPE, name_of(workspace_id), resource_group_of(workspace_id))
+    return workspace
+
+
+def workspace_json(ctx: Ctx, workspace: Workspace) -> dict[str, Any]:
+    identity: dict[str, Any]
+    properties: dict[str, Any] = {
+        "friendlyName": name_of(workspace.id),
+        "workspaceId": str(uuid.uuid5(uuid.NAMESPACE_URL, key(workspace.id))),
+        "storageAccount": workspace.storage_account,
+        "containerRegistry": workspace.container_registry,
+        "keyVault": None,
+        "applicationInsights": None,
+        "provisioningState": "Succeeded",
+        "hbiWorkspace": False,
+        "publicNetworkAccess": "Enabled",
+        "discoveryUrl": f"{ctx.base_url}/discovery",
+        "mlFlowTrackingUri": None,
+    }
+    if workspace.identity_type == "UserAssigned" and workspace.user_assigned_identity:
+        uai = ctx.world.identities[key(workspace.user_assigned_identity)]
+        identity = {
+            "type": "UserAssigned",
+            "userAssignedIdentities": {
+                uai.id: {"principalId": uai.principal_id, "clientId": uai.client_id}
+            },
+        }
+        properties["primaryUserAssignedIdentity"] = uai.id
+    else:
+        identity = {
+            "type": "SystemAssigned",
+            "principalId": workspace.principal_id,
+            "tenantId": SANDBOX_TENANT_ID,
+        }
+    return {
+        "id": workspace.id,
+        "name": name_of(workspace.id),
+        "type": WORKSPACE_TYPE,
+        "location": workspace.location,
+        "tags": dict(workspace.tags),
+        "kind": "Default",
+        "sku": {"name": "Basic", "tier": "Basic"},
+        "identity": identity,
+        "properties": properties,
+    }
+
+
+def workspace(ctx: Ctx) -> Response:
+    found = _workspace_or_404(ctx)
+    if isinstance(found, Response):
+        return found
+    if ctx.request.method != "GET":
+        return arm_error(405, "MethodNotAllowed", "The sandbox only reads workspaces.")
+    with ctx.world.lock:
+        return Response(200, workspace_json(ctx, found))
+
+
+def compute_json(ctx: Ctx, compute: Compute) -> dict[str, Any]:
+    identity: dict[str, Any] | None
+    if compute.identity_type is None:
+        identity = None
+    elif compute.identity_type == USER_ASSIGNED and compute.user_assigned_identity:
+        uai = ctx.world.identities.get(key(compute.user_assigned_identity))
+        identity = {
+            "type": "UserAssigned",
+            "userAssignedIdentities": {
+                (uai.id if uai else compute.user_assigned_identity): {
+                    "principalId": uai.principal_id if uai else None,
+                    "clientId": uai.client_id if uai else None,
+                }
+            },
+        }
+    else:
+        identity = {
+            "type": "SystemAssigned",
+            "principalId": compute.principal_id,
+            "tenantId": SANDBOX_TENANT_ID,
+        }
+    stamp = ctx.timestamp()
+    payload: dict[str, Any] = {
+        "id": compute.id,
+        "name": compute.name,
+        "type": COMPUTE_TYPE,
+        "location": compute.location,
+        "tags": dict(compute.tags),
+        "identity": identity,
+        "properties": {
+            "computeType": "Kubernetes",
+            "computeLocation": compute.location,
+            "description": compute.description,
+            "createdOn": stamp,
+            "modifiedOn": stamp,
+            "resourceId": compute.resource_id,
+            "provisioningState": compute.provisioning_state,
+            "provisioningErrors": None,
+            "isAttachedCompute": True,
+            "disableLocalAuth": True,
+            "properties": {"namespace": compute.namespace},
+        },
+    }
+    if identity is None:
+        del payload["identity"]
+    return payload
+
+
+def computes(ctx: Ctx) -> Response:
+    found = _workspace_or_404(ctx)
+    if isinstance(found, Response):
+        return found
+    ws = found
+    name = ctx.groups.get("name")
+    method = ctx.request.method
+    with ctx.world.lock:
+        if name is None:
+            items = sorted(ctx.world.computes_of(ws.id), key=lambda c: c.name.lower())
+            return Response(200, {"value": [compute_json(ctx, c) for c in items]})
+        compute = ctx.world.compute(ws.id, name)
+        if method == "GET":
+            if compute is None:
+                return not_found(COMPUTE_TYPE, name, resource_group_of(ws.id))
+            return Response(200, compute_json(ctx, compute))
+        if method == "PUT":
+            return _put_compute(ctx, ws, name, compute)
+        if method == "DELETE":
+            return _delete_compute(ctx, ws, name, compute)
+    return arm_error(405, "MethodNotAllowed", f"{method} is not allowed here.")
+
+
+def _identity_of(ctx: Ctx, raw: Any) -> tuple[str | None, str | None] | Response:
+    """(identity_type, user-assigned id) from a PUT body; accepts every casing the SDKs send.
+
+    azure-ai-ml sends "SystemAssigned" for ``type="system_assigned"`` but "Systemassigned" for
+    ``type="SystemAssigned"`` (and "Userassigned" likewise); the service accepts all of them.
+    """
+    if not isinstance(raw, dict) or not raw.get("type"):
+        return None, None
+    kind = str(raw["type"]).replace("_", "").replace(" ", "").lower()
+    if kind == "none":
+        return None, None
+    if kind == "systemassigned":
+        return SYSTEM_ASSIGNED, None
+    if kind == "userassigned":
+        identities = raw.get("userAssignedIdentities") or {}
+        if not identities:
+            return bad_request(
+                "BadRequest", "identity.userAssignedIdentities is required for UserAssigned."
+            )
+        uai_id = next(iter(identities))
+        if key(uai_id) not in ctx.world.identities:
+            return bad_request("BadRequest", f"User assigned identity '{uai_id}' was not found.")
+        return USER_ASSIGNED, ctx.world.identities[key(uai_id)].id
+    return bad_request(
+        "BadRequest",
+        f"identity.type '{raw['type']}' is not supported; use SystemAssigned or UserAssigned.",
+    )
+
+
+def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -> Response:
+    body = body_of(ctx.request)
+    properties = body.get("properties") or {}
+    if str(properties.get("computeType", "")).lower() != "kubernetes":
+        return bad_request("BadRequest", "The sandbox only supports computeType Kubernetes.")
+    resource_id = str(properties.get("resourceId") or "")
+    problem = _attach_problem(ctx, resource_id)
+    if problem is not None:
+        return problem
+    if existing is not None and key(existing.resource_id) != key(resource_id):
+        return arm_error(
+            409,
+            "Conflict",
+            f"Compute '{name}' already exists in the workspace and is attached to another "
+            "resource; update of resourceId is not allowed.",
+        )
+    identity = _identity_of(ctx, body.get("identity"))
+    if isinstance(identity, Response):
+        return identity
+    identity_type, uai_id = identity
+    inner = properties.get("properties") or {}
+    failed = ctx.lro_should_fail()
+    compute = Compute(
+        workspace=ws.id,
+        name=existing.name if existing else name,
+        resource_id=resource_id,
+        namespace=str(inner.get("namespace") or "default"),
+        identity_type=identity_type,
+        user_assigned_identity=uai_id,
+        provisioning_state="Failed" if failed else "Succeeded",
+        tags={str(k): str(v) for k, v in (body.get("tags") or {}).items()},
+        description=properties.get("description"),
+        location=ws.location,
+    )
+    if identity_type == SYSTEM_ASSIGNED:
+        compute.principal_id = deterministic_principal(compute.id)
+    elif uai_id:
+        compute.principal_id = ctx.world.identities[key(uai_id)].principal_id
+    ctx.world.put_compute(compute)
+    payload = compute_json(ctx, compute)
+    payload["properties"]["provisioningState"] = "Creating" if existing is None else "Updating"
+    return Response(200 if existing else 201, payload, ctx.lro_headers(compute.id, failed))
+
+
+def _attach_problem(ctx: Ctx, resource_id: str) -> Response | None:
+    """Why a Kubernetes compute cannot attach to ``resource_id`` (None when it can)."""
+    if not resource_id:
+        return bad_request("BadRequest", "properties.resourceId is required.")
+    cluster = ctx.world.cluster(resource_id)
+    if cluster is None:
+        return arm_error(
+            400,
+            "BadRequest",
+            f"The cluster '{resource_id}' was not found.",
+            details=[
+                {
+                    "code": "ResourceNotFound",
+                    "message": f"Resource '{resource_id}' does not exist or is not accessible.",
+                }
+            ],
+        )
+    seconds = ctx.clock.seconds()
+    ready = [
+        e
+        for e in cluster.extensions.values()
+        if e.extension_type.lower() == AZUREML_EXTENSION_TYPE and e.state_at(seconds) == "Succeeded"
+    ]
+    if not ready:
+        return arm_error(
+            400,
+            "BadRequest",
+            f"The AzureML extension (Microsoft.AzureML.Kubernetes) is not installed or not in "
+            f"Succeeded state on cluster '{resource_id}'.",
+            details=[{"code": "ExtensionNotReady", "message": "Install the extension first."}],
+        )
+    return None
+
+
+def _delete_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -> Response:
+    action = ctx.request.query.get("underlyingResourceAction", "")
+    if action.lower() not in {"detach", "delete"}:
+        return bad_request(
+            "BadRequest", "Query parameter underlyingResourceAction must be Delete or Detach."
+        )
+    if existing is None:
+        return Response(204)
+    failed = ctx.lro_should_fail()
+    if failed:
+        existing.provisioning_state = "Failed"
+    else:
+        del ctx.world.computes[f"{key(ws.id)}/computes/{name.lower()}"]
+    headers = ctx.lro_headers(existing.id, failed)
+    return Response(202, None, headers)

@@ -1,0 +1,165 @@
+"""Generic ARM resources: GET by id (clusters, user-assigned identities) and list-by-tag.
+
+Shapes follow the Microsoft.ContainerService managedClusters, Microsoft.Kubernetes
+connectedClusters and Microsoft.ManagedIdentity userAssignedIdentities specs, as returned through
+``ResourceManagementClient.resources.get_by_id`` (a GenericResource) and ``resources.list``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+from shared.sandbox.arm_http import Ctx, bad_request, not_found
+from shared.sandbox.arm_ids import (
+    AKS_TYPE,
+    ARC_TYPE,
+    UAI_TYPE,
+    WORKSPACE_TYPE,
+    key,
+    name_of,
+    resource_group_of,
+    same_id,
+    subscription_of,
+    type_of,
+)
+from shared.sandbox.https import Response
+from shared.sandbox.world import Cluster, Identity, Workspace
+
+LIST_PAGE_SIZE = 100
+_CLAUSE = re.compile(r"^\s*(tagName|tagValue|resourceType)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
+
+
+def cluster_json(cluster: Cluster, seconds: float) -> dict[str, Any]:
+    properties: dict[str, Any] = {"provisioningState": cluster.state_at(seconds)}
+    if cluster.kind == "aks":
+        properties.update(
+            {
+                "kubernetesVersion": "1.33.2",
+                "dnsPrefix": name_of(cluster.id),
+                "aadProfile": {"managed": True, "enableAzureRBAC": cluster.azure_rbac},
+                "enableRBAC": True,
+            }
+        )
+        resource_type = AKS_TYPE
+    else:
+        properties.update(
+            {
+                "connectivityStatus": "Connected",
+                "distribution": "generic",
+                "kubernetesVersion": "1.33.2",
+                "infrastructure": "generic",
+            }
+        )
+        resource_type = ARC_TYPE
+    return {
+        "id": cluster.id,
+        "name": name_of(cluster.id),
+        "type": resource_type,
+        "location": cluster.location,
+        "tags": dict(cluster.tags),
+        "properties": properties,
+    }
+
+
+def identity_json(identity: Identity) -> dict[str, Any]:
+    return {
+        "id": identity.id,
+        "name": name_of(identity.id),
+        "type": UAI_TYPE,
+        "location": identity.location,
+        "tags": dict(identity.tags),
+        "properties": {
+            "tenantId": identity.tenant_id,
+            "principalId": identity.principal_id,
+            "clientId": identity.client_id,
+        },
+    }
+
+
+def get_by_id(ctx: Ctx) -> Response:
+    resource_id = ctx.request.path
+    world = ctx.world
+    with world.lock:
+        cluster = world.cluster(resource_id)
+        if cluster is not None:
+            return Response(200, cluster_json(cluster, ctx.clock.seconds()))
+        identity = world.identities.get(key(resource_id))
+        if identity is not None:
+            return Response(200, identity_json(identity))
+    return not_found(type_of(resource_id), name_of(resource_id), resource_group_of(resource_id))
+
+
+def _summary(resource_id: str, resource_type: str, location: str, tags: dict[str, str]) -> Any:
+    return {
+        "id": resource_id,
+        "name": name_of(resource_id),
+        "type": resource_type,
+        "location": location,
+        "tags": dict(tags),
+    }
+
+
+def _parse_filter(expression: str) -> list[tuple[str, str]] | Response:
+    if not expression.strip():
+        return []
+    clauses: list[tuple[str, str]] = []
+    for part in re.split(r"\s+and\s+", expression.strip(), flags=re.IGNORECASE):
+        match = _CLAUSE.match(part)
+        if match is None:
+            return bad_request(
+                "InvalidFilterInQueryString",
+                f"Invalid $filter '{expression}' specified in the query string.",
+            )
+        clauses.append((match.group(1).lower(), match.group(2)))
+    return clauses
+
+
+def _matches(entry: dict[str, Any], clauses: list[tuple[str, str]]) -> bool:
+    tags = {name.lower(): value for name, value in entry["tags"].items()}
+    tag_name = next((v.lower() for k, v in clauses if k == "tagname"), None)
+    for field, value in clauses:
+        if field == "tagname" and value.lower() not in tags:
+            return False
+        if field == "tagvalue" and (tag_name is None or tags.get(tag_name) != value):
+            return False
+        if field == "resourcetype" and entry["type"].lower() != value.lower():
+            return False
+    return True
+
+
+def list_resources(ctx: Ctx) -> Response:
+    """GET /subscriptions/{sub}/resources?$filter=... (paged with ``$skiptoken``)."""
+    subscription = ctx.groups["sub"]
+    clauses = _parse_filter(ctx.request.query.get("$filter", ""))
+    if isinstance(clauses, Response):
+        return clauses
+    world = ctx.world
+    entries: list[dict[str, Any]] = []
+    with world.lock:
+        for cluster in world.clusters.values():
+            if cluster.exists:
+                kind = AKS_TYPE if cluster.kind == "aks" else ARC_TYPE
+                entries.append(_summary(cluster.id, kind, cluster.location, cluster.tags))
+        for identity in world.identities.values():
+            entries.append(_summary(identity.id, UAI_TYPE, identity.location, identity.tags))
+        for workspace in world.workspaces.values():
+            entries.append(_workspace_summary(workspace))
+    entries = [
+        e
+        for e in sorted(entries, key=lambda e: key(e["id"]))
+        if same_id(subscription_of(e["id"]), subscription) and _matches(e, clauses)
+    ]
+    start = int(ctx.request.query.get("$skiptoken", "0") or 0)
+    page = entries[start : start + LIST_PAGE_SIZE]
+    body: dict[str, Any] = {"value": page}
+    if start + LIST_PAGE_SIZE < len(entries):
+        query = {k: v for k, v in ctx.request.query.items() if k != "$skiptoken"}
+        query["$skiptoken"] = str(start + LIST_PAGE_SIZE)
+        body["nextLink"] = f"{ctx.base_url}{ctx.request.path}?{urlencode(query)}"
+    return Response(200, body)
+
+
+def _workspace_summary(workspace: Workspace) -> dict[str, Any]:
+    return _summary(workspace.id, WORKSPACE_TYPE, workspace.location, workspace.tags)

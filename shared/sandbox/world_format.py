@@ -1,0 +1,324 @@
+"""Parsing and validation of the world-file format, and the scenario changes (``apply_change``).
+
+Every error names the entry it is about, e.g. ``clusters[1] (id '/subscriptions/...'): ...``.
+The format is documented in ``docs/world-format.md``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from shared.sandbox.arm_ids import (
+    SANDBOX_TENANT_ID,
+    UAI_TYPE,
+    WORKSPACE_TYPE,
+    deterministic_principal,
+    key,
+    type_of,
+)
+from shared.sandbox.world import (
+    PROVISIONING_STATES,
+    SYSTEM_ASSIGNED,
+    USER_ASSIGNED,
+    Cluster,
+    Compute,
+    Extension,
+    Identity,
+    Namespace,
+    RoleAssignment,
+    Workspace,
+    World,
+    WorldError,
+    cluster_kind_ok,
+)
+
+SECTIONS = {
+    "clusters",
+    "workspaces",
+    "identities",
+    "computes",
+    "role_assignments",
+    "principals",
+}
+
+
+def parse_world(world: World, data: Any) -> None:
+
+    if not isinstance(data, dict):
+        raise WorldError("world: expected a JSON object at the top level")
+    unknown = set(data) - SECTIONS
+    if unknown:
+        raise WorldError(f"world: unknown section(s) {sorted(unknown)}; known: {sorted(SECTIONS)}")
+    for index, entry in enumerate(_section(data, "identities")):
+        identity = _identity(entry, f"identities[{index}]")
+        world.identities[key(identity.id)] = identity
+    for index, entry in enumerate(_section(data, "workspaces")):
+        workspace = _workspace(world, entry, f"workspaces[{index}]")
+        world.workspaces[key(workspace.id)] = workspace
+    for index, entry in enumerate(_section(data, "clusters")):
+        cluster = parse_cluster(entry, f"clusters[{index}]")
+        if key(cluster.id) in world.clusters:
+            raise WorldError(f"clusters[{index}] (id {cluster.id!r}): duplicate cluster id")
+        world.add_cluster(cluster)
+    for index, entry in enumerate(_section(data, "computes")):
+        compute = _compute(world, entry, f"computes[{index}]")
+        world.put_compute(compute)
+    for index, entry in enumerate(_section(data, "role_assignments")):
+        where = f"role_assignments[{index}]"
+        _require(entry, where, ["scope", "role_definition_id", "principal_id"])
+        assignment = RoleAssignment(
+            scope=_str(entry, "scope", where),
+            role_definition_id=_str(entry, "role_definition_id", where),
+            principal_id=_str(entry, "principal_id", where),
+            name=str(entry.get("name") or uuid.uuid4()),
+            description=entry.get("description"),
+            principal_type=entry.get("principal_type"),
+        )
+        world.role_assignments[key(assignment.id)] = assignment
+    for index, principal in enumerate(_section(data, "principals")):
+        if not isinstance(principal, str):
+            raise WorldError(f"principals[{index}]: expected a principal id string")
+        world.extra_principals.add(principal)
+
+
+def parse_cluster(entry: Any, where: str) -> Cluster:
+
+    _require(entry, where, ["id", "location"])
+    cluster_id = _str(entry, "id", where)
+    where = f"{where} (id {cluster_id!r})"
+    if not cluster_kind_ok(cluster_id):
+        raise WorldError(
+            f"{where}: id must be a Microsoft.ContainerService/managedClusters or "
+            "Microsoft.Kubernetes/connectedClusters resource id"
+        )
+    extensions: dict[str, Extension] = {}
+    for index, raw in enumerate(entry.get("extensions") or []):
+        at = f"{where}.extensions[{index}]"
+        _require(raw, at, ["name", "extension_type"])
+        extension = Extension(
+            name=_str(raw, "name", at),
+            extension_type=_str(raw, "extension_type", at),
+            provisioning_state=_state(raw, at),
+            succeeds_after_seconds=_seconds(raw, at),
+            configuration_settings=dict(raw.get("configuration_settings") or {}),
+            release_train=str(raw.get("release_train") or "stable"),
+            version=raw.get("version"),
+            auto_upgrade_minor_version=bool(raw.get("auto_upgrade_minor_version", True)),
+        )
+        extensions[extension.name.lower()] = extension
+    namespaces: dict[str, Namespace] = {}
+    for index, raw in enumerate(entry.get("namespaces") or []):
+        if not isinstance(raw, str):
+            raise WorldError(f"{where}.namespaces[{index}]: expected a namespace name string")
+        namespaces[raw.lower()] = Namespace(name=raw)
+    tags = entry.get("tags") or {}
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise WorldError(f"{where}: tags must be an object of strings")
+    return Cluster(
+        id=cluster_id,
+        location=_str(entry, "location", where),
+        tags=dict(tags),
+        provisioning_state=_state(entry, where),
+        succeeds_after_seconds=_seconds(entry, where),
+        azure_rbac=bool(entry.get("azure_rbac", False)),
+        extensions=extensions,
+        namespaces=namespaces,
+    )
+
+
+def _identity(entry: Any, where: str) -> Identity:
+
+    _require(entry, where, ["id", "principal_id", "client_id"])
+    identity_id = _str(entry, "id", where)
+    if type_of(identity_id).lower() != UAI_TYPE.lower():
+        raise WorldError(f"{where} (id {identity_id!r}): id must be a {UAI_TYPE} resource id")
+    return Identity(
+        id=identity_id,
+        principal_id=_str(entry, "principal_id", where),
+        client_id=_str(entry, "client_id", where),
+        location=str(entry.get("location") or "westeurope"),
+        tenant_id=str(entry.get("tenant_id") or SANDBOX_TENANT_ID),
+        tags=dict(entry.get("tags") or {}),
+    )
+
+
+def _workspace(world: World, entry: Any, where: str) -> Workspace:
+
+    _require(entry, where, ["id", "location", "storage_account", "container_registry"])
+    workspace_id = _str(entry, "id", where)
+    where = f"{where} (id {workspace_id!r})"
+    if type_of(workspace_id).lower() != WORKSPACE_TYPE.lower():
+        raise WorldError(f"{where}: id must be a {WORKSPACE_TYPE} resource id")
+    identity = entry.get("identity") or {"type": "SystemAssigned"}
+    identity_type = str(identity.get("type", "")).replace("_", "").lower()
+    uai = identity.get("user_assigned_identity")
+    if identity_type == "systemassigned":
+        kind = "SystemAssigned"
+    elif identity_type == "userassigned":
+        kind = "UserAssigned"
+        if not uai or key(uai) not in world.identities:
+            raise WorldError(
+                f"{where}: identity.user_assigned_identity must name an entry of 'identities'"
+            )
+    else:
+        raise WorldError(f"{where}: identity.type must be SystemAssigned or UserAssigned")
+    return Workspace(
+        id=workspace_id,
+        location=_str(entry, "location", where),
+        storage_account=_str(entry, "storage_account", where),
+        container_registry=_str(entry, "container_registry", where),
+        identity_type=kind,
+        user_assigned_identity=uai if kind == "UserAssigned" else None,
+        tags=dict(entry.get("tags") or {}),
+    )
+
+
+def _compute(world: World, entry: Any, where: str) -> Compute:
+
+    _require(entry, where, ["workspace", "name", "resource_id"])
+    workspace_id = _str(entry, "workspace", where)
+    where = f"{where} (name {entry.get('name')!r})"
+    workspace = world.workspaces.get(key(workspace_id))
+    if workspace is None:
+        raise WorldError(f"{where}: workspace {workspace_id!r} is not in 'workspaces'")
+    identity_type = str(entry.get("identity_type") or SYSTEM_ASSIGNED)
+    uai = entry.get("user_assigned_identity")
+    compute = Compute(
+        workspace=workspace.id,
+        name=_str(entry, "name", where),
+        resource_id=_str(entry, "resource_id", where),
+        namespace=str(entry.get("namespace") or "default"),
+        identity_type=identity_type,
+        user_assigned_identity=uai,
+        provisioning_state=_state(entry, where),
+        tags=dict(entry.get("tags") or {}),
+        description=entry.get("description"),
+        location=workspace.location,
+    )
+    if identity_type == SYSTEM_ASSIGNED:
+        compute.principal_id = deterministic_principal(compute.id)
+    elif identity_type == USER_ASSIGNED:
+        identity = world.identities.get(key(uai or ""))
+        if identity is None:
+            raise WorldError(f"{where}: user_assigned_identity must name an entry of 'identities'")
+        compute.principal_id = identity.principal_id
+    else:
+        raise WorldError(f"{where}: identity_type must be system_assigned or user_assigned")
+    return compute
+
+
+# ---- scenario changes -----------------------------------------------------------------------
+
+
+def apply_change(world: World, change: Any) -> None:
+
+    if not isinstance(change, dict) or "op" not in change:
+        raise WorldError(f"change {change!r}: expected an object with an 'op'")
+    op = change["op"]
+    where = f"change {op!r}"
+    if op == "set_tags":
+        _require(change, where, ["resource", "tags"])
+        _set_tags(world, change["resource"], dict(change["tags"]), where)
+    elif op == "delete_cluster":
+        _require(change, where, ["resource"])
+        cluster = _existing_cluster(world, change["resource"], where)
+        cluster.exists = False
+        cluster.extensions.clear()
+        cluster.namespaces.clear()
+    elif op == "set_extension_state":
+        _require(change, where, ["cluster", "name", "provisioning_state"])
+        cluster = _existing_cluster(world, change["cluster"], where)
+        extension = cluster.extensions.get(str(change["name"]).lower())
+        if extension is None:
+            raise WorldError(f"{where}: cluster {cluster.id!r} has no extension {change['name']!r}")
+        extension.provisioning_state = _state(change, where)
+        extension.succeeds_after_seconds = _seconds(change, where)
+    elif op == "set_compute_state":
+        _require(change, where, ["workspace", "name", "provisioning_state"])
+        compute = world.compute(change["workspace"], change["name"])
+        if compute is None:
+            raise WorldError(f"{where}: no compute {change['name']!r} in {change['workspace']!r}")
+        compute.provisioning_state = _state(change, where)
+    elif op == "create_cluster":
+        _require(change, where, ["cluster"])
+        cluster = parse_cluster(change["cluster"], f"{where}.cluster")
+        if world.cluster(cluster.id) is not None:
+            raise WorldError(f"{where}: cluster {cluster.id!r} already exists")
+        world.add_cluster(cluster)
+    else:
+        raise WorldError(
+            f"{where}: unknown op; known: set_tags, delete_cluster, set_extension_state, "
+            "set_compute_state, create_cluster"
+        )
+
+
+def _set_tags(world: World, resource_id: str, tags: dict[str, str], where: str) -> None:
+
+    target_key = key(resource_id)
+    cluster = world.cluster(resource_id)
+    if cluster is not None:
+        cluster.tags = tags
+        return
+    for table in (world.identities, world.workspaces):
+        found = table.get(target_key)
+        if found is not None:
+            found.tags = tags
+            return
+    raise WorldError(f"{where}: no resource {resource_id!r} in the world")
+
+
+def _existing_cluster(world: World, resource_id: str, where: str) -> Cluster:
+
+    cluster = world.cluster(resource_id)
+    if cluster is None:
+        raise WorldError(f"{where}: no existing cluster {resource_id!r}")
+    return cluster
+
+
+# ---- field helpers --------------------------------------------------------------------------
+
+
+def _section(data: dict[str, Any], name: str) -> list[Any]:
+
+    value = data.get(name) or []
+    if not isinstance(value, list):
+        raise WorldError(f"world: '{name}' must be a list")
+    return value
+
+
+def _require(entry: Any, where: str, fields: list[str]) -> None:
+
+    if not isinstance(entry, dict):
+        raise WorldError(f"{where}: expected an object, got {type(entry).__name__}")
+    missing = [name for name in fields if entry.get(name) in (None, "")]
+    if missing:
+        raise WorldError(f"{where}: missing required field(s) {missing}")
+
+
+def _str(entry: dict[str, Any], name: str, where: str) -> str:
+
+    value = entry.get(name)
+    if not isinstance(value, str) or not value:
+        raise WorldError(f"{where}: '{name}' must be a non-empty string")
+    return value
+
+
+def _state(entry: dict[str, Any], where: str) -> str:
+
+    state = str(entry.get("provisioning_state") or "Succeeded")
+    if state not in PROVISIONING_STATES:
+        raise WorldError(
+            f"{where}: provisioning_state {state!r} is not one of {sorted(PROVISIONING_STATES)}"
+        )
+    return state
+
+
+def _seconds(entry: dict[str, Any], where: str) -> float | None:
+
+    value = entry.get("succeeds_after_seconds")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise WorldError(f"{where}: succeeds_after_seconds must be a number >= 0")
+    return float(value)
