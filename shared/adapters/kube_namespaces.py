@@ -43,7 +43,9 @@ _TIMEOUT = (10, 30)  # connect, read seconds for each Kubernetes API call
 class KubernetesApiNamespaces:
     """Get, create and delete namespaces on clusters whose kubeconfig lives in Key Vault."""
 
-    def __init__(self, credential: TokenCredential, *, connection_verify: str | bool = True) -> None:
+    def __init__(
+        self, credential: TokenCredential, *, connection_verify: str | bool = True
+    ) -> None:
         self._credential = credential
         self._verify = connection_verify
         self._lock = threading.Lock()
@@ -112,18 +114,16 @@ class KubernetesApiNamespaces:
         with self._lock:
             secrets = self._vaults.get(vault_url)
             if secrets is None:
-                secrets = SecretClient(
-                    vault_url, self._credential, connection_verify=self._verify
-                )
+                secrets = SecretClient(vault_url, self._credential, connection_verify=self._verify)
                 self._vaults[vault_url] = secrets
-        try:
-            with azure_call(f"reading kubeconfig secret {uri}"):
+        with azure_call(f"reading kubeconfig secret {uri}"):
+            try:
                 value = secrets.get_secret(name, version).value
-        except ResourceNotFoundError:
-            raise PermanentError(
-                f"kubeconfig secret {uri} does not exist (or that version does not)",
-                reason="KubeconfigSecretNotFound",
-            ) from None
+            except ResourceNotFoundError:
+                raise PermanentError(
+                    f"kubeconfig secret {uri} does not exist (or that version does not)",
+                    reason="KubeconfigSecretNotFound",
+                ) from None
         log.info("read kubeconfig secret %s", uri)
         return _api_client(uri, value)
 

@@ -1,0 +1,299 @@
+"""The Kubernetes-API namespace adapter: kubeconfig from the Key Vault double, the cluster from the
+Kubernetes API double, real SecretClient and real kubernetes client over TLS."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import yaml
+
+from shared.adapters.kube_namespaces import KubernetesApiNamespaces, parse_secret_uri
+from shared.errors import PermanentError, TransientError
+from shared.sandbox.credential import SandboxCredential
+from shared.sandbox.keyvault_double import KeyVaultDouble
+from shared.sandbox.kubernetes_double import KubernetesApiDouble
+from shared.sandbox.tls import SandboxTls
+
+LABELS = {"app.kubernetes.io/managed-by": "autoattach"}
+
+
+@dataclass
+class Sandbox:
+    """Doubles shared by the module (stopping one costs half a second); a fresh cluster, secret
+    and adapter per test, so counts are read as differences from ``reads_before``."""
+
+    vault: KeyVaultDouble
+    kube: KubernetesApiDouble
+    adapter: KubernetesApiNamespaces
+    cluster: str
+    secret: str
+    uri: str
+    kubeconfig: str
+    reads_before: int
+
+    def namespaces(self) -> list[str]:
+        return self.kube.namespaces(self.cluster)
+
+    @property
+    def secret_reads(self) -> int:
+        return self.vault.counts["reads"] - self.reads_before
+
+
+@pytest.fixture(scope="module")
+def tls() -> SandboxTls:
+    return SandboxTls.create()
+
+
+@pytest.fixture(scope="module")
+def vault(tls: SandboxTls) -> Iterator[KeyVaultDouble]:
+    server = KeyVaultDouble(tls).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def kube(tls: SandboxTls) -> Iterator[KubernetesApiDouble]:
+    server = KubernetesApiDouble(tls).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(tls: SandboxTls, vault: KeyVaultDouble, kube: KubernetesApiDouble) -> Iterator[Sandbox]:
+    name = f"arc-{uuid.uuid4().hex[:8]}"
+    cluster = (
+        "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ml"
+        f"/providers/Microsoft.Kubernetes/connectedClusters/{name}"
+    )
+    kubeconfig = kube.add_cluster(cluster)
+    secret = f"kubeconfig-{name}"
+    vault.set_secret(secret, kubeconfig)
+    adapter = KubernetesApiNamespaces(SandboxCredential(), connection_verify=str(tls.ca_bundle))
+    uri = vault.secret_uri(secret)
+    yield Sandbox(vault, kube, adapter, cluster, secret, uri, kubeconfig, vault.counts["reads"])
+    adapter.close()
+
+
+def token_of(kubeconfig: str) -> str:
+    return str(yaml.safe_load(kubeconfig)["users"][0]["user"]["token"])
+
+
+def test_namespace_created_through_a_kubeconfig_from_key_vault_exists_on_the_cluster(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+
+    assert "team-a" in sandbox.namespaces()
+    assert (
+        sandbox.kube.labels(sandbox.cluster, "team-a")["app.kubernetes.io/managed-by"]
+        == "autoattach"
+    )
+    assert sandbox.adapter.exists(sandbox.uri, "team-a")
+
+
+def test_creating_a_namespace_that_already_exists_succeeds(sandbox: Sandbox) -> None:
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+
+    assert sandbox.namespaces() == ["default", "team-a"]
+
+
+def test_a_missing_namespace_does_not_exist(sandbox: Sandbox) -> None:
+    assert not sandbox.adapter.exists(sandbox.uri, "team-a")
+
+
+def test_deleting_removes_the_namespace_and_deleting_again_succeeds(sandbox: Sandbox) -> None:
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+
+    sandbox.adapter.delete(sandbox.uri, "team-a")
+    sandbox.adapter.delete(sandbox.uri, "team-a")
+
+    assert sandbox.namespaces() == ["default"]
+
+
+def test_the_secret_is_read_once_for_many_calls_on_one_cluster(sandbox: Sandbox) -> None:
+    sandbox.adapter.exists(sandbox.uri, "team-a")
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.exists(sandbox.uri, "team-a")
+
+    assert sandbox.secret_reads == 1
+
+
+def test_a_versioned_secret_uri_reads_that_version(sandbox: Sandbox) -> None:
+    version = sandbox.vault.set_secret("kubeconfig-pinned", sandbox.kubeconfig)
+    sandbox.vault.set_secret("kubeconfig-pinned", "not: a kubeconfig")
+
+    sandbox.adapter.create(sandbox.vault.secret_uri("kubeconfig-pinned", version), "team-a", {})
+
+    assert "team-a" in sandbox.namespaces()
+
+
+def test_a_wrong_token_is_kubernetes_forbidden_naming_the_secret_but_not_the_token(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.kube.rotate_token(sandbox.cluster)  # the kubeconfig in Key Vault is now stale
+
+    with pytest.raises(PermanentError) as raised:
+        sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+
+    assert raised.value.reason == "KubernetesForbidden"
+    assert sandbox.uri in str(raised.value)
+    assert "not allowed to manage namespaces" in str(raised.value)
+    assert token_of(sandbox.kubeconfig) not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_rbac_that_denies_namespaces_is_kubernetes_forbidden(sandbox: Sandbox) -> None:
+    sandbox.kube.set_forbidden(sandbox.cluster, True)
+
+    with pytest.raises(PermanentError) as raised:
+        sandbox.adapter.exists(sandbox.uri, "team-a")
+
+    assert raised.value.reason == "KubernetesForbidden"
+
+
+def test_a_fixed_secret_is_read_again_after_a_forbidden_answer(sandbox: Sandbox) -> None:
+    fresh = sandbox.kube.rotate_token(sandbox.cluster)
+    with pytest.raises(PermanentError):
+        sandbox.adapter.exists(sandbox.uri, "team-a")
+
+    sandbox.vault.set_secret(sandbox.secret, fresh)
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+
+    assert "team-a" in sandbox.namespaces()
+    assert sandbox.secret_reads == 2
+
+
+def test_a_missing_secret_is_kubeconfig_secret_not_found(sandbox: Sandbox) -> None:
+    with pytest.raises(PermanentError) as raised:
+        sandbox.adapter.create(sandbox.vault.secret_uri("no-such-secret"), "team-a", LABELS)
+
+    assert raised.value.reason == "KubeconfigSecretNotFound"
+
+
+def test_a_503_from_the_api_server_is_transient(sandbox: Sandbox) -> None:
+    sandbox.kube.fail_next(sandbox.cluster, 503)
+
+    with pytest.raises(TransientError) as raised:
+        sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+
+    assert raised.value.reason == "HTTP503"
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    assert "team-a" in sandbox.namespaces()
+
+
+def test_an_unreachable_api_server_is_transient(
+    tls: SandboxTls, vault: KeyVaultDouble, sandbox: Sandbox
+) -> None:
+    gone = KubernetesApiDouble(tls).start()
+    vault.set_secret("kubeconfig-gone", gone.add_cluster(sandbox.cluster))
+    gone.stop()
+
+    with pytest.raises(TransientError) as raised:
+        sandbox.adapter.exists(vault.secret_uri("kubeconfig-gone"), "team-a")
+
+    assert raised.value.reason == "Unreachable"
+
+
+def test_key_vault_throttling_that_outlasts_the_sdk_retries_is_transient(
+    sandbox: Sandbox,
+) -> None:
+    faults_before = sandbox.vault.counts["faults"]
+    sandbox.vault.fail_next(429, times=4, retry_after="0.01")  # azure-core tries 1 + 3 times
+    started = time.monotonic()
+
+    with pytest.raises(TransientError) as raised:
+        sandbox.adapter.exists(sandbox.uri, "team-a")
+
+    assert raised.value.reason == "Throttled"
+    assert sandbox.vault.counts["faults"] - faults_before == 4
+    assert time.monotonic() - started < 5
+
+
+def test_a_secret_that_is_not_a_kubeconfig_is_invalid_and_not_echoed(sandbox: Sandbox) -> None:
+    sandbox.vault.set_secret("broken", "token: [hunter2-very-secret")
+
+    with pytest.raises(PermanentError) as raised:
+        sandbox.adapter.exists(sandbox.vault.secret_uri("broken"), "team-a")
+
+    assert raised.value.reason == "KubeconfigInvalid"
+    assert "hunter2" not in str(raised.value)
+    assert raised.value.__suppress_context__
+
+
+def test_a_kubeconfig_without_its_current_context_is_invalid(sandbox: Sandbox) -> None:
+    config = yaml.safe_load(sandbox.kubeconfig)
+    config["current-context"] = "elsewhere"
+    sandbox.vault.set_secret("no-context", yaml.safe_dump(config))
+
+    with pytest.raises(PermanentError) as raised:
+        sandbox.adapter.exists(sandbox.vault.secret_uri("no-context"), "team-a")
+
+    assert raised.value.reason == "KubeconfigInvalid"
+    assert token_of(sandbox.kubeconfig) not in str(raised.value)
+
+
+def test_a_kubeconfig_with_an_exec_plugin_is_refused(sandbox: Sandbox) -> None:
+    config = yaml.safe_load(sandbox.kubeconfig)
+    config["users"][0]["user"] = {"exec": {"command": "touch", "args": ["/tmp/pwned"]}}
+    sandbox.vault.set_secret("exec-plugin", yaml.safe_dump(config))
+
+    with pytest.raises(PermanentError) as raised:
+        sandbox.adapter.exists(sandbox.vault.secret_uri("exec-plugin"), "team-a")
+
+    assert raised.value.reason == "KubeconfigInvalid"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "kubeconfig-arc-one",
+        "http://vault.vault.azure.net/secrets/kubeconfig",
+        "https://vault.vault.azure.net/keys/kubeconfig",
+        "https://vault.vault.azure.net/secrets/",
+        "https://vault.vault.azure.net/secrets/a/not-a-version",
+        "https://vault.vault.azure.net/secrets/a_b",
+        "https://vault.vault.azure.net/secrets/a?x=1",
+    ],
+)
+def test_a_malformed_secret_uri_is_permanent(sandbox: Sandbox, uri: str) -> None:
+    with pytest.raises(PermanentError) as raised:
+        sandbox.adapter.exists(uri, "team-a")
+
+    assert raised.value.reason == "KubeconfigSecretUriInvalid"
+    assert sandbox.secret_reads == 0
+
+
+def test_secret_uris_parse_into_vault_name_and_version() -> None:
+    version = "4387e9f3d6e14c459867679a90fd0f79"
+
+    assert parse_secret_uri("https://kv.vault.azure.net/secrets/kc") == (
+        "https://kv.vault.azure.net",
+        "kc",
+        None,
+    )
+    assert parse_secret_uri(f"https://127.0.0.1:8443/secrets/kc/{version}/") == (
+        "https://127.0.0.1:8443",
+        "kc",
+        version,
+    )
+
+
+def test_no_log_line_carries_the_kubeconfig_or_its_token(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.kube.rotate_token(sandbox.cluster)
+    with pytest.raises(PermanentError):
+        sandbox.adapter.exists(sandbox.uri, "team-a")
+
+    assert caplog.records
+    assert token_of(sandbox.kubeconfig) not in caplog.text
+    assert "certificate-authority-data" not in caplog.text
