@@ -56,11 +56,14 @@ class ReconcileResult:
     applied: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     refused: tuple[str, ...] = ()
+    attachments: int = 0
     notifications: list[Notification] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.waiting:
             return f"waiting: {self.waiting}"
+        if not self.applied and not self.refused and not self.problems and not self.attachments:
+            return "nothing to do: the cluster is not tagged for any workspace, or is gone"
         parts = [f"{len(self.applied)} change(s)" if self.applied else "already converged"]
         if self.refused:
             parts.append(f"tag entries not allowed by policy: {', '.join(self.refused)}")
@@ -119,6 +122,7 @@ def reconcile(cluster_id: ResourceId, services: Services) -> ReconcileResult:
     for _round in range(MAX_ROUNDS):
         observed = observe(cluster_id, services)
         result.refused = observed.decision.refused
+        result.attachments = len(observed.decision.attachments)
         current = _without_blocked(plan(observed), blocked)
         for problem in current.problems:
             if problem.attachment not in blocked:

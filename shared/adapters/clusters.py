@@ -32,7 +32,7 @@ class ArmClusters:
         with azure_call(f"read cluster {cluster_id}"):
             try:
                 resource = self._resources(cluster_id.subscription).get_by_id(
-                    cluster_id.raw, api_version
+                    cluster_id.raw, api_version=api_version
                 )
             except ResourceNotFoundError:
                 return ClusterState(id=cluster_id, exists=False)
@@ -53,7 +53,8 @@ class ArmClusters:
         """The principal id of a user-assigned managed identity, read from ARM."""
         with azure_call(f"read managed identity {identity_id}"):
             resource = self._resources(identity_id.subscription).get_by_id(
-                identity_id.raw, API_VERSIONS["microsoft.managedidentity/userassignedidentities"]
+                identity_id.raw,
+                api_version=API_VERSIONS["microsoft.managedidentity/userassignedidentities"],
             )
         return str((resource.properties or {}).get("principalId") or "")
 

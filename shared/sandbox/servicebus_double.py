@@ -184,7 +184,7 @@ class ServiceBusDouble:
         times = [t for q in self.queues.values() if (t := q.next_visible_at()) is not None]
         return min(times, default=None)
 
-    def deliver_one(self, triggers: dict[str, Trigger]) -> QueuedMessage | None:
+    def deliver_one(self, triggers: dict[str, Trigger]) -> tuple[str, QueuedMessage] | None:
         """Deliver the next visible message to its queue's trigger, as the host would."""
         candidates = [
             (m.visible_at, m.sequence, name)
@@ -206,4 +206,4 @@ class ServiceBusDouble:
         else:
             if message.settled is None:
                 queue.lock_expired(message)
-        return message
+        return queue.name, message

@@ -1,0 +1,115 @@
+"""The ``autoattach`` console command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+DESCRIPTION = """\
+autoattach makes tagged AKS and Arc clusters usable as Azure Machine Learning compute.
+
+The Functions app does the work in Azure; this command runs the same code locally."""
+
+SANDBOX_HELP = """\
+Start the local Azure double (ARM, Event Grid topic, Service Bus queues; HTTPS on loopback with
+a throwaway CA), deliver ARM events through the queue double to the real Functions triggers,
+and print what happened step by step. Nothing calls Azure. Time is virtual: re-checks
+scheduled minutes ahead run at once.
+
+Without --world, runs the built-in demo world. See docs/sandbox.md for the file formats."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autoattach", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run the whole pipeline against the local Azure double",
+        description=SANDBOX_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sandbox.add_argument(
+        "--world",
+        type=Path,
+        metavar="FILE",
+        help="world file: Azure state plus the attach policy (default: the built-in demo)",
+    )
+    sandbox.add_argument(
+        "--events",
+        type=Path,
+        metavar="FILE",
+        help="event stream: timed ARM events and world changes "
+        "(default: a write event for every cluster and extension in the world)",
+    )
+    sandbox.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="deliver the event stream N times, 25 virtual hours apart (default 1)",
+    )
+    sandbox.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of the account"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "sandbox":
+        return run_sandbox(args)
+    return 2
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    from shared.policy import PolicyError
+    from shared.sandbox.report import describe_delivery, describe_world, json_report
+    from shared.sandbox.runner import Sandbox
+    from shared.sandbox.scenario import (
+        Scenario,
+        ScenarioError,
+        events_for_world,
+        parse_steps,
+        read_json,
+        split_world_file,
+    )
+    from shared.sandbox.world import WorldError
+    from shared.settings import SettingsError
+
+    if args.repeat < 1:
+        print("autoattach sandbox: --repeat must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        if args.world is None:
+            text = resources.files("shared.sandbox").joinpath("demo_world.json").read_text()
+            document, where = json.loads(text), "built-in demo world"
+        else:
+            document, where = read_json(args.world, "world file"), str(args.world)
+        world, policy, tag_key = split_world_file(document, where)
+        if args.events is None:
+            steps = parse_steps(events_for_world(world), "generated events")
+        else:
+            steps = parse_steps(read_json(args.events, "events file"), str(args.events))
+        scenario = Scenario(world=world, policy=policy, steps=steps, tag_key=tag_key)
+        printer = None if args.json else (lambda d: print(describe_delivery(d), flush=True))
+        with Sandbox(scenario, on_delivery=printer) as sandbox:
+            passes = []
+            for index in range(args.repeat):
+                if not args.json:
+                    print(f"Pass {index + 1} of {args.repeat} ({where}):", flush=True)
+                passes.append(sandbox.run_pass(index))
+            if args.json:
+                print(json.dumps(json_report(sandbox, passes), indent=2))
+            else:
+                print(describe_world(sandbox, passes))
+    except (ScenarioError, WorldError, PolicyError, SettingsError) as error:
+        print(f"autoattach sandbox: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

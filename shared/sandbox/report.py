@@ -1,0 +1,88 @@
+"""What a sandbox run prints: a readable account, or one JSON object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.sandbox.runner import Delivery, PassReport, Sandbox
+
+
+def json_report(sandbox: Sandbox, passes: list[PassReport]) -> dict[str, Any]:
+    snapshot = sandbox.world.snapshot()
+    return {
+        "events": [
+            {"id": d.id, "outcome": d.outcome, "reason": d.reason}
+            for report in passes
+            for d in report.deliveries
+        ],
+        "world": {
+            "clusters": snapshot["clusters"],
+            "namespaces": snapshot["namespaces"],
+            "computes": [
+                {
+                    key: c[key]
+                    for key in (
+                        "workspace",
+                        "name",
+                        "resource_id",
+                        "namespace",
+                        "identity_type",
+                        "principal_id",
+                    )
+                }
+                for c in snapshot["computes"]
+            ],
+            "role_assignments": [
+                {key: a[key] for key in ("scope", "role_definition_id", "principal_id")}
+                for a in snapshot["role_assignments"]
+            ],
+            "notifications": [
+                {"type": n["type"], "subject": n["subject"]} for n in sandbox.topic.notifications
+            ],
+        },
+        "requests": {
+            "reads": sum(p.reads for p in passes),
+            "writes": sum(p.writes for p in passes),
+        },
+        "passes": [{"reads": p.reads, "writes": p.writes} for p in passes],
+    }
+
+
+def describe_delivery(delivery: Delivery) -> str:
+    lines = [f"  t+{delivery.at:>5.0f}s  {delivery.queue:<16} {delivery.label}"]
+    lines += [f"             - {note}" for note in delivery.notes]
+    lines.append(f"             => {delivery.outcome}: {delivery.reason}")
+    return "\n".join(lines)
+
+
+def describe_world(sandbox: Sandbox, passes: list[PassReport]) -> str:
+    snapshot = sandbox.world.snapshot()
+    out = ["", "What the world looks like now:"]
+    for cluster in snapshot["clusters"]:
+        name = cluster["id"].rsplit("/", 1)[-1]
+        state = "exists" if cluster["exists"] else "deleted"
+        namespaces = [n["name"] for n in snapshot["namespaces"] if n["cluster"] == cluster["id"]]
+        out.append(
+            f"  cluster {name} ({cluster['kind']}, {state}): namespaces {', '.join(namespaces)}"
+        )
+    for compute in snapshot["computes"]:
+        out.append(
+            f"  compute {compute['name']} in {compute['workspace'].rsplit('/', 1)[-1]}: "
+            f"cluster {str(compute['resource_id']).rsplit('/', 1)[-1]}, "
+            f"namespace {compute['namespace']}, {compute['identity_type']} identity "
+            f"{compute['principal_id']}"
+        )
+    for assignment in snapshot["role_assignments"]:
+        out.append(
+            f"  role {assignment['role_definition_id'].rsplit('/', 1)[-1]} on "
+            f"{assignment['scope'].rsplit('/', 1)[-1]} for {assignment['principal_id']}"
+        )
+    for notification in sandbox.topic.notifications:
+        out.append(f"  notified {notification['type']}: {notification['subject']}")
+    out.append("")
+    for index, report in enumerate(passes, start=1):
+        out.append(
+            f"Pass {index}: {len(report.deliveries)} deliveries, ARM reads {report.reads}, "
+            f"writes {report.writes}, notifications {report.notifications}"
+        )
+    return "\n".join(out)

@@ -1,0 +1,210 @@
+"""Run the real pipeline against the local Azure double: events in, a converged world out.
+
+Starts the ARM, Event Grid and Service Bus doubles, wires the product exactly as the Functions
+app does (shared.wiring, with the sandbox's endpoints), and delivers each step's message through
+the queue double to the real trigger functions. Virtual time jumps to the next due message, so
+a re-check "in 60 seconds" takes no real time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from shared import settings as names
+from shared.sandbox.clock import VirtualClock
+from shared.sandbox.credential import SandboxCredential
+from shared.sandbox.scenario import Scenario, Step
+from shared.sandbox.servicebus_double import ServiceBusDouble, Trigger
+from shared.sandbox.tls import SandboxTls
+from shared.settings import Settings
+from shared.wiring import build_app, use_app
+
+PASS_SPACING_SECONDS = 25 * 3600.0  # past the 24 h duplicate-detection window
+PASS_HORIZON_SECONDS = 24 * 3600.0
+
+
+@dataclass
+class Delivery:
+    """One message delivered to a trigger, and what became of it."""
+
+    at: float
+    queue: str
+    label: str
+    id: str
+    outcome: str = "abandoned"
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PassReport:
+    deliveries: list[Delivery]
+    reads: int
+    writes: int
+    notifications: int
+
+
+class _Capture(logging.Handler):
+    """Collects the structured outcome records and reconcile notes the product logs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.outcomes: list[dict[str, str]] = []
+        self.notes: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        outcome = getattr(record, "autoattach_outcome", None)
+        if outcome is not None:
+            self.outcomes.append(outcome)
+        elif record.name == "autoattach.reconcile":
+            self.notes.append(record.getMessage())
+
+
+class Sandbox:
+    def __init__(self, scenario: Scenario, on_delivery: Callable[[Delivery], None] | None = None):
+        # Imported here: the doubles are only needed when a sandbox actually runs.
+        from shared.sandbox.arm_double import ArmDouble
+        from shared.sandbox.eventgrid_double import EventGridDouble
+        from shared.sandbox.world import World
+
+        self.scenario = scenario
+        self.clock = VirtualClock()
+        self.tls = SandboxTls.create()
+        self.world = World.from_dict(scenario.world)
+        self.arm = ArmDouble(self.world, self.clock, self.tls)
+        self.topic = EventGridDouble(self.tls)
+        self.bus = ServiceBusDouble(
+            self.clock,
+            [names.DEFAULT_CLUSTER_EVENTS_QUEUE, names.DEFAULT_EXTENSION_EVENTS_QUEUE],
+        )
+        self._on_delivery = on_delivery
+        self._capture = _Capture()
+        self._previous_ca = os.environ.get("REQUESTS_CA_BUNDLE")
+        self._labels: dict[str, str] = {}
+
+    def __enter__(self) -> Sandbox:
+        self.arm.start()
+        self.topic.start()
+        os.environ["REQUESTS_CA_BUNDLE"] = str(self.tls.ca_bundle)
+        self.settings = Settings.from_environment(self.app_settings())
+        self.app = build_app(self.settings, SandboxCredential(), scheduler=self.bus)
+        use_app(self.app)
+        for name in ("autoattach.settlement", "autoattach.reconcile"):
+            logger = logging.getLogger(name)
+            logger.addHandler(self._capture)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in ("autoattach.settlement", "autoattach.reconcile"):
+            logging.getLogger(name).removeHandler(self._capture)
+            logging.getLogger(name).propagate = True
+        use_app(None)
+        if self._previous_ca is None:
+            os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        else:
+            os.environ["REQUESTS_CA_BUNDLE"] = self._previous_ca
+        self.topic.stop()
+        self.arm.stop()
+
+    def app_settings(self) -> dict[str, str]:
+        """The app settings a deployment sets, pointed at the doubles."""
+        return {
+            names.SERVICEBUS_NAMESPACE: "sandbox.servicebus.windows.net",
+            names.CLUSTER_EVENTS_QUEUE: names.DEFAULT_CLUSTER_EVENTS_QUEUE,
+            names.EXTENSION_EVENTS_QUEUE: names.DEFAULT_EXTENSION_EVENTS_QUEUE,
+            names.NOTIFICATION_TOPIC_ENDPOINT: self.topic.endpoint,
+            names.SWEEP_SCHEDULE: names.DEFAULT_SWEEP_SCHEDULE,
+            names.ATTACH_POLICY: json.dumps(self.scenario.policy),
+            names.ATTACH_TAG_KEY: self.scenario.tag_key,
+            names.ARM_ENDPOINT: self.arm.base_url,
+            names.RECHECK_DELAY_SECONDS: str(names.DEFAULT_RECHECK_DELAY_SECONDS),
+        }
+
+    def triggers(self) -> dict[str, Trigger]:
+        """Queue name -> the registered trigger function, read from the Functions app itself."""
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # the Functions library warns about HTTP auth at import
+        try:
+            import function_app
+        finally:
+            root.setLevel(level)
+
+        by_queue: dict[str, Trigger] = {}
+        settings = self.app_settings()
+        for function in function_app.app.get_functions():
+            for binding in function.get_bindings():
+                spec = binding.get_dict_repr()
+                if spec.get("type") == "serviceBusTrigger":
+                    queue = str(spec["queueName"])
+                    if queue.startswith("%") and queue.endswith("%"):
+                        queue = settings[queue.strip("%")]
+                    by_queue[queue] = function.get_user_function()
+        return by_queue
+
+    def run_pass(self, index: int) -> PassReport:
+        start = index * PASS_SPACING_SECONDS
+        self.clock.advance_to(start)
+        self.arm.reset_counts()
+        notified_before = len(self.topic.notifications)
+        triggers = self.triggers()
+        pending = list(self.scenario.steps)
+        deliveries: list[Delivery] = []
+        while True:
+            step_at = start + pending[0].at if pending else None
+            message_at = self.bus.next_visible_at()
+            if step_at is None and message_at is None:
+                break
+            due = min(t for t in (step_at, message_at) if t is not None)
+            if due - start > PASS_HORIZON_SECONDS:
+                break
+            self.clock.advance_to(due)
+            if step_at is not None and step_at <= due:
+                self._run_step(pending.pop(0))
+                continue
+            deliveries.append(self._deliver(triggers, start))
+        counts = self.arm.counts
+        return PassReport(
+            deliveries=deliveries,
+            reads=counts["reads"],
+            writes=counts["writes"],
+            notifications=len(self.topic.notifications) - notified_before,
+        )
+
+    def _run_step(self, step: Step) -> None:
+        if step.change is not None:
+            self.world.apply_change(step.change)
+            return
+        assert step.queue is not None and step.body is not None and step.message_id is not None
+        self._labels[step.message_id] = step.label
+        self.bus.queues[step.queue].send(step.body, message_id=step.message_id)
+
+    def _deliver(self, triggers: dict[str, Trigger], start: float) -> Delivery:
+        self._capture.outcomes.clear()
+        self._capture.notes.clear()
+        at = self.clock.seconds() - start
+        delivered = self.bus.deliver_one(triggers)
+        assert delivered is not None
+        queue, message = delivered
+        base_id = message.message_id.split("#", 1)[0]
+        label = self._labels.get(base_id, "reconcile request")
+        if "#recheck-" in message.message_id:
+            label = f"re-check {message.message_id.rsplit('-', 1)[-1]} of {label}"
+        delivery = Delivery(
+            at=at, queue=queue, label=label, id=base_id, notes=list(self._capture.notes)
+        )
+        if self._capture.outcomes:
+            record = self._capture.outcomes[-1]
+            delivery.outcome, delivery.reason = record["outcome"], record["reason"]
+        elif message.settled == "dead-lettered":
+            delivery.outcome = "dead-lettered"
+            delivery.reason = message.dead_letter_reason or ""
+        if self._on_delivery is not None:
+            self._on_delivery(delivery)
+        return delivery
