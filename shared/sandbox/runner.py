@@ -93,6 +93,7 @@ class Sandbox:
         self.settings = Settings.from_environment(self.app_settings())
         self.app = build_app(self.settings, SandboxCredential(), scheduler=self.bus)
         use_app(self.app)
+        self._triggers = self._find_triggers()
         for name in ("autoattach.settlement", "autoattach.reconcile"):
             logger = logging.getLogger(name)
             logger.addHandler(self._capture)
@@ -126,19 +127,20 @@ class Sandbox:
             names.RECHECK_DELAY_SECONDS: str(names.DEFAULT_RECHECK_DELAY_SECONDS),
         }
 
-    def triggers(self) -> dict[str, Trigger]:
+    def _find_triggers(self) -> dict[str, Trigger]:
         """Queue name -> the registered trigger function, read from the Functions app itself."""
         root = logging.getLogger()
         level = root.level
-        root.setLevel(logging.ERROR)  # the Functions library warns about HTTP auth at import
+        root.setLevel(logging.ERROR)  # the Functions library warns about HTTP auth levels
         try:
             import function_app
+
+            functions = function_app.app.get_functions()
         finally:
             root.setLevel(level)
-
         by_queue: dict[str, Trigger] = {}
         settings = self.app_settings()
-        for function in function_app.app.get_functions():
+        for function in functions:
             for binding in function.get_bindings():
                 spec = binding.get_dict_repr()
                 if spec.get("type") == "serviceBusTrigger":
@@ -153,7 +155,7 @@ class Sandbox:
         self.clock.advance_to(start)
         self.arm.reset_counts()
         notified_before = len(self.topic.notifications)
-        triggers = self.triggers()
+        triggers = self._triggers
         pending = list(self.scenario.steps)
         deliveries: list[Delivery] = []
         while True:
