@@ -109,7 +109,9 @@ def ml_for(
             SUB,
             "rg-ml",
             workspace,
-            cloud="AutoattachSandbox",
+            # azure-ai-ml registers clouds process-wide and never overwrites one: a second
+            # double on another port needs its own cloud name.
+            cloud=f"AutoattachSandbox-{url.rsplit(':', 1)[-1]}",
             cloud_metadata={
                 "azure_portal": url,
                 "resource_manager": url + "/",

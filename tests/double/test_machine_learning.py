@@ -1,0 +1,182 @@
+"""Workspaces and Kubernetes computes through azure-ai-ml's MLClient, as the product uses them."""
+
+from __future__ import annotations
+
+import pytest
+from azure.ai.ml import MLClient
+from azure.ai.ml.entities import (
+    IdentityConfiguration,
+    KubernetesCompute,
+    ManagedIdentityConfiguration,
+)
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+from shared.sandbox.arm_double import ArmDouble
+from shared.sandbox.arm_ids import deterministic_principal
+from shared.sandbox.clock import VirtualClock
+from shared.sandbox.world import World
+from tests.double.arm_world import (
+    ACR,
+    AKS,
+    AKS_PLAIN,
+    ARC,
+    STORAGE,
+    UAI,
+    UAI_PRINCIPAL,
+    WS,
+    WS_UAI,
+)
+from tests.double.conftest import MlFactory
+
+COMPUTES = f"{WS}/computes"
+
+
+def _attach(
+    ml: MLClient, name: str, cluster: str, identity: IdentityConfiguration
+) -> KubernetesCompute:
+    compute = KubernetesCompute(
+        name=name,
+        resource_id=cluster,
+        namespace="team-x",
+        identity=identity,
+        tags={"managed-by": "autoattach"},
+        description="attached by autoattach",
+    )
+    result = ml.compute.begin_create_or_update(compute).result(timeout=5)
+    assert isinstance(result, KubernetesCompute)
+    return result
+
+
+def test_workspace_get_returns_storage_registry_and_system_identity(
+    ml: MLClient, world: World
+) -> None:
+    workspace = ml.workspaces.get("ws-research")
+    assert workspace.id == WS
+    assert workspace.location == "westeurope"
+    assert workspace.storage_account == STORAGE
+    assert workspace.container_registry == ACR
+    assert workspace.identity is not None
+    assert workspace.identity.type == "system_assigned"
+    assert workspace.identity.principal_id == world.workspaces[WS.lower()].principal_id
+
+
+def test_workspace_on_user_assigned_identity_reports_it(ml_for: MlFactory) -> None:
+    workspace = ml_for("ws-prod").workspaces.get("ws-prod")
+    assert workspace.id == WS_UAI
+    assert workspace.identity is not None
+    assert workspace.identity.type == "user_assigned"
+    assert workspace.identity.user_assigned_identities is not None
+    assert [u.resource_id for u in workspace.identity.user_assigned_identities] == [UAI]
+    assert workspace.primary_user_assigned_identity == UAI
+
+
+def test_compute_put_returns_system_assigned_principal_that_shows_in_snapshot(
+    ml: MLClient, world: World, arm: ArmDouble
+) -> None:
+    result = _attach(ml, "k8s-aks", AKS, IdentityConfiguration(type="system_assigned"))
+    expected = deterministic_principal(f"{WS}/computes/k8s-aks")
+    assert result.identity is not None and result.identity.principal_id == expected
+    assert result.provisioning_state == "Succeeded"
+    assert result.namespace == "team-x"
+    entry = next(c for c in world.snapshot()["computes"] if c["name"] == "k8s-aks")
+    assert entry == {
+        "workspace": WS,
+        "name": "k8s-aks",
+        "resource_id": AKS,
+        "namespace": "team-x",
+        "identity_type": "system_assigned",
+        "principal_id": expected,
+        "provisioning_state": "Succeeded",
+        "tags": {"managed-by": "autoattach"},
+    }
+    # The exact requests MLClient sends for an attach: workspace GET (location), PUT, poll, GET.
+    assert [(r.method, r.path) for r in arm.log] == [
+        ("GET", WS),
+        ("PUT", f"{COMPUTES}/k8s-aks"),
+        ("GET", arm.log[2].path),
+        ("GET", f"{COMPUTES}/k8s-aks"),
+    ]
+    assert "/operationStatuses/" in arm.log[2].path
+    assert arm.log[1].body["identity"] == {"type": "SystemAssigned"}
+
+
+def test_compute_put_accepts_the_sdk_camel_case_quirk_systemassigned(
+    ml: MLClient, arm: ArmDouble
+) -> None:
+    result = _attach(ml, "k8s-quirk", AKS, IdentityConfiguration(type="SystemAssigned"))
+    assert arm.log[1].body["identity"] == {"type": "Systemassigned"}
+    assert result.identity is not None and result.identity.principal_id
+
+
+def test_user_assigned_compute_reports_the_identity_principal_from_the_world(
+    ml: MLClient, world: World
+) -> None:
+    identity = IdentityConfiguration(
+        type="user_assigned",
+        user_assigned_identities=[ManagedIdentityConfiguration(resource_id=UAI)],
+    )
+    result = _attach(ml, "k8s-uai", AKS, identity)
+    assert result.identity is not None and result.identity.type == "user_assigned"
+    uais = result.identity.user_assigned_identities or []
+    assert [u.resource_id for u in uais] == [UAI]
+    entry = next(c for c in world.snapshot()["computes"] if c["name"] == "k8s-uai")
+    assert (entry["identity_type"], entry["principal_id"]) == ("user_assigned", UAI_PRINCIPAL)
+
+
+def test_compute_put_for_a_missing_cluster_is_rejected(ml: MLClient, world: World) -> None:
+    world.apply_change({"op": "delete_cluster", "resource": ARC})
+    with pytest.raises(HttpResponseError) as raised:
+        _attach(ml, "k8s-gone", ARC, IdentityConfiguration(type="system_assigned"))
+    assert raised.value.status_code == 400
+    assert all(c["name"] != "k8s-gone" for c in world.snapshot()["computes"])
+
+
+def test_compute_put_waits_for_the_azureml_extension_to_succeed(
+    ml: MLClient, clock: VirtualClock
+) -> None:
+    with pytest.raises(HttpResponseError) as raised:
+        _attach(ml, "k8s-plain", AKS_PLAIN, IdentityConfiguration(type="system_assigned"))
+    assert raised.value.status_code == 400
+    clock.advance(120)
+    assert (
+        _attach(ml, "k8s-plain", AKS_PLAIN, IdentityConfiguration(type="system_assigned")).name
+        == "k8s-plain"
+    )
+
+
+def test_compute_get_list_and_detach(ml: MLClient, arm: ArmDouble, world: World) -> None:
+    by_hand = ml.compute.get("by-hand")
+    assert isinstance(by_hand, KubernetesCompute)
+    assert by_hand.resource_id == AKS and by_hand.namespace == "team-x"
+    _attach(ml, "k8s-aks", AKS, IdentityConfiguration(type="system_assigned"))
+    assert sorted(c.name for c in ml.compute.list()) == ["by-hand", "k8s-aks"]
+    arm.reset_counts()
+    ml.compute.begin_delete("k8s-aks", action="Detach").result(timeout=5)
+    delete = arm.log[0]
+    assert (delete.method, delete.path) == ("DELETE", f"{COMPUTES}/k8s-aks")
+    assert delete.query["underlyingResourceAction"] == "Detach"
+    assert arm.counts == {"reads": 1, "writes": 1}
+    with pytest.raises(ResourceNotFoundError):
+        ml.compute.get("k8s-aks")
+    assert [c["name"] for c in world.snapshot()["computes"]] == ["by-hand"]
+
+
+def test_computes_stay_when_their_cluster_is_deleted(ml: MLClient, world: World) -> None:
+    world.apply_change({"op": "delete_cluster", "resource": AKS})
+    assert ml.compute.get("by-hand").resource_id == AKS
+    world.apply_change(
+        {
+            "op": "set_compute_state",
+            "workspace": WS,
+            "name": "by-hand",
+            "provisioning_state": "Failed",
+        }
+    )
+    assert ml.compute.get("by-hand").provisioning_state == "Failed"
+
+
+def test_compute_lro_failure_injection_raises(ml: MLClient, arm: ArmDouble) -> None:
+    arm.fail_next_lro("/computes/k8s-bad")
+    with pytest.raises(HttpResponseError):
+        _attach(ml, "k8s-bad", AKS, IdentityConfiguration(type="system_assigned"))
+    assert ml.compute.get("k8s-bad").provisioning_state == "Failed"
