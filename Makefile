@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: sandbox test lint venv clean
+.PHONY: sandbox test lint scan venv clean
 
 venv: $(STAMP)
 
@@ -24,7 +24,22 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# Static security scan of infra/ with checkov, offline. checkov pins a pycep-parser that conflicts with the dev
+# requirements, so it lives in its own virtual environment (requirements-scan.txt).
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+
+$(SCAN_STAMP): requirements-scan.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
+	touch $(SCAN_STAMP)
+
+scan: $(SCAN_STAMP)
+	$(SCAN_VENV)/bin/python tests/infra/scan.py
+
+test: lint scan
 	$(BIN)/pytest
 
 clean:
