@@ -1,0 +1,126 @@
+"""Role assignments through AuthorizationManagementClient, with ARM's real error codes."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.mgmt.authorization import AuthorizationManagementClient
+from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+
+from shared.sandbox.world import World
+from tests.double.arm_world import ACR, AKS, RG, STORAGE, SUB, UAI_PRINCIPAL
+
+ROLES = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions"
+ACR_PULL = f"{ROLES}/7f951dda-4ed3-4680-a7ca-43fe172d538d"
+READER = f"{ROLES}/acdd72a7-3385-48ef-bd42-f606fba81ae7"
+STRANGER = "99999999-9999-4999-8999-999999999999"
+
+
+def _params(
+    role: str, principal: str, principal_type: str | None = "ServicePrincipal"
+) -> RoleAssignmentCreateParameters:
+    return RoleAssignmentCreateParameters(
+        role_definition_id=role,
+        principal_id=principal,
+        principal_type=principal_type,
+        description="autoattach: AcrPull for compute k8s-aks",
+    )
+
+
+def test_create_get_list_and_delete_an_assignment(
+    authorization: AuthorizationManagementClient, world: World
+) -> None:
+    name = str(uuid.uuid4())
+    created = authorization.role_assignments.create(ACR, name, _params(ACR_PULL, UAI_PRINCIPAL))
+    assert created.name == name
+    assert created.principal_id == UAI_PRINCIPAL
+    fetched = authorization.role_assignments.get(ACR, name)
+    assert fetched.role_definition_id == ACR_PULL
+    assert fetched.description == "autoattach: AcrPull for compute k8s-aks"
+    assert fetched.scope == ACR
+    listed = list(
+        authorization.role_assignments.list_for_scope(
+            ACR, filter=f"principalId eq '{UAI_PRINCIPAL}'"
+        )
+    )
+    assert [a.name for a in listed] == [name]
+    assert (
+        list(
+            authorization.role_assignments.list_for_scope(
+                ACR, filter=f"principalId eq '{STRANGER}'"
+            )
+        )
+        == []
+    )
+    assert world.snapshot()["role_assignments"] == [
+        {
+            "scope": ACR,
+            "role_definition_id": ACR_PULL,
+            "principal_id": UAI_PRINCIPAL,
+            "name": name,
+            "description": "autoattach: AcrPull for compute k8s-aks",
+        }
+    ]
+    authorization.role_assignments.delete(ACR, name)
+    with pytest.raises(ResourceNotFoundError):
+        authorization.role_assignments.get(ACR, name)
+    assert authorization.role_assignments.delete(ACR, name) is None  # 204, as ARM answers
+
+
+def test_duplicate_scope_role_principal_is_409_role_assignment_exists(
+    authorization: AuthorizationManagementClient,
+) -> None:
+    authorization.role_assignments.create(
+        STORAGE, str(uuid.uuid4()), _params(READER, UAI_PRINCIPAL)
+    )
+    for name in (str(uuid.uuid4()), None):
+        with pytest.raises(ResourceExistsError) as raised:
+            if name is None:  # same name again, with the role id in other casing
+                existing = next(iter(authorization.role_assignments.list_for_scope(STORAGE)))
+                assert existing.name is not None
+                authorization.role_assignments.create(
+                    STORAGE.lower(), existing.name, _params(READER.upper(), UAI_PRINCIPAL)
+                )
+            else:
+                authorization.role_assignments.create(STORAGE, name, _params(READER, UAI_PRINCIPAL))
+        assert raised.value.error is not None
+        assert raised.value.error.code == "RoleAssignmentExists"
+        assert raised.value.status_code == 409
+
+
+def test_same_name_other_principal_is_400_update_not_permitted(
+    authorization: AuthorizationManagementClient,
+) -> None:
+    name = str(uuid.uuid4())
+    authorization.role_assignments.create(AKS, name, _params(READER, UAI_PRINCIPAL))
+    with pytest.raises(HttpResponseError) as raised:
+        authorization.role_assignments.create(AKS, name, _params(READER, STRANGER))
+    assert raised.value.status_code == 400
+    assert raised.value.error is not None
+    assert raised.value.error.code == "RoleAssignmentUpdateNotPermitted"
+
+
+def test_unknown_principal_without_principal_type_is_principal_not_found(
+    authorization: AuthorizationManagementClient,
+) -> None:
+    with pytest.raises(HttpResponseError) as raised:
+        authorization.role_assignments.create(
+            ACR, str(uuid.uuid4()), _params(ACR_PULL, STRANGER, None)
+        )
+    assert raised.value.status_code == 400
+    assert raised.value.error is not None
+    assert raised.value.error.code == "PrincipalNotFound"
+    created = authorization.role_assignments.create(
+        ACR, str(uuid.uuid4()), _params(ACR_PULL, STRANGER)
+    )
+    assert created.principal_id == STRANGER
+
+
+def test_list_for_scope_includes_assignments_above_the_scope(
+    authorization: AuthorizationManagementClient,
+) -> None:
+    name = str(uuid.uuid4())
+    authorization.role_assignments.create(RG, name, _params(READER, UAI_PRINCIPAL))
+    assert [a.name for a in authorization.role_assignments.list_for_scope(ACR)] == [name]
