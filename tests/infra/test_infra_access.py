@@ -1,0 +1,280 @@
+"""The Function identity has the least rights the code needs; app settings are the ones it reads."""
+
+from __future__ import annotations
+
+import re
+
+from shared import settings
+from tests.infra.bicep_model import (
+    INFRA,
+    all_templates,
+    bicep_files,
+    body,
+    guids,
+    module_using,
+    resolve,
+    resources_of_type,
+    template,
+    text,
+    variable,
+)
+
+ROLE_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments"
+OWNER = "8e3af657-a8ff-443c-a645-2e00ee1f7d04"
+USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb4-a5c3-7773c4a72bd9"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+
+# The roles autoattach grants to compute and workspace identities: what the ABAC condition allows.
+GRANTED_ROLES = {
+    "7f951dda-4ed3-4680-a7ca-43fe172d538d",  # AcrPull
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",  # Storage Blob Data Reader
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe",  # Storage Blob Data Contributor
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7",  # Reader
+    "85cb6faf-e071-4c9b-8136-154b5a04f717",  # Kubernetes Extension Contributor
+    "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8",  # Azure Kubernetes Service Cluster Admin Role
+    "2787bf04-f1f5-4bfe-8383-c8a24483ee38",  # Azure Relay Owner
+}
+
+# Every role any identity autoattach deploys receives, and the module that grants it.
+EXPECTED_ASSIGNMENTS = {
+    "modules/app-access.bicep": {
+        "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",  # Storage Blob Data Owner: host storage
+        "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",  # Service Bus Data Receiver: triggers
+        "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",  # Service Bus Data Sender: scheduled re-checks
+        "d5a91429-5739-47e2-a06b-3470a27159e7",  # EventGrid Data Sender: notifications
+        "3913510d-42f4-4e42-8a64-420c390055eb",  # Monitoring Metrics Publisher: telemetry
+    },
+    "modules/event-delivery-access.bicep": {
+        "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",  # Service Bus Data Sender (system topic)
+        "ba92f5b4-2d11-453d-a403-e96b0029c9fe",  # Storage Blob Data Contributor (dead letters)
+    },
+    "modules/delegated-rbac.bicep": {RBAC_ADMINISTRATOR},
+    "modules/keyvault-access.bicep": {"4633458b-17de-408a-b874-0445c86b69e6"},  # Secrets User
+    # Custom roles, by definition name: see test_custom_roles_*.
+    "modules/watched-subscription.bicep": set(),
+    "modules/workspace-access.bicep": set(),
+}
+
+
+def _condition() -> str:
+    return (INFRA / "abac" / "rbac-admin-condition.txt").read_text()
+
+
+def _clauses() -> tuple[str, str]:
+    """The condition's write clause and delete clause."""
+    flat = " ".join(_condition().split())
+    write, delete = re.split(r"\)\s*\)\s*AND\s*\(\s*\(", flat)
+    return write, delete
+
+
+def _role_set(clause: str, source: str) -> set[str]:
+    pattern = (
+        rf"@{source}\[Microsoft\.Authorization/roleAssignments:RoleDefinitionId\] "
+        r"ForAnyOfAnyValues:GuidEquals \{([^}]*)\}"
+    )
+    (values,) = re.findall(pattern, clause)
+    return {v.strip().lower() for v in values.split(",")}
+
+
+def _principal_types(clause: str, source: str) -> list[str]:
+    pattern = (
+        rf"@{source}\[Microsoft\.Authorization/roleAssignments:PrincipalType\] "
+        r"StringEqualsIgnoreCase '([^']*)'"
+    )
+    return re.findall(pattern, clause)
+
+
+def test_abac_condition_lets_the_function_write_assignments_of_exactly_the_granted_roles():
+    write, _ = _clauses()
+    assert "!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})" in write
+    assert _role_set(write, "Request") == GRANTED_ROLES
+
+
+def test_abac_condition_lets_the_function_delete_assignments_of_exactly_the_granted_roles():
+    _, delete = _clauses()
+    assert "!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})" in delete
+    assert _role_set(delete, "Resource") == GRANTED_ROLES
+
+
+def test_abac_condition_limits_writes_and_deletes_to_service_principals():
+    write, delete = _clauses()
+    assert _principal_types(write, "Request") == ["ServicePrincipal"]
+    assert _principal_types(delete, "Resource") == ["ServicePrincipal"]
+
+
+def test_abac_condition_has_balanced_parentheses():
+    depth = 0
+    for char in _condition():
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        assert depth >= 0
+    assert depth == 0
+
+
+def test_rbac_administrator_is_assigned_only_with_the_abac_condition():
+    tpl = template("modules/delegated-rbac.bicep")
+    (assignment,) = resources_of_type(tpl, ROLE_ASSIGNMENTS).values()
+    props = body(assignment)["properties"]
+    assert guids(tpl, props["roleDefinitionId"]) == {RBAC_ADMINISTRATOR}
+    assert props["conditionVersion"] == "2.0"
+    assert props["principalType"] == "ServicePrincipal"
+    condition = text(resolve(tpl, props["condition"]))
+    assert "load_text_content" in condition and "abac/rbac-admin-condition.txt" in condition
+
+
+def test_rbac_administrator_covers_watched_and_workspace_subscriptions():
+    main = template("main.bicep")
+    module = module_using(main, "delegated-rbac.bicep")
+    loop = module["config"]["loop_type"]["detail"]["array_name"]
+    assert loop == "roleAssignmentSubscriptionIds"
+    covered = text(variable(main, loop))
+    assert "watchedSubscriptionIds" in covered and "workspaceSubscriptionIds" in covered
+
+
+def test_no_owner_user_access_administrator_or_contributor_appears_anywhere_in_the_bicep():
+    for path in bicep_files():
+        content = path.read_text().lower()
+        for role in (OWNER, USER_ACCESS_ADMINISTRATOR, CONTRIBUTOR):
+            assert role not in content, f"{path.name} mentions {role}"
+
+
+def test_every_role_assignment_grants_only_the_expected_roles():
+    found: dict[str, set[str]] = {}
+    for name, tpl in all_templates().items():
+        for resource in resources_of_type(tpl, ROLE_ASSIGNMENTS).values():
+            role = body(resource)["properties"]["roleDefinitionId"]
+            found.setdefault(name, set()).update(guids(tpl, role))
+    assert found == EXPECTED_ASSIGNMENTS
+
+
+def test_custom_roles_are_assigned_by_definition_name_and_nothing_else():
+    for name in ("modules/watched-subscription.bicep", "modules/workspace-access.bicep"):
+        tpl = template(name)
+        (assignment,) = resources_of_type(tpl, ROLE_ASSIGNMENTS).values()
+        role = text(body(assignment)["properties"]["roleDefinitionId"])
+        assert re.search(r'"(cluster|compute)OperatorRoleName"', role), role
+
+
+def _actions(role: str) -> list[str]:
+    return variable(template("modules/custom-roles.bicep"), role)
+
+
+def test_custom_roles_hold_no_wildcards_and_no_authorization_rights():
+    for role in ("clusterOperatorActions", "computeOperatorActions"):
+        for action in _actions(role):
+            assert "*" not in action, action
+            assert not action.lower().startswith("microsoft.authorization/"), action
+
+
+def test_cluster_operator_reads_clusters_installs_extensions_and_creates_namespaces_only():
+    assert set(_actions("clusterOperatorActions")) == {
+        "Microsoft.Resources/subscriptions/resources/read",
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+        "Microsoft.ContainerService/managedClusters/read",
+        "Microsoft.Kubernetes/connectedClusters/read",
+        "Microsoft.KubernetesConfiguration/extensions/read",
+        "Microsoft.KubernetesConfiguration/extensions/write",
+        "Microsoft.KubernetesConfiguration/extensions/operations/read",
+        "Microsoft.ContainerService/managedClusters/managedNamespaces/read",
+        "Microsoft.ContainerService/managedClusters/managedNamespaces/write",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+    }
+
+
+def test_compute_writes_are_granted_only_on_allowed_workspaces():
+    assert set(_actions("computeOperatorActions")) == {
+        "Microsoft.MachineLearningServices/workspaces/read",
+        "Microsoft.MachineLearningServices/workspaces/computes/read",
+        "Microsoft.MachineLearningServices/workspaces/computes/write",
+        "Microsoft.MachineLearningServices/workspaces/computes/delete",
+    }
+    assert not any("computes" in a for a in _actions("clusterOperatorActions"))
+    main = template("main.bicep")
+    module = module_using(main, "workspace-access.bicep")
+    assert module["config"]["loop_type"]["detail"]["array_name"] == "workspaceIds"
+    access = template("modules/workspace-access.bicep")
+    (assignment,) = resources_of_type(access, ROLE_ASSIGNMENTS).values()
+    assert body(assignment)["scope"] == "workspace"
+
+
+def test_function_identity_is_user_assigned_and_the_only_identity_of_the_app():
+    site = body(template("modules/functionapp.bicep")["resources"]["site"])
+    assert site["identity"]["type"] == "UserAssigned"
+
+
+def _app_settings() -> dict:
+    return variable(template("main.bicep"), "appSettings")
+
+
+def test_every_required_app_setting_the_code_reads_is_set_by_the_bicep():
+    assert set(settings.REQUIRED_APP_SETTINGS) <= set(_app_settings())
+
+
+def test_the_bicep_sets_exactly_the_product_settings_the_code_reads_except_the_policy_file():
+    product = set(settings.REQUIRED_APP_SETTINGS) | set(settings.OPTIONAL_APP_SETTINGS)
+    connection = {
+        f"{settings.SERVICEBUS_CONNECTION}__credential",
+        f"{settings.SERVICEBUS_CONNECTION}__clientId",
+    }
+    assert set(_app_settings()) == (product - {settings.ATTACH_POLICY_FILE}) | connection
+
+
+def test_service_bus_connection_is_identity_based_with_the_function_identity():
+    values = _app_settings()
+    prefix = settings.SERVICEBUS_CONNECTION
+    assert values[f"{prefix}__credential"] == "managedidentity"
+    client = text(values[f"{prefix}__clientId"])
+    assert "identity" in client and "clientId" in client
+    assert text(values[settings.AZURE_CLIENT_ID]) == client
+
+
+def test_queue_settings_name_the_queues_the_bicep_creates():
+    main = template("main.bicep")
+    values = _app_settings()
+    assert resolve(main, values[settings.CLUSTER_EVENTS_QUEUE]) == (
+        settings.DEFAULT_CLUSTER_EVENTS_QUEUE
+    )
+    assert resolve(main, values[settings.EXTENSION_EVENTS_QUEUE]) == (
+        settings.DEFAULT_EXTENSION_EVENTS_QUEUE
+    )
+
+
+def test_tag_key_default_matches_the_code():
+    main = template("main.bicep")
+    assert resolve(main, _app_settings()[settings.ATTACH_TAG_KEY]) == settings.DEFAULT_TAG_KEY
+
+
+def test_sweep_schedule_and_recheck_delay_defaults_match_the_code():
+    parameters = template("main.bicep")["parameters"]
+    assert parameters["sweepSchedule"]["default"] == settings.DEFAULT_SWEEP_SCHEDULE
+    assert parameters["recheckDelaySeconds"]["default"] == settings.DEFAULT_RECHECK_DELAY_SECONDS
+
+
+def test_no_setting_or_output_carries_a_key_or_a_secret():
+    for path in bicep_files():
+        content = path.read_text()
+        assert "listKeys(" not in content and "listkeys(" not in content.lower(), path.name
+        assert "AccountKey=" not in content and "SharedAccessKey" not in content, path.name
+
+
+def test_host_storage_and_telemetry_authenticate_with_the_managed_identity():
+    tpl = template("modules/functionapp.bicep")
+    host = variable(tpl, "hostSettings")
+    assert host["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert "Authorization=AAD" in host["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
+    storage = body(template("modules/storage.bicep")["resources"]["account"])["properties"]
+    assert storage["allowSharedKeyAccess"] is False
+    insights = template("modules/monitoring.bicep")["resources"]["applicationInsights"]
+    assert body(insights)["properties"]["DisableLocalAuth"] is True
+
+
+def test_private_networking_adds_vnet_integration_and_private_endpoints_for_bus_storage_topic():
+    main = template("main.bicep")
+    network = main["modules"]["network"]
+    assert network["config"]["condition"] == "privateNetworking"
+    tpl = template("modules/network.bicep")
+    groups = {e["groupId"] for e in variable(tpl, "endpoints")}
+    assert groups == {"namespace", "blob", "topic"}
+    assert "Microsoft.App/environments" in text(tpl["resources"]["vnet"])
+    app = module_using(main, "functionapp.bicep")
+    assert "integrationSubnetId" in text(body(app)["params"]["integrationSubnetId"])
