@@ -122,6 +122,14 @@ class ArmDouble:
     def base_url(self) -> str:
         return self._server.base_url
 
+    def use(self, world: World, clock: VirtualClock) -> None:
+        """Serve another world and clock on the same port; clears counts, log and faults."""
+        self.world = world
+        self.clock = clock
+        self._lro = LroStore(clock)
+        self.faults.clear()
+        self.reset_counts()
+
     # ---- observation ---------------------------------------------------------------------
 
     @property

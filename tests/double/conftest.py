@@ -37,11 +37,18 @@ def clock() -> VirtualClock:
     return VirtualClock()
 
 
-@pytest.fixture
-def arm(world: World, clock: VirtualClock, tls: SandboxTls) -> Iterator[ArmDouble]:
-    double = ArmDouble(world, clock, tls).start()
+@pytest.fixture(scope="session")
+def arm_server(tls: SandboxTls) -> Iterator[ArmDouble]:
+    """One running double for the session (stopping one costs ~0.5 s); each test swaps its world."""
+    double = ArmDouble(World(), VirtualClock(), tls).start()
     yield double
     double.stop()
+
+
+@pytest.fixture
+def arm(arm_server: ArmDouble, world: World, clock: VirtualClock) -> ArmDouble:
+    arm_server.use(world, clock)
+    return arm_server
 
 
 @pytest.fixture
