@@ -144,3 +144,15 @@ def test_managed_namespace_needs_azure_rbac_on_the_cluster(
     assert raised.value.status_code == 400
     assert world.snapshot()["namespaces"] == [{"cluster": AKS, "name": "default"}]
     assert AKS_PLAIN
+
+
+def test_extension_begin_delete_removes_it(
+    extensions_client: SourceControlConfigurationClient, world: World
+) -> None:
+    extensions_client.extensions.begin_delete("rg-ml", *AKS_RP, "aks-ml", "azureml").result(
+        timeout=5
+    )
+    with pytest.raises(ResourceNotFoundError):
+        extensions_client.extensions.get("rg-ml", *AKS_RP, "aks-ml", "azureml")
+    cluster = world.cluster(AKS)
+    assert cluster is not None and cluster.extensions == {}
