@@ -25,8 +25,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # Static security scan of infra/ with checkov, offline. checkov pins a pycep-parser that conflicts with the dev
-# requirements, so it lives in its own virtual environment (requirements-scan.txt).
-SCAN_VENV := .venv-scan
+# requirements, so it lives in its own virtual environment (requirements-scan.txt), kept inside .venv so that git,
+# ruff and `make clean` treat it like the main one.
+SCAN_VENV := $(VENV)/scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 
 $(SCAN_STAMP): requirements-scan.txt
