@@ -89,7 +89,8 @@ def _retry_after(error: HttpResponseError) -> float | None:
     response = error.response
     if response is None:
         return None
-    value = response.headers.get("Retry-After")
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("Retry-After")
     try:
         return float(value) if value is not None else None
     except ValueError:

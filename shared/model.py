@@ -38,7 +38,7 @@ class Role(StrEnum):
     AZURE_RELAY_OWNER = "2787bf04-f1f5-4bfe-8383-c8a24483ee38"
 
     @property
-    def title(self) -> str:
+    def display_name(self) -> str:
         return ROLE_TITLES[self]
 
 

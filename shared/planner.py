@@ -116,17 +116,17 @@ def plan(observed: Observation) -> Plan:
     actions: list[Action] = []
     problems: list[Problem] = []
     for attachment in observed.decision.attachments:
+        compute = observed.computes.get((attachment.workspace_id, attachment.compute_name))
+        conflict = None if compute is None else _conflict(attachment, compute, cluster.id)
+        if conflict:
+            problems.append(Problem(attachment, conflict))
+            continue
         if attachment.namespace not in observed.namespaces:
             action = CreateNamespace(cluster.id, attachment.namespace)
             if action not in actions:
                 actions.append(action)
-        compute = observed.computes.get((attachment.workspace_id, attachment.compute_name))
         if compute is None:
             actions.append(AttachCompute(attachment, cluster.id, cluster.location))
-            continue
-        conflict = _conflict(attachment, compute, cluster.id)
-        if conflict:
-            problems.append(Problem(attachment, conflict))
             continue
         workspace = observed.workspaces.get(attachment.workspace_id)
         if workspace is None or not compute.principal_id:

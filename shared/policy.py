@@ -182,7 +182,7 @@ def _compute_template(entry: Any, where: str) -> ComputeTemplate:
     if not isinstance(identity_doc, dict):
         raise PolicyError(f"{where}.identity must be an object")
     try:
-        identity_type = IdentityType(identity_doc.get("type"))
+        identity_type = IdentityType(str(identity_doc.get("type")))
     except ValueError:
         raise PolicyError(
             f"{where}.identity.type must be 'system_assigned' or 'user_assigned', "

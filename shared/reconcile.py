@@ -123,11 +123,12 @@ def reconcile(cluster_id: ResourceId, services: Services) -> ReconcileResult:
         observed = observe(cluster_id, services)
         result.refused = observed.decision.refused
         result.attachments = len(observed.decision.attachments)
-        current = _without_blocked(plan(observed), blocked)
+        current = plan(observed)
         for problem in current.problems:
             if problem.attachment not in blocked:
                 blocked.add(problem.attachment)
                 result.problems.append(problem)
+        current = _without_blocked(current, blocked, observed)
         if current.wait_reason is not None:
             result.waiting = current.wait_reason
             return result
@@ -165,7 +166,8 @@ def _apply(
             )
         else:
             services.roles.grant(action.scope, action.role, action.principal_id)
-            note = f"granted {action.role.title} on {action.scope.name} to {action.principal_id}"
+            role, scope = action.role.display_name, action.scope.name
+            note = f"granted {role} on {scope} to {action.principal_id}"
     except PermanentError as error:
         for attachment in concerned:
             if attachment not in blocked:
@@ -184,11 +186,14 @@ def _attachments_of(action: Action, observed: Observation) -> list[Attachment]:
     return [action.attachment]
 
 
-def _without_blocked(current: Plan, blocked: set[Attachment]) -> Plan:
+def _without_blocked(current: Plan, blocked: set[Attachment], observed: Observation) -> Plan:
+    """Drop actions that only serve attachments already found to need a person."""
     if not blocked:
         return current
     keep = [
-        a for a in current.actions if isinstance(a, CreateNamespace) or a.attachment not in blocked
+        action
+        for action in current.actions
+        if not all(a in blocked for a in _attachments_of(action, observed))
     ]
     return Plan(tuple(keep), current.wait_reason, current.problems)
 

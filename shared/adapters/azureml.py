@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from azure.ai.ml import MLClient
@@ -38,7 +39,7 @@ class AzureMLWorkspaces:
             if not self._arm.is_public_cloud:
                 endpoint = self._arm.endpoint.rstrip("/") + "/"
                 kwargs = {
-                    "cloud": CUSTOM_CLOUD,
+                    "cloud": f"{CUSTOM_CLOUD}-{zlib.crc32(endpoint.encode()):08x}",
                     "cloud_metadata": {
                         "azure_portal": endpoint,
                         "resource_manager": endpoint,

@@ -31,7 +31,7 @@ class ManagedNamespaces:
 
     def create(self, cluster_id: ResourceId, namespace: str, location: str) -> None:
         body = ManagedNamespace(
-            location=location or None,
+            location=location,
             tags={MANAGED_BY_TAG: MANAGED_BY_VALUE},
             properties=NamespaceProperties(labels={MANAGED_BY_TAG: MANAGED_BY_VALUE}),
         )

@@ -6,7 +6,9 @@ import uuid
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.authorization import AuthorizationManagementClient
-from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+
+# The client's role assignment operations use api-version 2022-04-01; its models match.
+from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
 from shared.adapters.arm import ArmConnection
 from shared.arm_id import ResourceId
@@ -57,7 +59,7 @@ class RoleAssignments:
             description=ROLE_ASSIGNMENT_DESCRIPTION,
         )
         name = assignment_name(scope, role, principal_id)
-        with azure_call(f"grant {role.title} on {scope} to {principal_id}"):
+        with azure_call(f"grant {role.display_name} on {scope} to {principal_id}"):
             try:
                 self._client(scope).role_assignments.create(scope.raw, name, parameters)
             except HttpResponseError as error:
@@ -68,7 +70,7 @@ class RoleAssignments:
     def revoke(self, scope: ResourceId, role: Role, principal_id: str) -> None:
         """Remove the assignment autoattach made (by its deterministic name); absent is fine."""
         name = assignment_name(scope, role, principal_id)
-        with azure_call(f"remove {role.title} on {scope} from {principal_id}"):
+        with azure_call(f"remove {role.display_name} on {scope} from {principal_id}"):
             try:
                 self._client(scope).role_assignments.delete(scope.raw, name)
             except ResourceNotFoundError:

@@ -49,6 +49,7 @@ class HttpsDouble:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"https://{host}:{port}"
 
     def start(self) -> HttpsDouble:

@@ -8,6 +8,7 @@ a re-check "in 60 seconds" takes no real time.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -62,6 +63,30 @@ class _Capture(logging.Handler):
             self.outcomes.append(outcome)
         elif record.name == "autoattach.reconcile":
             self.notes.append(record.getMessage())
+
+
+@functools.cache
+def registered_queue_triggers() -> tuple[tuple[str, Trigger], ...]:
+    """(queue name or %SETTING%, function) for each Service Bus trigger of the Functions app.
+
+    Cached: the Functions library allows indexing an app only once per process.
+    """
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the Functions library warns about HTTP auth levels
+    try:
+        import function_app
+
+        functions = function_app.app.get_functions()
+    finally:
+        root.setLevel(level)
+    found = []
+    for function in functions:
+        for binding in function.get_bindings():
+            spec = binding.get_dict_repr()
+            if spec.get("type") == "serviceBusTrigger":
+                found.append((str(spec["queueName"]), function.get_user_function()))
+    return tuple(found)
 
 
 class Sandbox:
@@ -129,25 +154,12 @@ class Sandbox:
 
     def _find_triggers(self) -> dict[str, Trigger]:
         """Queue name -> the registered trigger function, read from the Functions app itself."""
-        root = logging.getLogger()
-        level = root.level
-        root.setLevel(logging.ERROR)  # the Functions library warns about HTTP auth levels
-        try:
-            import function_app
-
-            functions = function_app.app.get_functions()
-        finally:
-            root.setLevel(level)
-        by_queue: dict[str, Trigger] = {}
         settings = self.app_settings()
-        for function in functions:
-            for binding in function.get_bindings():
-                spec = binding.get_dict_repr()
-                if spec.get("type") == "serviceBusTrigger":
-                    queue = str(spec["queueName"])
-                    if queue.startswith("%") and queue.endswith("%"):
-                        queue = settings[queue.strip("%")]
-                    by_queue[queue] = function.get_user_function()
+        by_queue: dict[str, Trigger] = {}
+        for queue, function in registered_queue_triggers():
+            if queue.startswith("%") and queue.endswith("%"):
+                queue = settings[queue.strip("%")]
+            by_queue[queue] = function
         return by_queue
 
     def run_pass(self, index: int) -> PassReport:

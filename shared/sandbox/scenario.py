@@ -94,9 +94,8 @@ def parse_steps(document: Any, where: str) -> tuple[Step, ...]:
         if not isinstance(event, dict | list):
             raise ScenarioError(f"{at_where}: needs 'event' (an envelope), 'raw' or 'change'")
         first = event[0] if isinstance(event, list) and event else event
-        message_id = str(first.get("id")) if isinstance(first, dict) and first.get("id") else None
-        if message_id is None:
-            message_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{where}{index}"))
+        given = first.get("id") if isinstance(first, dict) else None
+        message_id = str(given or uuid.uuid5(uuid.NAMESPACE_URL, f"{where}{index}"))
         queue = entry.get("queue") or _queue_for(first)
         label = _label_for(first)
         steps.append(Step(float(at), queue, json.dumps(event).encode(), message_id, label=label))
@@ -177,7 +176,7 @@ def _queue_for(event: Any) -> str:
 def _label_for(event: Any) -> str:
     if not isinstance(event, dict):
         return "event"
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    data: dict[str, Any] = event["data"] if isinstance(event.get("data"), dict) else {}
     operation = data.get("operationName") or event.get("type") or event.get("eventType") or "?"
     target = str(data.get("resourceUri") or event.get("subject") or "").rsplit("/", 1)[-1]
     return f"{operation} {target}".strip()

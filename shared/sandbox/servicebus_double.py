@@ -24,7 +24,8 @@ from shared.adapters.rechecks import ATTEMPT_PROPERTY
 from shared.sandbox.clock import VirtualClock
 
 DUPLICATE_WINDOW_SECONDS = 24 * 3600.0
-LOCK_SECONDS = 60.0
+# Lock duration and max delivery count as infra/modules/servicebus.bicep sets them.
+LOCK_SECONDS = 120.0
 
 
 @dataclass
@@ -42,7 +43,7 @@ class QueuedMessage:
 
 
 class Queue:
-    def __init__(self, name: str, clock: VirtualClock, max_delivery_count: int = 10) -> None:
+    def __init__(self, name: str, clock: VirtualClock, max_delivery_count: int = 5) -> None:
         self.name = name
         self._clock = clock
         self.max_delivery_count = max_delivery_count
