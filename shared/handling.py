@@ -50,7 +50,7 @@ def handle_message(
     if isinstance(parsed, IgnoredEvent):
         return Completed(f"ignored: {parsed.reason}")
     try:
-        result = reconcile(parsed.cluster_id, services)
+        result = reconcile(parsed.cluster_id, services, announce_waiting=attempt == 0)
     except TransientError as error:
         delay = backoff(attempt, recheck_delay_seconds, error.retry_after)
         return _recheck_or_give_up(attempt, f"{error.reason}: {error}", delay)

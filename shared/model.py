@@ -97,6 +97,39 @@ class WorkspaceState:
     location: str
     storage_account: ResourceId | None
     container_registry: ResourceId | None
+    # Set when the workspace runs under a user-assigned identity: attach then needs its rights.
+    user_assigned_identity: ResourceId | None = None
+
+
+@dataclass(frozen=True)
+class NamespaceRoute:
+    """How namespaces are made on a cluster: ARM managed namespaces, or the Kubernetes API with
+    a kubeconfig kept as a Key Vault secret."""
+
+    via: str  # "arm" or "kubernetes"
+    kubeconfig_secret: str | None = None
+
+
+class WhenExtensionMissing(StrEnum):
+    WAIT = "wait"
+    INSTALL = "install"
+
+
+@dataclass(frozen=True)
+class ExtensionPolicy:
+    when_missing: WhenExtensionMissing = WhenExtensionMissing.WAIT
+    name: str = "azureml"
+    release_train: str = "stable"
+    settings: tuple[tuple[str, str], ...] = (
+        ("enableTraining", "true"),
+        ("enableInference", "false"),
+        ("inferenceRouterServiceType", "ClusterIP"),
+        ("allowInsecureConnections", "false"),
+        ("installNvidiaDevicePlugin", "false"),
+        ("installPromOp", "true"),
+        ("installVolcano", "true"),
+        ("installDcgmExporter", "false"),
+    )
 
 
 @dataclass(frozen=True)
@@ -109,3 +142,4 @@ class ComputeState:
     principal_id: str | None
     provisioning_state: str
     managed_by_autoattach: bool
+    user_assigned_identity: ResourceId | None = None

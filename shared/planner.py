@@ -1,7 +1,8 @@
 """Decide, purely: from what Azure looks like now to the next actions. No I/O here.
 
-``plan`` is called again after every round of actions, so it only has to say what is missing
-now; a converged cluster plans nothing, which is what makes replays free.
+``plan`` is called again after every round of actions, so it only says what is missing now; a
+converged cluster plans nothing, which is what makes replays free. autoattach only ever detaches
+or revokes what it created itself (computes tagged ``managed-by: autoattach``).
 """
 
 from __future__ import annotations
@@ -15,19 +16,34 @@ from shared.model import (
     Attachment,
     ClusterState,
     ComputeState,
+    ExtensionPolicy,
     ExtensionState,
     IdentityType,
+    NamespaceRoute,
     Role,
     StorageAccess,
+    WhenExtensionMissing,
     WorkspaceState,
 )
 from shared.policy import TagDecision
+
+# What a workspace's user-assigned identity needs on a cluster before attach; without these
+# Azure answers attach with "extension not installed" or "internal server error".
+CLUSTER_PREREQUISITES = (Role.READER, Role.KUBERNETES_EXTENSION_CONTRIBUTOR, Role.AKS_CLUSTER_ADMIN)
+DATA_ROLES = (Role.ACR_PULL, Role.STORAGE_BLOB_DATA_READER, Role.STORAGE_BLOB_DATA_CONTRIBUTOR)
 
 
 @dataclass(frozen=True)
 class CreateNamespace:
     cluster_id: ResourceId
     namespace: str
+    route: NamespaceRoute
+
+
+@dataclass(frozen=True)
+class InstallExtension:
+    cluster_id: ResourceId
+    policy: ExtensionPolicy
 
 
 @dataclass(frozen=True)
@@ -42,18 +58,42 @@ class GrantRole:
     scope: ResourceId
     role: Role
     principal_id: str
-    attachment: Attachment
+    workspace_id: ResourceId
+    attachment: Attachment | None = None  # None: a workspace prerequisite on the cluster
 
 
-Action = CreateNamespace | AttachCompute | GrantRole
+@dataclass(frozen=True)
+class RevokeRole:
+    scope: ResourceId
+    role: Role
+    principal_id: str
+    compute: ComputeState
+
+
+@dataclass(frozen=True)
+class DetachCompute:
+    compute: ComputeState
+    reason: str
+
+
+Action = CreateNamespace | InstallExtension | AttachCompute | GrantRole | RevokeRole | DetachCompute
 
 
 @dataclass(frozen=True)
 class Problem:
-    """Something about one attachment that needs a person; reported, not retried."""
+    """Something that needs a person, about one attachment (or one workspace's computes);
+    reported to the workspace owners and dead-lettered, not retried."""
 
-    attachment: Attachment
+    attachment: Attachment | None
     message: str
+    workspace_id: ResourceId | None = None
+
+    @property
+    def workspace(self) -> ResourceId:
+        if self.attachment is not None:
+            return self.attachment.workspace_id
+        assert self.workspace_id is not None
+        return self.workspace_id
 
 
 @dataclass(frozen=True)
@@ -63,11 +103,22 @@ class Observation:
     cluster: ClusterState
     decision: TagDecision
     extension: ExtensionState | None = None
+    extension_policy: ExtensionPolicy = field(default_factory=ExtensionPolicy)
+    namespace_route: NamespaceRoute | None = None
     workspaces: dict[ResourceId, WorkspaceState] = field(default_factory=dict)
+    # Computes by (workspace, name), whoever made them, for the names policy wants.
     computes: dict[tuple[ResourceId, str], ComputeState] = field(default_factory=dict)
+    # Computes autoattach made for this cluster, in every workspace it may join.
+    owned: tuple[ComputeState, ...] = ()
     namespaces: frozenset[str] = frozenset()
+    # user-assigned identity key -> its principal id, read from ARM
+    principals: dict[str, str] = field(default_factory=dict)
+    relay: ResourceId | None = None
     # (scope key, principal id) -> role GUIDs that principal holds at that scope
     role_holdings: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+
+    def holds(self, scope: ResourceId, principal_id: str, role: Role) -> bool:
+        return role.value in self.role_holdings.get((scope.key, principal_id), frozenset())
 
 
 @dataclass(frozen=True)
@@ -87,6 +138,10 @@ def storage_role(access: StorageAccess) -> Role:
     return Role.STORAGE_BLOB_DATA_READER
 
 
+def extension_failed(extension: ExtensionState | None) -> bool:
+    return extension is not None and extension.provisioning_state.lower() in FAILED_STATES
+
+
 def readiness(cluster: ClusterState, extension: ExtensionState | None) -> str | None:
     """Why the cluster cannot take computes yet, or None when it can."""
     if not cluster.exists:
@@ -104,58 +159,208 @@ def readiness(cluster: ClusterState, extension: ExtensionState | None) -> str | 
     return None
 
 
+def principal_of(observed: Observation, compute: ComputeState) -> str | None:
+    """The identity that receives roles: always read from ARM, never from a tag or event."""
+    if compute.identity_type is IdentityType.USER_ASSIGNED:
+        if compute.user_assigned_identity is None:
+            return None
+        return observed.principals.get(compute.user_assigned_identity.key)
+    return compute.principal_id
+
+
+def data_roles(attachment: Attachment, workspace: WorkspaceState) -> list[tuple[ResourceId, Role]]:
+    """The data-plane roles a compute's identity needs on its workspace's resources."""
+    roles: list[tuple[ResourceId, Role]] = []
+    if workspace.container_registry is not None:
+        roles.append((workspace.container_registry, Role.ACR_PULL))
+    if workspace.storage_account is not None:
+        roles.append((workspace.storage_account, storage_role(attachment.storage_access)))
+    return roles
+
+
+def prerequisite_roles(
+    cluster: ClusterState, relay: ResourceId | None
+) -> list[tuple[ResourceId, Role]]:
+    roles = [(cluster.id, role) for role in CLUSTER_PREREQUISITES]
+    if relay is not None:
+        roles.append((relay, Role.AZURE_RELAY_OWNER))
+    return roles
+
+
 def plan(observed: Observation) -> Plan:
     """The next actions that move this cluster toward what policy grants it."""
     cluster = observed.cluster
-    if not cluster.exists or not observed.decision.attachments:
-        return Plan()
+    attachments = observed.decision.attachments if cluster.exists else ()
+    actions: list[Action] = _release_unwanted(observed, attachments)
+    if not attachments:
+        return Plan(actions=tuple(actions))
+
+    if extension_failed(observed.extension):
+        assert observed.extension is not None
+        message = (
+            f"the Azure ML extension {observed.extension.id.name} on cluster {cluster.id.name} "
+            f"ended {observed.extension.provisioning_state}; fix or reinstall it, then replay"
+        )
+        return Plan(tuple(actions), problems=tuple(Problem(a, message) for a in attachments))
     waiting = readiness(cluster, observed.extension)
     if waiting is not None:
-        return Plan(wait_reason=waiting)
+        if (
+            observed.extension is None
+            and cluster.provisioning_state.lower() == SUCCEEDED
+            and observed.extension_policy.when_missing is WhenExtensionMissing.INSTALL
+        ):
+            actions.append(InstallExtension(cluster.id, observed.extension_policy))
+            waiting = f"installing the Azure ML extension on cluster {cluster.id.name}"
+        return Plan(tuple(actions), wait_reason=waiting)
+    if observed.namespace_route is None:
+        message = (
+            f"no way to create namespaces on {cluster.kind} cluster {cluster.id.name}: "
+            "name a kubeconfig_secret for it in the policy's 'clusters' section"
+            + ("" if cluster.kind == "arc" else " or enable Azure RBAC on the cluster")
+        )
+        return Plan(tuple(actions), problems=tuple(Problem(a, message) for a in attachments))
 
-    actions: list[Action] = []
     problems: list[Problem] = []
-    for attachment in observed.decision.attachments:
-        compute = observed.computes.get((attachment.workspace_id, attachment.compute_name))
+    waits: list[str] = []
+    ready_workspaces = _grant_prerequisites(observed, attachments, actions, problems, waits)
+    for attachment in attachments:
+        if any(p.attachment == attachment for p in problems):
+            continue
+        key = (attachment.workspace_id, attachment.compute_name)
+        compute = observed.computes.get(key)
         conflict = None if compute is None else _conflict(attachment, compute, cluster.id)
         if conflict:
             problems.append(Problem(attachment, conflict))
             continue
+        if compute is not None and compute.provisioning_state.lower() in FAILED_STATES:
+            continue  # detached by _release_unwanted; attached again next round
         if attachment.namespace not in observed.namespaces:
-            action = CreateNamespace(cluster.id, attachment.namespace)
+            action = CreateNamespace(cluster.id, attachment.namespace, observed.namespace_route)
             if action not in actions:
                 actions.append(action)
+        if attachment.workspace_id not in ready_workspaces:
+            continue
         if compute is None:
             actions.append(AttachCompute(attachment, cluster.id, cluster.location))
             continue
         workspace = observed.workspaces.get(attachment.workspace_id)
-        if workspace is None or not compute.principal_id:
+        principal = principal_of(observed, compute)
+        if workspace is None or not principal:
             continue
-        for scope, role in required_roles(attachment, workspace, problems):
-            held = observed.role_holdings.get((scope.key, compute.principal_id), frozenset())
-            if role.value not in held:
-                actions.append(GrantRole(scope, role, compute.principal_id, attachment))
-    return Plan(actions=tuple(actions), problems=tuple(problems))
+        missing = _missing_resources(attachment, workspace)
+        if missing:
+            problems.append(Problem(attachment, missing))
+            continue
+        for scope, role in data_roles(attachment, workspace):
+            if not observed.holds(scope, principal, role):
+                actions.append(
+                    GrantRole(scope, role, principal, attachment.workspace_id, attachment)
+                )
+    wait_reason = waits[0] if waits and not actions else None
+    return Plan(tuple(actions), wait_reason=wait_reason, problems=tuple(problems))
 
 
-def required_roles(
-    attachment: Attachment, workspace: WorkspaceState, problems: list[Problem]
-) -> list[tuple[ResourceId, Role]]:
-    """The data-plane roles a compute's identity needs on its workspace's resources."""
-    roles: list[tuple[ResourceId, Role]] = []
+def _grant_prerequisites(
+    observed: Observation,
+    attachments: tuple[Attachment, ...],
+    actions: list[Action],
+    problems: list[Problem],
+    waits: list[str],
+) -> set[ResourceId]:
+    """Grant user-assigned workspace identities their rights on the cluster; return the
+    workspaces whose identity already holds them all (ready to attach)."""
+    ready: set[ResourceId] = set()
+    for workspace_id in dict.fromkeys(a.workspace_id for a in attachments):
+        workspace = observed.workspaces.get(workspace_id)
+        if workspace is None:
+            continue
+        if workspace.user_assigned_identity is None:
+            ready.add(workspace_id)
+            continue
+        principal = observed.principals.get(workspace.user_assigned_identity.key)
+        if not principal:
+            for attachment in (a for a in attachments if a.workspace_id == workspace_id):
+                problems.append(
+                    Problem(
+                        attachment,
+                        f"cannot read the principal of workspace {workspace_id.name}'s identity "
+                        f"{workspace.user_assigned_identity.name}",
+                    )
+                )
+            continue
+        if observed.cluster.kind == "arc" and observed.relay is None:
+            waits.append(
+                f"the Azure ML extension's Azure Relay on cluster {observed.cluster.id.name} "
+                "does not exist yet"
+            )
+            continue
+        missing = [
+            (scope, role)
+            for scope, role in prerequisite_roles(observed.cluster, observed.relay)
+            if not observed.holds(scope, principal, role)
+        ]
+        for scope, role in missing:
+            actions.append(GrantRole(scope, role, principal, workspace_id))
+        if not missing:
+            ready.add(workspace_id)
+    return ready
+
+
+def _release_unwanted(observed: Observation, attachments: tuple[Attachment, ...]) -> list[Action]:
+    """Detach (and revoke the roles of) computes autoattach made that policy no longer wants:
+    removed from the tag, on a deleted cluster, or ended Failed (to attach again)."""
+    wanted = {(a.workspace_id, a.compute_name): a for a in attachments}
+    still_needed = _needed_grants(observed, attachments)
+    actions: list[Action] = []
+    for compute in observed.owned:
+        attachment = wanted.get((compute.workspace_id, compute.name))
+        if not observed.cluster.exists:
+            reason = f"cluster {observed.cluster.id.name} was deleted"
+        elif attachment is None:
+            reason = f"cluster {observed.cluster.id.name} is no longer tagged for this workspace"
+        elif compute.provisioning_state.lower() in FAILED_STATES:
+            reason = f"compute {compute.name} ended {compute.provisioning_state}; attaching again"
+        else:
+            continue
+        workspace = observed.workspaces.get(compute.workspace_id)
+        principal = principal_of(observed, compute)
+        if workspace is not None and principal:
+            for scope in (workspace.container_registry, workspace.storage_account):
+                if scope is None:
+                    continue
+                for role in DATA_ROLES:
+                    if (
+                        observed.holds(scope, principal, role)
+                        and (scope.key, role, principal) not in still_needed
+                    ):
+                        actions.append(RevokeRole(scope, role, principal, compute))
+        actions.append(DetachCompute(compute, reason))
+    return actions
+
+
+def _needed_grants(
+    observed: Observation, attachments: tuple[Attachment, ...]
+) -> set[tuple[str, Role, str]]:
+    needed: set[tuple[str, Role, str]] = set()
+    for attachment in attachments:
+        compute = observed.computes.get((attachment.workspace_id, attachment.compute_name))
+        workspace = observed.workspaces.get(attachment.workspace_id)
+        if compute is None or workspace is None:
+            continue
+        if compute.provisioning_state.lower() in FAILED_STATES:
+            continue
+        principal = principal_of(observed, compute)
+        if principal:
+            needed.update((s.key, r, principal) for s, r in data_roles(attachment, workspace))
+    return needed
+
+
+def _missing_resources(attachment: Attachment, workspace: WorkspaceState) -> str | None:
     if workspace.container_registry is None:
-        problems.append(
-            Problem(attachment, f"workspace {workspace.id.name} has no container registry")
-        )
-    else:
-        roles.append((workspace.container_registry, Role.ACR_PULL))
+        return f"workspace {workspace.id.name} has no container registry"
     if workspace.storage_account is None:
-        problems.append(
-            Problem(attachment, f"workspace {workspace.id.name} has no storage account")
-        )
-    else:
-        roles.append((workspace.storage_account, storage_role(attachment.storage_access)))
-    return roles
+        return f"workspace {workspace.id.name} has no storage account"
+    return None
 
 
 def _conflict(attachment: Attachment, compute: ComputeState, cluster_id: ResourceId) -> str | None:
@@ -167,8 +372,9 @@ def _conflict(attachment: Attachment, compute: ComputeState, cluster_id: Resourc
             f"{where} already runs in namespace {compute.namespace}, "
             f"not {attachment.namespace} as policy says"
         )
-    if compute.provisioning_state.lower() in FAILED_STATES:
-        return f"{where} is {compute.provisioning_state}"
+    failed = compute.provisioning_state.lower() in FAILED_STATES
+    if failed and not compute.managed_by_autoattach:
+        return f"{where} is {compute.provisioning_state} and was not made by autoattach"
     if compute.identity_type is not None and compute.identity_type != attachment.identity.type:
         wanted = IdentityType(attachment.identity.type).value
         return f"{where} has a {compute.identity_type.value} identity, policy wants {wanted}"

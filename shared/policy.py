@@ -9,11 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from shared.arm_id import WORKSPACE, InvalidResourceId, ResourceId
-from shared.model import Attachment, ComputeIdentity, IdentityType, StorageAccess
+from shared.arm_id import MANAGED_CLUSTER, WORKSPACE, InvalidResourceId, ResourceId
+from shared.model import (
+    Attachment,
+    ComputeIdentity,
+    ExtensionPolicy,
+    IdentityType,
+    NamespaceRoute,
+    StorageAccess,
+    WhenExtensionMissing,
+)
 
 COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{2,23}$")
 NAMESPACE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -48,8 +56,18 @@ class WorkspaceRule:
 
 
 @dataclass(frozen=True)
+class ClusterAccess:
+    """How autoattach reaches clusters under a scope (Arc, and AKS without Azure RBAC)."""
+
+    scope: ResourceId
+    kubeconfig_secret: str | None
+
+
+@dataclass(frozen=True)
 class AttachPolicy:
     workspaces: tuple[WorkspaceRule, ...]
+    cluster_access: tuple[ClusterAccess, ...] = ()
+    extension: ExtensionPolicy = field(default_factory=ExtensionPolicy)
 
     @classmethod
     def from_json(cls, text: str) -> AttachPolicy:
@@ -74,10 +92,29 @@ class AttachPolicy:
             if rule.workspace_id.key in seen:
                 raise PolicyError(f"workspace {rule.workspace_id} appears twice in the policy")
             seen.add(rule.workspace_id.key)
-        return cls(rules)
+        access_doc = document.get("clusters", [])
+        if not isinstance(access_doc, list):
+            raise PolicyError("'clusters' must be a list of {scope, kubeconfig_secret} entries")
+        access = tuple(_cluster_access(e, f"clusters[{i}]") for i, e in enumerate(access_doc))
+        return cls(rules, access, _extension_policy(document.get("extension", {})))
 
     def rule_for(self, workspace_id: ResourceId) -> WorkspaceRule | None:
         return next((r for r in self.workspaces if r.workspace_id == workspace_id), None)
+
+    def workspaces_for(self, cluster_id: ResourceId) -> tuple[ResourceId, ...]:
+        """Every workspace this cluster may join: where autoattach may have attached it."""
+        return tuple(r.workspace_id for r in self.workspaces if r.allows(cluster_id))
+
+    def namespace_route(self, cluster_id: ResourceId, azure_rbac: bool) -> NamespaceRoute | None:
+        """ARM managed namespaces where Azure RBAC allows, else the Kubernetes API with the
+        most specific kubeconfig the policy names; None when there is no way in."""
+        matches = [a for a in self.cluster_access if cluster_id.is_within(a.scope)]
+        best = max(matches, key=lambda a: len(a.scope.key), default=None)
+        if best is not None and best.kubeconfig_secret:
+            return NamespaceRoute("kubernetes", best.kubeconfig_secret)
+        if azure_rbac and cluster_id.resource_type == MANAGED_CLUSTER:
+            return NamespaceRoute("arm")
+        return None
 
 
 @dataclass(frozen=True)
@@ -135,6 +172,50 @@ def render_namespace(template: str, cluster_id: ResourceId, rule: WorkspaceRule)
 
 def _fill(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
     return template.format(cluster=cluster_id.name, workspace=rule.workspace_id.name)
+
+
+def _cluster_access(entry: Any, where: str) -> ClusterAccess:
+    if not isinstance(entry, dict):
+        raise PolicyError(f"{where} must be an object")
+    secret = entry.get("kubeconfig_secret")
+    if secret is not None and (
+        not isinstance(secret, str)
+        or not secret.startswith("https://")
+        or "/secrets/" not in secret
+    ):
+        raise PolicyError(
+            f"{where}.kubeconfig_secret must be a Key Vault secret URI "
+            "(https://<vault>.vault.azure.net/secrets/<name>)"
+        )
+    return ClusterAccess(_resource_id(entry.get("scope"), f"{where}.scope"), secret)
+
+
+def _extension_policy(entry: Any) -> ExtensionPolicy:
+    if not isinstance(entry, dict):
+        raise PolicyError("'extension' must be an object")
+    default = ExtensionPolicy()
+    try:
+        when_missing = WhenExtensionMissing(entry.get("when_missing", default.when_missing.value))
+    except ValueError:
+        raise PolicyError(
+            f"extension.when_missing must be 'wait' or 'install', got {entry.get('when_missing')!r}"
+        ) from None
+    settings = entry.get("settings", dict(default.settings))
+    if not isinstance(settings, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | bool | int) for k, v in settings.items()
+    ):
+        raise PolicyError("extension.settings must map setting names to strings")
+    name = entry.get("name", default.name)
+    if not isinstance(name, str) or not NAMESPACE_NAME.match(name):
+        raise PolicyError(f"extension.name {name!r} is not a valid extension name")
+    return ExtensionPolicy(
+        when_missing=when_missing,
+        name=name,
+        release_train=str(entry.get("release_train", default.release_train)),
+        settings=tuple(
+            (k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in settings.items()
+        ),
+    )
 
 
 def _workspace_rule(entry: Any, where: str) -> WorkspaceRule:

@@ -10,29 +10,42 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from shared import notices
 from shared.adapters.notifications import Notification
 from shared.arm_id import ResourceId
 from shared.errors import PermanentError, TransientError
-from shared.model import Attachment
+from shared.model import (
+    Attachment,
+    ComputeState,
+    IdentityType,
+    WhenExtensionMissing,
+    WorkspaceState,
+)
 from shared.planner import (
     Action,
     AttachCompute,
     CreateNamespace,
+    DetachCompute,
+    GrantRole,
+    InstallExtension,
     Observation,
     Plan,
     Problem,
+    RevokeRole,
     plan,
+    prerequisite_roles,
+    principal_of,
     readiness,
-    required_roles,
 )
 from shared.policy import AttachPolicy, TagDecision, decide_attachments
 from shared.ports import Clusters, Extensions, Namespaces, Notifier, RoleAssignments, Workspaces
 
 log = logging.getLogger("autoattach.reconcile")
 
-MAX_ROUNDS = 4
-ATTACHED = "Autoattach.ComputeAttached"
-ATTACH_FAILED = "Autoattach.AttachFailed"
+MAX_ROUNDS = 6
+PREREQUISITE_HINT = (
+    "without it Azure answers attach with 'extension not installed' or 'internal server error'"
+)
 
 
 @dataclass
@@ -73,166 +86,287 @@ class ReconcileResult:
 
 
 def observe(cluster_id: ResourceId, services: Services) -> Observation:
+    policy = services.policy
     cluster = services.clusters.get(cluster_id)
-    if not cluster.exists:
-        return Observation(cluster=cluster, decision=TagDecision((), ()))
-    decision = decide_attachments(cluster_id, cluster.tags, services.tag_key, services.policy)
-    if not decision.attachments:
-        return Observation(cluster=cluster, decision=decision)
-    extension = services.extensions.find_azureml(cluster_id)
-    if readiness(cluster, extension) is not None:
-        return Observation(cluster=cluster, decision=decision, extension=extension)
-
-    namespaces = frozenset(
-        ns
-        for ns in dict.fromkeys(a.namespace for a in decision.attachments)
-        if services.namespaces.exists(cluster_id, ns)
+    decision = TagDecision((), ())
+    if cluster.exists:
+        decision = decide_attachments(cluster_id, cluster.tags, services.tag_key, policy)
+    attachments = decision.attachments
+    wanted = {(a.workspace_id, a.compute_name) for a in attachments}
+    computes: dict[tuple[ResourceId, str], ComputeState] = {}
+    owned: list[ComputeState] = []
+    for workspace_id in dict.fromkeys(policy.workspaces_for(cluster_id)):
+        for compute in services.workspaces.list_computes(workspace_id):
+            key = (compute.workspace_id, compute.name)
+            if key in wanted:
+                computes[key] = compute
+            if compute.managed_by_autoattach and compute.cluster_id == cluster_id:
+                owned.append(compute)
+    workspace_ids = dict.fromkeys(
+        [a.workspace_id for a in attachments] + [c.workspace_id for c in owned]
     )
-    workspace_ids = dict.fromkeys(a.workspace_id for a in decision.attachments)
     workspaces = {w: services.workspaces.get_workspace(w) for w in workspace_ids}
-    computes = {}
-    holdings: dict[tuple[str, str], frozenset[str]] = {}
-    for attachment in decision.attachments:
-        compute = services.workspaces.get_compute(attachment.workspace_id, attachment.compute_name)
-        if compute is None:
-            continue
-        computes[(attachment.workspace_id, attachment.compute_name)] = compute
-        if not compute.principal_id:
-            continue
-        for scope, _role in required_roles(attachment, workspaces[attachment.workspace_id], []):
-            key = (scope.key, compute.principal_id)
-            if key not in holdings:
-                holdings[key] = services.roles.held(scope, compute.principal_id)
-    return Observation(
+
+    extension = None
+    route = None
+    namespaces: frozenset[str] = frozenset()
+    relay = None
+    if attachments:
+        extension = services.extensions.find_azureml(cluster_id)
+        route = policy.namespace_route(cluster_id, cluster.azure_rbac)
+        if readiness(cluster, extension) is None and route is not None:
+            namespaces = frozenset(
+                ns
+                for ns in dict.fromkeys(a.namespace for a in attachments)
+                if services.namespaces.exists(cluster_id, ns, route)
+            )
+        uses_identity = any(
+            workspaces[w].user_assigned_identity is not None
+            for w in {a.workspace_id for a in attachments}
+        )
+        if uses_identity and cluster.kind == "arc" and readiness(cluster, extension) is None:
+            relay = services.clusters.relay_for(cluster_id)
+
+    principals = _principals(services, attachments, list(computes.values()) + owned, workspaces)
+    observed = Observation(
         cluster=cluster,
         decision=decision,
         extension=extension,
+        extension_policy=policy.extension,
+        namespace_route=route,
         workspaces=workspaces,
         computes=computes,
+        owned=tuple(owned),
         namespaces=namespaces,
-        role_holdings=holdings,
+        principals=principals,
+        relay=relay,
+    )
+    return _with_holdings(observed, services)
+
+
+def _principals(
+    services: Services,
+    attachments: tuple[Attachment, ...],
+    computes: list[ComputeState],
+    workspaces: dict[ResourceId, WorkspaceState],
+) -> dict[str, str]:
+    identities: list[ResourceId] = [
+        c.user_assigned_identity
+        for c in computes
+        if c.identity_type is IdentityType.USER_ASSIGNED and c.user_assigned_identity is not None
+    ]
+    attached_workspaces = {a.workspace_id for a in attachments}
+    identities += [
+        w.user_assigned_identity
+        for w in workspaces.values()
+        if w.user_assigned_identity is not None and w.id in attached_workspaces
+    ]
+    principals: dict[str, str] = {}
+    for identity in identities:
+        if identity.key not in principals:
+            principals[identity.key] = services.clusters.principal_of_identity(identity)
+    return principals
+
+
+def _with_holdings(observed: Observation, services: Services) -> Observation:
+    """Read which roles each relevant principal holds at each relevant scope (one list each)."""
+    pairs: dict[tuple[str, str], ResourceId] = {}
+    for compute in list(observed.computes.values()) + list(observed.owned):
+        workspace = observed.workspaces.get(compute.workspace_id)
+        principal = principal_of(observed, compute)
+        if workspace is None or not principal:
+            continue
+        for scope in (workspace.container_registry, workspace.storage_account):
+            if scope is not None:
+                pairs[(scope.key, principal)] = scope
+    if observed.cluster.exists and observed.decision.attachments:
+        for workspace in observed.workspaces.values():
+            identity = workspace.user_assigned_identity
+            principal = observed.principals.get(identity.key) if identity else None
+            if principal:
+                for scope, _role in prerequisite_roles(observed.cluster, observed.relay):
+                    pairs[(scope.key, principal)] = scope
+    holdings = {key: services.roles.held(scope, key[1]) for key, scope in pairs.items()}
+    return Observation(**{**observed.__dict__, "role_holdings": holdings})
+
+
+def reconcile(
+    cluster_id: ResourceId, services: Services, *, announce_waiting: bool = False
+) -> ReconcileResult:
+    """Converge one cluster. Raises TransientError for the caller to retry later.
+
+    ``announce_waiting`` tells owners when their attach waits for an extension nobody installs
+    (the first time a message finds it so, not on every re-check)."""
+    result = ReconcileResult(cluster_id)
+    run = _Run(services, result)
+    try:
+        for _round in range(MAX_ROUNDS):
+            observed = observe(cluster_id, services)
+            result.refused = observed.decision.refused
+            result.attachments = len(observed.decision.attachments)
+            current = run.without_blocked(plan(observed), observed)
+            for action in current.actions:
+                run.apply(action, observed)
+            if current.wait_reason is not None:
+                result.waiting = current.wait_reason
+                if announce_waiting and _nobody_installs(observed):
+                    run.announce_waiting(observed, current.wait_reason)
+                return result
+            if not current.actions:
+                run.converged(observed)
+                return result
+        raise TransientError(f"cluster {cluster_id.name} did not converge in {MAX_ROUNDS} rounds")
+    finally:
+        result.notifications = run.notifications
+        services.notifier.publish(run.notifications)
+
+
+def _nobody_installs(observed: Observation) -> bool:
+    return (
+        observed.extension is None
+        and observed.extension_policy.when_missing is WhenExtensionMissing.WAIT
+        and observed.cluster.provisioning_state.lower() == "succeeded"
     )
 
 
-def reconcile(cluster_id: ResourceId, services: Services) -> ReconcileResult:
-    """Converge one cluster. Raises TransientError for the caller to retry later."""
-    result = ReconcileResult(cluster_id)
-    blocked: set[Attachment] = set()
-    touched: dict[Attachment, list[str]] = {}
-    for _round in range(MAX_ROUNDS):
-        observed = observe(cluster_id, services)
-        result.refused = observed.decision.refused
-        result.attachments = len(observed.decision.attachments)
-        current = plan(observed)
+class _Run:
+    """The mutable part of one reconcile: what was done, what is blocked, what to tell owners."""
+
+    def __init__(self, services: Services, result: ReconcileResult) -> None:
+        self.services = services
+        self.result = result
+        self.blocked: set[Attachment] = set()
+        self.touched: dict[Attachment, list[str]] = {}
+        self.notifications: list[Notification] = []
+        self._reported: set[tuple[str, str]] = set()
+
+    def problem(self, problem: Problem, observed: Observation) -> None:
+        if problem.attachment is not None:
+            self.blocked.add(problem.attachment)
+        key = (problem.workspace.key, problem.message)
+        if key not in self._reported:
+            self._reported.add(key)
+            self.result.problems.append(problem)
+            self.notifications.append(notices.failed(problem, observed.cluster.id))
+
+    def without_blocked(self, current: Plan, observed: Observation) -> Plan:
+        """Record new problems; drop actions that only serve attachments needing a person."""
         for problem in current.problems:
-            if problem.attachment not in blocked:
-                blocked.add(problem.attachment)
-                result.problems.append(problem)
-        current = _without_blocked(current, blocked, observed)
-        if current.wait_reason is not None:
-            result.waiting = current.wait_reason
-            return result
-        if not current.actions:
-            result.notifications = _notifications(observed, touched, result.problems)
-            services.notifier.publish(result.notifications)
-            return result
-        for action in current.actions:
-            _apply(action, services, observed, result, blocked, touched)
-    raise TransientError(f"cluster {cluster_id.name} did not converge in {MAX_ROUNDS} rounds")
+            self.problem(problem, observed)
+        keep = [
+            action
+            for action in current.actions
+            if not (concerned := _attachments_of(action, observed))
+            or not all(a in self.blocked for a in concerned)
+        ]
+        return Plan(tuple(keep), current.wait_reason, current.problems)
 
-
-def _apply(
-    action: Action,
-    services: Services,
-    observed: Observation,
-    result: ReconcileResult,
-    blocked: set[Attachment],
-    touched: dict[Attachment, list[str]],
-) -> None:
-    concerned = _attachments_of(action, observed)
-    if concerned and all(a in blocked for a in concerned):
-        return
-    try:
-        if isinstance(action, CreateNamespace):
-            services.namespaces.create(
-                action.cluster_id, action.namespace, observed.cluster.location
-            )
-            note = f"created namespace {action.namespace} on {action.cluster_id.name}"
-        elif isinstance(action, AttachCompute):
-            services.workspaces.attach(action.attachment, action.cluster_id)
-            note = (
-                f"attached {action.cluster_id.name} as compute {action.attachment.compute_name} "
-                f"in workspace {action.attachment.workspace_id.name}"
-            )
-        else:
-            services.roles.grant(action.scope, action.role, action.principal_id)
-            role, scope = action.role.display_name, action.scope.name
-            note = f"granted {role} on {scope} to {action.principal_id}"
-    except PermanentError as error:
+    def apply(self, action: Action, observed: Observation) -> None:
+        concerned = _attachments_of(action, observed)
+        if concerned and all(a in self.blocked for a in concerned):
+            return
+        try:
+            note = _perform(action, self.services, observed)
+        except PermanentError as error:
+            message = str(error)
+            if isinstance(action, GrantRole) and action.attachment is None:
+                message = (
+                    f"the identity of workspace {action.workspace_id.name} lacks "
+                    f"{action.role.display_name} on {action.scope.name} and autoattach cannot "
+                    f"grant it ({error}); {PREREQUISITE_HINT}"
+                )
+            if not concerned:
+                raise
+            for attachment in concerned:
+                self.problem(Problem(attachment, message), observed)
+            return
+        log.info(note)
+        self.result.applied.append(note)
         for attachment in concerned:
-            if attachment not in blocked:
-                blocked.add(attachment)
-                result.problems.append(Problem(attachment, str(error)))
-        return
-    log.info(note)
-    result.applied.append(note)
-    for attachment in concerned:
-        touched.setdefault(attachment, []).append(note)
+            self.touched.setdefault(attachment, []).append(note)
+        if isinstance(action, DetachCompute):
+            revoked = [
+                n
+                for n in self.result.applied
+                if n.startswith("removed") and action.compute.name in n
+            ]
+            self.notifications.append(
+                notices.detached(action.compute, action.reason, [*revoked, note])
+            )
+        if isinstance(action, InstallExtension):
+            for workspace_id in dict.fromkeys(
+                a.workspace_id for a in observed.decision.attachments
+            ):
+                self.notifications.append(
+                    notices.installing(workspace_id, action.cluster_id, action.policy.name)
+                )
+
+    def announce_waiting(self, observed: Observation, reason: str) -> None:
+        for workspace_id in dict.fromkeys(a.workspace_id for a in observed.decision.attachments):
+            self.notifications.append(notices.waiting(workspace_id, observed.cluster.id, reason))
+
+    def converged(self, observed: Observation) -> None:
+        for attachment, notes in self.touched.items():
+            compute = observed.computes.get((attachment.workspace_id, attachment.compute_name))
+            if compute is None or attachment in self.blocked:
+                continue
+            principal = principal_of(observed, compute)
+            self.notifications.append(
+                notices.attached(attachment, observed.cluster.id, principal, notes)
+            )
+
+
+def _perform(action: Action, services: Services, observed: Observation) -> str:
+    """Carry out one action through its adapter; return what was done, in words."""
+    cluster = observed.cluster
+    if isinstance(action, CreateNamespace):
+        services.namespaces.create(
+            action.cluster_id, action.namespace, action.route, cluster.location
+        )
+        return f"created namespace {action.namespace} on {cluster.id.name} (via {action.route.via})"
+    if isinstance(action, InstallExtension):
+        services.extensions.install(action.cluster_id, action.policy)
+        return (
+            f"started installing the Azure ML extension {action.policy.name} on {cluster.id.name}"
+        )
+    if isinstance(action, AttachCompute):
+        services.workspaces.attach(action.attachment, action.cluster_id)
+        a = action.attachment
+        return (
+            f"attached {cluster.id.name} as compute {a.compute_name} in workspace "
+            f"{a.workspace_id.name} (namespace {a.namespace}, {a.identity.type.value} identity)"
+        )
+    if isinstance(action, GrantRole):
+        services.roles.grant(action.scope, action.role, action.principal_id)
+        whose = "" if action.attachment else f" (workspace {action.workspace_id.name}'s identity)"
+        return (
+            f"granted {action.role.display_name} on {action.scope.name} to "
+            f"{action.principal_id}{whose}"
+        )
+    if isinstance(action, RevokeRole):
+        services.roles.revoke(action.scope, action.role, action.principal_id)
+        return (
+            f"removed {action.role.display_name} on {action.scope.name} from "
+            f"{action.principal_id} (compute {action.compute.name})"
+        )
+    assert isinstance(action, DetachCompute)
+    services.workspaces.detach(action.compute.workspace_id, action.compute.name)
+    return (
+        f"detached compute {action.compute.name} from workspace "
+        f"{action.compute.workspace_id.name}: {action.reason}"
+    )
 
 
 def _attachments_of(action: Action, observed: Observation) -> list[Attachment]:
+    attachments = observed.decision.attachments
     if isinstance(action, CreateNamespace):
-        return [a for a in observed.decision.attachments if a.namespace == action.namespace]
-    return [action.attachment]
-
-
-def _without_blocked(current: Plan, blocked: set[Attachment], observed: Observation) -> Plan:
-    """Drop actions that only serve attachments already found to need a person."""
-    if not blocked:
-        return current
-    keep = [
-        action
-        for action in current.actions
-        if not all(a in blocked for a in _attachments_of(action, observed))
-    ]
-    return Plan(tuple(keep), current.wait_reason, current.problems)
-
-
-def _notifications(
-    observed: Observation, touched: dict[Attachment, list[str]], problems: list[Problem]
-) -> list[Notification]:
-    out: list[Notification] = []
-    for attachment, notes in touched.items():
-        compute = observed.computes.get((attachment.workspace_id, attachment.compute_name))
-        if compute is None or attachment in {p.attachment for p in problems}:
-            continue
-        out.append(
-            Notification(
-                type=ATTACHED,
-                subject=f"{attachment.workspace_id.raw}/computes/{attachment.compute_name}",
-                data={
-                    "workspace": attachment.workspace_id.raw,
-                    "compute": attachment.compute_name,
-                    "cluster": observed.cluster.id.raw,
-                    "namespace": attachment.namespace,
-                    "identity_type": attachment.identity.type.value,
-                    "principal_id": compute.principal_id,
-                    "storage_access": attachment.storage_access.value,
-                    "changes": notes,
-                },
-            )
-        )
-    for problem in problems:
-        out.append(
-            Notification(
-                type=ATTACH_FAILED,
-                subject=problem.attachment.workspace_id.raw,
-                data={
-                    "workspace": problem.attachment.workspace_id.raw,
-                    "compute": problem.attachment.compute_name,
-                    "cluster": observed.cluster.id.raw,
-                    "problem": problem.message,
-                },
-            )
-        )
-    return out
+        return [a for a in attachments if a.namespace == action.namespace]
+    if isinstance(action, InstallExtension):
+        return list(attachments)
+    if isinstance(action, AttachCompute):
+        return [action.attachment]
+    if isinstance(action, GrantRole):
+        if action.attachment is not None:
+            return [action.attachment]
+        return [a for a in attachments if a.workspace_id == action.workspace_id]
+    return []

@@ -10,8 +10,10 @@ from azure.core.credentials import TokenCredential
 
 from shared.adapters.arm import ArmConnection
 from shared.adapters.azureml import AzureMLWorkspaces
+from shared.adapters.cluster_namespaces import ClusterNamespaces
 from shared.adapters.clusters import ArmClusters
 from shared.adapters.extensions import ClusterExtensions
+from shared.adapters.kube_namespaces import KubernetesApiNamespaces
 from shared.adapters.namespaces import ManagedNamespaces
 from shared.adapters.notifications import EventGridNotifier
 from shared.adapters.rechecks import ServiceBusRecheckScheduler
@@ -42,7 +44,7 @@ def build_app(
         tag_key=settings.tag_key,
         clusters=ArmClusters(arm),
         extensions=ClusterExtensions(arm),
-        namespaces=ManagedNamespaces(arm),
+        namespaces=ClusterNamespaces(ManagedNamespaces(arm), KubernetesApiNamespaces(credential)),
         workspaces=AzureMLWorkspaces(arm),
         roles=RoleAssignments(arm),
         notifier=EventGridNotifier(settings.notification_topic_endpoint, credential),

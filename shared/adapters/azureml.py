@@ -66,6 +66,7 @@ class AzureMLWorkspaces:
             location=workspace.location or "",
             storage_account=_optional_id(workspace.storage_account),
             container_registry=_optional_id(workspace.container_registry),
+            user_assigned_identity=_workspace_identity(workspace),
         )
 
     def get_compute(self, workspace_id: ResourceId, name: str) -> ComputeState | None:
@@ -78,7 +79,7 @@ class AzureMLWorkspaces:
 
     def list_computes(self, workspace_id: ResourceId) -> list[ComputeState]:
         with azure_call(f"list computes in {workspace_id}"):
-            computes = list(self._ml(workspace_id).compute.list(compute_type="Kubernetes"))
+            computes = list(self._ml(workspace_id).compute.list())
         return [compute_state(workspace_id, c) for c in computes]
 
     def attach(self, attachment: Attachment, cluster_id: ResourceId) -> ComputeState:
@@ -118,16 +119,32 @@ def _identity(attachment: Attachment) -> IdentityConfiguration:
     return IdentityConfiguration(type="system_assigned")
 
 
+def _workspace_identity(workspace: Any) -> ResourceId | None:
+    """The workspace's user-assigned identity (its primary one, if it names one), or None."""
+    identity = getattr(workspace, "identity", None)
+    kind = str(getattr(identity, "type", "") or "").lower().replace("_", "")
+    if identity is None or "userassigned" not in kind or "systemassigned" in kind:
+        return None
+    primary = _optional_id(getattr(workspace, "primary_user_assigned_identity", None))
+    if primary is not None:
+        return primary
+    users = identity.user_assigned_identities or []
+    return _optional_id(users[0].resource_id) if users else None
+
+
 def compute_state(workspace_id: ResourceId, compute: Any) -> ComputeState:
     identity = getattr(compute, "identity", None)
     identity_type: IdentityType | None = None
     principal_id = None
+    user_assigned: ResourceId | None = None
     if identity is not None and identity.type:
         kind = str(identity.type).lower().replace("_", "")
         if kind.startswith("userassigned"):
             identity_type = IdentityType.USER_ASSIGNED
             users = identity.user_assigned_identities or []
-            principal_id = users[0].principal_id if users else None
+            if users:
+                principal_id = users[0].principal_id
+                user_assigned = _optional_id(users[0].resource_id)
         elif kind.startswith("systemassigned"):
             identity_type = IdentityType.SYSTEM_ASSIGNED
             principal_id = identity.principal_id
@@ -141,6 +158,7 @@ def compute_state(workspace_id: ResourceId, compute: Any) -> ComputeState:
         principal_id=principal_id or None,
         provisioning_state=str(getattr(compute, "provisioning_state", "") or ""),
         managed_by_autoattach=tags.get(MANAGED_BY_TAG) == MANAGED_BY_VALUE,
+        user_assigned_identity=user_assigned,
     )
 
 

@@ -8,10 +8,11 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from shared.adapters.arm import ArmConnection
-from shared.arm_id import CONNECTED_CLUSTER, ResourceId
+from shared.arm_id import CONNECTED_CLUSTER, InvalidResourceId, ResourceId
 from shared.errors import azure_call
 from shared.model import ClusterState
 
+RELAY_TYPE = "Microsoft.Relay/namespaces"
 API_VERSIONS = {
     "microsoft.containerservice/managedclusters": "2025-10-01",
     "microsoft.kubernetes/connectedclusters": "2024-01-01",
@@ -64,3 +65,29 @@ class ArmClusters:
             found = list(self._resources(subscription_id).list(filter=f"tagName eq '{tag_key}'"))
         ids = [ResourceId.parse(resource.id) for resource in found if resource.id]
         return [i for i in ids if i.resource_type in API_VERSIONS and "cluster" in i.resource_type]
+
+    def relay_for(self, cluster_id: ResourceId) -> ResourceId | None:
+        """The Azure Relay namespace the Azure ML extension made for an Arc cluster: it lives in
+        the cluster's resource group; when there are several, the one tagged for the cluster."""
+        with azure_call(f"list Azure Relay namespaces beside {cluster_id}"):
+            found = list(
+                self._resources(cluster_id.subscription).list_by_resource_group(
+                    cluster_id.resource_group, filter=f"resourceType eq '{RELAY_TYPE}'"
+                )
+            )
+        relays = [(ResourceId.parse(r.id), dict(r.tags or {})) for r in found if r.id]
+        tagged = [
+            relay
+            for relay, tags in relays
+            if any(_same_id(value, cluster_id) for value in tags.values())
+        ]
+        if tagged:
+            return tagged[0]
+        return relays[0][0] if len(relays) == 1 else None
+
+
+def _same_id(value: str, resource: ResourceId) -> bool:
+    try:
+        return ResourceId.parse(value) == resource
+    except InvalidResourceId:
+        return False

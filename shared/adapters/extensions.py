@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
+from azure.mgmt.kubernetesconfiguration.models import Extension, Scope, ScopeCluster
 
 from shared.adapters.arm import ArmConnection
 from shared.arm_id import CONNECTED_CLUSTER, ResourceId
 from shared.errors import azure_call
-from shared.model import AZUREML_EXTENSION_TYPE, ExtensionState
+from shared.model import AZUREML_EXTENSION_TYPE, ExtensionPolicy, ExtensionState
+
+AZUREML_EXTENSION_TYPE_NAME = "Microsoft.AzureML.Kubernetes"
 
 
 def cluster_rp(cluster_id: ResourceId) -> tuple[str, str]:
@@ -42,3 +45,24 @@ class ClusterExtensions:
                     provisioning_state=str(extension.provisioning_state or ""),
                 )
         return None
+
+    def install(self, cluster_id: ResourceId, policy: ExtensionPolicy) -> None:
+        """Start installing the Azure ML extension; do not wait (a re-check follows it)."""
+        client = self._arm.client(SourceControlConfigurationClient, cluster_id.subscription)
+        provider, cluster_type = cluster_rp(cluster_id)
+        extension = Extension(
+            extension_type=AZUREML_EXTENSION_TYPE_NAME,
+            auto_upgrade_minor_version=True,
+            release_train=policy.release_train,
+            scope=Scope(cluster=ScopeCluster(release_namespace="azureml")),
+            configuration_settings=dict(policy.settings),
+        )
+        with azure_call(f"install the Azure ML extension on {cluster_id}"):
+            client.extensions.begin_create(
+                cluster_id.resource_group,
+                provider,
+                cluster_type,
+                cluster_id.name,
+                policy.name,
+                extension,
+            )

@@ -2,6 +2,11 @@
 
 Extension JSON follows the kubernetesconfiguration 2023-05-01 spec (the SDK's default); managed
 namespaces follow containerservice 2026-08-01 (``managedClusters/{c}/managedNamespaces/{ns}``).
+
+An extension PUT answers ``Creating`` (``Updating`` for an existing one) and stays so for the
+world's ``extension_install_seconds`` of virtual time, then ends ``Succeeded`` -- or ``Failed``
+after ``fail_next_lro`` or with ``extension_install_outcome: "Failed"``. Its LRO reports
+``InProgress`` until then.
 """
 
 from __future__ import annotations
@@ -30,6 +35,12 @@ def _cluster_or_404(ctx: Ctx) -> Cluster | Response:
 
 def extension_json(cluster: Cluster, extension: Extension, seconds: float) -> dict[str, Any]:
     state = extension.state_at(seconds)
+    error_info = None
+    if state == "Failed":
+        error_info = {
+            "code": "ExtensionOperationFailed",
+            "message": f"The extension '{extension.name}' failed to install (sandbox).",
+        }
     return {
         "id": f"{cluster.id}/providers/{EXTENSIONS_TYPE}/{extension.name}",
         "name": extension.name,
@@ -40,12 +51,12 @@ def extension_json(cluster: Cluster, extension: Extension, seconds: float) -> di
             "releaseTrain": extension.release_train,
             "version": extension.version,
             "currentVersion": extension.version or "1.1.70",
-            "scope": {"cluster": {"releaseNamespace": "azureml"}},
+            "scope": {"cluster": {"releaseNamespace": extension.release_namespace}},
             "configurationSettings": dict(extension.configuration_settings),
             "configurationProtectedSettings": {},
             "provisioningState": state,
             "statuses": [],
-            "errorInfo": None,
+            "errorInfo": error_info,
             "isSystemExtension": False,
             "aksAssignedIdentity": None,
         },
@@ -91,20 +102,33 @@ def _put_extension(ctx: Ctx, cluster: Cluster, name: str, existing: Extension | 
         return bad_request(
             "InvalidParameter", "The extensionType of an existing extension cannot be changed."
         )
-    failed = ctx.lro_should_fail()
+    world = ctx.world
+    failed = ctx.lro_should_fail() or world.extension_install_outcome == "Failed"
+    now = ctx.clock.seconds()
+    done_at = now + world.extension_install_seconds
+    scope = properties.get("scope") or {}
+    release_namespace = ((scope.get("cluster") or {}).get("releaseNamespace")) or (
+        existing.release_namespace if existing else "azureml"
+    )
     extension = Extension(
         name=existing.name if existing else name,
         extension_type=str(extension_type),
-        provisioning_state="Failed" if failed else "Succeeded",
+        provisioning_state="Creating" if existing is None else "Updating",
+        succeeds_after_seconds=done_at,
+        final_state="Failed" if failed else "Succeeded",
         configuration_settings=dict(properties.get("configurationSettings") or {}),
         release_train=str(properties.get("releaseTrain") or "stable"),
         version=properties.get("version"),
         auto_upgrade_minor_version=bool(properties.get("autoUpgradeMinorVersion", True)),
+        release_namespace=str(release_namespace),
+        relay_name=existing.relay_name if existing else None,
     )
     cluster.extensions[name.lower()] = extension
-    body = extension_json(cluster, extension, ctx.clock.seconds())
-    body["properties"]["provisioningState"] = "Creating" if existing is None else "Updating"
-    headers = ctx.lro_headers(body["id"], failed)
+    body = extension_json(cluster, extension, now)
+    body["properties"]["provisioningState"] = extension.provisioning_state
+    body["properties"]["errorInfo"] = None
+    error = extension_json(cluster, extension, done_at)["properties"]["errorInfo"]
+    headers = ctx.lro_headers(body["id"], failed, error=error, done_at=done_at)
     return Response(200 if existing else 201, body, headers)
 
 

@@ -71,6 +71,11 @@ _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
         arm_ml.workspace,
     ),
     ({"GET"}, rf"/subscriptions/(?P<sub>{_SEG})/resources", arm_resources.list_resources),
+    (
+        {"GET"},
+        rf"/subscriptions/(?P<sub>{_SEG})/resourceGroups/(?P<rg>{_SEG})/resources",
+        arm_resources.list_by_resource_group,
+    ),
     ({"GET"}, rf"{_RG}/{_SEG}/{_SEG}/{_SEG}", arm_resources.get_by_id),
 ]
 _COMPILED = [
@@ -89,7 +94,8 @@ class LoggedRequest:
 
 
 class ArmDouble:
-    """ARM on loopback: clusters, extensions, namespaces, workspaces, computes, role assignments."""
+    """ARM on loopback: clusters, extensions, namespaces, workspaces, computes, role assignments,
+    and the Relay namespaces the AzureML extension makes on Arc clusters."""
 
     def __init__(
         self,

@@ -78,6 +78,19 @@ class Ctx:
         """True once per ``fail_next_lro`` whose substring is in this request's path."""
         return self.faults.take_lro_failure(self.request.path)
 
-    def lro_headers(self, resource_id: str, failed: bool = False) -> dict[str, str]:
+    def lro_headers(
+        self,
+        resource_id: str,
+        failed: bool = False,
+        error: dict[str, Any] | None = None,
+        done_at: float | None = None,
+    ) -> dict[str, str]:
         """Headers of an LRO's first response (Azure-AsyncOperation, Retry-After-Ms)."""
-        return self.lro.start(self.base_url, resource_id, self.api_version, failed=failed)
+        return self.lro.start(
+            self.base_url,
+            resource_id,
+            self.api_version,
+            failed=failed,
+            error=error,
+            done_at=done_at,
+        )

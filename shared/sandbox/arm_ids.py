@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 
 SANDBOX_TENANT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "autoattach-sandbox-tenant"))
@@ -11,6 +13,13 @@ AKS_TYPE = "Microsoft.ContainerService/managedClusters"
 ARC_TYPE = "Microsoft.Kubernetes/connectedClusters"
 UAI_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 WORKSPACE_TYPE = "Microsoft.MachineLearningServices/workspaces"
+RELAY_TYPE = "Microsoft.Relay/namespaces"
+AZUREML_EXTENSION_TYPE = "Microsoft.AzureML.Kubernetes"
+
+# Relay namespace names: 6-50 letters, digits and hyphens, starting with a letter and ending with a
+# letter or digit (Microsoft.Relay naming rules).
+RELAY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$")
+_RELAY_MIDDLE_MAX = 50 - len("azureml-") - len("-relay")  # 36
 
 
 def key(resource_id: str) -> str:
@@ -61,3 +70,27 @@ def type_of(resource_id: str) -> str:
 def deterministic_principal(resource_id: str) -> str:
     """The system-assigned principal id of a resource: uuid5 of its lowercased id."""
     return str(uuid.uuid5(PRINCIPAL_NAMESPACE, key(resource_id)))
+
+
+def default_relay_name(cluster_id: str) -> str:
+    """``azureml-<cluster name>-relay``: the Relay namespace the AzureML extension makes (modelled).
+
+    The cluster name is lowercased, characters other than letters/digits/hyphens become hyphens
+    and runs of hyphens collapse. Names longer than 36 characters keep their first 29 characters
+    plus ``-`` and 6 hex characters of sha256(lowercased cluster id), so the result stays within
+    Relay's 50-character limit and distinct clusters with a long common prefix stay distinct.
+    """
+    middle = re.sub(r"[^a-z0-9-]+", "-", name_of(cluster_id).lower())
+    middle = re.sub(r"-{2,}", "-", middle).strip("-") or "cluster"
+    if len(middle) > _RELAY_MIDDLE_MAX:
+        digest = hashlib.sha256(key(cluster_id).encode()).hexdigest()[:6]
+        middle = f"{middle[: _RELAY_MIDDLE_MAX - 7].rstrip('-')}-{digest}"
+    return f"azureml-{middle}-relay"
+
+
+def relay_id(cluster_id: str, relay_name: str) -> str:
+    """The Relay namespace id in the cluster's subscription and resource group."""
+    return (
+        f"/subscriptions/{subscription_of(cluster_id)}/resourceGroups/"
+        f"{resource_group_of(cluster_id)}/providers/{RELAY_TYPE}/{relay_name}"
+    )

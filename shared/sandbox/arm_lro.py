@@ -1,8 +1,11 @@
-"""Long-running operations that finish at once: ARM's Azure-AsyncOperation protocol, no waiting.
+"""Long-running operations: ARM's Azure-AsyncOperation protocol, on the virtual clock.
 
 A write handler applies its change, then calls ``LroStore.start`` for the headers of its 201/202
 response. azure-core then GETs the operation status URL (one read), sees ``Succeeded`` (or
-``Failed`` when a fault was injected) and, for PUTs, GETs the resource.
+``Failed`` when a fault was injected) and, for PUTs, GETs the resource. Most operations finish at
+once; one started with ``done_at`` (virtual seconds) reports ``InProgress`` until the clock reaches
+it, with ``Retry-After`` set to the remaining virtual seconds (azure-core sleeps that long in *real*
+time, so a poller nobody waits on makes one status GET and then stays quiet).
 
 Quirk: azure-core treats ``Retry-After: 0`` as "no hint" and falls back to the client's polling
 interval (30 s for mgmt clients), so the double sends ``Retry-After-Ms: 1`` instead, which
@@ -11,6 +14,7 @@ azure-core honours (``get_retry_after`` reads ``retry-after-ms``).
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ class Operation:
     status: str
     started: str
     error: dict[str, Any] | None = None
+    done_at: float | None = None  # virtual seconds; None: finished when started
 
 
 class LroStore:
@@ -42,8 +47,10 @@ class LroStore:
         api_version: str,
         failed: bool = False,
         error: dict[str, Any] | None = None,
+        done_at: float | None = None,
     ) -> dict[str, str]:
-        """Record a finished operation; returns the headers for the initial response."""
+        """Record an operation (finished, or finishing at virtual ``done_at``); returns the
+        headers for the initial response."""
         op_id = str(uuid.uuid4())
         status = "Failed" if failed else "Succeeded"
         if failed and error is None:
@@ -52,7 +59,7 @@ class LroStore:
                 "message": "Injected long-running operation failure.",
             }
         with self._lock:
-            self._operations[op_id] = Operation(op_id, status, self._stamp(), error)
+            self._operations[op_id] = Operation(op_id, status, self._stamp(), error, done_at)
         provider = type_of(resource_id).split("/")[0] or "Microsoft.Resources"
         url = (
             f"{base_url}/subscriptions/{subscription_of(resource_id)}/providers/{provider}"
@@ -66,6 +73,16 @@ class LroStore:
         if operation is None:
             body = {"error": {"code": "NotFound", "message": f"Operation '{op_id}' not found."}}
             return Response(404, body)
+        now = self._clock.seconds()
+        if operation.done_at is not None and now < operation.done_at:
+            pending = {
+                "id": op_id,
+                "name": op_id,
+                "status": "InProgress",
+                "startTime": operation.started,
+            }
+            wait = max(1, math.ceil(operation.done_at - now))
+            return Response(200, pending, {"Retry-After": str(wait)})
         payload: dict[str, Any] = {
             "id": op_id,
             "name": op_id,

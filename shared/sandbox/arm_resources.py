@@ -1,8 +1,11 @@
-"""Generic ARM resources: GET by id (clusters, user-assigned identities) and list-by-tag.
+"""Generic ARM resources: GET by id (clusters, identities, relays) and the two list calls.
 
 Shapes follow the Microsoft.ContainerService managedClusters, Microsoft.Kubernetes
-connectedClusters and Microsoft.ManagedIdentity userAssignedIdentities specs, as returned through
-``ResourceManagementClient.resources.get_by_id`` (a GenericResource) and ``resources.list``.
+connectedClusters, Microsoft.ManagedIdentity userAssignedIdentities and Microsoft.Relay namespaces
+specs, as returned through ``ResourceManagementClient.resources.get_by_id`` (a GenericResource),
+``resources.list`` (``GET /subscriptions/{s}/resources``) and ``resources.list_by_resource_group``
+(``GET /subscriptions/{s}/resourcegroups/{rg}/resources``; the SDK sends ``resourcegroups`` in
+lower case and ``$filter`` as a query parameter).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from shared.sandbox.arm_http import Ctx, bad_request, not_found
 from shared.sandbox.arm_ids import (
     AKS_TYPE,
     ARC_TYPE,
+    RELAY_TYPE,
     UAI_TYPE,
     WORKSPACE_TYPE,
     key,
@@ -25,7 +29,7 @@ from shared.sandbox.arm_ids import (
     type_of,
 )
 from shared.sandbox.https import Response
-from shared.sandbox.world import Cluster, Identity, Workspace
+from shared.sandbox.world import Cluster, Identity, Relay, World
 
 LIST_PAGE_SIZE = 100
 _CLAUSE = re.compile(r"^\s*(tagName|tagValue|resourceType)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
@@ -78,6 +82,28 @@ def identity_json(identity: Identity) -> dict[str, Any]:
     }
 
 
+def relay_json(relay: Relay, created: str) -> dict[str, Any]:
+    """A Microsoft.Relay namespace (2021-11-01 shape), as the AzureML extension leaves it."""
+    subscription = subscription_of(relay.id)
+    return {
+        "id": relay.id,
+        "name": relay.name,
+        "type": RELAY_TYPE,
+        "location": relay.location,
+        "tags": relay.tags,
+        "sku": {"name": "Standard", "tier": "Standard"},
+        "properties": {
+            "provisioningState": "Succeeded",
+            "status": "Active",
+            "metricId": f"{subscription}:{relay.name.lower()}",
+            "serviceBusEndpoint": f"https://{relay.name.lower()}.servicebus.windows.net:443/",
+            "createdAt": created,
+            "updatedAt": created,
+            "publicNetworkAccess": "Enabled",
+        },
+    }
+
+
 def get_by_id(ctx: Ctx) -> Response:
     resource_id = ctx.request.path
     world = ctx.world
@@ -88,6 +114,9 @@ def get_by_id(ctx: Ctx) -> Response:
         identity = world.identities.get(key(resource_id))
         if identity is not None:
             return Response(200, identity_json(identity))
+        relay = world.relay(resource_id)
+        if relay is not None:
+            return Response(200, relay_json(relay, ctx.timestamp()))
     return not_found(type_of(resource_id), name_of(resource_id), resource_group_of(resource_id))
 
 
@@ -129,13 +158,8 @@ def _matches(entry: dict[str, Any], clauses: list[tuple[str, str]]) -> bool:
     return True
 
 
-def list_resources(ctx: Ctx) -> Response:
-    """GET /subscriptions/{sub}/resources?$filter=... (paged with ``$skiptoken``)."""
-    subscription = ctx.groups["sub"]
-    clauses = _parse_filter(ctx.request.query.get("$filter", ""))
-    if isinstance(clauses, Response):
-        return clauses
-    world = ctx.world
+def _all_resources(world: World) -> list[dict[str, Any]]:
+    """Summaries of everything listable: existing clusters, identities, workspaces, relays."""
     entries: list[dict[str, Any]] = []
     with world.lock:
         for cluster in world.clusters.values():
@@ -144,13 +168,19 @@ def list_resources(ctx: Ctx) -> Response:
                 entries.append(_summary(cluster.id, kind, cluster.location, cluster.tags))
         for identity in world.identities.values():
             entries.append(_summary(identity.id, UAI_TYPE, identity.location, identity.tags))
-        for workspace in world.workspaces.values():
-            entries.append(_workspace_summary(workspace))
-    entries = [
-        e
-        for e in sorted(entries, key=lambda e: key(e["id"]))
-        if same_id(subscription_of(e["id"]), subscription) and _matches(e, clauses)
-    ]
+        for ws in world.workspaces.values():
+            entries.append(_summary(ws.id, WORKSPACE_TYPE, ws.location, ws.tags))
+        for relay in world.relays():
+            entries.append(_summary(relay.id, RELAY_TYPE, relay.location, relay.tags))
+    return sorted(entries, key=lambda e: key(e["id"]))
+
+
+def _listing(ctx: Ctx, keep: Any) -> Response:
+    """The filtered, paged (``nextLink`` with ``$skiptoken``) list of the entries ``keep`` likes."""
+    clauses = _parse_filter(ctx.request.query.get("$filter", ""))
+    if isinstance(clauses, Response):
+        return clauses
+    entries = [e for e in _all_resources(ctx.world) if keep(e) and _matches(e, clauses)]
     start = int(ctx.request.query.get("$skiptoken", "0") or 0)
     page = entries[start : start + LIST_PAGE_SIZE]
     body: dict[str, Any] = {"value": page}
@@ -161,5 +191,23 @@ def list_resources(ctx: Ctx) -> Response:
     return Response(200, body)
 
 
-def _workspace_summary(workspace: Workspace) -> dict[str, Any]:
-    return _summary(workspace.id, WORKSPACE_TYPE, workspace.location, workspace.tags)
+def list_resources(ctx: Ctx) -> Response:
+    """GET /subscriptions/{sub}/resources?$filter=... (paged with ``$skiptoken``)."""
+    subscription = ctx.groups["sub"]
+    return _listing(ctx, lambda e: same_id(subscription_of(e["id"]), subscription))
+
+
+def list_by_resource_group(ctx: Ctx) -> Response:
+    """GET /subscriptions/{sub}/resourcegroups/{rg}/resources?$filter=... (same filters, paging).
+
+    A resource group holding nothing the world knows answers an empty list, not
+    ``ResourceGroupNotFound``: the world does not model resource groups.
+    """
+    subscription, group = ctx.groups["sub"], ctx.groups["rg"].lower()
+    return _listing(
+        ctx,
+        lambda e: (
+            same_id(subscription_of(e["id"]), subscription)
+            and resource_group_of(e["id"]).lower() == group
+        ),
+    )

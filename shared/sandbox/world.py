@@ -17,9 +17,13 @@ from typing import Any
 from shared.sandbox.arm_ids import (
     AKS_TYPE,
     ARC_TYPE,
+    AZUREML_EXTENSION_TYPE,
     SANDBOX_TENANT_ID,
+    default_relay_name,
     deterministic_principal,
     key,
+    name_of,
+    relay_id,
     same_id,
     type_of,
 )
@@ -35,6 +39,8 @@ PROVISIONING_STATES = {
     "Deleting",
     "Accepted",
 }
+INSTALL_OUTCOMES = {"Succeeded", "Failed"}
+DEFAULT_EXTENSION_INSTALL_SECONDS = 120.0
 
 
 class WorldError(ValueError):
@@ -46,16 +52,23 @@ class Extension:
     name: str
     extension_type: str
     provisioning_state: str = "Succeeded"
-    succeeds_after_seconds: float | None = None
+    succeeds_after_seconds: float | None = None  # when the state settles to ``final_state``
     configuration_settings: dict[str, str] = field(default_factory=dict)
     release_train: str = "stable"
     version: str | None = None
     auto_upgrade_minor_version: bool = True
+    final_state: str = "Succeeded"  # "Failed" for an install that ends Failed
+    release_namespace: str = "azureml"
+    relay_name: str | None = None  # AzureML on Arc: the Relay namespace's name (else default)
 
     def state_at(self, seconds: float) -> str:
         if self.succeeds_after_seconds is not None and seconds >= self.succeeds_after_seconds:
-            return "Succeeded"
+            return self.final_state
         return self.provisioning_state
+
+    @property
+    def is_azureml(self) -> bool:
+        return self.extension_type.lower() == AZUREML_EXTENSION_TYPE.lower()
 
 
 @dataclass
@@ -85,6 +98,23 @@ class Cluster:
         if self.succeeds_after_seconds is not None and seconds >= self.succeeds_after_seconds:
             return "Succeeded"
         return self.provisioning_state
+
+
+@dataclass(frozen=True)
+class Relay:
+    """An Azure Relay namespace made by the AzureML extension on an Arc cluster (derived state)."""
+
+    id: str
+    cluster: str
+    location: str
+
+    @property
+    def name(self) -> str:
+        return name_of(self.id)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"azureml-cluster": self.cluster}
 
 
 @dataclass
@@ -157,6 +187,8 @@ class World:
         self.computes: dict[str, Compute] = {}  # key(workspace id) + "/computes/" + name.lower()
         self.role_assignments: dict[str, RoleAssignment] = {}  # key(assignment id)
         self.extra_principals: set[str] = set()
+        self.extension_install_seconds = DEFAULT_EXTENSION_INSTALL_SECONDS  # for extension PUTs
+        self.extension_install_outcome = "Succeeded"  # or "Failed": how extension PUTs end
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -190,6 +222,25 @@ class World:
     def computes_of(self, workspace_id: str) -> list[Compute]:
         with self.lock:
             return [c for c in self.computes.values() if same_id(c.workspace, workspace_id)]
+
+    def relays(self) -> list[Relay]:
+        """Relay namespaces: one per existing Arc cluster with a Microsoft.AzureML.Kubernetes
+        extension (in any state), named by the extension's ``relay_name`` or
+        ``default_relay_name``. Derived, so deleting the extension or the cluster removes it."""
+        with self.lock:
+            found: dict[str, Relay] = {}
+            for cluster in self.clusters.values():
+                if not cluster.exists or cluster.kind != "arc":
+                    continue
+                for extension in sorted(cluster.extensions.values(), key=lambda e: e.name.lower()):
+                    if extension.is_azureml:
+                        name = extension.relay_name or default_relay_name(cluster.id)
+                        relay = Relay(relay_id(cluster.id, name), cluster.id, cluster.location)
+                        found.setdefault(key(relay.id), relay)
+            return sorted(found.values(), key=lambda r: key(r.id))
+
+    def relay(self, resource_id: str) -> Relay | None:
+        return next((r for r in self.relays() if same_id(r.id, resource_id)), None)
 
     def known_principals(self) -> set[str]:
         with self.lock:
@@ -252,6 +303,7 @@ class World:
                     }
                     for r in sorted(self.role_assignments.values(), key=lambda r: key(r.id))
                 ],
+                "relays": [{"id": r.id, "cluster": r.cluster} for r in self.relays()],
             }
 
 

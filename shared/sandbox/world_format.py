@@ -10,6 +10,9 @@ import uuid
 from typing import Any
 
 from shared.sandbox.arm_ids import (
+    ARC_TYPE,
+    AZUREML_EXTENSION_TYPE,
+    RELAY_NAME,
     SANDBOX_TENANT_ID,
     UAI_TYPE,
     WORKSPACE_TYPE,
@@ -18,6 +21,7 @@ from shared.sandbox.arm_ids import (
     type_of,
 )
 from shared.sandbox.world import (
+    INSTALL_OUTCOMES,
     PROVISIONING_STATES,
     SYSTEM_ASSIGNED,
     USER_ASSIGNED,
@@ -41,15 +45,19 @@ SECTIONS = {
     "role_assignments",
     "principals",
 }
+OPTIONS = {"extension_install_seconds", "extension_install_outcome"}
 
 
 def parse_world(world: World, data: Any) -> None:
 
     if not isinstance(data, dict):
         raise WorldError("world: expected a JSON object at the top level")
-    unknown = set(data) - SECTIONS
+    unknown = set(data) - SECTIONS - OPTIONS
     if unknown:
-        raise WorldError(f"world: unknown section(s) {sorted(unknown)}; known: {sorted(SECTIONS)}")
+        raise WorldError(
+            f"world: unknown section(s) {sorted(unknown)}; known: {sorted(SECTIONS | OPTIONS)}"
+        )
+    _options(world, data)
     for index, entry in enumerate(_section(data, "identities")):
         identity = _identity(entry, f"identities[{index}]")
         world.identities[key(identity.id)] = identity
@@ -82,6 +90,20 @@ def parse_world(world: World, data: Any) -> None:
         world.extra_principals.add(principal)
 
 
+def _options(world: World, data: dict[str, Any]) -> None:
+
+    seconds = data.get("extension_install_seconds", world.extension_install_seconds)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise WorldError("world: extension_install_seconds must be a number >= 0")
+    world.extension_install_seconds = float(seconds)
+    outcome = data.get("extension_install_outcome", world.extension_install_outcome)
+    if outcome not in INSTALL_OUTCOMES:
+        raise WorldError(
+            f"world: extension_install_outcome {outcome!r} is not one of {sorted(INSTALL_OUTCOMES)}"
+        )
+    world.extension_install_outcome = str(outcome)
+
+
 def parse_cluster(entry: Any, where: str) -> Cluster:
 
     _require(entry, where, ["id", "location"])
@@ -105,6 +127,8 @@ def parse_cluster(entry: Any, where: str) -> Cluster:
             release_train=str(raw.get("release_train") or "stable"),
             version=raw.get("version"),
             auto_upgrade_minor_version=bool(raw.get("auto_upgrade_minor_version", True)),
+            release_namespace=str(raw.get("release_namespace") or "azureml"),
+            relay_name=_relay_name(raw, cluster_id, at),
         )
         extensions[extension.name.lower()] = extension
     namespaces: dict[str, Namespace] = {}
@@ -125,6 +149,26 @@ def parse_cluster(entry: Any, where: str) -> Cluster:
         extensions=extensions,
         namespaces=namespaces,
     )
+
+
+def _relay_name(raw: dict[str, Any], cluster_id: str, where: str) -> str | None:
+
+    name = raw.get("relay_name")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not RELAY_NAME.match(name):
+        raise WorldError(
+            f"{where}: relay_name must be 6-50 letters, digits or hyphens, starting with a letter "
+            "and ending with a letter or digit"
+        )
+    is_arc = type_of(cluster_id).lower() == ARC_TYPE.lower()
+    is_azureml = str(raw.get("extension_type", "")).lower() == AZUREML_EXTENSION_TYPE.lower()
+    if not (is_arc and is_azureml):
+        raise WorldError(
+            f"{where}: relay_name applies only to a {AZUREML_EXTENSION_TYPE} extension on a "
+            f"{ARC_TYPE} cluster"
+        )
+    return name
 
 
 def _identity(entry: Any, where: str) -> Identity:
@@ -234,6 +278,7 @@ def apply_change(world: World, change: Any) -> None:
             raise WorldError(f"{where}: cluster {cluster.id!r} has no extension {change['name']!r}")
         extension.provisioning_state = _state(change, where)
         extension.succeeds_after_seconds = _seconds(change, where)
+        extension.final_state = "Succeeded"
     elif op == "set_compute_state":
         _require(change, where, ["workspace", "name", "provisioning_state"])
         compute = world.compute(change["workspace"], change["name"])

@@ -4,13 +4,25 @@ from shared.model import (
     ClusterState,
     ComputeIdentity,
     ComputeState,
+    ExtensionPolicy,
     ExtensionState,
     IdentityType,
+    NamespaceRoute,
     Role,
     StorageAccess,
+    WhenExtensionMissing,
     WorkspaceState,
 )
-from shared.planner import AttachCompute, CreateNamespace, GrantRole, Observation, plan
+from shared.planner import (
+    AttachCompute,
+    CreateNamespace,
+    DetachCompute,
+    GrantRole,
+    InstallExtension,
+    Observation,
+    RevokeRole,
+    plan,
+)
 from shared.policy import TagDecision
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
@@ -42,6 +54,7 @@ READY_EXTENSION = ExtensionState(
     provisioning_state="Succeeded",
 )
 WORKSPACE_STATE = WorkspaceState(WORKSPACE, "westeurope", STORAGE, REGISTRY)
+ARM_ROUTE = NamespaceRoute("arm")
 
 
 def compute(**changes) -> ComputeState:
@@ -64,6 +77,7 @@ def observation(**changes) -> Observation:
         cluster=READY_CLUSTER,
         decision=TagDecision((ATTACHMENT,), ()),
         extension=READY_EXTENSION,
+        namespace_route=ARM_ROUTE,
         workspaces={WORKSPACE: WORKSPACE_STATE},
         computes={},
         namespaces=frozenset(),
@@ -76,7 +90,7 @@ def observation(**changes) -> Observation:
 def test_a_fresh_cluster_gets_its_namespace_before_its_compute():
     actions = plan(observation()).actions
     assert actions == (
-        CreateNamespace(CLUSTER, "azureml"),
+        CreateNamespace(CLUSTER, "azureml", ARM_ROUTE),
         AttachCompute(ATTACHMENT, CLUSTER, "westeurope"),
     )
 
@@ -86,8 +100,10 @@ def test_an_attached_compute_gets_acrpull_and_the_storage_role_policy_names():
         observation(namespaces=frozenset({"azureml"}), computes={(WORKSPACE, "aks-ml"): compute()})
     ).actions
     assert set(actions) == {
-        GrantRole(REGISTRY, Role.ACR_PULL, "principal-1", ATTACHMENT),
-        GrantRole(STORAGE, Role.STORAGE_BLOB_DATA_CONTRIBUTOR, "principal-1", ATTACHMENT),
+        GrantRole(REGISTRY, Role.ACR_PULL, "principal-1", WORKSPACE, ATTACHMENT),
+        GrantRole(
+            STORAGE, Role.STORAGE_BLOB_DATA_CONTRIBUTOR, "principal-1", WORKSPACE, ATTACHMENT
+        ),
     }
 
 
@@ -137,3 +153,132 @@ def test_a_compute_name_taken_by_another_target_is_a_problem_not_an_overwrite():
     )
     assert result.actions == ()
     assert "another target" in result.problems[0].message
+
+
+CONVERGED_HOLDINGS = {
+    (REGISTRY.key, "principal-1"): frozenset({Role.ACR_PULL.value}),
+    (STORAGE.key, "principal-1"): frozenset({Role.STORAGE_BLOB_DATA_CONTRIBUTOR.value}),
+}
+
+
+def test_a_workspace_removed_from_the_tag_loses_the_compute_autoattach_made_and_its_roles():
+    ours = compute()
+    result = plan(
+        observation(
+            decision=TagDecision((), ()),
+            owned=(ours,),
+            computes={},
+            role_holdings=CONVERGED_HOLDINGS,
+        )
+    )
+    assert set(result.actions[:-1]) == {
+        RevokeRole(REGISTRY, Role.ACR_PULL, "principal-1", ours),
+        RevokeRole(STORAGE, Role.STORAGE_BLOB_DATA_CONTRIBUTOR, "principal-1", ours),
+    }
+    assert isinstance(result.actions[-1], DetachCompute)
+    assert "no longer tagged" in result.actions[-1].reason
+
+
+def test_a_deleted_cluster_detaches_what_autoattach_made_there():
+    gone = ClusterState(id=CLUSTER, exists=False)
+    result = plan(observation(cluster=gone, owned=(compute(),), role_holdings=CONVERGED_HOLDINGS))
+    detaches = [a for a in result.actions if isinstance(a, DetachCompute)]
+    assert len(detaches) == 1 and "was deleted" in detaches[0].reason
+    assert sum(isinstance(a, RevokeRole) for a in result.actions) == 2
+
+
+def test_a_compute_a_person_made_is_never_detached():
+    by_hand = compute(managed_by_autoattach=False)
+    result = plan(observation(decision=TagDecision((), ()), owned=(), computes={}))
+    assert result.actions == ()
+    assert by_hand.managed_by_autoattach is False
+
+
+def test_a_failed_compute_autoattach_made_is_detached_to_be_attached_again():
+    failed = compute(provisioning_state="Failed")
+    result = plan(
+        observation(
+            namespaces=frozenset({"azureml"}),
+            computes={(WORKSPACE, "aks-ml"): failed},
+            owned=(failed,),
+            role_holdings=CONVERGED_HOLDINGS,
+        )
+    )
+    assert [type(a) for a in result.actions][-1] is DetachCompute
+    assert "attaching again" in result.actions[-1].reason
+    assert not any(isinstance(a, AttachCompute) for a in result.actions)
+
+
+def test_a_workspace_on_a_user_assigned_identity_gets_its_cluster_rights_before_attach():
+    identity = ResourceId.parse(
+        SUB + "/resourceGroups/rg-ml/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ws"
+    )
+    workspace = WorkspaceState(WORKSPACE, "westeurope", STORAGE, REGISTRY, identity)
+    result = plan(
+        observation(
+            workspaces={WORKSPACE: workspace},
+            principals={identity.key: "ws-principal"},
+            namespaces=frozenset({"azureml"}),
+        )
+    )
+    grants = {(a.scope, a.role) for a in result.actions if isinstance(a, GrantRole)}
+    assert grants == {
+        (CLUSTER, Role.READER),
+        (CLUSTER, Role.KUBERNETES_EXTENSION_CONTRIBUTOR),
+        (CLUSTER, Role.AKS_CLUSTER_ADMIN),
+    }
+    assert not any(isinstance(a, AttachCompute) for a in result.actions)
+
+
+def test_an_arc_cluster_also_needs_azure_relay_owner_on_the_extensions_relay():
+    arc = ResourceId.parse(
+        SUB + "/resourceGroups/rg-edge/providers/Microsoft.Kubernetes/connectedClusters/arc-1"
+    )
+    relay = ResourceId.parse(SUB + "/resourceGroups/rg-edge/providers/Microsoft.Relay/namespaces/r")
+    identity = ResourceId.parse(
+        SUB + "/resourceGroups/rg-ml/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ws"
+    )
+    workspace = WorkspaceState(WORKSPACE, "westeurope", STORAGE, REGISTRY, identity)
+    base = dict(
+        cluster=ClusterState(id=arc, exists=True, provisioning_state="Succeeded"),
+        workspaces={WORKSPACE: workspace},
+        principals={identity.key: "ws-principal"},
+        namespace_route=NamespaceRoute("kubernetes", "https://kv.vault.azure.net/secrets/k"),
+        namespaces=frozenset({"azureml"}),
+    )
+    without_relay = plan(observation(**base))
+    assert "Azure Relay" in (without_relay.wait_reason or "")
+    with_relay = plan(observation(**base, relay=relay))
+    assert (relay, Role.AZURE_RELAY_OWNER) in {
+        (a.scope, a.role) for a in with_relay.actions if isinstance(a, GrantRole)
+    }
+
+
+def test_an_arc_cluster_without_a_kubeconfig_in_policy_is_a_problem_in_words():
+    arc = ResourceId.parse(
+        SUB + "/resourceGroups/rg-edge/providers/Microsoft.Kubernetes/connectedClusters/arc-1"
+    )
+    result = plan(
+        observation(
+            cluster=ClusterState(id=arc, exists=True, provisioning_state="Succeeded"),
+            namespace_route=None,
+        )
+    )
+    assert result.actions == ()
+    assert "kubeconfig_secret" in result.problems[0].message
+
+
+def test_a_missing_extension_is_installed_when_policy_says_so_and_waited_for_otherwise():
+    install = ExtensionPolicy(when_missing=WhenExtensionMissing.INSTALL)
+    installing = plan(observation(extension=None, extension_policy=install))
+    assert installing.actions == (InstallExtension(CLUSTER, install),)
+    assert "installing" in (installing.wait_reason or "")
+    waiting = plan(observation(extension=None))
+    assert waiting.actions == () and "not installed" in (waiting.wait_reason or "")
+
+
+def test_a_failed_extension_is_reported_not_waited_for():
+    failed = ExtensionState(READY_EXTENSION.id, READY_EXTENSION.extension_type, "Failed")
+    result = plan(observation(extension=failed))
+    assert result.wait_reason is None and result.actions == ()
+    assert "ended Failed" in result.problems[0].message
