@@ -89,7 +89,10 @@ def run_sandbox(args: argparse.Namespace) -> int:
         else:
             document, where = read_json(args.world, "world file"), str(args.world)
         world, policy, tag_key = split_world_file(document, where)
-        if args.events is None:
+        if args.events is None and args.world is None:
+            text = resources.files("shared.sandbox").joinpath("demo_events.json").read_text()
+            steps = parse_steps(json.loads(text), "built-in demo events")
+        elif args.events is None:
             steps = parse_steps(events_for_world(world), "generated events")
         else:
             steps = parse_steps(read_json(args.events, "events file"), str(args.events))

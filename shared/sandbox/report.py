@@ -17,7 +17,7 @@ def json_report(sandbox: Sandbox, passes: list[PassReport]) -> dict[str, Any]:
         ],
         "world": {
             "clusters": snapshot["clusters"],
-            "namespaces": snapshot["namespaces"],
+            "namespaces": sandbox.namespaces(),
             "computes": [
                 {
                     key: c[key]
@@ -61,7 +61,7 @@ def describe_world(sandbox: Sandbox, passes: list[PassReport]) -> str:
     for cluster in snapshot["clusters"]:
         name = cluster["id"].rsplit("/", 1)[-1]
         state = "exists" if cluster["exists"] else "deleted"
-        namespaces = [n["name"] for n in snapshot["namespaces"] if n["cluster"] == cluster["id"]]
+        namespaces = [n["name"] for n in sandbox.namespaces() if n["cluster"] == cluster["id"]]
         out.append(
             f"  cluster {name} ({cluster['kind']}, {state}): namespaces {', '.join(namespaces)}"
         )

@@ -14,16 +14,21 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared import settings as names
+from shared.arm_id import MANAGED_CLUSTER, ResourceId
 from shared.sandbox.clock import VirtualClock
 from shared.sandbox.credential import SandboxCredential
 from shared.sandbox.scenario import Scenario, Step
 from shared.sandbox.servicebus_double import ServiceBusDouble, Trigger
 from shared.sandbox.tls import SandboxTls
+from shared.sandbox.world import WorldError
 from shared.settings import Settings
 from shared.wiring import build_app, use_app
 
+# Policies in world files name kubeconfig secrets as "{sandbox_vault}/secrets/<name>".
+VAULT_PLACEHOLDER = "{sandbox_vault}"
 PASS_SPACING_SECONDS = 25 * 3600.0  # past the 24 h duplicate-detection window
 PASS_HORIZON_SECONDS = 24 * 3600.0
 
@@ -94,6 +99,8 @@ class Sandbox:
         # Imported here: the doubles are only needed when a sandbox actually runs.
         from shared.sandbox.arm_double import ArmDouble
         from shared.sandbox.eventgrid_double import EventGridDouble
+        from shared.sandbox.keyvault_double import KeyVaultDouble
+        from shared.sandbox.kubernetes_double import KubernetesApiDouble
         from shared.sandbox.world import World
 
         self.scenario = scenario
@@ -102,6 +109,9 @@ class Sandbox:
         self.world = World.from_dict(scenario.world)
         self.arm = ArmDouble(self.world, self.clock, self.tls)
         self.topic = EventGridDouble(self.tls)
+        self.kubernetes = KubernetesApiDouble(self.tls)
+        self.vault = KeyVaultDouble(self.tls)
+        self.api_clusters: list[str] = []
         self.bus = ServiceBusDouble(
             self.clock,
             [names.DEFAULT_CLUSTER_EVENTS_QUEUE, names.DEFAULT_EXTENSION_EVENTS_QUEUE],
@@ -114,6 +124,10 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         self.arm.start()
         self.topic.start()
+        self.kubernetes.start()
+        self.vault.start()
+        for cluster in self.scenario.world.get("clusters", []):
+            self._give_api_access(cluster)
         os.environ["REQUESTS_CA_BUNDLE"] = str(self.tls.ca_bundle)
         self.settings = Settings.from_environment(self.app_settings())
         self.app = build_app(self.settings, SandboxCredential(), scheduler=self.bus)
@@ -135,6 +149,8 @@ class Sandbox:
             os.environ.pop("REQUESTS_CA_BUNDLE", None)
         else:
             os.environ["REQUESTS_CA_BUNDLE"] = self._previous_ca
+        self.vault.stop()
+        self.kubernetes.stop()
         self.topic.stop()
         self.arm.stop()
 
@@ -146,7 +162,9 @@ class Sandbox:
             names.EXTENSION_EVENTS_QUEUE: names.DEFAULT_EXTENSION_EVENTS_QUEUE,
             names.NOTIFICATION_TOPIC_ENDPOINT: self.topic.endpoint,
             names.SWEEP_SCHEDULE: names.DEFAULT_SWEEP_SCHEDULE,
-            names.ATTACH_POLICY: json.dumps(self.scenario.policy),
+            names.ATTACH_POLICY: json.dumps(self.scenario.policy).replace(
+                VAULT_PLACEHOLDER, self.vault.vault_url.rstrip("/")
+            ),
             names.ATTACH_TAG_KEY: self.scenario.tag_key,
             names.ARM_ENDPOINT: self.arm.base_url,
             names.RECHECK_DELAY_SECONDS: str(names.DEFAULT_RECHECK_DELAY_SECONDS),
@@ -180,7 +198,7 @@ class Sandbox:
                 break
             self.clock.advance_to(due)
             if step_at is not None and step_at <= due:
-                self._run_step(pending.pop(0))
+                self._run_step(pending.pop(0), repeat=index > 0)
                 continue
             deliveries.append(self._deliver(triggers, start))
         counts = self.arm.counts
@@ -191,9 +209,39 @@ class Sandbox:
             notifications=len(self.topic.notifications) - notified_before,
         )
 
-    def _run_step(self, step: Step) -> None:
+    def _give_api_access(self, cluster: dict[str, Any]) -> None:
+        """Arc clusters (and AKS without Azure RBAC) get a Kubernetes API server double and a
+        kubeconfig in the Key Vault double, as a platform team would provide."""
+        cluster_id = ResourceId.parse(str(cluster["id"]))
+        if cluster_id.resource_type == MANAGED_CLUSTER and cluster.get("azure_rbac", False):
+            return
+        kubeconfig = self.kubernetes.add_cluster(
+            cluster_id.raw, list(cluster.get("namespaces") or ["default"])
+        )
+        self.vault.set_secret(f"kubeconfig-{cluster_id.name}", kubeconfig)
+        self.api_clusters.append(cluster_id.raw)
+
+    def namespaces(self) -> list[dict[str, str]]:
+        """Namespaces on every cluster: ARM managed ones and those in the Kubernetes API double."""
+        found = [
+            n for n in self.world.snapshot()["namespaces"] if n["cluster"] not in self.api_clusters
+        ]
+        for cluster_id in self.api_clusters:
+            found += [
+                {"cluster": cluster_id, "name": n} for n in self.kubernetes.namespaces(cluster_id)
+            ]
+        return found
+
+    def _run_step(self, step: Step, repeat: bool) -> None:
         if step.change is not None:
-            self.world.apply_change(step.change)
+            try:
+                self.world.apply_change(step.change)
+            except WorldError:
+                if not repeat:
+                    raise
+                # a repeated pass meets its own earlier changes (a cluster already deleted)
+            if step.change.get("op") == "create_cluster" and not repeat:
+                self._give_api_access(step.change["cluster"])
             return
         assert step.queue is not None and step.body is not None and step.message_id is not None
         self._labels[step.message_id] = step.label
