@@ -16,6 +16,13 @@ MANAGED_BY_VALUE = "autoattach"
 ROLE_ASSIGNMENT_DESCRIPTION = "Created by autoattach"
 
 
+def state_text(value: object) -> str:
+    """An SDK provisioning state as plain text: SDK enums print as 'ProvisioningState.FAILED'."""
+    if value is None:
+        return ""
+    return str(getattr(value, "value", value))
+
+
 class StorageAccess(StrEnum):
     READ = "read"
     READ_WRITE = "read-write"

@@ -23,6 +23,7 @@ from shared.model import (
     ComputeState,
     IdentityType,
     WorkspaceState,
+    state_text,
 )
 
 CUSTOM_CLOUD = "AutoattachCustomCloud"
@@ -156,7 +157,7 @@ def compute_state(workspace_id: ResourceId, compute: Any) -> ComputeState:
         namespace=getattr(compute, "namespace", "") or "",
         identity_type=identity_type,
         principal_id=principal_id or None,
-        provisioning_state=str(getattr(compute, "provisioning_state", "") or ""),
+        provisioning_state=state_text(getattr(compute, "provisioning_state", None)),
         managed_by_autoattach=tags.get(MANAGED_BY_TAG) == MANAGED_BY_VALUE,
         user_assigned_identity=user_assigned,
     )

@@ -9,7 +9,7 @@ from azure.mgmt.kubernetesconfiguration.models import Extension, Scope, ScopeClu
 from shared.adapters.arm import ArmConnection
 from shared.arm_id import CONNECTED_CLUSTER, ResourceId
 from shared.errors import azure_call
-from shared.model import AZUREML_EXTENSION_TYPE, ExtensionPolicy, ExtensionState
+from shared.model import AZUREML_EXTENSION_TYPE, ExtensionPolicy, ExtensionState, state_text
 
 AZUREML_EXTENSION_TYPE_NAME = "Microsoft.AzureML.Kubernetes"
 
@@ -42,7 +42,7 @@ class ClusterExtensions:
                 return ExtensionState(
                     id=ResourceId.parse(extension.id),
                     extension_type=extension.extension_type or "",
-                    provisioning_state=str(extension.provisioning_state or ""),
+                    provisioning_state=state_text(extension.provisioning_state),
                 )
         return None
 
