@@ -46,9 +46,10 @@ def test_extension_flips_from_creating_to_succeeded_after_clock_advance(
     )
 
 
-def test_extension_begin_create_completes_without_waiting_and_is_stored(
+def test_extension_begin_create_completes_at_once_when_the_world_has_no_install_delay(
     arm: ArmDouble, extensions_client: SourceControlConfigurationClient, world: World
 ) -> None:
+    world.extension_install_seconds = 0
     poller = extensions_client.extensions.begin_create(
         "rg-ml",
         *ARC_RP,
@@ -70,8 +71,9 @@ def test_extension_begin_create_completes_without_waiting_and_is_stored(
 
 
 def test_extension_lro_fails_when_a_failure_is_injected(
-    arm: ArmDouble, extensions_client: SourceControlConfigurationClient
+    arm: ArmDouble, extensions_client: SourceControlConfigurationClient, world: World
 ) -> None:
+    world.extension_install_seconds = 0
     arm.fail_next_lro("/extensions/broken")
     with pytest.raises(HttpResponseError):
         extensions_client.extensions.begin_create(

@@ -29,6 +29,7 @@ from tests.double.arm_world import (
 from tests.double.conftest import MlFactory
 
 COMPUTES = f"{WS}/computes"
+ARC_READY = ARC  # its AzureML extension is Succeeded from the start
 
 
 def _attach(
@@ -180,3 +181,47 @@ def test_compute_lro_failure_injection_raises(ml: MLClient, arm: ArmDouble) -> N
     with pytest.raises(HttpResponseError):
         _attach(ml, "k8s-bad", AKS, IdentityConfiguration(type="system_assigned"))
     assert ml.compute.get("k8s-bad").provisioning_state == "Failed"
+
+
+def test_compute_get_and_list_reflect_a_set_compute_state_change(
+    ml: MLClient, world: World
+) -> None:
+    _attach(ml, "k8s-aks", AKS, IdentityConfiguration(type="system_assigned"))
+    world.apply_change(
+        {
+            "op": "set_compute_state",
+            "workspace": WS,
+            "name": "k8s-aks",
+            "provisioning_state": "Failed",
+        }
+    )
+    assert ml.compute.get("k8s-aks").provisioning_state == "Failed"
+    states = {c.name: c.provisioning_state for c in ml.compute.list()}
+    assert states == {"by-hand": "Succeeded", "k8s-aks": "Failed"}
+
+
+def test_a_failed_compute_can_be_detached_and_attached_again_under_the_same_name(
+    ml: MLClient, world: World
+) -> None:
+    world.apply_change(
+        {
+            "op": "set_compute_state",
+            "workspace": WS,
+            "name": "by-hand",
+            "provisioning_state": "Failed",
+        }
+    )
+    ml.compute.begin_delete("by-hand", action="Detach").result(timeout=5)
+    assert all(c.name != "by-hand" for c in ml.compute.list())
+    identity = IdentityConfiguration(
+        type="user_assigned",
+        user_assigned_identities=[ManagedIdentityConfiguration(resource_id=UAI)],
+    )
+    again = _attach(ml, "by-hand", ARC_READY, identity)
+    assert again.provisioning_state == "Succeeded" and again.resource_id == ARC_READY
+    entry = next(c for c in world.snapshot()["computes"] if c["name"] == "by-hand")
+    assert (entry["resource_id"], entry["identity_type"], entry["principal_id"]) == (
+        ARC_READY,
+        "user_assigned",
+        UAI_PRINCIPAL,
+    )

@@ -10,7 +10,7 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
 from shared.sandbox.world import World
-from tests.double.arm_world import ACR, AKS, RG, STORAGE, SUB, UAI_PRINCIPAL
+from tests.double.arm_world import ACR, AKS, ARC, RG, STORAGE, SUB, UAI_PRINCIPAL
 
 ROLES = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions"
 ACR_PULL = f"{ROLES}/7f951dda-4ed3-4680-a7ca-43fe172d538d"
@@ -124,3 +124,58 @@ def test_list_for_scope_includes_assignments_above_the_scope(
     name = str(uuid.uuid4())
     authorization.role_assignments.create(RG, name, _params(READER, UAI_PRINCIPAL))
     assert [a.name for a in authorization.role_assignments.list_for_scope(ACR)] == [name]
+
+
+def _names_for_principal(
+    authorization: AuthorizationManagementClient, scope: str, principal: str = UAI_PRINCIPAL
+) -> set[str]:
+    listed = authorization.role_assignments.list_for_scope(
+        scope, filter=f"principalId eq '{principal}'"
+    )
+    return {str(a.name) for a in listed}
+
+
+def test_principal_filter_at_a_cluster_scope_returns_assignments_at_and_above_it(
+    authorization: AuthorizationManagementClient,
+) -> None:
+    made: dict[str, str] = {}
+    sibling = AKS + "-2"  # a name-prefix sibling: not a child of AKS
+    for label, scope in {
+        "cluster": AKS,
+        "group": RG,
+        "subscription": f"/subscriptions/{SUB}",
+        "other-cluster": ARC,
+        "prefix-sibling": sibling,
+        "registry": ACR,
+    }.items():
+        name = str(uuid.uuid4())
+        authorization.role_assignments.create(scope, name, _params(READER, UAI_PRINCIPAL))
+        made[label] = name
+    stranger = str(uuid.uuid4())
+    authorization.role_assignments.create(AKS, stranger, _params(READER, STRANGER))
+    assert _names_for_principal(authorization, AKS) == {
+        made["cluster"],
+        made["group"],
+        made["subscription"],
+    }
+    assert _names_for_principal(authorization, ARC) == {
+        made["other-cluster"],
+        made["group"],
+        made["subscription"],
+    }
+    assert _names_for_principal(authorization, AKS, STRANGER) == {stranger}
+
+
+def test_principal_filter_also_returns_assignments_below_the_scope_as_arm_documents(
+    authorization: AuthorizationManagementClient,
+) -> None:
+    # "principalId eq {id}": assignments at, above or below the scope for that principal
+    # (Role Assignments - List For Scope, api 2022-04-01). atScope() drops "below".
+    below = f"{AKS}/managedNamespaces/team-x"
+    name = str(uuid.uuid4())
+    authorization.role_assignments.create(below, name, _params(READER, UAI_PRINCIPAL))
+    assert _names_for_principal(authorization, AKS) == {name}
+    at_scope = authorization.role_assignments.list_for_scope(
+        AKS, filter=f"atScope() and principalId eq '{UAI_PRINCIPAL}'"
+    )
+    assert list(at_scope) == []

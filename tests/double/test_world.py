@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,12 @@ def test_create_cluster_and_set_tags_changes(world: World) -> None:
         )
     with pytest.raises(WorldError, match="unknown op"):
         world.apply_change({"op": "explode"})
+
+
+def test_the_example_in_docs_world_format_loads() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "world-format.md").read_text()
+    example = re.search(r"```json\n(\{\n.*?)\n```", text, re.DOTALL)
+    assert example is not None
+    world = World.from_dict(json.loads(example.group(1)))
+    assert world.extension_install_seconds == 120
+    assert [r["id"].rsplit("/", 1)[-1] for r in world.snapshot()["relays"]] == ["edge-relay-01"]
