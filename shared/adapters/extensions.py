@@ -65,4 +65,5 @@ class ClusterExtensions:
                 cluster_id.name,
                 policy.name,
                 extension,
+                polling=False,  # send the PUT only: no poller thread waiting on the install
             )
