@@ -19,6 +19,14 @@ def demo_document() -> dict[str, Any]:
     return json.loads(text)
 
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+
+def simple_document() -> dict[str, Any]:
+    """docs/examples/world.json: one tagged AKS cluster, two workspaces, one untagged cluster."""
+    return json.loads((EXAMPLES / "world.json").read_text())
+
+
 def scenario_from(document: dict[str, Any], events: list[dict[str, Any]] | None = None) -> Scenario:
     world, policy, tag_key = split_world_file(document, "test world")
     steps = parse_steps(events if events is not None else events_for_world(world), "test events")

@@ -1,13 +1,13 @@
 import json
 
 from shared.sandbox.scenario import arm_event
-from tests.e2e.conftest import demo_document, scenario_from, write_json
+from tests.e2e.conftest import scenario_from, simple_document, write_json
 
 AKS_WRITE = "Microsoft.ContainerService/managedClusters/write"
 
 
 def ready_demo():
-    document = demo_document()
+    document = simple_document()
     extension = document["clusters"][0]["extensions"][0]
     extension["provisioning_state"] = "Succeeded"
     extension.pop("succeeds_after_seconds")
