@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
+from shared.adapters.dead_letters import DeadLetter
 from shared.adapters.notifications import Notification
 from shared.arm_id import ResourceId
 from shared.model import (
@@ -58,3 +60,8 @@ class RecheckScheduler(Protocol):
     def schedule(
         self, queue: str, body: bytes, *, message_id: str, attempt: int, delay_seconds: float
     ) -> None: ...
+
+
+class DeadLetterQueues(Protocol):
+    def peek(self, queue: str) -> list[DeadLetter]: ...
+    def replay(self, queue: str, message_ids: Iterable[str] | None) -> list[str]: ...

@@ -181,12 +181,19 @@ class Sandbox:
         return by_queue
 
     def run_pass(self, index: int) -> PassReport:
+        """Run the scenario's steps once, 25 virtual hours after the previous pass."""
         start = index * PASS_SPACING_SECONDS
         self.clock.advance_to(start)
+        return self._run(list(self.scenario.steps), start, repeat=index > 0)
+
+    def deliver_pending(self) -> PassReport:
+        """Deliver what is on the queues now (an operator's replay, say), with no new steps."""
+        return self._run([], self.clock.seconds(), repeat=True)
+
+    def _run(self, pending: list[Step], start: float, *, repeat: bool) -> PassReport:
         self.arm.reset_counts()
         notified_before = len(self.topic.notifications)
         triggers = self._triggers
-        pending = list(self.scenario.steps)
         deliveries: list[Delivery] = []
         while True:
             step_at = start + pending[0].at if pending else None
@@ -198,7 +205,7 @@ class Sandbox:
                 break
             self.clock.advance_to(due)
             if step_at is not None and step_at <= due:
-                self._run_step(pending.pop(0), repeat=index > 0)
+                self._run_step(pending.pop(0), repeat=repeat)
                 continue
             deliveries.append(self._deliver(triggers, start))
         counts = self.arm.counts

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus._pyamqp.message import Header, Message, Properties
 
+from shared.adapters.dead_letters import DeadLetter, replay_message_id
 from shared.adapters.rechecks import ATTEMPT_PROPERTY
 from shared.sandbox.clock import VirtualClock
 
@@ -208,3 +209,35 @@ class ServiceBusDouble:
             if message.settled is None:
                 queue.lock_expired(message)
         return queue.name, message
+
+
+class DeadLetterQueues:
+    """The operator's port (list, replay) served by the queue double, as the real adapter
+    (shared.adapters.dead_letters) serves it from Service Bus."""
+
+    def __init__(self, bus: ServiceBusDouble) -> None:
+        self._bus = bus
+
+    def peek(self, queue: str) -> list[DeadLetter]:
+        return [
+            DeadLetter(
+                message_id=m.message_id,
+                reason=m.dead_letter_reason or "",
+                description=m.dead_letter_description or "",
+                body=m.body,
+                enqueued_at=f"t+{m.visible_at:.0f}s",
+            )
+            for m in self._bus.queues[queue].dead_letters
+        ]
+
+    def replay(self, queue: str, message_ids: Iterable[str] | None) -> list[str]:
+        target = self._bus.queues[queue]
+        wanted = None if message_ids is None else set(message_ids)
+        replayed = []
+        for message in list(target.dead_letters):
+            if wanted is not None and message.message_id not in wanted:
+                continue
+            target.dead_letters.remove(message)
+            target.send(message.body, message_id=replay_message_id(message.message_id))
+            replayed.append(message.message_id)
+        return replayed
