@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from shared.errors import PermanentError, TransientError
 from shared.events import IgnoredEvent, MalformedEvent, parse_message
-from shared.reconcile import Services, reconcile
+from shared.ports import Services
+from shared.reconcile import reconcile
 
 log = logging.getLogger("autoattach.handling")
 

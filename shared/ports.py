@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 from shared.adapters.dead_letters import DeadLetter
@@ -18,6 +19,7 @@ from shared.model import (
     Role,
     WorkspaceState,
 )
+from shared.policy import AttachPolicy
 
 
 class Clusters(Protocol):
@@ -65,3 +67,17 @@ class RecheckScheduler(Protocol):
 class DeadLetterQueues(Protocol):
     def peek(self, queue: str) -> list[DeadLetter]: ...
     def replay(self, queue: str, message_ids: Iterable[str] | None) -> list[str]: ...
+
+
+@dataclass
+class Services:
+    """Everything reconcile talks to; built in one place (shared.wiring)."""
+
+    policy: AttachPolicy
+    tag_key: str
+    clusters: Clusters
+    extensions: Extensions
+    namespaces: Namespaces
+    workspaces: Workspaces
+    roles: RoleAssignments
+    notifier: Notifier

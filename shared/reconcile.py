@@ -16,11 +16,9 @@ from shared.arm_id import ResourceId
 from shared.errors import PermanentError, TransientError
 from shared.model import (
     Attachment,
-    ComputeState,
-    IdentityType,
     WhenExtensionMissing,
-    WorkspaceState,
 )
+from shared.observe import observe
 from shared.planner import (
     Action,
     AttachCompute,
@@ -33,12 +31,9 @@ from shared.planner import (
     Problem,
     RevokeRole,
     plan,
-    prerequisite_roles,
     principal_of,
-    readiness,
 )
-from shared.policy import AttachPolicy, TagDecision, decide_attachments
-from shared.ports import Clusters, Extensions, Namespaces, Notifier, RoleAssignments, Workspaces
+from shared.ports import Services
 
 log = logging.getLogger("autoattach.reconcile")
 
@@ -46,20 +41,6 @@ MAX_ROUNDS = 6
 PREREQUISITE_HINT = (
     "without it Azure answers attach with 'extension not installed' or 'internal server error'"
 )
-
-
-@dataclass
-class Services:
-    """Everything reconcile talks to; built in one place (shared.wiring)."""
-
-    policy: AttachPolicy
-    tag_key: str
-    clusters: Clusters
-    extensions: Extensions
-    namespaces: Namespaces
-    workspaces: Workspaces
-    roles: RoleAssignments
-    notifier: Notifier
 
 
 @dataclass
@@ -83,111 +64,6 @@ class ReconcileResult:
         if self.problems:
             parts.append("; ".join(p.message for p in self.problems))
         return "; ".join(parts)
-
-
-def observe(cluster_id: ResourceId, services: Services) -> Observation:
-    policy = services.policy
-    cluster = services.clusters.get(cluster_id)
-    decision = TagDecision((), ())
-    if cluster.exists:
-        decision = decide_attachments(cluster_id, cluster.tags, services.tag_key, policy)
-    attachments = decision.attachments
-    wanted = {(a.workspace_id, a.compute_name) for a in attachments}
-    computes: dict[tuple[ResourceId, str], ComputeState] = {}
-    owned: list[ComputeState] = []
-    for workspace_id in dict.fromkeys(policy.workspaces_for(cluster_id)):
-        for compute in services.workspaces.list_computes(workspace_id):
-            key = (compute.workspace_id, compute.name)
-            if key in wanted:
-                computes[key] = compute
-            if compute.managed_by_autoattach and compute.cluster_id == cluster_id:
-                owned.append(compute)
-    workspace_ids = dict.fromkeys(
-        [a.workspace_id for a in attachments] + [c.workspace_id for c in owned]
-    )
-    workspaces = {w: services.workspaces.get_workspace(w) for w in workspace_ids}
-
-    extension = None
-    route = None
-    namespaces: frozenset[str] = frozenset()
-    relay = None
-    if attachments:
-        extension = services.extensions.find_azureml(cluster_id)
-        route = policy.namespace_route(cluster_id, cluster.azure_rbac)
-        if readiness(cluster, extension) is None and route is not None:
-            namespaces = frozenset(
-                ns
-                for ns in dict.fromkeys(a.namespace for a in attachments)
-                if services.namespaces.exists(cluster_id, ns, route)
-            )
-        uses_identity = any(
-            workspaces[w].user_assigned_identity is not None
-            for w in {a.workspace_id for a in attachments}
-        )
-        if uses_identity and cluster.kind == "arc" and readiness(cluster, extension) is None:
-            relay = services.clusters.relay_for(cluster_id)
-
-    principals = _principals(services, attachments, list(computes.values()) + owned, workspaces)
-    observed = Observation(
-        cluster=cluster,
-        decision=decision,
-        extension=extension,
-        extension_policy=policy.extension,
-        namespace_route=route,
-        workspaces=workspaces,
-        computes=computes,
-        owned=tuple(owned),
-        namespaces=namespaces,
-        principals=principals,
-        relay=relay,
-    )
-    return _with_holdings(observed, services)
-
-
-def _principals(
-    services: Services,
-    attachments: tuple[Attachment, ...],
-    computes: list[ComputeState],
-    workspaces: dict[ResourceId, WorkspaceState],
-) -> dict[str, str]:
-    identities: list[ResourceId] = [
-        c.user_assigned_identity
-        for c in computes
-        if c.identity_type is IdentityType.USER_ASSIGNED and c.user_assigned_identity is not None
-    ]
-    attached_workspaces = {a.workspace_id for a in attachments}
-    identities += [
-        w.user_assigned_identity
-        for w in workspaces.values()
-        if w.user_assigned_identity is not None and w.id in attached_workspaces
-    ]
-    principals: dict[str, str] = {}
-    for identity in identities:
-        if identity.key not in principals:
-            principals[identity.key] = services.clusters.principal_of_identity(identity)
-    return principals
-
-
-def _with_holdings(observed: Observation, services: Services) -> Observation:
-    """Read which roles each relevant principal holds at each relevant scope (one list each)."""
-    pairs: dict[tuple[str, str], ResourceId] = {}
-    for compute in list(observed.computes.values()) + list(observed.owned):
-        workspace = observed.workspaces.get(compute.workspace_id)
-        principal = principal_of(observed, compute)
-        if workspace is None or not principal:
-            continue
-        for scope in (workspace.container_registry, workspace.storage_account):
-            if scope is not None:
-                pairs[(scope.key, principal)] = scope
-    if observed.cluster.exists and observed.decision.attachments:
-        for workspace in observed.workspaces.values():
-            identity = workspace.user_assigned_identity
-            principal = observed.principals.get(identity.key) if identity else None
-            if principal:
-                for scope, _role in prerequisite_roles(observed.cluster, observed.relay):
-                    pairs[(scope.key, principal)] = scope
-    holdings = {key: services.roles.held(scope, key[1]) for key, scope in pairs.items()}
-    return Observation(**{**observed.__dict__, "role_holdings": holdings})
 
 
 def reconcile(

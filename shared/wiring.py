@@ -20,8 +20,7 @@ from shared.adapters.notifications import EventGridNotifier
 from shared.adapters.rechecks import ServiceBusRecheckScheduler
 from shared.adapters.roles import RoleAssignments
 from shared.policy import AttachPolicy
-from shared.ports import RecheckScheduler
-from shared.reconcile import Services
+from shared.ports import RecheckScheduler, Services
 from shared.settings import Settings
 
 log = logging.getLogger("autoattach.wiring")
