@@ -13,14 +13,16 @@ import azurefunctions.extensions.bindings.servicebus as servicebus
 
 from shared import settings as names
 from shared.handling import handle_message
-from shared.settlement import attempt_of, message_body, settle
+from shared.settlement import MessageActions, attempt_of, message_body, settle
 from shared.wiring import current_app
 
 log = logging.getLogger("autoattach.functions")
 blueprint = func.Blueprint()
 
 
-def process(message: servicebus.ServiceBusReceivedMessage, actions: object, queue: str) -> None:
+def process(
+    message: servicebus.ServiceBusReceivedMessage, actions: MessageActions, queue: str
+) -> None:
     app = current_app()
     try:
         outcome = handle_message(
@@ -32,9 +34,9 @@ def process(message: servicebus.ServiceBusReceivedMessage, actions: object, queu
     except Exception:
         # A bug, not a verdict on the message: let Service Bus deliver it again.
         log.exception("message %s: unexpected failure; abandoning", message.message_id)
-        actions.abandon(message)  # type: ignore[attr-defined]
+        actions.abandon(message)
         return
-    settle(message, actions, outcome, queue=queue, scheduler=app.scheduler)  # type: ignore[arg-type]
+    settle(message, actions, outcome, queue=queue, scheduler=app.scheduler)
 
 
 @blueprint.function_name("cluster_events")

@@ -168,6 +168,14 @@ class Sandbox:
             names.ATTACH_TAG_KEY: self.scenario.tag_key,
             names.ARM_ENDPOINT: self.arm.base_url,
             names.RECHECK_DELAY_SECONDS: str(names.DEFAULT_RECHECK_DELAY_SECONDS),
+            names.SWEEP_SUBSCRIPTIONS: ",".join(
+                sorted(
+                    {
+                        ResourceId.parse(str(c["id"])).subscription
+                        for c in self.scenario.world.get("clusters", [])
+                    }
+                )
+            ),
         }
 
     def _find_triggers(self) -> dict[str, Trigger]:
