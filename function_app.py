@@ -1,10 +1,18 @@
 """The Functions app: registers the blueprints in functions/. No logic lives here."""
 
+import os
+
 import azure.functions as func
 
 from functions.queue_triggers import blueprint as queue_triggers
 from functions.sweep import blueprint as sweep
+from shared.wiring import current_app
 
 app = func.FunctionApp()
 app.register_functions(queue_triggers)
 app.register_functions(sweep)
+
+if os.environ.get("FUNCTIONS_WORKER_RUNTIME"):
+    # In the Functions host: validate settings and the attach policy once, at start, so a bad
+    # deployment fails loudly here instead of on every message (messages wait on the queue).
+    current_app()
