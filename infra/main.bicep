@@ -44,6 +44,17 @@ param privateNetworking bool = false
 @description('Resource id of the Key Vault holding kubeconfigs for Arc clusters (Azure RBAC vault). Empty: none.')
 param kubeconfigKeyVaultId string = ''
 
+@description('Comma-separated Microsoft Entra object ids of the operators who list and replay dead letters (Service Bus Data Receiver and Sender on each queue). Empty: none.')
+param operatorPrincipalIds string = ''
+
+@allowed([
+  'Group'
+  'User'
+  'ServicePrincipal'
+])
+@description('Type of every id in operatorPrincipalIds.')
+param operatorPrincipalType string = 'Group'
+
 @minValue(1)
 @description('Seconds before a "not ready yet" cluster is looked at again.')
 param recheckDelaySeconds int = 60
@@ -73,6 +84,14 @@ var listedSubscriptionIds = [for id in split(watchedSubscriptions, ','): toLower
 var watchedSubscriptionIds = empty(watchedSubscriptions) ? array(subscription().subscriptionId) : listedSubscriptionIds
 var workspaceIds = [for id in split(allowedWorkspaceIds, ','): trim(id)]
 var workspaceSubscriptionIds = [for id in workspaceIds: toLower(split(id, '/')[2])]
+// Operators' object ids: blanks (an empty parameter, a trailing comma) dropped, lower-cased and de-duplicated
+// (union) so that each gets one assignment per role and queue. No operators: no operator deployments at all.
+var listedOperatorIds = [for id in split(operatorPrincipalIds, ','): toLower(trim(id))]
+var operatorIds = union(filter(listedOperatorIds, id => !empty(id)), [])
+var operatorQueues = empty(operatorIds) ? [] : [
+  clusterEventsQueue
+  extensionEventsQueue
+]
 // union() of arrays drops duplicates: one conditional RBAC Administrator assignment per subscription.
 var roleAssignmentSubscriptionIds = union(watchedSubscriptionIds, workspaceSubscriptionIds)
 
@@ -210,6 +229,18 @@ module appAccess 'modules/app-access.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }
+
+// Operators: dead-letter list and replay on each queue, and nothing wider.
+module operatorAccess 'modules/operator-access.bicep' = [for queueName in operatorQueues: {
+  name: 'operator-access-${queueName}'
+  scope: group
+  params: {
+    serviceBusNamespaceName: serviceBus.outputs.name
+    queueName: queueName
+    principalIds: operatorIds
+    principalType: operatorPrincipalType
+  }
+}]
 
 module customRoles 'modules/custom-roles.bicep' = {
   name: 'autoattach-custom-roles'

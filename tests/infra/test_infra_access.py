@@ -49,6 +49,10 @@ EXPECTED_ASSIGNMENTS = {
         "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",  # Service Bus Data Sender (system topic)
         "ba92f5b4-2d11-453d-a403-e96b0029c9fe",  # Storage Blob Data Contributor (dead letters)
     },
+    "modules/operator-access.bicep": {
+        "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",  # Service Bus Data Receiver: list dead letters
+        "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",  # Service Bus Data Sender: replay them
+    },
     "modules/delegated-rbac.bicep": {RBAC_ADMINISTRATOR},
     "modules/keyvault-access.bicep": {"4633458b-17de-408a-b874-0445c86b69e6"},  # Secrets User
     # Custom roles, by definition name: see test_custom_roles_*.
