@@ -6,7 +6,7 @@ Everything here is a read; the result is plain data (shared.planner.Observation)
 from __future__ import annotations
 
 from shared.arm_id import ResourceId
-from shared.model import Attachment, ComputeState, IdentityType, WorkspaceState
+from shared.model import ComputeState, IdentityType, WorkspaceState
 from shared.planner import Observation, prerequisite_roles, principal_of, readiness
 from shared.policy import TagDecision, decide_attachments
 from shared.ports import Services
@@ -47,14 +47,11 @@ def observe(cluster_id: ResourceId, services: Services) -> Observation:
                 for ns in dict.fromkeys(a.namespace for a in attachments)
                 if services.namespaces.exists(cluster_id, ns, route)
             )
-        uses_identity = any(
-            workspaces[w].user_assigned_identity is not None
-            for w in {a.workspace_id for a in attachments}
-        )
-        if uses_identity and cluster.kind == "arc" and readiness(cluster, extension) is None:
-            relay = services.clusters.relay_for(cluster_id)
+    uses_identity = any(w.user_assigned_identity is not None for w in workspaces.values())
+    if uses_identity and cluster.exists and cluster.kind == "arc":
+        relay = services.clusters.relay_for(cluster_id)
 
-    principals = _principals(services, attachments, list(computes.values()) + owned, workspaces)
+    principals = _principals(services, list(computes.values()) + owned, workspaces)
     observed = Observation(
         cluster=cluster,
         decision=decision,
@@ -73,7 +70,6 @@ def observe(cluster_id: ResourceId, services: Services) -> Observation:
 
 def _principals(
     services: Services,
-    attachments: tuple[Attachment, ...],
     computes: list[ComputeState],
     workspaces: dict[ResourceId, WorkspaceState],
 ) -> dict[str, str]:
@@ -82,11 +78,8 @@ def _principals(
         for c in computes
         if c.identity_type is IdentityType.USER_ASSIGNED and c.user_assigned_identity is not None
     ]
-    attached_workspaces = {a.workspace_id for a in attachments}
     identities += [
-        w.user_assigned_identity
-        for w in workspaces.values()
-        if w.user_assigned_identity is not None and w.id in attached_workspaces
+        w.user_assigned_identity for w in workspaces.values() if w.user_assigned_identity
     ]
     principals: dict[str, str] = {}
     for identity in identities:
@@ -106,7 +99,7 @@ def _with_holdings(observed: Observation, services: Services) -> Observation:
         for scope in (workspace.container_registry, workspace.storage_account):
             if scope is not None:
                 pairs[(scope.key, principal)] = scope
-    if observed.cluster.exists and observed.decision.attachments:
+    if observed.cluster.exists:
         for workspace in observed.workspaces.values():
             identity = workspace.user_assigned_identity
             principal = observed.principals.get(identity.key) if identity else None
@@ -114,4 +107,10 @@ def _with_holdings(observed: Observation, services: Services) -> Observation:
                 for scope, _role in prerequisite_roles(observed.cluster, observed.relay):
                     pairs[(scope.key, principal)] = scope
     holdings = {key: services.roles.held(scope, key[1]) for key, scope in pairs.items()}
-    return Observation(**{**observed.__dict__, "role_holdings": holdings})
+    return Observation(
+        **{
+            **observed.__dict__,
+            "role_holdings": {key: held.roles for key, held in holdings.items()},
+            "our_roles": {key: held.ours for key, held in holdings.items()},
+        }
+    )

@@ -67,7 +67,7 @@ class RevokeRole:
     scope: ResourceId
     role: Role
     principal_id: str
-    compute: ComputeState
+    why: str  # e.g. "compute aks-ml", "workspace ws-edge's identity"
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,14 @@ class Observation:
     relay: ResourceId | None = None
     # (scope key, principal id) -> role GUIDs that principal holds at that scope
     role_holdings: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    # (scope key, principal id) -> those of them held through an assignment autoattach made
+    our_roles: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
     def holds(self, scope: ResourceId, principal_id: str, role: Role) -> bool:
         return role.value in self.role_holdings.get((scope.key, principal_id), frozenset())
+
+    def made_by_us(self, scope: ResourceId, principal_id: str, role: Role) -> bool:
+        return role.value in self.our_roles.get((scope.key, principal_id), frozenset())
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,12 @@ def storage_role(access: StorageAccess) -> Role:
     if access is StorageAccess.READ_WRITE:
         return Role.STORAGE_BLOB_DATA_CONTRIBUTOR
     return Role.STORAGE_BLOB_DATA_READER
+
+
+def _other_storage_role(access: StorageAccess) -> Role:
+    if access is StorageAccess.READ_WRITE:
+        return Role.STORAGE_BLOB_DATA_READER
+    return Role.STORAGE_BLOB_DATA_CONTRIBUTOR
 
 
 def extension_failed(extension: ExtensionState | None) -> bool:
@@ -222,6 +233,7 @@ def plan(observed: Observation) -> Plan:
 
     problems: list[Problem] = []
     waits: list[str] = []
+    needed = _needed_grants(observed, attachments)
     ready_workspaces = _grant_prerequisites(observed, attachments, actions, problems, waits)
     for attachment in attachments:
         if any(p.attachment == attachment for p in problems):
@@ -256,6 +268,15 @@ def plan(observed: Observation) -> Plan:
                 actions.append(
                     GrantRole(scope, role, principal, attachment.workspace_id, attachment)
                 )
+        storage = workspace.storage_account
+        other = _other_storage_role(attachment.storage_access)
+        if (
+            storage is not None
+            and observed.made_by_us(storage, principal, other)
+            and (storage.key, other, principal) not in needed
+        ):
+            why = f"compute {compute.name}, whose storage access is now {attachment.storage_access}"
+            actions.append(RevokeRole(storage, other, principal, why))
     wait_reason = waits[0] if waits and not actions else None
     return Plan(tuple(actions), wait_reason=wait_reason, problems=tuple(problems))
 
@@ -330,12 +351,39 @@ def _release_unwanted(observed: Observation, attachments: tuple[Attachment, ...]
                     continue
                 for role in DATA_ROLES:
                     if (
-                        observed.holds(scope, principal, role)
+                        observed.made_by_us(scope, principal, role)
                         and (scope.key, role, principal) not in still_needed
                     ):
-                        actions.append(RevokeRole(scope, role, principal, compute))
+                        actions.append(
+                            RevokeRole(scope, role, principal, f"compute {compute.name}")
+                        )
         actions.append(DetachCompute(compute, reason))
-    return actions
+    return actions + _release_prerequisites(observed, attachments)
+
+
+def _release_prerequisites(
+    observed: Observation, attachments: tuple[Attachment, ...]
+) -> list[Action]:
+    """Revoke the cluster rights autoattach gave a workspace identity once no workspace on that
+    identity keeps a compute on the cluster. Assignments a person made are never touched."""
+    if not observed.cluster.exists:
+        return []
+    staying = {
+        observed.principals.get(w.user_assigned_identity.key)
+        for w in observed.workspaces.values()
+        if w.user_assigned_identity is not None and any(a.workspace_id == w.id for a in attachments)
+    }
+    actions: list[Action] = []
+    for workspace in observed.workspaces.values():
+        identity = workspace.user_assigned_identity
+        principal = observed.principals.get(identity.key) if identity else None
+        if not principal or principal in staying:
+            continue
+        for scope, role in prerequisite_roles(observed.cluster, observed.relay):
+            if observed.made_by_us(scope, principal, role):
+                why = f"workspace {workspace.id.name}'s identity"
+                actions.append(RevokeRole(scope, role, principal, why))
+    return list(dict.fromkeys(actions))
 
 
 def _needed_grants(

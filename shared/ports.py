@@ -8,6 +8,7 @@ from typing import Protocol
 
 from shared.adapters.dead_letters import DeadLetter
 from shared.adapters.notifications import Notification
+from shared.adapters.roles import HeldRoles
 from shared.arm_id import ResourceId
 from shared.model import (
     Attachment,
@@ -49,7 +50,7 @@ class Workspaces(Protocol):
 
 
 class RoleAssignments(Protocol):
-    def held(self, scope: ResourceId, principal_id: str) -> frozenset[str]: ...
+    def held(self, scope: ResourceId, principal_id: str) -> HeldRoles: ...
     def grant(self, scope: ResourceId, role: Role, principal_id: str) -> None: ...
     def revoke(self, scope: ResourceId, role: Role, principal_id: str) -> None: ...
 

@@ -223,7 +223,7 @@ def _perform(action: Action, services: Services, observed: Observation) -> str:
         services.roles.revoke(action.scope, action.role, action.principal_id)
         return (
             f"removed {action.role.display_name} on {action.scope.name} from "
-            f"{action.principal_id} (compute {action.compute.name})"
+            f"{action.principal_id} ({action.why})"
         )
     assert isinstance(action, DetachCompute)
     services.workspaces.detach(action.compute.workspace_id, action.compute.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.authorization import AuthorizationManagementClient
@@ -17,6 +18,15 @@ from shared.model import ROLE_ASSIGNMENT_DESCRIPTION, Role
 
 # Fixed namespace: the same scope, role and principal always give the same assignment name.
 ASSIGNMENT_NAMESPACE = uuid.UUID("5f0c3a52-7a0e-4f57-9d5c-6f1c2b9a7e31")
+
+
+KNOWN_ROLES = frozenset(role.value for role in Role)
+
+
+@dataclass(frozen=True)
+class HeldRoles:
+    roles: frozenset[str]
+    ours: frozenset[str]
 
 
 def assignment_name(scope: ResourceId, role: Role, principal_id: str) -> str:
@@ -37,19 +47,27 @@ class RoleAssignments:
     def _client(self, scope: ResourceId) -> AuthorizationManagementClient:
         return self._arm.client(AuthorizationManagementClient, scope.subscription)
 
-    def held(self, scope: ResourceId, principal_id: str) -> frozenset[str]:
-        """Role GUIDs the principal holds at (or above) the scope."""
+    def held(self, scope: ResourceId, principal_id: str) -> HeldRoles:
+        """Role GUIDs the principal holds at (or above) the scope, and which of those come from
+        an assignment autoattach made (its deterministic name, at exactly this scope)."""
         with azure_call(f"list role assignments on {scope}"):
             assignments = list(
                 self._client(scope).role_assignments.list_for_scope(
                     scope.raw, filter=f"principalId eq '{principal_id}'"
                 )
             )
-        return frozenset(
-            (a.role_definition_id or "").rsplit("/", 1)[-1].lower()
-            for a in assignments
-            if (a.principal_id or "").lower() == principal_id.lower()
-        )
+        roles: set[str] = set()
+        ours: set[str] = set()
+        for assignment in assignments:
+            if (assignment.principal_id or "").lower() != principal_id.lower():
+                continue
+            role = (assignment.role_definition_id or "").rsplit("/", 1)[-1].lower()
+            roles.add(role)
+            if role in KNOWN_ROLES and (assignment.name or "").lower() == assignment_name(
+                scope, Role(role), principal_id
+            ):
+                ours.add(role)
+        return HeldRoles(frozenset(roles), frozenset(ours))
 
     def grant(self, scope: ResourceId, role: Role, principal_id: str) -> None:
         parameters = RoleAssignmentCreateParameters(

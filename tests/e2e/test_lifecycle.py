@@ -236,3 +236,42 @@ def test_a_kubeconfig_that_may_not_create_namespaces_is_reported_without_leaking
     assert "kubeconfig-arc-1" in reason and "not allowed" in reason
     assert "token" not in reason.lower()
     assert computes(sandbox) == {}
+
+
+def test_a_workspace_identity_loses_its_cluster_rights_when_the_workspace_leaves_the_tag(
+    sandbox_for,
+):
+    document = with_identity_workspace(ready_world())
+    hand_made = {
+        "scope": aks(document),
+        "role_definition_id": SUB
+        + "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+        "principal_id": UAI_PRINCIPAL,
+        "name": "11111111-2222-4333-8444-555555555555",
+    }
+    document["role_assignments"] = [hand_made]  # a person already gave it Reader
+    steps = [
+        event(0, CLUSTER_WRITE, aks(document), "create"),
+        {
+            "at": 100,
+            "change": {
+                "op": "set_tags",
+                "resource": aks(document),
+                "tags": {"azureml-attach": "ws-prod"},
+            },
+        },
+        event(101, TAGS_WRITE, aks(document), "untag"),
+    ]
+    sandbox = sandbox_for(scenario_from(document, steps))
+
+    def on_cluster():
+        return sorted(
+            a["role_definition_id"].rsplit("/", 1)[-1]
+            for a in sandbox.world.snapshot()["role_assignments"]
+            if a["principal_id"] == UAI_PRINCIPAL and a["scope"].lower() == aks(document).lower()
+        )
+
+    report = sandbox.run_pass(0)
+    assert [d.outcome for d in report.deliveries] == ["completed", "completed"]
+    assert on_cluster() == ["acdd72a7-3385-48ef-bd42-f606fba81ae7"]  # only the person's Reader
+    assert set(computes(sandbox)) == {"aks-ml-prod"}

@@ -169,11 +169,12 @@ def test_a_workspace_removed_from_the_tag_loses_the_compute_autoattach_made_and_
             owned=(ours,),
             computes={},
             role_holdings=CONVERGED_HOLDINGS,
+            our_roles=CONVERGED_HOLDINGS,
         )
     )
     assert set(result.actions[:-1]) == {
-        RevokeRole(REGISTRY, Role.ACR_PULL, "principal-1", ours),
-        RevokeRole(STORAGE, Role.STORAGE_BLOB_DATA_CONTRIBUTOR, "principal-1", ours),
+        RevokeRole(REGISTRY, Role.ACR_PULL, "principal-1", "compute aks-ml"),
+        RevokeRole(STORAGE, Role.STORAGE_BLOB_DATA_CONTRIBUTOR, "principal-1", "compute aks-ml"),
     }
     assert isinstance(result.actions[-1], DetachCompute)
     assert "no longer tagged" in result.actions[-1].reason
@@ -181,7 +182,14 @@ def test_a_workspace_removed_from_the_tag_loses_the_compute_autoattach_made_and_
 
 def test_a_deleted_cluster_detaches_what_autoattach_made_there():
     gone = ClusterState(id=CLUSTER, exists=False)
-    result = plan(observation(cluster=gone, owned=(compute(),), role_holdings=CONVERGED_HOLDINGS))
+    result = plan(
+        observation(
+            cluster=gone,
+            owned=(compute(),),
+            role_holdings=CONVERGED_HOLDINGS,
+            our_roles=CONVERGED_HOLDINGS,
+        )
+    )
     detaches = [a for a in result.actions if isinstance(a, DetachCompute)]
     assert len(detaches) == 1 and "was deleted" in detaches[0].reason
     assert sum(isinstance(a, RevokeRole) for a in result.actions) == 2
@@ -282,3 +290,58 @@ def test_a_failed_extension_is_reported_not_waited_for():
     result = plan(observation(extension=failed))
     assert result.wait_reason is None and result.actions == ()
     assert "ended Failed" in result.problems[0].message
+
+
+def test_roles_a_person_granted_are_never_revoked_on_detach():
+    result = plan(
+        observation(
+            decision=TagDecision((), ()),
+            owned=(compute(),),
+            role_holdings=CONVERGED_HOLDINGS,
+            our_roles={},
+        )
+    )
+    assert [type(a) for a in result.actions] == [DetachCompute]
+
+
+def test_switching_storage_access_replaces_the_storage_role_autoattach_granted():
+    reader_held = {
+        (REGISTRY.key, "principal-1"): frozenset({Role.ACR_PULL.value}),
+        (STORAGE.key, "principal-1"): frozenset({Role.STORAGE_BLOB_DATA_READER.value}),
+    }
+    result = plan(
+        observation(
+            namespaces=frozenset({"azureml"}),
+            computes={(WORKSPACE, "aks-ml"): compute()},
+            role_holdings=reader_held,
+            our_roles=reader_held,
+        )
+    )
+    assert (
+        GrantRole(STORAGE, Role.STORAGE_BLOB_DATA_CONTRIBUTOR, "principal-1", WORKSPACE, ATTACHMENT)
+        in result.actions
+    )
+    revokes = [a for a in result.actions if isinstance(a, RevokeRole)]
+    assert [(r.scope, r.role) for r in revokes] == [(STORAGE, Role.STORAGE_BLOB_DATA_READER)]
+
+
+def test_a_workspace_identity_loses_the_cluster_rights_autoattach_gave_when_it_leaves():
+    identity = ResourceId.parse(
+        SUB + "/resourceGroups/rg-ml/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ws"
+    )
+    workspace = WorkspaceState(WORKSPACE, "westeurope", STORAGE, REGISTRY, identity)
+    granted = {
+        (CLUSTER.key, "ws-principal"): frozenset({Role.READER.value, Role.AKS_CLUSTER_ADMIN.value})
+    }
+    result = plan(
+        observation(
+            decision=TagDecision((), ()),
+            owned=(compute(),),
+            workspaces={WORKSPACE: workspace},
+            principals={identity.key: "ws-principal"},
+            role_holdings=granted,
+            our_roles=granted,
+        )
+    )
+    revoked = {(a.scope, a.role) for a in result.actions if isinstance(a, RevokeRole)}
+    assert revoked == {(CLUSTER, Role.READER), (CLUSTER, Role.AKS_CLUSTER_ADMIN)}
