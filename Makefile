@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: sandbox test lint scan venv clean
+.PHONY: sandbox test lint scan venv clean bench
 
 venv: $(STAMP)
 
@@ -42,6 +42,11 @@ scan: $(SCAN_STAMP)
 
 test: lint scan
 	$(BIN)/pytest
+
+# Figures, not pass/fail: ARM requests per cluster and attachment, replay cost, time, memory.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/fleet.py --clusters 50
+	$(BIN)/python benchmarks/fleet.py --clusters 30 --throttle
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
