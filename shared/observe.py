@@ -5,6 +5,8 @@ Everything here is a read; the result is plain data (shared.planner.Observation)
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from shared.arm_id import ResourceId
 from shared.model import ComputeState, IdentityType, WorkspaceState
 from shared.planner import Observation, prerequisite_roles, principal_of, readiness
@@ -12,7 +14,17 @@ from shared.policy import TagDecision, decide_attachments
 from shared.ports import Services
 
 
-def observe(cluster_id: ResourceId, services: Services) -> Observation:
+@dataclass
+class Memo:
+    """What does not change while one cluster is reconciled (autoattach never writes it), so
+    later rounds need not read it again: workspaces and identities' principals."""
+
+    workspaces: dict[ResourceId, WorkspaceState] = field(default_factory=dict)
+    principals: dict[str, str] = field(default_factory=dict)
+
+
+def observe(cluster_id: ResourceId, services: Services, memo: Memo | None = None) -> Observation:
+    memo = Memo() if memo is None else memo
     policy = services.policy
     cluster = services.clusters.get(cluster_id)
     decision = TagDecision((), ())
@@ -32,7 +44,10 @@ def observe(cluster_id: ResourceId, services: Services) -> Observation:
     workspace_ids = dict.fromkeys(
         [a.workspace_id for a in attachments] + [c.workspace_id for c in owned]
     )
-    workspaces = {w: services.workspaces.get_workspace(w) for w in workspace_ids}
+    for workspace_id in workspace_ids:
+        if workspace_id not in memo.workspaces:
+            memo.workspaces[workspace_id] = services.workspaces.get_workspace(workspace_id)
+    workspaces = {w: memo.workspaces[w] for w in workspace_ids}
 
     extension = None
     route = None
@@ -51,7 +66,7 @@ def observe(cluster_id: ResourceId, services: Services) -> Observation:
     if uses_identity and cluster.exists and cluster.kind == "arc":
         relay = services.clusters.relay_for(cluster_id)
 
-    principals = _principals(services, list(computes.values()) + owned, workspaces)
+    principals = _principals(services, list(computes.values()) + owned, workspaces, memo)
     observed = Observation(
         cluster=cluster,
         decision=decision,
@@ -72,6 +87,7 @@ def _principals(
     services: Services,
     computes: list[ComputeState],
     workspaces: dict[ResourceId, WorkspaceState],
+    memo: Memo,
 ) -> dict[str, str]:
     identities: list[ResourceId] = [
         c.user_assigned_identity
@@ -84,7 +100,9 @@ def _principals(
     principals: dict[str, str] = {}
     for identity in identities:
         if identity.key not in principals:
-            principals[identity.key] = services.clusters.principal_of_identity(identity)
+            if identity.key not in memo.principals:
+                memo.principals[identity.key] = services.clusters.principal_of_identity(identity)
+            principals[identity.key] = memo.principals[identity.key]
     return principals
 
 

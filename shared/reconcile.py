@@ -18,7 +18,7 @@ from shared.model import (
     Attachment,
     WhenExtensionMissing,
 )
-from shared.observe import observe
+from shared.observe import Memo, observe
 from shared.planner import (
     Action,
     AttachCompute,
@@ -75,9 +75,10 @@ def reconcile(
     (the first time a message finds it so, not on every re-check)."""
     result = ReconcileResult(cluster_id)
     run = _Run(services, result)
+    memo = Memo()
     try:
         for _round in range(MAX_ROUNDS):
-            observed = observe(cluster_id, services)
+            observed = observe(cluster_id, services, memo)
             result.refused = observed.decision.refused
             result.attachments = len(observed.decision.attachments)
             current = run.without_blocked(plan(observed), observed)
