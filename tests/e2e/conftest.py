@@ -27,6 +27,15 @@ def simple_document() -> dict[str, Any]:
     return json.loads((EXAMPLES / "world.json").read_text())
 
 
+def ready_document() -> dict[str, Any]:
+    """The small example world with its Azure ML extension already installed."""
+    document = simple_document()
+    extension = document["clusters"][0]["extensions"][0]
+    extension["provisioning_state"] = "Succeeded"
+    extension.pop("succeeds_after_seconds")
+    return document
+
+
 def scenario_from(document: dict[str, Any], events: list[dict[str, Any]] | None = None) -> Scenario:
     world, policy, tag_key = split_world_file(document, "test world")
     steps = parse_steps(events if events is not None else events_for_world(world), "test events")

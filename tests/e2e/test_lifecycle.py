@@ -2,7 +2,7 @@
 deletion, Arc clusters and identities, each as a platform team or workspace owner sees it."""
 
 from shared.sandbox.scenario import arm_event
-from tests.e2e.conftest import scenario_from, simple_document
+from tests.e2e.conftest import ready_document, scenario_from
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 ARC = SUB + "/resourceGroups/rg-edge/providers/Microsoft.Kubernetes/connectedClusters/arc-1"
@@ -11,14 +11,6 @@ UAI_PRINCIPAL = "6a1e5b0c-1d2e-4f30-9a41-5b6c7d8e9f99"
 CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"
 ARC_WRITE = "Microsoft.Kubernetes/connectedClusters/write"
 TAGS_WRITE = "Microsoft.Resources/tags/write"
-
-
-def ready_world():
-    document = simple_document()
-    extension = document["clusters"][0]["extensions"][0]
-    extension["provisioning_state"] = "Succeeded"
-    extension.pop("succeeds_after_seconds")
-    return document
 
 
 def event(at, operation, resource, event_id):
@@ -38,7 +30,7 @@ def computes(sandbox):
 
 
 def test_a_workspace_removed_from_the_tag_is_detached_and_its_roles_removed(sandbox_for):
-    document = ready_world()
+    document = ready_document()
     document["computes"] = [
         {
             "workspace": document["workspaces"][1]["id"],
@@ -78,7 +70,7 @@ def test_a_workspace_removed_from_the_tag_is_detached_and_its_roles_removed(sand
 
 
 def test_removing_the_tag_detaches_everything_autoattach_made_on_that_cluster(sandbox_for):
-    document = ready_world()
+    document = ready_document()
     steps = [
         event(0, CLUSTER_WRITE, aks(document), "create"),
         {"at": 100, "change": {"op": "set_tags", "resource": aks(document), "tags": {}}},
@@ -92,7 +84,7 @@ def test_removing_the_tag_detaches_everything_autoattach_made_on_that_cluster(sa
 
 
 def test_a_compute_that_ended_failed_is_detached_and_attached_again(sandbox_for):
-    document = ready_world()
+    document = ready_document()
     research = document["workspaces"][0]["id"]
     steps = [
         event(0, CLUSTER_WRITE, aks(document), "create"),
@@ -118,7 +110,7 @@ def test_a_compute_that_ended_failed_is_detached_and_attached_again(sandbox_for)
 
 
 def test_a_failed_extension_is_reported_to_owners_and_not_retried(sandbox_for):
-    document = ready_world()
+    document = ready_document()
     document["clusters"][0]["extensions"][0]["provisioning_state"] = "Failed"
     sandbox = sandbox_for(scenario_from(document, [event(0, CLUSTER_WRITE, aks(document), "x")]))
     report = sandbox.run_pass(0)
@@ -130,7 +122,7 @@ def test_a_failed_extension_is_reported_to_owners_and_not_retried(sandbox_for):
 
 
 def test_waiting_for_a_missing_extension_tells_owners_once_then_gives_up_with_a_reason(sandbox_for):
-    document = ready_world()
+    document = ready_document()
     document["clusters"][0]["extensions"] = []
     document["policy"]["extension"] = {"when_missing": "wait"}
     sandbox = sandbox_for(scenario_from(document, [event(0, CLUSTER_WRITE, aks(document), "x")]))
@@ -157,7 +149,7 @@ def with_identity_workspace(document):
 
 
 def test_prerequisites_that_cannot_be_granted_are_reported_in_azures_own_words(sandbox_for):
-    document = with_identity_workspace(ready_world())
+    document = with_identity_workspace(ready_document())
     sandbox = sandbox_for(scenario_from(document, [event(0, CLUSTER_WRITE, aks(document), "x")]))
     sandbox.arm.inject(
         "PUT",
@@ -174,7 +166,7 @@ def test_prerequisites_that_cannot_be_granted_are_reported_in_azures_own_words(s
 
 
 def arc_world(with_kubeconfig=True):
-    document = ready_world()
+    document = ready_document()
     document["clusters"].append(
         {
             "id": ARC,
@@ -241,7 +233,7 @@ def test_a_kubeconfig_that_may_not_create_namespaces_is_reported_without_leaking
 def test_a_workspace_identity_loses_its_cluster_rights_when_the_workspace_leaves_the_tag(
     sandbox_for,
 ):
-    document = with_identity_workspace(ready_world())
+    document = with_identity_workspace(ready_document())
     hand_made = {
         "scope": aks(document),
         "role_definition_id": SUB

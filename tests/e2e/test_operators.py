@@ -5,16 +5,14 @@ import json
 from shared.cli import build_parser, run_dead_letters
 from shared.sandbox.scenario import arm_event
 from shared.sandbox.servicebus_double import DeadLetterQueues
-from tests.e2e.conftest import scenario_from, simple_document
+from tests.e2e.conftest import ready_document, scenario_from
 
 CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"
 
 
 def failed_extension_sandbox(sandbox_for):
-    document = simple_document()
-    extension = document["clusters"][0]["extensions"][0]
-    extension["provisioning_state"] = "Failed"
-    extension.pop("succeeds_after_seconds")
+    document = ready_document()
+    document["clusters"][0]["extensions"][0]["provisioning_state"] = "Failed"
     cluster = document["clusters"][0]["id"]
     step = {"at": 0, "event": arm_event(CLUSTER_WRITE, cluster, event_id="evt-failed")}
     sandbox = sandbox_for(scenario_from(document, [step]))

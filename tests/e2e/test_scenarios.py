@@ -1,17 +1,9 @@
 import json
 
 from shared.sandbox.scenario import arm_event
-from tests.e2e.conftest import scenario_from, simple_document, write_json
+from tests.e2e.conftest import ready_document, scenario_from, write_json
 
 AKS_WRITE = "Microsoft.ContainerService/managedClusters/write"
-
-
-def ready_demo():
-    document = simple_document()
-    extension = document["clusters"][0]["extensions"][0]
-    extension["provisioning_state"] = "Succeeded"
-    extension.pop("succeeds_after_seconds")
-    return document
 
 
 def cluster_event(document, index=0, event_id="evt-1"):
@@ -34,7 +26,7 @@ def test_a_malformed_message_is_dead_lettered_with_its_reason(run_cli, tmp_path)
 
 
 def test_a_batch_of_two_events_in_one_message_is_dead_lettered_not_half_handled(sandbox_for):
-    document = ready_demo()
+    document = ready_document()
     first = arm_event(AKS_WRITE, document["clusters"][0]["id"], event_id="a")
     second = arm_event(AKS_WRITE, document["clusters"][1]["id"], event_id="b")
     sandbox = sandbox_for(scenario_from(document, [{"at": 0, "event": [first, second]}]))
@@ -47,7 +39,7 @@ def test_a_batch_of_two_events_in_one_message_is_dead_lettered_not_half_handled(
 
 
 def test_throttling_is_retried_later_by_a_scheduled_message_and_then_converges(sandbox_for):
-    document = ready_demo()
+    document = ready_document()
     sandbox = sandbox_for(scenario_from(document, [cluster_event(document)]))
     sandbox.arm.inject("PUT", "roleAssignments", 429, "TooManyRequests", times=4, retry_after=0)
     report = sandbox.run_pass(0)
@@ -60,7 +52,7 @@ def test_throttling_is_retried_later_by_a_scheduled_message_and_then_converges(s
 
 
 def test_a_workspace_the_policy_does_not_allow_gets_nothing_even_if_tagged(sandbox_for):
-    document = ready_demo()
+    document = ready_document()
     document["clusters"][1]["tags"]["azureml-attach"] = "ws-research"
     document["policy"]["workspaces"][0]["clusters"] = [document["clusters"][0]["id"]]
     document["clusters"][1]["extensions"] = document["clusters"][0]["extensions"]
@@ -73,7 +65,7 @@ def test_a_workspace_the_policy_does_not_allow_gets_nothing_even_if_tagged(sandb
 
 
 def test_a_compute_name_already_used_by_a_person_is_reported_and_left_alone(sandbox_for):
-    document = ready_demo()
+    document = ready_document()
     research = document["workspaces"][0]["id"]
     document["computes"] = [
         {
@@ -97,7 +89,7 @@ def test_a_compute_name_already_used_by_a_person_is_reported_and_left_alone(sand
 
 
 def test_a_cluster_still_provisioning_is_rechecked_without_spending_deliveries(sandbox_for):
-    document = ready_demo()
+    document = ready_document()
     document["clusters"][0]["provisioning_state"] = "Creating"
     document["clusters"][0]["succeeds_after_seconds"] = 200
     sandbox = sandbox_for(scenario_from(document, [cluster_event(document)]))

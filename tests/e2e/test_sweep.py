@@ -3,14 +3,11 @@
 from azure.functions.timer import TimerRequest
 
 from functions.sweep import on_sweep
-from tests.e2e.conftest import scenario_from, simple_document
+from tests.e2e.conftest import ready_document, scenario_from
 
 
 def test_a_tagged_cluster_no_event_announced_is_attached_after_the_sweep(sandbox_for):
-    document = simple_document()
-    extension = document["clusters"][0]["extensions"][0]
-    extension["provisioning_state"] = "Succeeded"
-    extension.pop("succeeds_after_seconds")
+    document = ready_document()
     sandbox = sandbox_for(scenario_from(document, []))  # no events at all
     assert sandbox.run_pass(0).deliveries == []
 
@@ -23,10 +20,7 @@ def test_a_tagged_cluster_no_event_announced_is_attached_after_the_sweep(sandbox
 
 
 def test_a_sweep_over_converged_clusters_writes_nothing(sandbox_for):
-    document = simple_document()
-    extension = document["clusters"][0]["extensions"][0]
-    extension["provisioning_state"] = "Succeeded"
-    extension.pop("succeeds_after_seconds")
+    document = ready_document()
     sandbox = sandbox_for(scenario_from(document, []))
     on_sweep(TimerRequest(past_due=False))
     sandbox.deliver_pending()
