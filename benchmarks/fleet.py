@@ -14,7 +14,7 @@ import resource
 import time
 from typing import Any
 
-from shared.sandbox.scenario import Scenario, arm_event, parse_steps
+from sandbox.scenario import Scenario, arm_event, parse_steps
 
 SUB = "/subscriptions/5a0f0c8e-0000-4000-8000-00000000f1ee"
 
@@ -72,8 +72,8 @@ def main() -> None:
     parser.add_argument("--throttle", action="store_true", help="enforce ARM throttling limits")
     args = parser.parse_args()
 
-    from shared.sandbox.arm_faults import Throttle, ThrottleLimits
-    from shared.sandbox.runner import Sandbox
+    from sandbox.arm_faults import Throttle, ThrottleLimits
+    from sandbox.runner import Sandbox
 
     world, policy = fleet_world(args.clusters, args.workspaces)
     events = [

@@ -161,10 +161,9 @@ def _letter_json(letter: DeadLetter) -> dict[str, str]:
 
 
 def run_sandbox(args: argparse.Namespace) -> int:
-    from shared.policy import PolicyError
-    from shared.sandbox.report import describe_delivery, describe_world, json_report
-    from shared.sandbox.runner import Sandbox
-    from shared.sandbox.scenario import (
+    from sandbox.report import describe_delivery, describe_world, json_report
+    from sandbox.runner import Sandbox
+    from sandbox.scenario import (
         Scenario,
         ScenarioError,
         events_for_world,
@@ -172,7 +171,8 @@ def run_sandbox(args: argparse.Namespace) -> int:
         read_json,
         split_world_file,
     )
-    from shared.sandbox.world import WorldError
+    from sandbox.world import WorldError
+    from shared.policy import PolicyError
     from shared.settings import SettingsError
 
     if args.repeat < 1:
@@ -180,13 +180,13 @@ def run_sandbox(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.world is None:
-            text = resources.files("shared.sandbox").joinpath("demo_world.json").read_text()
+            text = resources.files("sandbox").joinpath("demo_world.json").read_text()
             document, where = json.loads(text), "built-in demo world"
         else:
             document, where = read_json(args.world, "world file"), str(args.world)
         world, policy, tag_key = split_world_file(document, where)
         if args.events is None and args.world is None:
-            text = resources.files("shared.sandbox").joinpath("demo_events.json").read_text()
+            text = resources.files("sandbox").joinpath("demo_events.json").read_text()
             steps = parse_steps(json.loads(text), "built-in demo events")
         elif args.events is None:
             steps = parse_steps(events_for_world(world), "generated events")

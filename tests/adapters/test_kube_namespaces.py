@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
+from sandbox.credential import SandboxCredential
+from sandbox.keyvault_double import KeyVaultDouble
+from sandbox.kubernetes_double import KubernetesApiDouble
+from sandbox.tls import SandboxTls
 from shared.adapters.kube_namespaces import KubernetesApiNamespaces, parse_secret_uri
 from shared.errors import PermanentError, TransientError
-from shared.sandbox.credential import SandboxCredential
-from shared.sandbox.keyvault_double import KeyVaultDouble
-from shared.sandbox.kubernetes_double import KubernetesApiDouble
-from shared.sandbox.tls import SandboxTls
 
 LABELS = {"app.kubernetes.io/managed-by": "autoattach"}
 

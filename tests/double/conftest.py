@@ -13,12 +13,12 @@ from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from shared.sandbox.arm_double import ArmDouble
-from shared.sandbox.clock import VirtualClock
-from shared.sandbox.credential import SandboxCredential
-from shared.sandbox.eventgrid_double import EventGridDouble
-from shared.sandbox.tls import SandboxTls
-from shared.sandbox.world import World
+from sandbox.arm_double import ArmDouble
+from sandbox.clock import VirtualClock
+from sandbox.credential import SandboxCredential
+from sandbox.eventgrid_double import EventGridDouble
+from sandbox.tls import SandboxTls
+from sandbox.world import World
 from tests.double.arm_world import BASE_WORLD, SUB
 
 

@@ -14,9 +14,9 @@ import pytest
 from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
 from azure.mgmt.kubernetesconfiguration.models import Extension, Scope, ScopeCluster
 
-from shared.sandbox.arm_double import ArmDouble, LoggedRequest
-from shared.sandbox.clock import VirtualClock
-from shared.sandbox.world import World, WorldError
+from sandbox.arm_double import ArmDouble, LoggedRequest
+from sandbox.clock import VirtualClock
+from sandbox.world import World, WorldError
 from tests.double.arm_world import AKS, AZUREML, BASE_WORLD
 
 AKS_RP = ("Microsoft.ContainerService", "managedClusters")

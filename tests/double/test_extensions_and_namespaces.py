@@ -9,9 +9,9 @@ from azure.mgmt.containerservice.models import ManagedNamespace, NamespaceProper
 from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
 from azure.mgmt.kubernetesconfiguration.models import Extension
 
-from shared.sandbox.arm_double import ArmDouble
-from shared.sandbox.clock import VirtualClock
-from shared.sandbox.world import World
+from sandbox.arm_double import ArmDouble
+from sandbox.clock import VirtualClock
+from sandbox.world import World
 from tests.double.arm_world import AKS, AKS_PLAIN, ARC, AZUREML
 
 AKS_RP = ("Microsoft.ContainerService", "managedClusters")

@@ -9,13 +9,13 @@ from azure.core.messaging import CloudEvent
 from azure.eventgrid import EventGridPublisherClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from shared.sandbox.arm_double import ArmDouble
-from shared.sandbox.arm_faults import Throttle, ThrottleLimits
-from shared.sandbox.clock import VirtualClock
-from shared.sandbox.credential import SandboxCredential
-from shared.sandbox.eventgrid_double import EventGridDouble
-from shared.sandbox.tls import SandboxTls
-from shared.sandbox.world import World
+from sandbox.arm_double import ArmDouble
+from sandbox.arm_faults import Throttle, ThrottleLimits
+from sandbox.clock import VirtualClock
+from sandbox.credential import SandboxCredential
+from sandbox.eventgrid_double import EventGridDouble
+from sandbox.tls import SandboxTls
+from sandbox.world import World
 from tests.double.arm_world import AKS, SUB
 
 API = "2025-10-01"

@@ -12,9 +12,9 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.keyvault.secrets import SecretClient
 
-from shared.sandbox.credential import SandboxCredential
-from shared.sandbox.keyvault_double import KeyVaultDouble
-from shared.sandbox.tls import SandboxTls
+from sandbox.credential import SandboxCredential
+from sandbox.keyvault_double import KeyVaultDouble
+from sandbox.tls import SandboxTls
 
 
 @pytest.fixture(scope="module")

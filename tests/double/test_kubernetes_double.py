@@ -11,8 +11,8 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.config import new_client_from_config_dict
 
-from shared.sandbox.kubernetes_double import KubernetesApiDouble
-from shared.sandbox.tls import SandboxTls
+from sandbox.kubernetes_double import KubernetesApiDouble
+from sandbox.tls import SandboxTls
 
 ARC = (
     "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ml"

@@ -11,10 +11,10 @@ from azure.ai.ml.entities import (
 )
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from shared.sandbox.arm_double import ArmDouble
-from shared.sandbox.arm_ids import deterministic_principal
-from shared.sandbox.clock import VirtualClock
-from shared.sandbox.world import World
+from sandbox.arm_double import ArmDouble
+from sandbox.arm_ids import deterministic_principal
+from sandbox.clock import VirtualClock
+from sandbox.world import World
 from tests.double.arm_world import (
     ACR,
     AKS,

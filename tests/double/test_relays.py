@@ -11,10 +11,10 @@ from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
 from azure.mgmt.kubernetesconfiguration.models import Extension
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from shared.sandbox.arm_double import ArmDouble
-from shared.sandbox.arm_ids import RELAY_NAME, default_relay_name
-from shared.sandbox.clock import VirtualClock
-from shared.sandbox.world import World, WorldError
+from sandbox.arm_double import ArmDouble
+from sandbox.arm_ids import RELAY_NAME, default_relay_name
+from sandbox.clock import VirtualClock
+from sandbox.world import World, WorldError
 from tests.double.arm_world import AKS, ARC, AZUREML, BASE_WORLD, RG, SUB, UAI, WS, WS_UAI
 
 RELAY_API = "2021-11-01"
@@ -88,7 +88,7 @@ def test_list_by_resource_group_without_a_filter_lists_everything_in_that_group_
 def test_list_by_resource_group_pages_with_next_link(
     resources: ResourceManagementClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shared.sandbox.arm_resources.LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr("sandbox.arm_resources.LIST_PAGE_SIZE", 2)
     assert len(list(resources.resources.list_by_resource_group("rg-ml"))) == 7
 
 

@@ -7,10 +7,10 @@ import requests
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from shared.sandbox.arm_double import ArmDouble
-from shared.sandbox.clock import VirtualClock
-from shared.sandbox.tls import SandboxTls
-from shared.sandbox.world import World
+from sandbox.arm_double import ArmDouble
+from sandbox.clock import VirtualClock
+from sandbox.tls import SandboxTls
+from sandbox.world import World
 from tests.double.arm_world import AKS, AKS_PLAIN, ARC, SUB, UAI, UAI_CLIENT, UAI_PRINCIPAL
 
 AKS_API = "2025-10-01"
@@ -84,7 +84,7 @@ def test_list_by_tag_name_returns_only_tagged_existing_resources(
 def test_list_pages_with_next_link(
     resources: ResourceManagementClient, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shared.sandbox.arm_resources.LIST_PAGE_SIZE", 1)
+    monkeypatch.setattr("sandbox.arm_resources.LIST_PAGE_SIZE", 1)
     found = list(resources.resources.list(filter="tagName eq 'azureml-attach'"))
     assert sorted(r.id for r in found) == sorted([AKS, ARC])
 
@@ -120,7 +120,7 @@ def test_subscription_in_list_path_scopes_the_results(
     arm: ArmDouble, tls: SandboxTls, mgmt: object
 ) -> None:
     other = ResourceManagementClient(
-        __import__("shared.sandbox.credential", fromlist=["x"]).SandboxCredential(),
+        __import__("sandbox.credential", fromlist=["x"]).SandboxCredential(),
         SUB.replace("aa", "bb"),
         base_url=arm.base_url,
         connection_verify=str(tls.ca_bundle),

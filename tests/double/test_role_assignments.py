@@ -9,7 +9,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
-from shared.sandbox.world import World
+from sandbox.world import World
 from tests.double.arm_world import ACR, AKS, ARC, RG, STORAGE, SUB, UAI_PRINCIPAL
 
 ROLES = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.sandbox.world import World, WorldError
+from sandbox.world import World, WorldError
 from tests.double.arm_world import AKS, ARC, BASE_WORLD, WS
 
 

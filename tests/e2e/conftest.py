@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from sandbox.runner import Sandbox
+from sandbox.scenario import Scenario, events_for_world, parse_steps, split_world_file
 from shared.cli import main
-from shared.sandbox.runner import Sandbox
-from shared.sandbox.scenario import Scenario, events_for_world, parse_steps, split_world_file
 
 
 def demo_document() -> dict[str, Any]:
-    text = resources.files("shared.sandbox").joinpath("demo_world.json").read_text()
+    text = resources.files("sandbox").joinpath("demo_world.json").read_text()
     return json.loads(text)
 
 

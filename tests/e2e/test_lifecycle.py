@@ -1,7 +1,7 @@
 """The whole lifecycle through the queue double and the real SDK clients: tag changes, failures,
 deletion, Arc clusters and identities, each as a platform team or workspace owner sees it."""
 
-from shared.sandbox.scenario import arm_event
+from sandbox.scenario import arm_event
 from tests.e2e.conftest import ready_document, scenario_from
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"

@@ -2,9 +2,9 @@
 
 import json
 
+from sandbox.scenario import arm_event
+from sandbox.servicebus_double import DeadLetterQueues
 from shared.cli import build_parser, run_dead_letters
-from shared.sandbox.scenario import arm_event
-from shared.sandbox.servicebus_double import DeadLetterQueues
 from tests.e2e.conftest import ready_document, scenario_from
 
 CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"

@@ -3,7 +3,7 @@
 import json
 
 import functions.queue_triggers as triggers
-from shared.sandbox.scenario import arm_event
+from sandbox.scenario import arm_event
 from tests.e2e.conftest import scenario_from, simple_document
 
 CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"

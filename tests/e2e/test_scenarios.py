@@ -1,6 +1,6 @@
 import json
 
-from shared.sandbox.scenario import arm_event
+from sandbox.scenario import arm_event
 from tests.e2e.conftest import ready_document, scenario_from, write_json
 
 AKS_WRITE = "Microsoft.ContainerService/managedClusters/write"

@@ -1,8 +1,8 @@
 import pytest
 
+from sandbox.credential import SandboxCredential
 from shared import settings as names
 from shared.policy import PolicyError
-from shared.sandbox.credential import SandboxCredential
 from shared.settings import Settings, SettingsError
 from shared.wiring import build_app
 

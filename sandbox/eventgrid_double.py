@@ -17,8 +17,8 @@ import json
 import threading
 from typing import Any
 
-from shared.sandbox.https import HttpsDouble, Request, Response
-from shared.sandbox.tls import SandboxTls
+from sandbox.https import HttpsDouble, Request, Response
+from sandbox.tls import SandboxTls
 
 EVENTS_PATH = "/api/events"
 _CLOUD_EVENT_REQUIRED = ("id", "source", "type", "specversion")

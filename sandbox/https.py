@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from shared.sandbox.tls import SandboxTls
+from sandbox.tls import SandboxTls
 
 
 @dataclass

@@ -20,9 +20,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from shared.sandbox.arm_ids import subscription_of, type_of
-from shared.sandbox.clock import VirtualClock
-from shared.sandbox.https import Response
+from sandbox.arm_ids import subscription_of, type_of
+from sandbox.clock import VirtualClock
+from sandbox.https import Response
 
 
 @dataclass

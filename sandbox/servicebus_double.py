@@ -20,9 +20,9 @@ from typing import Any
 from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus._pyamqp.message import Header, Message, Properties
 
+from sandbox.clock import VirtualClock
 from shared.adapters.dead_letters import DeadLetter, replay_message_id
 from shared.adapters.rechecks import ATTEMPT_PROPERTY
-from shared.sandbox.clock import VirtualClock
 
 DUPLICATE_WINDOW_SECONDS = 24 * 3600.0
 # Lock duration and max delivery count as infra/modules/servicebus.bicep sets them.

@@ -25,8 +25,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from shared.sandbox.https import HttpsDouble, Request, Response
-from shared.sandbox.tls import SandboxTls
+from sandbox.https import HttpsDouble, Request, Response
+from sandbox.tls import SandboxTls
 
 SANDBOX_TENANT = "00000000-0000-0000-0000-00000000a11c"
 _SECRET_PATH = re.compile(r"^/secrets/(?P<name>[0-9A-Za-z-]{1,127})(?:/(?P<version>[0-9a-f]*))?/?$")

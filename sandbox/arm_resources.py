@@ -14,8 +14,8 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from shared.sandbox.arm_http import Ctx, bad_request, not_found
-from shared.sandbox.arm_ids import (
+from sandbox.arm_http import Ctx, bad_request, not_found
+from sandbox.arm_ids import (
     AKS_TYPE,
     ARC_TYPE,
     RELAY_TYPE,
@@ -28,8 +28,8 @@ from shared.sandbox.arm_ids import (
     subscription_of,
     type_of,
 )
-from shared.sandbox.https import Response
-from shared.sandbox.world import Cluster, Identity, Relay, World
+from sandbox.https import Response
+from sandbox.world import Cluster, Identity, Relay, World
 
 LIST_PAGE_SIZE = 100
 _CLAUSE = re.compile(r"^\s*(tagName|tagValue|resourceType)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)

@@ -6,7 +6,7 @@
 
 Every request needs ``Authorization: Bearer ...`` (401 otherwise), is counted (``counts``) and
 logged (``log``), may be answered by an injected fault (``inject``, ``fail_next_lro``), and carries
-``x-ms-ratelimit-remaining-subscription-*`` headers. See shared/sandbox/README.md.
+``x-ms-ratelimit-remaining-subscription-*`` headers. See sandbox/README.md.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.sandbox import arm_authorization, arm_clusters, arm_ml, arm_resources
-from shared.sandbox.arm_faults import READ_METHODS, Faults, Throttle, ThrottleLimits
-from shared.sandbox.arm_http import Ctx, arm_error
-from shared.sandbox.arm_ids import subscription_of
-from shared.sandbox.arm_lro import LroStore
-from shared.sandbox.clock import VirtualClock
-from shared.sandbox.https import HttpsDouble, Request, Response
-from shared.sandbox.tls import SandboxTls
-from shared.sandbox.world import World
+from sandbox import arm_authorization, arm_extensions, arm_ml, arm_namespaces, arm_resources
+from sandbox.arm_faults import READ_METHODS, Faults, Throttle, ThrottleLimits
+from sandbox.arm_http import Ctx, arm_error
+from sandbox.arm_ids import subscription_of
+from sandbox.arm_lro import LroStore
+from sandbox.clock import VirtualClock
+from sandbox.https import HttpsDouble, Request, Response
+from sandbox.tls import SandboxTls
+from sandbox.world import World
 
 _SEG = r"[^/]+"
 _RG = rf"/subscriptions/{_SEG}/resourceGroups/{_SEG}/providers"
@@ -51,13 +51,13 @@ _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
         {"GET", "PUT", "DELETE"},
         rf"(?P<cluster>{_RG}/{_SEG}/{_SEG}/{_SEG})/providers/Microsoft\.KubernetesConfiguration"
         rf"/extensions(?:/(?P<name>{_SEG}))?",
-        arm_clusters.extensions,
+        arm_extensions.extensions,
     ),
     (
         {"GET", "PUT"},
         rf"(?P<cluster>{_RG}/Microsoft\.ContainerService/managedClusters/{_SEG})"
         rf"/managedNamespaces(?:/(?P<name>{_SEG}))?",
-        arm_clusters.managed_namespaces,
+        arm_namespaces.managed_namespaces,
     ),
     (
         {"GET", "PUT", "DELETE"},

@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.clock import VirtualClock
+from sandbox.credential import SandboxCredential
+from sandbox.scenario import Scenario, Step
+from sandbox.servicebus_double import ServiceBusDouble, Trigger
+from sandbox.tls import SandboxTls
+from sandbox.world import WorldError
 from shared import settings as names
 from shared.arm_id import MANAGED_CLUSTER, ResourceId
-from shared.sandbox.clock import VirtualClock
-from shared.sandbox.credential import SandboxCredential
-from shared.sandbox.scenario import Scenario, Step
-from shared.sandbox.servicebus_double import ServiceBusDouble, Trigger
-from shared.sandbox.tls import SandboxTls
-from shared.sandbox.world import WorldError
 from shared.settings import Settings
 from shared.wiring import build_app, use_app
 
@@ -97,11 +97,11 @@ def registered_queue_triggers() -> tuple[tuple[str, Trigger], ...]:
 class Sandbox:
     def __init__(self, scenario: Scenario, on_delivery: Callable[[Delivery], None] | None = None):
         # Imported here: the doubles are only needed when a sandbox actually runs.
-        from shared.sandbox.arm_double import ArmDouble
-        from shared.sandbox.eventgrid_double import EventGridDouble
-        from shared.sandbox.keyvault_double import KeyVaultDouble
-        from shared.sandbox.kubernetes_double import KubernetesApiDouble
-        from shared.sandbox.world import World
+        from sandbox.arm_double import ArmDouble
+        from sandbox.eventgrid_double import EventGridDouble
+        from sandbox.keyvault_double import KeyVaultDouble
+        from sandbox.kubernetes_double import KubernetesApiDouble
+        from sandbox.world import World
 
         self.scenario = scenario
         self.clock = VirtualClock()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.sandbox.arm_ids import (
+from sandbox.arm_ids import (
     AKS_TYPE,
     ARC_TYPE,
     AZUREML_EXTENSION_TYPE,
@@ -202,7 +202,7 @@ class World:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> World:
-        from shared.sandbox.world_format import parse_world
+        from sandbox.world_format import parse_world
 
         world = cls()
         parse_world(world, data)
@@ -261,7 +261,7 @@ class World:
     # ---- scenario steps ------------------------------------------------------------------
 
     def apply_change(self, change: dict[str, Any]) -> None:
-        from shared.sandbox.world_format import apply_change
+        from sandbox.world_format import apply_change
 
         with self.lock:
             apply_change(self, change)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shared.sandbox.arm_ids import (
+from sandbox.arm_ids import (
     ARC_TYPE,
     AZUREML_EXTENSION_TYPE,
     RELAY_NAME,
@@ -20,7 +20,7 @@ from shared.sandbox.arm_ids import (
     key,
     type_of,
 )
-from shared.sandbox.world import (
+from sandbox.world import (
     INSTALL_OUTCOMES,
     PROVISIONING_STATES,
     SYSTEM_ASSIGNED,

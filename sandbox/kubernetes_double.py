@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
+from sandbox.https import HttpsDouble, Request, Response
+from sandbox.tls import SandboxTls
 from shared.arm_id import ResourceId
-from shared.sandbox.https import HttpsDouble, Request, Response
-from shared.sandbox.tls import SandboxTls
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PREFIX = re.compile(r"^/clusters/(?P<key>[0-9a-f]+)(?P<rest>/.*)?$")

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.sandbox.arm_http import arm_error
-from shared.sandbox.https import Response
+from sandbox.arm_http import arm_error
+from sandbox.https import Response
 
 READ_METHODS = {"GET", "HEAD"}
 

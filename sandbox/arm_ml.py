@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shared.sandbox.arm_http import Ctx, arm_error, bad_request, body_of, not_found
-from shared.sandbox.arm_ids import (
+from sandbox.arm_http import Ctx, arm_error, bad_request, body_of, not_found
+from sandbox.arm_ids import (
     SANDBOX_TENANT_ID,
     WORKSPACE_TYPE,
     deterministic_principal,
@@ -19,8 +19,8 @@ from shared.sandbox.arm_ids import (
     name_of,
     resource_group_of,
 )
-from shared.sandbox.https import Response
-from shared.sandbox.world import SYSTEM_ASSIGNED, USER_ASSIGNED, Compute, Workspace
+from sandbox.https import Response
+from sandbox.world import SYSTEM_ASSIGNED, USER_ASSIGNED, Compute, Workspace
 
 COMPUTE_TYPE = "Microsoft.MachineLearningServices/workspaces/computes"
 AZUREML_EXTENSION_TYPE = "microsoft.azureml.kubernetes"

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from shared.sandbox.arm_http import Ctx, arm_error, bad_request, body_of
-from shared.sandbox.arm_ids import SANDBOX_TENANT_ID, key, same_id
-from shared.sandbox.https import Response
-from shared.sandbox.world import RoleAssignment
+from sandbox.arm_http import Ctx, arm_error, bad_request, body_of
+from sandbox.arm_ids import SANDBOX_TENANT_ID, key, same_id
+from sandbox.https import Response
+from sandbox.world import RoleAssignment
 
 ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 _PRINCIPAL_FILTER = re.compile(r"principalId\s+eq\s+'([^']+)'", re.IGNORECASE)

@@ -6,13 +6,13 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared.sandbox.clock import VirtualClock
-from shared.sandbox.https import Request, Response
+from sandbox.clock import VirtualClock
+from sandbox.https import Request, Response
 
 if TYPE_CHECKING:
-    from shared.sandbox.arm_faults import Faults
-    from shared.sandbox.arm_lro import LroStore
-    from shared.sandbox.world import World
+    from sandbox.arm_faults import Faults
+    from sandbox.arm_lro import LroStore
+    from sandbox.world import World
 
 
 def arm_error(

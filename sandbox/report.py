@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.sandbox.runner import Delivery, PassReport, Sandbox
+from sandbox.runner import Delivery, PassReport, Sandbox
 
 
 def json_report(sandbox: Sandbox, passes: list[PassReport]) -> dict[str, Any]:
