@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+# Characters ARM never has in an id segment, and that an HTTP client or proxy may reinterpret:
+# percent-encodings (an encoded '/' or '..'), backslashes, query and fragment marks, whitespace
+# and control characters, and the characters ARM forbids in resource names.
+_FORBIDDEN = re.compile(r"[%\\?#<>*&:\s\x00-\x1f\x7f]")
 
 
 class InvalidResourceId(ValueError):
@@ -20,12 +26,24 @@ class ResourceId:
     def parse(cls, text: str) -> ResourceId:
         if not isinstance(text, str):
             raise InvalidResourceId(f"resource id must be a string, got {type(text).__name__}")
-        raw = "/" + text.strip().strip("/")
+        stripped = text.strip()
+        if not stripped.startswith("/"):
+            raise InvalidResourceId(
+                f"not an ARM resource id (must start with /subscriptions/): {text!r}"
+            )
+        raw = stripped[:-1] if stripped.endswith("/") and len(stripped) > 1 else stripped
         parts = raw.split("/")[1:]
         if len(parts) < 2 or parts[0].lower() != "subscriptions" or not parts[1]:
             raise InvalidResourceId(f"not an ARM resource id: {text!r}")
-        if any(not part for part in parts):
-            raise InvalidResourceId(f"ARM resource id has an empty segment: {text!r}")
+        for part in parts:
+            if not part:
+                raise InvalidResourceId(f"ARM resource id has an empty segment: {text!r}")
+            if part.strip(".") == "":
+                raise InvalidResourceId(f"ARM resource id has a '{part}' segment: {text!r}")
+            if _FORBIDDEN.search(part):
+                raise InvalidResourceId(
+                    f"ARM resource id has a character ARM ids never hold in {part!r}: {text!r}"
+                )
         return cls(raw=raw, key=raw.lower())
 
     def __str__(self) -> str:
@@ -77,8 +95,9 @@ class ResourceId:
         return self.parts[-1]
 
     def is_within(self, scope: ResourceId) -> bool:
-        """True when this id equals ``scope`` or lies below it."""
-        return self.key == scope.key or self.key.startswith(scope.key + "/")
+        """True when this id equals ``scope`` or lies below it, segment by segment."""
+        mine, theirs = self.key.split("/"), scope.key.split("/")
+        return len(mine) >= len(theirs) and mine[: len(theirs)] == theirs
 
     def child(self, *segments: str) -> ResourceId:
         return ResourceId.parse(self.raw + "/" + "/".join(segments))
