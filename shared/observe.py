@@ -8,8 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.arm_id import ResourceId
-from shared.model import ComputeState, IdentityType, WorkspaceState
-from shared.planner import Observation, prerequisite_roles, principal_of, readiness
+from shared.model import FAILED_STATES, ComputeState, IdentityType, Role, WorkspaceState
+from shared.planner import (
+    Observation,
+    compute_key,
+    prerequisite_roles,
+    principal_of,
+    readiness,
+    storage_role,
+)
 from shared.policy import TagDecision, decide_attachments
 from shared.ports import Services
 
@@ -27,20 +34,28 @@ def observe(cluster_id: ResourceId, services: Services, memo: Memo | None = None
     memo = Memo() if memo is None else memo
     policy = services.policy
     cluster = services.clusters.get(cluster_id)
+    cluster_id = cluster.id  # ARM's spelling: compute names come from it, not from the event
     decision = TagDecision((), ())
     if cluster.exists:
         decision = decide_attachments(cluster_id, cluster.tags, services.tag_key, policy)
     attachments = decision.attachments
-    wanted = {(a.workspace_id, a.compute_name) for a in attachments}
+    wanted = {compute_key(a.workspace_id, a.compute_name) for a in attachments}
     computes: dict[tuple[ResourceId, str], ComputeState] = {}
     owned: list[ComputeState] = []
-    for workspace_id in dict.fromkeys(policy.workspaces_for(cluster_id)):
+    elsewhere: list[ComputeState] = []
+    # Every workspace of the policy, not only those this cluster may join now: a narrowed
+    # policy must find what autoattach made before.
+    for workspace_id in dict.fromkeys(rule.workspace_id for rule in policy.workspaces):
         for compute in services.workspaces.list_computes(workspace_id):
-            key = (compute.workspace_id, compute.name)
+            key = compute_key(compute.workspace_id, compute.name)
             if key in wanted:
                 computes[key] = compute
-            if compute.managed_by_autoattach and compute.cluster_id == cluster_id:
+            if not compute.managed_by_autoattach:
+                continue
+            if compute.cluster_id == cluster_id:
                 owned.append(compute)
+            else:
+                elsewhere.append(compute)
     workspace_ids = dict.fromkeys(
         [a.workspace_id for a in attachments] + [c.workspace_id for c in owned]
     )
@@ -76,11 +91,50 @@ def observe(cluster_id: ResourceId, services: Services, memo: Memo | None = None
         workspaces=workspaces,
         computes=computes,
         owned=tuple(owned),
+        allowed_workspaces=frozenset(policy.workspaces_for(cluster_id)),
+        kept_elsewhere=_kept_elsewhere(services, owned, elsewhere, memo),
         namespaces=namespaces,
         principals=principals,
         relay=relay,
     )
     return _with_holdings(observed, services)
+
+
+def _kept_elsewhere(
+    services: Services, owned: list[ComputeState], elsewhere: list[ComputeState], memo: Memo
+) -> frozenset[tuple[str, str, str]]:
+    """The data roles that autoattach's computes on other clusters still need, for the
+    identities this cluster's computes share with them (a user-assigned identity can serve many
+    computes). Only these could be revoked here, so only these are looked at."""
+    shared_identities = {
+        c.user_assigned_identity for c in owned if c.user_assigned_identity is not None
+    }
+    kept: set[tuple[str, str, str]] = set()
+    for compute in elsewhere:
+        if compute.provisioning_state.lower() in FAILED_STATES:
+            continue
+        if compute.user_assigned_identity not in shared_identities:
+            continue
+        rule = services.policy.rule_for(compute.workspace_id)
+        if rule is None or compute.cluster_id is None or not rule.allows(compute.cluster_id):
+            continue  # leaving as well: its own cluster's reconcile releases it
+        assert compute.user_assigned_identity is not None
+        if compute.user_assigned_identity.key not in memo.principals:
+            memo.principals[compute.user_assigned_identity.key] = (
+                services.clusters.principal_of_identity(compute.user_assigned_identity)
+            )
+        principal = memo.principals[compute.user_assigned_identity.key].lower()
+        if compute.workspace_id not in memo.workspaces:
+            memo.workspaces[compute.workspace_id] = services.workspaces.get_workspace(
+                compute.workspace_id
+            )
+        workspace = memo.workspaces[compute.workspace_id]
+        if workspace.container_registry is not None:
+            kept.add((workspace.container_registry.key, Role.ACR_PULL.value, principal))
+        if workspace.storage_account is not None:
+            role = storage_role(rule.storage_access)
+            kept.add((workspace.storage_account.key, role.value, principal))
+    return frozenset(kept)
 
 
 def _principals(

@@ -106,10 +106,16 @@ class Observation:
     extension_policy: ExtensionPolicy = field(default_factory=ExtensionPolicy)
     namespace_route: NamespaceRoute | None = None
     workspaces: dict[ResourceId, WorkspaceState] = field(default_factory=dict)
-    # Computes by (workspace, name), whoever made them, for the names policy wants.
+    # Computes by (workspace, lower-cased name), whoever made them, for the names policy wants.
     computes: dict[tuple[ResourceId, str], ComputeState] = field(default_factory=dict)
-    # Computes autoattach made for this cluster, in every workspace it may join.
+    # Computes autoattach made for this cluster, in every workspace of the policy (or known to
+    # have been served before).
     owned: tuple[ComputeState, ...] = ()
+    # The workspaces the policy lets this cluster join (a tag can ask for no others).
+    allowed_workspaces: frozenset[ResourceId] = frozenset()
+    # (scope key, role GUID, principal id lower-cased) that computes autoattach keeps on other
+    # clusters still need: never revoked here, whatever this cluster no longer needs.
+    kept_elsewhere: frozenset[tuple[str, str, str]] = frozenset()
     namespaces: frozenset[str] = frozenset()
     # user-assigned identity key -> its principal id, read from ARM
     principals: dict[str, str] = field(default_factory=dict)
@@ -124,6 +130,17 @@ class Observation:
 
     def made_by_us(self, scope: ResourceId, principal_id: str, role: Role) -> bool:
         return role.value in self.our_roles.get((scope.key, principal_id), frozenset())
+
+    def compute_for(self, attachment: Attachment) -> ComputeState | None:
+        return self.computes.get(compute_key(attachment.workspace_id, attachment.compute_name))
+
+    def needed_elsewhere(self, scope: ResourceId, role: Role, principal_id: str) -> bool:
+        return (scope.key, role.value, principal_id.lower()) in self.kept_elsewhere
+
+
+def compute_key(workspace_id: ResourceId, name: str) -> tuple[ResourceId, str]:
+    """Compute names compare as Azure ML compares them: without regard to case."""
+    return (workspace_id, name.lower())
 
 
 @dataclass(frozen=True)
@@ -147,6 +164,12 @@ def _other_storage_role(access: StorageAccess) -> Role:
     if access is StorageAccess.READ_WRITE:
         return Role.STORAGE_BLOB_DATA_READER
     return Role.STORAGE_BLOB_DATA_CONTRIBUTOR
+
+
+def in_progress(compute: ComputeState) -> bool:
+    """Azure is still working on it (Creating, Updating, Deleting, ...): look again later."""
+    state = compute.provisioning_state.lower()
+    return state != SUCCEEDED and state not in FAILED_STATES
 
 
 def extension_failed(extension: ExtensionState | None) -> bool:
@@ -220,6 +243,11 @@ def plan(observed: Observation) -> Plan:
             and cluster.provisioning_state.lower() == SUCCEEDED
             and observed.extension_policy.when_missing is WhenExtensionMissing.INSTALL
         ):
+            if cluster.kind == "arc":
+                return Plan(
+                    tuple(actions),
+                    problems=tuple(Problem(a, arc_install_refused(cluster)) for a in attachments),
+                )
             actions.append(InstallExtension(cluster.id, observed.extension_policy))
             waiting = f"installing the Azure ML extension on cluster {cluster.id.name}"
         return Plan(tuple(actions), wait_reason=waiting)
@@ -232,20 +260,29 @@ def plan(observed: Observation) -> Plan:
         return Plan(tuple(actions), problems=tuple(Problem(a, message) for a in attachments))
 
     problems: list[Problem] = []
-    waits: list[str] = []
+    waits: list[str] = [
+        f"compute {c.name} in workspace {c.workspace_id.name} is being detached"
+        for c in observed.owned
+        if c.provisioning_state.lower() == "deleting"
+    ]
     needed = _needed_grants(observed, attachments)
     ready_workspaces = _grant_prerequisites(observed, attachments, actions, problems, waits)
     for attachment in attachments:
         if any(p.attachment == attachment for p in problems):
             continue
-        key = (attachment.workspace_id, attachment.compute_name)
-        compute = observed.computes.get(key)
+        compute = observed.compute_for(attachment)
         conflict = None if compute is None else _conflict(attachment, compute, cluster.id)
         if conflict:
             problems.append(Problem(attachment, conflict))
             continue
-        if compute is not None and compute.provisioning_state.lower() in FAILED_STATES:
+        if compute is not None and _replaced(attachment, compute) is not None:
             continue  # detached by _release_unwanted; attached again next round
+        if compute is not None and in_progress(compute):
+            waits.append(
+                f"compute {compute.name} in workspace {attachment.workspace_id.name} is "
+                f"{compute.provisioning_state or 'not ready'}"
+            )
+            continue
         if attachment.namespace not in observed.namespaces:
             action = CreateNamespace(cluster.id, attachment.namespace, observed.namespace_route)
             if action not in actions:
@@ -274,6 +311,7 @@ def plan(observed: Observation) -> Plan:
             storage is not None
             and observed.made_by_us(storage, principal, other)
             and (storage.key, other, principal) not in needed
+            and not observed.needed_elsewhere(storage, other, principal)
         ):
             why = f"compute {compute.name}, whose storage access is now {attachment.storage_access}"
             actions.append(RevokeRole(storage, other, principal, why))
@@ -330,18 +368,16 @@ def _grant_prerequisites(
 def _release_unwanted(observed: Observation, attachments: tuple[Attachment, ...]) -> list[Action]:
     """Detach (and revoke the roles of) computes autoattach made that policy no longer wants:
     removed from the tag, on a deleted cluster, or ended Failed (to attach again)."""
-    wanted = {(a.workspace_id, a.compute_name): a for a in attachments}
+    wanted = {compute_key(a.workspace_id, a.compute_name): a for a in attachments}
     still_needed = _needed_grants(observed, attachments)
     actions: list[Action] = []
     for compute in observed.owned:
-        attachment = wanted.get((compute.workspace_id, compute.name))
-        if not observed.cluster.exists:
-            reason = f"cluster {observed.cluster.id.name} was deleted"
-        elif attachment is None:
-            reason = f"cluster {observed.cluster.id.name} is no longer tagged for this workspace"
-        elif compute.provisioning_state.lower() in FAILED_STATES:
-            reason = f"compute {compute.name} ended {compute.provisioning_state}; attaching again"
-        else:
+        if compute.provisioning_state.lower() == "deleting":
+            continue  # already on its way out
+        reason = release_reason(
+            observed, compute, wanted.get(compute_key(compute.workspace_id, compute.name))
+        )
+        if reason is None:
             continue
         workspace = observed.workspaces.get(compute.workspace_id)
         principal = principal_of(observed, compute)
@@ -353,12 +389,70 @@ def _release_unwanted(observed: Observation, attachments: tuple[Attachment, ...]
                     if (
                         observed.made_by_us(scope, principal, role)
                         and (scope.key, role, principal) not in still_needed
+                        and not observed.needed_elsewhere(scope, role, principal)
                     ):
                         actions.append(
                             RevokeRole(scope, role, principal, f"compute {compute.name}")
                         )
         actions.append(DetachCompute(compute, reason))
     return actions + _release_prerequisites(observed, attachments)
+
+
+def release_reason(
+    observed: Observation, compute: ComputeState, attachment: Attachment | None
+) -> str | None:
+    """Why a compute autoattach made must go, or None when the policy still wants it as it is.
+    The policy is the authority: what it no longer allows is undone."""
+    cluster = observed.cluster.id.name
+    if not observed.cluster.exists:
+        return f"cluster {cluster} was deleted"
+    if attachment is None:
+        if compute.workspace_id not in observed.allowed_workspaces:
+            return (
+                f"the attach policy no longer lets cluster {cluster} join workspace "
+                f"{compute.workspace_id.name}"
+            )
+        return f"cluster {cluster} is no longer tagged for workspace {compute.workspace_id.name}"
+    return _replaced(attachment, compute)
+
+
+def _replaced(attachment: Attachment, compute: ComputeState) -> str | None:
+    """Why autoattach's own compute must be detached and attached again, or None."""
+    if not compute.managed_by_autoattach:
+        return None
+    if compute.provisioning_state.lower() in FAILED_STATES:
+        return f"compute {compute.name} ended {compute.provisioning_state}; attaching again"
+    wanted = attachment.identity
+    if compute.identity_type is not None and compute.identity_type != wanted.type:
+        return (
+            f"the attach policy now wants a {wanted.type.value} identity for compute "
+            f"{compute.name}; attaching again"
+        )
+    if (
+        wanted.type is IdentityType.USER_ASSIGNED
+        and wanted.resource_id is not None
+        and compute.user_assigned_identity is not None
+        and compute.user_assigned_identity != wanted.resource_id
+    ):
+        return (
+            f"the attach policy now wants identity {wanted.resource_id.name} for compute "
+            f"{compute.name}; attaching again"
+        )
+    if compute.namespace != attachment.namespace:
+        return (
+            f"the attach policy now wants namespace {attachment.namespace} for compute "
+            f"{compute.name}; attaching again"
+        )
+    return None
+
+
+def arc_install_refused(cluster: ClusterState) -> str:
+    return (
+        f"the attach policy installs the Azure ML extension only on AKS clusters; Arc cluster "
+        f"{cluster.id.name} needs it installed with 'az k8s-extension create --cluster-type "
+        "connectedClusters --extension-type Microsoft.AzureML.Kubernetes ...' (the Azure CLI "
+        "creates the extension's Azure Relay), then autoattach attaches it"
+    )
 
 
 def _release_prerequisites(
@@ -391,11 +485,11 @@ def _needed_grants(
 ) -> set[tuple[str, Role, str]]:
     needed: set[tuple[str, Role, str]] = set()
     for attachment in attachments:
-        compute = observed.computes.get((attachment.workspace_id, attachment.compute_name))
+        compute = observed.compute_for(attachment)
         workspace = observed.workspaces.get(attachment.workspace_id)
         if compute is None or workspace is None:
             continue
-        if compute.provisioning_state.lower() in FAILED_STATES:
+        if not compute.managed_by_autoattach or _replaced(attachment, compute) is not None:
             continue
         principal = principal_of(observed, compute)
         if principal:
@@ -415,15 +509,10 @@ def _conflict(attachment: Attachment, compute: ComputeState, cluster_id: Resourc
     where = f"compute {compute.name} in workspace {attachment.workspace_id.name}"
     if compute.cluster_id is None or compute.cluster_id != cluster_id:
         return f"{where} already exists for another target; choose another compute name"
-    if compute.namespace != attachment.namespace:
+    if not compute.managed_by_autoattach:
         return (
-            f"{where} already runs in namespace {compute.namespace}, "
-            f"not {attachment.namespace} as policy says"
+            f"{where} was not made by autoattach (it lacks the tag managed-by: autoattach), so "
+            "autoattach grants it nothing; rename or remove it, or give autoattach's compute "
+            "another name in the attach policy"
         )
-    failed = compute.provisioning_state.lower() in FAILED_STATES
-    if failed and not compute.managed_by_autoattach:
-        return f"{where} is {compute.provisioning_state} and was not made by autoattach"
-    if compute.identity_type is not None and compute.identity_type != attachment.identity.type:
-        wanted = IdentityType(attachment.identity.type).value
-        return f"{where} has a {compute.identity_type.value} identity, policy wants {wanted}"
     return None

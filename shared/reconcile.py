@@ -184,7 +184,7 @@ class _Run:
 
     def converged(self, observed: Observation) -> None:
         for attachment, notes in self.touched.items():
-            compute = observed.computes.get((attachment.workspace_id, attachment.compute_name))
+            compute = observed.compute_for(attachment)
             if compute is None or attachment in self.blocked:
                 continue
             principal = principal_of(observed, compute)

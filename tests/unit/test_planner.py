@@ -79,6 +79,7 @@ def observation(**changes) -> Observation:
         extension=READY_EXTENSION,
         namespace_route=ARM_ROUTE,
         workspaces={WORKSPACE: WORKSPACE_STATE},
+        allowed_workspaces=frozenset({WORKSPACE}),
         computes={},
         namespaces=frozenset(),
         role_holdings={},
