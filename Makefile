@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: sandbox test lint scan venv clean bench
+.PHONY: sandbox test lint scan venv clean bench campaign
 
 venv: $(STAMP)
 
@@ -47,6 +47,12 @@ test: lint scan
 bench: $(STAMP)
 	$(BIN)/python benchmarks/fleet.py --clusters 50
 	$(BIN)/python benchmarks/fleet.py --clusters 30 --throttle
+
+# Figures, not a unit test: a seeded, randomized campaign of 10,000 events over the sandbox (changes,
+# duplicate and lost deliveries, ARM faults, worker crashes), with its invariants checked after each
+# scenario's sweep. Replay a violation with `$(BIN)/python -m campaign --seed S --events N`.
+campaign: $(STAMP)
+	$(BIN)/python -m campaign --events 10000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,9 @@
 - 400 RoleAssignmentUpdateNotPermitted: the name exists with another principal, role or scope.
 - 400 PrincipalNotFound: the principal is unknown to the world and no principalType was sent.
 - GET of a missing name: 404 RoleAssignmentNotFound; DELETE of a missing name: 204.
+
+A new assignment is listed at once but takes effect (for the double's own authorization checks,
+``holds_effective``) only after the world's ``role_propagation_seconds`` of virtual time.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from sandbox.arm_http import Ctx, arm_error, bad_request, body_of
 from sandbox.arm_ids import SANDBOX_TENANT_ID, key, same_id
 from sandbox.https import Response
-from sandbox.world import RoleAssignment
+from sandbox.world import RoleAssignment, World
 
 ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 _PRINCIPAL_FILTER = re.compile(r"principalId\s+eq\s+'([^']+)'", re.IGNORECASE)
@@ -111,6 +114,7 @@ def _create(ctx: Ctx, scope: str, name: str, existing: RoleAssignment | None) ->
         name=name,
         description=properties.get("description"),
         principal_type=principal_type,
+        effective_at=ctx.clock.seconds() + world.role_propagation_seconds,
     )
     world.role_assignments[key(assignment.id)] = assignment
     return Response(201, assignment_json(assignment, ctx.timestamp()))
@@ -118,6 +122,20 @@ def _create(ctx: Ctx, scope: str, name: str, existing: RoleAssignment | None) ->
 
 def _exists() -> Response:
     return arm_error(409, "RoleAssignmentExists", "The role assignment already exists.")
+
+
+def holds_effective(world: World, scope: str, principal_id: str, role_guid: str) -> bool:
+    """Whether the principal holds the role at ``scope`` (assigned there or above) through an
+    assignment that has propagated by now. Role definitions compare by their GUID."""
+    seconds = world.seconds()
+    with world.lock:
+        return any(
+            a.principal_id.lower() == principal_id.lower()
+            and a.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower() == role_guid.lower()
+            and _is_at_or_above(a.scope, scope)
+            and a.effective(seconds)
+            for a in world.role_assignments.values()
+        )
 
 
 def _is_at_or_above(candidate: str, scope: str) -> bool:

@@ -25,6 +25,7 @@ from sandbox.arm_http import Ctx, arm_error
 from sandbox.arm_ids import subscription_of
 from sandbox.arm_lro import LroStore
 from sandbox.clock import VirtualClock
+from sandbox.contracts import ArmContracts
 from sandbox.https import HttpsDouble, Request, Response
 from sandbox.tls import SandboxTls
 from sandbox.world import World
@@ -54,7 +55,7 @@ _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
         arm_extensions.extensions,
     ),
     (
-        {"GET", "PUT"},
+        {"GET", "PUT", "DELETE"},
         rf"(?P<cluster>{_RG}/Microsoft\.ContainerService/managedClusters/{_SEG})"
         rf"/managedNamespaces(?:/(?P<name>{_SEG}))?",
         arm_namespaces.managed_namespaces,
@@ -76,6 +77,12 @@ _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
         rf"/subscriptions/(?P<sub>{_SEG})/resourceGroups/(?P<rg>{_SEG})/resources",
         arm_resources.list_by_resource_group,
     ),
+    (
+        {"GET"},
+        rf"(?P<relay>{_RG}/Microsoft\.Relay/namespaces/{_SEG})/hybridConnections/(?P<hc>{_SEG})"
+        rf"(?:/authorizationRules/(?P<rule>{_SEG}))?",
+        arm_resources.get_relay_child,
+    ),
     ({"GET"}, rf"{_RG}/{_SEG}/{_SEG}/{_SEG}", arm_resources.get_by_id),
 ]
 _COMPILED = [
@@ -95,7 +102,7 @@ class LoggedRequest:
 
 class ArmDouble:
     """ARM on loopback: clusters, extensions, namespaces, workspaces, computes, role assignments,
-    and the Relay namespaces the AzureML extension makes on Arc clusters."""
+    and the Relay namespaces (with hybrid connections) the Azure CLI makes for Arc clusters."""
 
     def __init__(
         self,
@@ -110,9 +117,11 @@ class ArmDouble:
         self.faults = Faults()
         self.throttle = throttle or Throttle(ThrottleLimits(), enforce=False)
         self._lro = LroStore(clock)
+        world.clock = clock  # computes settle and role assignments take effect on this clock
         self._lock = threading.Lock()
         self._counts = {"reads": 0, "writes": 0}
         self._log: list[LoggedRequest] = []
+        self._contracts = ArmContracts()
         self._server = HttpsDouble(tls, self._handle)
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -132,9 +141,11 @@ class ArmDouble:
         """Serve another world and clock on the same port; clears counts, log and faults."""
         self.world = world
         self.clock = clock
+        world.clock = clock
         self._lro = LroStore(clock)
         self.faults.clear()
         self.reset_counts()
+        self._contracts.reset()
 
     # ---- observation ---------------------------------------------------------------------
 
@@ -147,6 +158,12 @@ class ArmDouble:
         with self._lock:
             self._counts = {"reads": 0, "writes": 0}
             self._log.clear()
+
+    @property
+    def contracts(self) -> dict[str, Any]:
+        """Every request checked against the published types since ``start``/``use`` (not reset by
+        ``reset_counts``): ``{"checked", "typed", "not_applicable", "violations"}``."""
+        return self._contracts.summary()
 
     @property
     def log(self) -> list[LoggedRequest]:
@@ -172,11 +189,25 @@ class ArmDouble:
         """The next long-running operation whose path contains this ends Failed."""
         self.faults.fail_next_lro(path_contains)
 
+    def inject_drop(
+        self, method: str, path_contains: str, *, after_apply: bool, times: int = 1
+    ) -> None:
+        """Close the connection of the next ``times`` matching requests without answering:
+        before the request is applied, or after (the write is done; the client never hears)."""
+        self.faults.inject_drop(method, path_contains, after_apply=after_apply, times=times)
+
     # ---- serving -------------------------------------------------------------------------
 
     def _handle(self, request: Request) -> Response:
         request.path = re.sub(r"/{2,}", "/", request.path)
         response = self._respond(request)
+        self._contracts.check_response(
+            request.method,
+            request.path,
+            request.query.get("api-version", ""),
+            response.status,
+            response.body if response.raw is None else None,
+        )
         with self._lock:
             kind = "reads" if request.method in READ_METHODS else "writes"
             self._counts[kind] += 1
@@ -205,8 +236,16 @@ class ArmDouble:
             request.method, subscription_of(request.path)
         )
         response = throttled or self.faults.take(request.method, request.path)
+        drop = None if response is not None else self.faults.take_drop(request.method, request.path)
+        if drop is not None and not drop.after_apply:
+            return Response(0, drop=True)
         if response is None:
-            response = self._route(request)
+            refused = self._contracts.check_request(
+                request.method, request.path, request.query.get("api-version", ""), request.body
+            )
+            response = Response(*refused) if refused else self._route(request)
+        if drop is not None:
+            response.drop = True
         for name, value in limit_headers.items():
             response.headers.setdefault(name, value)
         return response

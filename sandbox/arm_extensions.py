@@ -115,6 +115,9 @@ def _put_extension(ctx: Ctx, cluster: Cluster, name: str, existing: Extension | 
         succeeds_after_seconds=done_at,
         final_state="Failed" if failed else "Succeeded",
         configuration_settings=dict(properties.get("configurationSettings") or {}),
+        configuration_protected_settings=dict(
+            properties.get("configurationProtectedSettings") or {}
+        ),
         release_train=str(properties.get("releaseTrain") or "stable"),
         version=properties.get("version"),
         auto_upgrade_minor_version=bool(properties.get("autoUpgradeMinorVersion", True)),

@@ -45,11 +45,26 @@ class Fault:
         return arm_error(self.status, self.code, message, headers)
 
 
+@dataclass
+class Drop:
+    """Close the connection without a response, before or after the request is applied."""
+
+    method: str
+    path_contains: str
+    after_apply: bool
+    remaining: int
+
+    def matches(self, method: str, path: str) -> bool:
+        method_ok = self.method in ("*", method.upper())
+        return method_ok and self.path_contains in path.lower()
+
+
 class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._lro_failures: list[str] = []
+        self._drops: list[Drop] = []
 
     def inject(
         self,
@@ -70,6 +85,23 @@ class Faults:
     def fail_next_lro(self, path_contains: str) -> None:
         with self._lock:
             self._lro_failures.append(path_contains.lower())
+
+    def inject_drop(
+        self, method: str, path_contains: str, *, after_apply: bool, times: int = 1
+    ) -> None:
+        with self._lock:
+            self._drops.append(Drop(method.upper(), path_contains.lower(), after_apply, times))
+
+    def take_drop(self, method: str, path: str) -> Drop | None:
+        """The drop fault for this request, if one is due (counted as used)."""
+        with self._lock:
+            for drop in self._drops:
+                if drop.remaining > 0 and drop.matches(method, path):
+                    drop.remaining -= 1
+                    if drop.remaining == 0:
+                        self._drops.remove(drop)
+                    return drop
+        return None
 
     def take(self, method: str, path: str) -> Response | None:
         with self._lock:
@@ -94,6 +126,7 @@ class Faults:
         with self._lock:
             self._faults.clear()
             self._lro_failures.clear()
+            self._drops.clear()
 
 
 @dataclass(frozen=True)

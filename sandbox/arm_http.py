@@ -85,7 +85,8 @@ class Ctx:
         error: dict[str, Any] | None = None,
         done_at: float | None = None,
     ) -> dict[str, str]:
-        """Headers of an LRO's first response (Azure-AsyncOperation, Retry-After-Ms)."""
+        """Headers of an LRO's first response (Azure-AsyncOperation, and Retry-After while it
+        runs or Retry-After-Ms when it finished at once)."""
         return self.lro.start(
             self.base_url,
             resource_id,
@@ -93,4 +94,5 @@ class Ctx:
             failed=failed,
             error=error,
             done_at=done_at,
+            retry_after=self.world.lro_retry_after_seconds,
         )

@@ -19,7 +19,13 @@ AZUREML_EXTENSION_TYPE = "Microsoft.AzureML.Kubernetes"
 # Relay namespace names: 6-50 letters, digits and hyphens, starting with a letter and ending with a
 # letter or digit (Microsoft.Relay naming rules).
 RELAY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$")
-_RELAY_MIDDLE_MAX = 50 - len("azureml-") - len("-relay")  # 36
+HYBRID_CONNECTION_TYPE = "Microsoft.Relay/namespaces/hybridConnections"
+RELAY_RULE_TYPE = "Microsoft.Relay/namespaces/hybridConnections/authorizationRules"
+# What `az k8s-extension create --extension-type Microsoft.AzureML.Kubernetes` leaves on an Arc
+# cluster (Azure/azure-cli-extensions, k8s-extension, partner_extensions/AzureMLKubernetes.py).
+CLI_RELAY_TAGS = {"created_by": "Azure Arc-enabled ML"}
+CLI_RELAY_RULE = "azureml_rw"
+CLI_RELAY_RIGHTS = ("Manage", "Send", "Listen")
 
 
 def key(resource_id: str) -> str:
@@ -72,20 +78,21 @@ def deterministic_principal(resource_id: str) -> str:
     return str(uuid.uuid5(PRINCIPAL_NAMESPACE, key(resource_id)))
 
 
-def default_relay_name(cluster_id: str) -> str:
-    """``azureml-<cluster name>-relay``: the Relay namespace the AzureML extension makes (modelled).
+def cli_relay_name(cluster_id: str) -> str:
+    """The Relay namespace name the Azure CLI gives an Arc cluster's AzureML extension.
 
-    The cluster name is lowercased, characters other than letters/digits/hyphens become hyphens
-    and runs of hyphens collapse. Names longer than 36 characters keep their first 29 characters
-    plus ``-`` and 6 hex characters of sha256(lowercased cluster id), so the result stays within
-    Relay's 50-character limit and distinct clusters with a long common prefix stay distinct.
+    ``_get_valid_name("{cluster}-{subscription}-{resource group}-relay", suffix_len=6,
+    max_len=50)``: keep letters and digits only (case kept); over 50 characters, the first 44
+    plus the first 6 hex digits of the md5 of the unreduced text. The names come from the cluster
+    id, as the CLI's arguments would name them.
     """
-    middle = re.sub(r"[^a-z0-9-]+", "-", name_of(cluster_id).lower())
-    middle = re.sub(r"-{2,}", "-", middle).strip("-") or "cluster"
-    if len(middle) > _RELAY_MIDDLE_MAX:
-        digest = hashlib.sha256(key(cluster_id).encode()).hexdigest()[:6]
-        middle = f"{middle[: _RELAY_MIDDLE_MAX - 7].rstrip('-')}-{digest}"
-    return f"azureml-{middle}-relay"
+    parts = (name_of(cluster_id), subscription_of(cluster_id), resource_group_of(cluster_id))
+    text = "-".join(parts) + "-relay"
+    reduced = "".join(c for c in text if c.isalnum())
+    if len(reduced) <= 50:
+        return reduced
+    digest = hashlib.md5(text.encode("utf8")).hexdigest()[:6]  # the CLI's own choice of hash
+    return reduced[:44] + digest
 
 
 def relay_id(cluster_id: str, relay_name: str) -> str:

@@ -1,15 +1,20 @@
 """Long-running operations: ARM's Azure-AsyncOperation protocol, on the virtual clock.
 
-A write handler applies its change, then calls ``LroStore.start`` for the headers of its 201/202
-response. azure-core then GETs the operation status URL (one read), sees ``Succeeded`` (or
-``Failed`` when a fault was injected) and, for PUTs, GETs the resource. Most operations finish at
-once; one started with ``done_at`` (virtual seconds) reports ``InProgress`` until the clock reaches
-it, with ``Retry-After`` set to the remaining virtual seconds (azure-core sleeps that long in *real*
-time, so a poller nobody waits on makes one status GET and then stays quiet).
+A write handler applies its change, then calls ``LroStore.start`` (through ``Ctx.lro_headers``)
+for the headers of its 201/202 response. An operation started with ``done_at`` (virtual seconds;
+see ``settles_at``) reports ``InProgress`` until the clock reaches it, and both the first response
+and every pending status answer ``Retry-After: <world.lro_retry_after_seconds>`` (10 by default),
+a fixed hint as ARM resource providers send -- not the time left, which Azure does not know.
+azure-core sleeps that long in *real* time between polls, so the product never waits on a poller:
+it sends the write with ``polling=False`` and looks again in a scheduled re-check.
 
-Quirk: azure-core treats ``Retry-After: 0`` as "no hint" and falls back to the client's polling
-interval (30 s for mgmt clients), so the double sends ``Retry-After-Ms: 1`` instead, which
-azure-core honours (``get_retry_after`` reads ``retry-after-ms``).
+An operation without ``done_at`` is finished when it starts. Quirk: azure-core treats
+``Retry-After: 0`` as "no hint" and falls back to the client's polling interval (30 s for mgmt
+clients), so such operations send ``Retry-After-Ms: 1``, which azure-core honours
+(``get_retry_after`` reads ``retry-after-ms``).
+
+Resources whose writes take time report their provisioning state with ``state_at``: a route
+handler keeps the write's ``settles_at`` next to the resource and resolves it at request time.
 """
 
 from __future__ import annotations
@@ -32,6 +37,19 @@ class Operation:
     started: str
     error: dict[str, Any] | None = None
     done_at: float | None = None  # virtual seconds; None: finished when started
+    retry_after: float = 10.0  # seconds, the hint on a pending status
+
+
+def settles_at(now: float, duration: float) -> float | None:
+    """When a write started at virtual ``now`` that takes ``duration`` seconds is done
+    (None: at once). Pass it as ``done_at`` and keep it with the resource."""
+    return now + duration if duration > 0 else None
+
+
+def state_at(pending: str, final: str, settles: float | None, seconds: float) -> str:
+    """A resource's provisioningState at virtual ``seconds``: ``pending`` (Creating, Updating,
+    Deleting) until its write settles, then ``final`` (Succeeded, Failed)."""
+    return pending if settles is not None and seconds < settles else final
 
 
 class LroStore:
@@ -48,6 +66,7 @@ class LroStore:
         failed: bool = False,
         error: dict[str, Any] | None = None,
         done_at: float | None = None,
+        retry_after: float = 10.0,
     ) -> dict[str, str]:
         """Record an operation (finished, or finishing at virtual ``done_at``); returns the
         headers for the initial response."""
@@ -59,12 +78,16 @@ class LroStore:
                 "message": "Injected long-running operation failure.",
             }
         with self._lock:
-            self._operations[op_id] = Operation(op_id, status, self._stamp(), error, done_at)
+            self._operations[op_id] = Operation(
+                op_id, status, self._stamp(), error, done_at, retry_after
+            )
         provider = type_of(resource_id).split("/")[0] or "Microsoft.Resources"
         url = (
             f"{base_url}/subscriptions/{subscription_of(resource_id)}/providers/{provider}"
             f"/locations/sandbox/operationStatuses/{op_id}?api-version={api_version}"
         )
+        if done_at is not None and self._clock.seconds() < done_at:
+            return {"Azure-AsyncOperation": url, "Retry-After": _whole(retry_after)}
         return {"Azure-AsyncOperation": url, "Retry-After-Ms": "1"}
 
     def status(self, op_id: str) -> Response:
@@ -81,8 +104,7 @@ class LroStore:
                 "status": "InProgress",
                 "startTime": operation.started,
             }
-            wait = max(1, math.ceil(operation.done_at - now))
-            return Response(200, pending, {"Retry-After": str(wait)})
+            return Response(200, pending, {"Retry-After": _whole(operation.retry_after)})
         payload: dict[str, Any] = {
             "id": op_id,
             "name": op_id,
@@ -96,3 +118,8 @@ class LroStore:
 
     def _stamp(self) -> str:
         return self._clock.now().isoformat().replace("+00:00", "Z")
+
+
+def _whole(seconds: float) -> str:
+    """Retry-After is whole seconds; at least 1 (azure-core reads 0 as "no hint")."""
+    return str(max(1, math.ceil(seconds)))

@@ -3,6 +3,13 @@
 Shapes follow the machinelearningservices spec (Workspace, ComputeResource with
 ``computeType: Kubernetes``) for the api-versions azure-ai-ml sends (2023-04-01-preview for
 workspaces' discovery calls, 2023-10-01 / 2024-10-01-preview for computes; the double accepts any).
+
+Attach and detach take virtual time (the world's ``compute_attach_seconds`` and
+``compute_detach_seconds``): the compute shows ``Creating`` (``Updating`` for a re-PUT) or
+``Deleting`` meanwhile, and the operation status answers ``InProgress``. A system-assigned
+compute's ``identity.principalId`` appears once its creation has settled. A workspace on a
+user-assigned identity can attach only once that identity's prerequisite roles on the cluster
+have *taken effect* (role propagation, ``arm_authorization.holds_effective``).
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sandbox.arm_authorization import holds_effective
 from sandbox.arm_http import Ctx, arm_error, bad_request, body_of, not_found
 from sandbox.arm_ids import (
     SANDBOX_TENANT_ID,
@@ -18,11 +26,21 @@ from sandbox.arm_ids import (
     key,
     name_of,
     resource_group_of,
+    subscription_of,
 )
+from sandbox.arm_lro import settles_at
 from sandbox.https import Response
 from sandbox.world import SYSTEM_ASSIGNED, USER_ASSIGNED, Compute, Workspace
 
 COMPUTE_TYPE = "Microsoft.MachineLearningServices/workspaces/computes"
+# What a workspace's user-assigned identity needs on the cluster before attach, and how Azure ML
+# answers without it (how-to-attach-kubernetes-to-workspace: "If the Kubernetes Extension
+# Contributor role permission is not available, the cluster attachment fails with 'extension not
+# installed' error"; without "Azure Kubernetes Service Cluster Admin" it fails with "internal
+# server" error). Reader is listed there too; the double answers its absence like KEC's.
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+KUBERNETES_EXTENSION_CONTRIBUTOR = "85cb6faf-e071-4c9b-8136-154b5a04f717"
+AKS_CLUSTER_ADMIN = "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8"
 AZUREML_EXTENSION_TYPE = "microsoft.azureml.kubernetes"
 
 
@@ -102,6 +120,8 @@ def compute_json(ctx: Ctx, compute: Compute) -> dict[str, Any]:
                 }
             },
         }
+    elif compute.provisioning_state == "Creating":
+        identity = {"type": "SystemAssigned"}  # made with the compute: no principal yet
     else:
         identity = {
             "type": "SystemAssigned",
@@ -120,7 +140,7 @@ def compute_json(ctx: Ctx, compute: Compute) -> dict[str, Any]:
             "computeType": "Kubernetes",
             "computeLocation": compute.location,
             "description": compute.description,
-            "createdOn": stamp,
+            "createdOn": _created_on(ctx, compute),
             "modifiedOn": stamp,
             "resourceId": compute.resource_id,
             "provisioningState": compute.provisioning_state,
@@ -133,6 +153,12 @@ def compute_json(ctx: Ctx, compute: Compute) -> dict[str, Any]:
     if identity is None:
         del payload["identity"]
     return payload
+
+
+def _created_on(ctx: Ctx, compute: Compute) -> str:
+    """When the compute was made (a re-PUT keeps it), the same on every read."""
+    moment = ctx.clock.at(compute.created_at or 0.0)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def computes(ctx: Ctx) -> Response:
@@ -193,7 +219,12 @@ def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -
     if str(properties.get("computeType", "")).lower() != "kubernetes":
         return bad_request("BadRequest", "The sandbox only supports computeType Kubernetes.")
     resource_id = str(properties.get("resourceId") or "")
-    problem = _attach_problem(ctx, resource_id)
+    problem = _other_subscription(ws, name, resource_id) or _attach_problem(ctx, resource_id)
+    if problem is not None:
+        return problem
+    if existing is not None and existing.settles_at is not None:
+        return _operation_in_progress(name, existing)
+    problem = _prerequisite_problem(ctx, ws, resource_id)
     if problem is not None:
         return problem
     if existing is not None and key(existing.resource_id) != key(resource_id):
@@ -209,6 +240,9 @@ def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -
     identity_type, uai_id = identity
     inner = properties.get("properties") or {}
     failed = ctx.lro_should_fail()
+    done_at = settles_at(ctx.clock.seconds(), ctx.world.compute_attach_seconds)
+    final_state = "Failed" if failed else "Succeeded"
+    pending_state = "Creating" if existing is None else "Updating"
     compute = Compute(
         workspace=ws.id,
         name=existing.name if existing else name,
@@ -216,10 +250,13 @@ def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -
         namespace=str(inner.get("namespace") or "default"),
         identity_type=identity_type,
         user_assigned_identity=uai_id,
-        provisioning_state="Failed" if failed else "Succeeded",
+        provisioning_state=final_state if done_at is None else pending_state,
         tags={str(k): str(v) for k, v in (body.get("tags") or {}).items()},
         description=properties.get("description"),
         location=ws.location,
+        settles_at=done_at,
+        final_state=final_state,
+        created_at=existing.created_at if existing else ctx.clock.seconds(),
     )
     if identity_type == SYSTEM_ASSIGNED:
         compute.principal_id = deterministic_principal(compute.id)
@@ -227,8 +264,71 @@ def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -
         compute.principal_id = ctx.world.identities[key(uai_id)].principal_id
     ctx.world.put_compute(compute)
     payload = compute_json(ctx, compute)
-    payload["properties"]["provisioningState"] = "Creating" if existing is None else "Updating"
-    return Response(200 if existing else 201, payload, ctx.lro_headers(compute.id, failed))
+    payload["properties"]["provisioningState"] = pending_state
+    headers = ctx.lro_headers(compute.id, failed, done_at=done_at)
+    return Response(200 if existing else 201, payload, headers)
+
+
+def _operation_in_progress(name: str, existing: Compute) -> Response:
+    doing = "detached" if existing.final_state == "Deleted" else "attached"
+    return arm_error(
+        409,
+        "AnotherOperationInProgress",
+        f"Compute '{name}' is being {doing} ({existing.provisioning_state}); retry when the "
+        "operation has finished.",
+    )
+
+
+def _prerequisite_problem(ctx: Ctx, ws: Workspace, resource_id: str) -> Response | None:
+    """A workspace on a user-assigned identity needs Reader, Kubernetes Extension Contributor
+    and AKS Cluster Admin on the cluster, *in effect* (propagated), or attach fails as Azure ML
+    fails it. A system-assigned workspace identity needs nothing from us."""
+    if ws.identity_type != "UserAssigned" or not ws.user_assigned_identity:
+        return None
+    identity = ctx.world.identities.get(key(ws.user_assigned_identity))
+    if identity is None:
+        return None
+    principal = identity.principal_id
+    if not all(
+        holds_effective(ctx.world, resource_id, principal, role)
+        for role in (READER, KUBERNETES_EXTENSION_CONTRIBUTOR)
+    ):
+        return _extension_not_installed(resource_id)
+    if not holds_effective(ctx.world, resource_id, principal, AKS_CLUSTER_ADMIN):
+        return arm_error(
+            500,
+            "InternalServerError",
+            "An internal server error occurred while attaching the cluster "
+            f"'{resource_id}'. Please retry later.",
+        )
+    return None
+
+
+def _extension_not_installed(resource_id: str) -> Response:
+    return arm_error(
+        400,
+        "BadRequest",
+        f"The AzureML extension (Microsoft.AzureML.Kubernetes) is not installed or not in "
+        f"Succeeded state on cluster '{resource_id}'.",
+        details=[{"code": "ExtensionNotReady", "message": "Install the extension first."}],
+    )
+
+
+def _other_subscription(ws: Workspace, name: str, resource_id: str) -> Response | None:
+    """Azure ML attaches only clusters of the workspace's own subscription. The refusal is
+    modelled: its real wording and code were not found (sandbox/README.md)."""
+    if not resource_id or same_subscription(ws.id, resource_id):
+        return None
+    return bad_request(
+        "BadRequest",
+        f"Compute '{name}' cannot attach cluster '{resource_id}': it is in another subscription "
+        f"('{subscription_of(resource_id)}') than the workspace ('{subscription_of(ws.id)}'); "
+        "a Kubernetes cluster must be in the workspace's subscription.",
+    )
+
+
+def same_subscription(a: str, b: str) -> bool:
+    return subscription_of(a).lower() == subscription_of(b).lower()
 
 
 def _attach_problem(ctx: Ctx, resource_id: str) -> Response | None:
@@ -255,13 +355,7 @@ def _attach_problem(ctx: Ctx, resource_id: str) -> Response | None:
         if e.extension_type.lower() == AZUREML_EXTENSION_TYPE and e.state_at(seconds) == "Succeeded"
     ]
     if not ready:
-        return arm_error(
-            400,
-            "BadRequest",
-            f"The AzureML extension (Microsoft.AzureML.Kubernetes) is not installed or not in "
-            f"Succeeded state on cluster '{resource_id}'.",
-            details=[{"code": "ExtensionNotReady", "message": "Install the extension first."}],
-        )
+        return _extension_not_installed(resource_id)
     return None
 
 
@@ -273,10 +367,19 @@ def _delete_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None
         )
     if existing is None:
         return Response(204)
+    if existing.settles_at is not None and existing.final_state != "Deleted":
+        return _operation_in_progress(name, existing)
     failed = ctx.lro_should_fail()
+    done_at = existing.settles_at
     if failed:
         existing.provisioning_state = "Failed"
-    else:
-        del ctx.world.computes[f"{key(ws.id)}/computes/{name.lower()}"]
-    headers = ctx.lro_headers(existing.id, failed)
+    elif done_at is None:  # not already being detached
+        done_at = settles_at(ctx.clock.seconds(), ctx.world.compute_detach_seconds)
+        if done_at is None:
+            del ctx.world.computes[f"{key(ws.id)}/computes/{name.lower()}"]
+        else:
+            existing.provisioning_state = "Deleting"
+            existing.settles_at = done_at
+            existing.final_state = "Deleted"
+    headers = ctx.lro_headers(existing.id, failed, done_at=None if failed else done_at)
     return Response(202, None, headers)

@@ -18,9 +18,13 @@ from sandbox.arm_http import Ctx, bad_request, not_found
 from sandbox.arm_ids import (
     AKS_TYPE,
     ARC_TYPE,
+    HYBRID_CONNECTION_TYPE,
+    RELAY_RULE_TYPE,
     RELAY_TYPE,
+    SANDBOX_TENANT_ID,
     UAI_TYPE,
     WORKSPACE_TYPE,
+    deterministic_principal,
     key,
     name_of,
     resource_group_of,
@@ -29,10 +33,13 @@ from sandbox.arm_ids import (
     type_of,
 )
 from sandbox.https import Response
-from sandbox.world import Cluster, Identity, Relay, World
+from sandbox.world import Cluster, HybridConnection, Identity, Relay, World
 
 LIST_PAGE_SIZE = 100
 _CLAUSE = re.compile(r"^\s*(tagName|tagValue|resourceType)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
+
+
+_ARC_AGENT_KEY = "c2FuZGJveC1hcmMtYWdlbnQta2V5"  # base64 of "sandbox-arc-agent-key"
 
 
 def cluster_json(cluster: Cluster, seconds: float) -> dict[str, Any]:
@@ -50,14 +57,16 @@ def cluster_json(cluster: Cluster, seconds: float) -> dict[str, Any]:
     else:
         properties.update(
             {
-                "connectivityStatus": "Connected",
+                "connectivityStatus": cluster.connectivity_status,
                 "distribution": "generic",
                 "kubernetesVersion": "1.33.2",
                 "infrastructure": "generic",
+                # Required by the connectedClusters type (sandbox/azure_types): the agent's key.
+                "agentPublicKeyCertificate": _ARC_AGENT_KEY,
             }
         )
         resource_type = ARC_TYPE
-    return {
+    body = {
         "id": cluster.id,
         "name": name_of(cluster.id),
         "type": resource_type,
@@ -65,6 +74,13 @@ def cluster_json(cluster: Cluster, seconds: float) -> dict[str, Any]:
         "tags": dict(cluster.tags),
         "properties": properties,
     }
+    if cluster.kind != "aks":  # connectedClusters always carry their (required) identity
+        body["identity"] = {
+            "type": "SystemAssigned",
+            "principalId": deterministic_principal(cluster.id),
+            "tenantId": SANDBOX_TENANT_ID,
+        }
+    return body
 
 
 def identity_json(identity: Identity) -> dict[str, Any]:
@@ -83,7 +99,7 @@ def identity_json(identity: Identity) -> dict[str, Any]:
 
 
 def relay_json(relay: Relay, created: str) -> dict[str, Any]:
-    """A Microsoft.Relay namespace (2021-11-01 shape), as the AzureML extension leaves it."""
+    """A Microsoft.Relay namespace (2021-11-01 shape), as the Azure CLI leaves it."""
     subscription = subscription_of(relay.id)
     return {
         "id": relay.id,
@@ -102,6 +118,51 @@ def relay_json(relay: Relay, created: str) -> dict[str, Any]:
             "publicNetworkAccess": "Enabled",
         },
     }
+
+
+def hybrid_connection_json(relay: Relay, connection: HybridConnection, created: str) -> Any:
+    """A hybrid connection (2021-11-01 shape); the CLI's requires client authorization."""
+    return {
+        "id": relay.hybrid_connection_id(connection.name),
+        "name": connection.name,
+        "type": HYBRID_CONNECTION_TYPE,
+        "location": relay.location,
+        "properties": {
+            "createdAt": created,
+            "updatedAt": created,
+            "listenerCount": 0,
+            "requiresClientAuthorization": connection.requires_client_authorization,
+            "userMetadata": None,
+        },
+    }
+
+
+def relay_rule_json(relay: Relay, connection: HybridConnection, rule: str) -> Any:
+    """A hybrid connection's authorization rule: its rights, never its keys."""
+    return {
+        "id": f"{relay.hybrid_connection_id(connection.name)}/authorizationRules/{rule}",
+        "name": rule,
+        "type": RELAY_RULE_TYPE,
+        "location": relay.location,
+        "properties": {"rights": list(connection.rules[rule])},
+    }
+
+
+def get_relay_child(ctx: Ctx) -> Response:
+    """GET a hybrid connection (or one of its authorization rules) by id."""
+    relay = ctx.world.relay(ctx.groups["relay"])
+    with ctx.world.lock:
+        connection = relay.hybrid_connections.get(ctx.groups["hc"].lower()) if relay else None
+        rule_name = ctx.groups.get("rule")
+        if relay is None or connection is None:
+            group = resource_group_of(ctx.groups["relay"])
+            return not_found(HYBRID_CONNECTION_TYPE, ctx.groups["hc"], group)
+        if rule_name is None:
+            return Response(200, hybrid_connection_json(relay, connection, ctx.timestamp()))
+        rule = next((r for r in connection.rules if r.lower() == rule_name.lower()), None)
+        if rule is None:
+            return not_found(RELAY_RULE_TYPE, rule_name, resource_group_of(relay.id))
+        return Response(200, relay_rule_json(relay, connection, rule))
 
 
 def get_by_id(ctx: Ctx) -> Response:

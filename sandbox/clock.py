@@ -21,7 +21,11 @@ class VirtualClock:
             return self._elapsed
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=self.seconds())
+        return self.at(self.seconds())
+
+    def at(self, seconds: float) -> datetime:
+        """The moment ``seconds`` after the start, in microseconds (the same every time)."""
+        return self._start + timedelta(microseconds=round(seconds * 1_000_000))
 
     def advance_to(self, seconds: float) -> None:
         with self._lock:

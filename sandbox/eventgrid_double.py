@@ -34,6 +34,7 @@ class EventGridDouble:
         self._lock = threading.Lock()
         self._notifications: list[dict[str, Any]] = []
         self._requests = 0
+        self._failures = 0
         self._server = HttpsDouble(tls, self._handle)
 
     def start(self) -> EventGridDouble:
@@ -63,9 +64,17 @@ class EventGridDouble:
         with self._lock:
             self._notifications.clear()
 
+    def fail_next(self, times: int = 1) -> None:
+        """Answer the next ``times`` publishes 503 ServerBusy, accepting nothing."""
+        with self._lock:
+            self._failures = times
+
     def _handle(self, request: Request) -> Response:
         with self._lock:
             self._requests += 1
+            if self._failures > 0:
+                self._failures -= 1
+                return _error(503, "ServerBusy", "The topic is busy (injected).")
         auth = request.headers.get("authorization", "")
         if not auth.lower().startswith("bearer ") and not request.headers.get("aeg-sas-key"):
             return _error(401, "Unauthorized", "The request is missing a bearer token.")

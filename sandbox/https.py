@@ -32,6 +32,8 @@ class Response:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
+    # Close the connection without answering (a connection dropped mid-request).
+    drop: bool = False
 
 
 Handler = Callable[[Request], Response]
@@ -89,6 +91,10 @@ class HttpsDouble:
                     response = Response(
                         500, {"error": {"code": "DoubleError", "message": repr(error)}}
                     )
+                if response.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 if response.raw is not None:
                     payload = response.raw
                 elif response.body is None:

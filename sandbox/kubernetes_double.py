@@ -7,7 +7,13 @@ it does behind a real reverse proxy such as Rancher's or an API gateway).
 
 Responses follow the real API server's shapes: ``Namespace``, ``NamespaceList`` and ``Status``
 objects with the reasons the client and kubectl look at (``NotFound``, ``AlreadyExists``,
-``Unauthorized``, ``Forbidden``, ``Invalid``).
+``Unauthorized``, ``Forbidden``, ``Invalid``, ``Conflict``).
+
+A deleted namespace is not gone at once: as on a real cluster it stays, with a
+``deletionTimestamp`` and ``status.phase: Terminating``, while its finalizers run (here
+``terminating_seconds`` of the clock's virtual time). Creating it again meanwhile answers 409
+``AlreadyExists`` with the API server's message ``object is being deleted: namespaces "x" already
+exists``; deleting it again answers 409 ``Conflict``.
 """
 
 from __future__ import annotations
@@ -19,18 +25,23 @@ import secrets
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
+from sandbox.clock import VirtualClock
 from sandbox.https import HttpsDouble, Request, Response
 from sandbox.tls import SandboxTls
 from shared.arm_id import ResourceId
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PREFIX = re.compile(r"^/clusters/(?P<key>[0-9a-f]+)(?P<rest>/.*)?$")
+# How long a deleted namespace stays Terminating (virtual seconds). Real clusters take from a few
+# seconds to minutes (finalizers, content to remove); a guess, configurable per double.
+DEFAULT_TERMINATING_SECONDS = 30.0
 
 
 @dataclass
@@ -46,6 +57,7 @@ class _Cluster:
     key: str
     token: str
     namespaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    purge_at: dict[str, float] = field(default_factory=dict)  # Terminating name -> gone at
     forbidden: bool = False
     faults: list[_Fault] = field(default_factory=list)
 
@@ -57,8 +69,16 @@ class KubernetesApiDouble:
     plus ``unauthorized`` and ``forbidden`` for rejected requests and ``faults`` for injected ones.
     """
 
-    def __init__(self, tls: SandboxTls) -> None:
+    def __init__(
+        self,
+        tls: SandboxTls,
+        *,
+        clock: VirtualClock | None = None,
+        terminating_seconds: float = DEFAULT_TERMINATING_SECONDS,
+    ) -> None:
         self._tls = tls
+        self._seconds: Callable[[], float] = (clock or VirtualClock()).seconds
+        self.terminating_seconds = terminating_seconds
         self._server = HttpsDouble(tls, self._handle)
         self._lock = threading.Lock()
         self._clusters: dict[str, _Cluster] = {}
@@ -99,13 +119,35 @@ class KubernetesApiDouble:
         return self._kubeconfig(cluster, ResourceId.parse(cluster_id).name)
 
     def namespaces(self, cluster_id: str) -> list[str]:
+        """Every namespace the cluster lists, Terminating ones included (as kubectl shows)."""
         with self._lock:
-            return sorted(self._cluster(cluster_id).namespaces)
+            cluster = self._cluster(cluster_id)
+            self._purge(cluster)
+            return sorted(cluster.namespaces)
+
+    def phase(self, cluster_id: str, namespace: str) -> str | None:
+        """``Active`` or ``Terminating``; None when the namespace is not there."""
+        with self._lock:
+            cluster = self._cluster(cluster_id)
+            self._purge(cluster)
+            found = cluster.namespaces.get(namespace)
+            return str(found["status"]["phase"]) if found else None
 
     def labels(self, cluster_id: str, namespace: str) -> dict[str, str]:
         with self._lock:
             labels = self._cluster(cluster_id).namespaces[namespace]["metadata"]["labels"]
             return dict(labels)
+
+    def add_namespace(
+        self, cluster_id: str, namespace: str, labels: dict[str, str] | None = None
+    ) -> None:
+        """Make a namespace as something else in the cluster would (a Helm chart, a person):
+        the AzureML extension makes its release namespace (``azureml``) when it installs."""
+        with self._lock:
+            cluster = self._cluster(cluster_id)
+            self._purge(cluster)
+            if namespace not in cluster.namespaces:
+                cluster.namespaces[namespace] = self._namespace_object(namespace, labels or {})
 
     def set_forbidden(self, cluster_id: str, forbidden: bool = True) -> None:
         """While set, authenticated requests to the cluster get 403 Forbidden (RBAC denies)."""
@@ -132,6 +174,7 @@ class KubernetesApiDouble:
             return self._serve(cluster, request, match["rest"] or "/")
 
     def _serve(self, cluster: _Cluster, request: Request, path: str) -> Response:
+        self._purge(cluster)
         if request.headers.get("authorization") != f"Bearer {cluster.token}":
             self.counts["unauthorized"] += 1
             return _status(401, "Unauthorized", "Unauthorized")
@@ -175,10 +218,30 @@ class KubernetesApiDouble:
             return _status(404, "NotFound", f'namespaces "{name}" not found', name=name)
         if verb == "get":
             return Response(200, cluster.namespaces[name])
-        gone = cluster.namespaces.pop(name)
-        gone["metadata"]["deletionTimestamp"] = _now()
-        gone["status"] = {"phase": "Terminating"}
-        return Response(200, gone)
+        return self._delete(cluster, name)
+
+    def _delete(self, cluster: _Cluster, name: str) -> Response:
+        if name in cluster.purge_at:
+            message = (
+                f'Operation cannot be fulfilled on namespaces "{name}": The system is ensuring '
+                "all content is removed from this namespace.  Upon completion, this namespace "
+                "will automatically be purged by the system."
+            )
+            return _status(409, "Conflict", message, name=name)
+        deleted = cluster.namespaces[name]
+        deleted["metadata"]["deletionTimestamp"] = _now()
+        deleted["status"] = {"phase": "Terminating"}
+        cluster.purge_at[name] = self._seconds() + self.terminating_seconds
+        self._purge(cluster)
+        return Response(200, deleted)
+
+    def _purge(self, cluster: _Cluster) -> None:
+        """Remove the Terminating namespaces whose time has come."""
+        now = self._seconds()
+        for name, at in list(cluster.purge_at.items()):
+            if now >= at:
+                cluster.namespaces.pop(name, None)
+                del cluster.purge_at[name]
 
     def _create(self, cluster: _Cluster, request: Request) -> Response:
         try:
@@ -198,6 +261,8 @@ class KubernetesApiDouble:
             return _status(422, "Invalid", message, name=str(name))
         if name in cluster.namespaces:
             message = f'namespaces "{name}" already exists'
+            if name in cluster.purge_at:
+                message = f"object is being deleted: {message}"
             return _status(409, "AlreadyExists", message, name=name)
         created = self._namespace_object(name, dict(metadata.get("labels") or {}))
         cluster.namespaces[name] = created

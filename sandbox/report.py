@@ -45,6 +45,8 @@ def json_report(sandbox: Sandbox, passes: list[PassReport]) -> dict[str, Any]:
             "writes": sum(p.writes for p in passes),
         },
         "passes": [{"reads": p.reads, "writes": p.writes} for p in passes],
+        # Every ARM request of the run, checked against the published types (sandbox/contracts.py).
+        "contracts": sandbox.arm.contracts,
     }
 
 

@@ -19,11 +19,18 @@ from typing import Any
 from sandbox.clock import VirtualClock
 from sandbox.credential import SandboxCredential
 from sandbox.scenario import Scenario, Step
-from sandbox.servicebus_double import ServiceBusDouble, Trigger
+from sandbox.servicebus_double import (
+    MAX_CONCURRENT_CALLS,
+    Handled,
+    ServiceBusDouble,
+    Trigger,
+)
 from sandbox.tls import SandboxTls
 from sandbox.world import WorldError
 from shared import settings as names
 from shared.arm_id import MANAGED_CLUSTER, ResourceId
+from shared.events import event_id_in
+from shared.handling import seed_jitter
 from shared.settings import Settings
 from shared.wiring import build_app, use_app
 
@@ -31,6 +38,7 @@ from shared.wiring import build_app, use_app
 VAULT_PLACEHOLDER = "{sandbox_vault}"
 PASS_SPACING_SECONDS = 25 * 3600.0  # past the 24 h duplicate-detection window
 PASS_HORIZON_SECONDS = 24 * 3600.0
+JITTER_SEED = 20260101
 
 
 @dataclass
@@ -98,6 +106,7 @@ class Sandbox:
     def __init__(self, scenario: Scenario, on_delivery: Callable[[Delivery], None] | None = None):
         # Imported here: the doubles are only needed when a sandbox actually runs.
         from sandbox.arm_double import ArmDouble
+        from sandbox.blob_double import BlobStorageDouble
         from sandbox.eventgrid_double import EventGridDouble
         from sandbox.keyvault_double import KeyVaultDouble
         from sandbox.kubernetes_double import KubernetesApiDouble
@@ -109,8 +118,9 @@ class Sandbox:
         self.world = World.from_dict(scenario.world)
         self.arm = ArmDouble(self.world, self.clock, self.tls)
         self.topic = EventGridDouble(self.tls)
-        self.kubernetes = KubernetesApiDouble(self.tls)
+        self.kubernetes = KubernetesApiDouble(self.tls, clock=self.clock)
         self.vault = KeyVaultDouble(self.tls)
+        self.storage = BlobStorageDouble(self.tls, self.clock)
         self.api_clusters: list[str] = []
         self.bus = ServiceBusDouble(
             self.clock,
@@ -126,11 +136,13 @@ class Sandbox:
         self.topic.start()
         self.kubernetes.start()
         self.vault.start()
+        self.storage.start()
         for cluster in self.scenario.world.get("clusters", []):
             self._give_api_access(cluster)
         os.environ["REQUESTS_CA_BUNDLE"] = str(self.tls.ca_bundle)
         self.settings = Settings.from_environment(self.app_settings())
         self.app = build_app(self.settings, SandboxCredential(), scheduler=self.bus)
+        seed_jitter(JITTER_SEED)  # re-check delays are jittered; a sandbox run is repeatable
         use_app(self.app)
         self._triggers = self._find_triggers()
         for name in ("autoattach.settlement", "autoattach.reconcile"):
@@ -149,6 +161,7 @@ class Sandbox:
             os.environ.pop("REQUESTS_CA_BUNDLE", None)
         else:
             os.environ["REQUESTS_CA_BUNDLE"] = self._previous_ca
+        self.storage.stop()
         self.vault.stop()
         self.kubernetes.stop()
         self.topic.stop()
@@ -167,6 +180,7 @@ class Sandbox:
             ),
             names.ATTACH_TAG_KEY: self.scenario.tag_key,
             names.ARM_ENDPOINT: self.arm.base_url,
+            names.HOST_STORAGE_BLOB_URI: self.storage.endpoint,
             names.RECHECK_DELAY_SECONDS: str(names.DEFAULT_RECHECK_DELAY_SECONDS),
             names.SWEEP_SUBSCRIPTIONS: ",".join(
                 sorted(
@@ -193,6 +207,12 @@ class Sandbox:
         start = index * PASS_SPACING_SECONDS
         self.clock.advance_to(start)
         return self._run(list(self.scenario.steps), start, repeat=index > 0)
+
+    def deliver_concurrently(self, max_concurrent: int = MAX_CONCURRENT_CALLS) -> list[Handled]:
+        """Deliver what is visible now to the real triggers, up to ``max_concurrent`` at once in
+        threads, as the host does. Virtual time does not move meanwhile (a test may advance it to
+        make locks run out); see sandbox/servicebus_double.py."""
+        return self.bus.deliver_concurrently(self._triggers, max_concurrent=max_concurrent)
 
     def deliver_pending(self) -> PassReport:
         """Deliver what is on the queues now (an operator's replay, say), with no new steps."""
@@ -260,17 +280,44 @@ class Sandbox:
             return
         assert step.queue is not None and step.body is not None and step.message_id is not None
         self._labels[step.message_id] = step.label
-        self.bus.queues[step.queue].send(step.body, message_id=step.message_id)
+        queue = self.bus.queues[step.queue]
+        if event_id_in(step.body) is None:
+            # Not an event Event Grid could deliver (a raw body): sent as-is under the step's id.
+            queue.send(step.body, message_id=step.message_id)
+            return
+        # Event Grid enqueues it under an internal MessageId; the product reads the event id
+        # (step.message_id) from the body.
+        internal_id = queue.send_event_grid_delivery(step.body, event_id=step.message_id)
+        self._labels[internal_id] = step.label
+
+    def _extensions_make_their_namespace(self) -> None:
+        """The AzureML extension makes its release namespace (``azureml``) when it installs;
+        on clusters reached through the Kubernetes API double, do what it would do there."""
+        seconds = self.clock.seconds()
+        for cluster_id in self.api_clusters:
+            cluster = self.world.cluster(cluster_id)
+            if cluster is None:
+                continue
+            with self.world.lock:
+                installed = any(
+                    e.is_azureml and e.state_at(seconds) == "Succeeded"
+                    for e in cluster.extensions.values()
+                )
+            if installed and "azureml" not in self.kubernetes.namespaces(cluster_id):
+                self.kubernetes.add_namespace(cluster_id, "azureml")
 
     def _deliver(self, triggers: dict[str, Trigger], start: float) -> Delivery:
+        self._extensions_make_their_namespace()
         self._capture.outcomes.clear()
         self._capture.notes.clear()
         at = self.clock.seconds() - start
         delivered = self.bus.deliver_one(triggers)
         assert delivered is not None
         queue, message = delivered
-        base_id = message.message_id.split("#", 1)[0]
-        label = self._labels.get(base_id, "reconcile request")
+        base_id = message.event_id
+        label = self._labels.get(base_id) or self._labels.get(
+            message.message_id, "reconcile request"
+        )
         if "#recheck-" in message.message_id:
             label = f"re-check {message.message_id.rsplit('-', 1)[-1]} of {label}"
         delivery = Delivery(

@@ -3,7 +3,26 @@
 Peek-lock delivery with a delivery count; an exception abandons (redelivered at once); after
 ``max_delivery_count`` deliveries a message is dead-lettered as MaxDeliveryCountExceeded; code can
 complete, abandon or dead-letter with a reason; scheduled messages appear at their time; duplicate
-detection drops a message id seen within the window. Time is the sandbox's virtual clock.
+detection drops a message id seen within the window; message ids longer than 128 characters are
+refused, as the SDK refuses them.
+
+Event Grid deliveries (``send_event_grid_delivery``) get what Event Grid gives them: an internal
+MessageId that is not the event id (kept the same when Event Grid delivers the event again, so
+duplicate detection drops the copy) and the ``aeg-*`` application properties.
+
+Locks: a delivery holds the message's lock; the host renews it while the handler runs, up to
+``maxAutoLockRenewalDuration``. When the lock runs out the message is delivered again (delivery
+count + 1), and the first handler's later complete, abandon or dead-letter raises
+``MessageLockLostError`` as the SDK's does.
+
+Time is the sandbox's virtual clock; handlers are real code. ``deliver_one`` runs one handler in
+the caller's thread. ``deliver_concurrently`` runs up to ``max_concurrent`` handlers in real
+threads (the host's ``maxConcurrentCalls``), each delivered at the virtual time it is taken.
+The clock never moves by itself: virtual time passes only when someone advances it (a test, or
+the runner between rounds), and a lock expires only then. The dispatcher polls the clock (every
+few real milliseconds) while handlers run, so a test can hold a handler, advance the clock past
+the lock, and watch the message go to a second handler. A handler that takes long in *real* time
+keeps its lock unless virtual time is advanced.
 
 The AMQP wire protocol is not doubled: the product's scheduler port is served in-process here
 (the real adapter, shared.adapters.rechecks, is a thin call to ``schedule_messages``).
@@ -12,6 +31,7 @@ The AMQP wire protocol is not doubled: the product's scheduler port is served in
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,14 +39,28 @@ from typing import Any
 
 from azure.servicebus import ServiceBusReceivedMessage
 from azure.servicebus._pyamqp.message import Header, Message, Properties
+from azure.servicebus.exceptions import MessageAlreadySettled, MessageLockLostError
 
 from sandbox.clock import VirtualClock
-from shared.adapters.dead_letters import DeadLetter, replay_message_id
-from shared.adapters.rechecks import ATTEMPT_PROPERTY
+from shared.adapters.dead_letters import (
+    DeadLetter,
+    chosen_as,
+    replay_message_id,
+    replay_properties,
+)
+from shared.adapters.rechecks import ATTEMPT_PROPERTY, CHAIN_PROPERTY
+from shared.events import event_id_in
 
 DUPLICATE_WINDOW_SECONDS = 24 * 3600.0
 # Lock duration and max delivery count as infra/modules/servicebus.bicep sets them.
 LOCK_SECONDS = 120.0
+# maxAutoLockRenewalDuration and maxConcurrentCalls (per instance) as host.json sets them.
+MAX_AUTO_LOCK_RENEWAL_SECONDS = 300.0
+MAX_CONCURRENT_CALLS = 8
+MESSAGE_ID_MAX_LENGTH = 128
+EVENT_GRID_SUBSCRIPTION = "autoattach-cluster-events"
+_EVENT_GRID_IDS = uuid.UUID("5f0b1c2d-3e4f-4a5b-8c6d-7e8f90a1b2c3")
+_POLL_SECONDS = 0.005
 
 
 @dataclass
@@ -38,20 +72,34 @@ class QueuedMessage:
     visible_at: float
     delivery_count: int = 0
     lock_token: uuid.UUID = field(default_factory=uuid.uuid4)
+    locked_until: float | None = None
     settled: str | None = None
     dead_letter_reason: str | None = None
     dead_letter_description: str | None = None
 
+    @property
+    def event_id(self) -> str:
+        """The event id in the body (what the product logs), else the message id."""
+        return event_id_in(self.body) or self.message_id.split("#", 1)[0]
+
 
 class Queue:
-    def __init__(self, name: str, clock: VirtualClock, max_delivery_count: int = 5) -> None:
+    def __init__(
+        self,
+        name: str,
+        clock: VirtualClock,
+        max_delivery_count: int = 5,
+        lock_renewal_seconds: float = MAX_AUTO_LOCK_RENEWAL_SECONDS,
+    ) -> None:
         self.name = name
         self._clock = clock
         self.max_delivery_count = max_delivery_count
+        self.lock_renewal_seconds = lock_renewal_seconds
         self.active: list[QueuedMessage] = []
         self.dead_letters: list[QueuedMessage] = []
         self._seen: dict[str, float] = {}
         self._sequence = itertools.count(1)
+        self.lock = threading.RLock()
 
     def send(
         self,
@@ -62,58 +110,106 @@ class Queue:
         at: float | None = None,
     ) -> bool:
         """Enqueue (at a virtual time, if scheduled). False when dropped as a duplicate."""
-        now = self._clock.seconds()
-        seen = self._seen.get(message_id)
-        if seen is not None and now - seen < DUPLICATE_WINDOW_SECONDS:
-            return False
-        self._seen[message_id] = now
-        self.active.append(
-            QueuedMessage(
-                sequence=next(self._sequence),
-                message_id=message_id,
-                body=body,
-                application_properties=dict(application_properties or {}),
-                visible_at=max(now, at if at is not None else now),
+        if not message_id or len(message_id) > MESSAGE_ID_MAX_LENGTH:
+            raise ValueError(
+                f"message_id must be 1 to {MESSAGE_ID_MAX_LENGTH} characters, got {len(message_id)}"
             )
-        )
-        return True
+        with self.lock:
+            now = self._clock.seconds()
+            seen = self._seen.get(message_id)
+            if seen is not None and now - seen < DUPLICATE_WINDOW_SECONDS:
+                return False
+            self._seen[message_id] = now
+            self.active.append(
+                QueuedMessage(
+                    sequence=next(self._sequence),
+                    message_id=message_id,
+                    body=body,
+                    application_properties=dict(application_properties or {}),
+                    visible_at=max(now, at if at is not None else now),
+                )
+            )
+            return True
+
+    def send_event_grid_delivery(self, body: bytes, *, event_id: str) -> str:
+        """What an Event Grid subscription with this queue as its endpoint enqueues for one event.
+
+        The MessageId is Event Grid's internal id, not the event id; it is the same each time
+        Event Grid delivers that event again, so duplicate detection drops the copy. Returns it.
+        """
+        internal_id = str(uuid.uuid5(_EVENT_GRID_IDS, f"{self.name}/{event_id}"))
+        properties = {
+            "aeg-subscription-name": EVENT_GRID_SUBSCRIPTION.upper(),
+            "aeg-delivery-count": 0,
+            "aeg-event-type": "Notification",
+        }
+        self.send(body, message_id=internal_id, application_properties=properties)
+        return internal_id
 
     def next_visible_at(self) -> float | None:
-        return min((m.visible_at for m in self.active), default=None)
+        with self.lock:
+            return min((m.visible_at for m in self.active), default=None)
 
     def take_visible(self) -> QueuedMessage | None:
-        now = self._clock.seconds()
-        ready = [m for m in self.active if m.visible_at <= now]
-        if not ready:
-            return None
-        message = min(ready, key=lambda m: (m.visible_at, m.sequence))
-        message.delivery_count += 1
-        message.lock_token = uuid.uuid4()
-        message.settled = None
-        return message
+        """Lock the next visible message for one delivery (a lost lock makes it visible again)."""
+        with self.lock:
+            while True:
+                now = self._clock.seconds()
+                ready = [m for m in self.active if m.visible_at <= now]
+                if not ready:
+                    return None
+                message = min(ready, key=lambda m: (m.visible_at, m.sequence))
+                if message.delivery_count >= self.max_delivery_count:
+                    # its last lock ran out: Service Bus dead-letters it instead of delivering
+                    self.dead_letter(message, "MaxDeliveryCountExceeded", "lock lost too often")
+                    continue
+                message.delivery_count += 1
+                message.lock_token = uuid.uuid4()
+                message.locked_until = now + max(LOCK_SECONDS, self.lock_renewal_seconds)
+                message.visible_at = message.locked_until
+                message.settled = None
+                return message
+
+    def holds_lock(self, message: QueuedMessage, token: uuid.UUID) -> bool:
+        with self.lock:
+            return (
+                message.lock_token == token
+                and message.settled is None
+                and message.locked_until is not None
+                and self._clock.seconds() < message.locked_until
+            )
 
     def complete(self, message: QueuedMessage) -> None:
-        message.settled = "completed"
-        self.active.remove(message)
+        with self.lock:
+            message.settled = "completed"
+            message.locked_until = None
+            self.active.remove(message)
 
     def abandon(self, message: QueuedMessage) -> None:
-        message.settled = "abandoned"
-        if message.delivery_count >= self.max_delivery_count:
-            self.dead_letter(message, "MaxDeliveryCountExceeded", "delivered too many times")
+        with self.lock:
+            message.settled = "abandoned"
+            message.locked_until = None
+            message.visible_at = self._clock.seconds()
+            if message.delivery_count >= self.max_delivery_count:
+                self.dead_letter(message, "MaxDeliveryCountExceeded", "delivered too many times")
 
     def dead_letter(
         self, message: QueuedMessage, reason: str | None, description: str | None
     ) -> None:
-        message.settled = "dead-lettered"
-        message.dead_letter_reason = reason
-        message.dead_letter_description = description
-        self.active.remove(message)
-        self.dead_letters.append(message)
+        with self.lock:
+            message.settled = "dead-lettered"
+            message.locked_until = None
+            message.dead_letter_reason = reason
+            message.dead_letter_description = description
+            self.active.remove(message)
+            self.dead_letters.append(message)
 
     def lock_expired(self, message: QueuedMessage) -> None:
         """The function returned without settling: the lock runs out, then it comes back."""
-        message.visible_at = self._clock.seconds() + LOCK_SECONDS
-        self.abandon(message)
+        with self.lock:
+            self.abandon(message)
+            if message.settled == "abandoned":
+                message.visible_at = self._clock.seconds() + LOCK_SECONDS
 
 
 def received(message: QueuedMessage) -> ServiceBusReceivedMessage:
@@ -130,27 +226,36 @@ def received(message: QueuedMessage) -> ServiceBusReceivedMessage:
 
 
 class HostMessageActions:
-    """What the host's ServiceBusMessageActions does, for the one message being delivered."""
+    """What the host's ServiceBusMessageActions does, for the one delivery it was given."""
 
     def __init__(self, queue: Queue, message: QueuedMessage) -> None:
         self._queue = queue
         self._message = message
+        self._token = message.lock_token
+        self._settled: str | None = None
 
     def _check(self, message: ServiceBusReceivedMessage) -> None:
-        if self._message.settled is not None:
-            raise RuntimeError(
-                f"message {self._message.message_id} is already {self._message.settled}"
-            )
         if message.message_id != self._message.message_id:
             raise RuntimeError("settling a message this delivery does not hold")
+        if self._settled is not None:
+            raise MessageAlreadySettled(action=self._settled)
+        if not self._queue.holds_lock(self._message, self._token):
+            raise MessageLockLostError(
+                message=f"the lock on message {self._message.message_id} was lost (it expired, "
+                "and the message was delivered again or settled by another delivery)"
+            )
+
+    def _settle(self, action: str, message: ServiceBusReceivedMessage, do: Callable[[], None]):
+        with self._queue.lock:
+            self._check(message)
+            do()
+            self._settled = action
 
     def complete(self, message: ServiceBusReceivedMessage) -> None:
-        self._check(message)
-        self._queue.complete(self._message)
+        self._settle("complete", message, lambda: self._queue.complete(self._message))
 
     def abandon(self, message: ServiceBusReceivedMessage) -> None:
-        self._check(message)
-        self._queue.abandon(self._message)
+        self._settle("abandon", message, lambda: self._queue.abandon(self._message))
 
     def deadletter(
         self,
@@ -158,11 +263,27 @@ class HostMessageActions:
         deadletter_reason: str | None = None,
         deadletter_error_description: str | None = None,
     ) -> None:
-        self._check(message)
-        self._queue.dead_letter(self._message, deadletter_reason, deadletter_error_description)
+        self._settle(
+            "deadletter",
+            message,
+            lambda: self._queue.dead_letter(
+                self._message, deadletter_reason, deadletter_error_description
+            ),
+        )
 
 
 Trigger = Callable[..., None]
+
+
+@dataclass
+class Handled:
+    """One delivery in ``deliver_concurrently``: which message, its delivery count then, and the
+    exception the handler ended with (None when it returned)."""
+
+    queue: str
+    message: QueuedMessage
+    delivery_count: int
+    error: BaseException | None = None
 
 
 class ServiceBusDouble:
@@ -173,12 +294,22 @@ class ServiceBusDouble:
         self.queues = {name: Queue(name, clock) for name in queue_names}
 
     def schedule(
-        self, queue: str, body: bytes, *, message_id: str, attempt: int, delay_seconds: float
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        message_id: str,
+        attempt: int,
+        delay_seconds: float,
+        chain: str | None = None,
     ) -> None:
+        properties: dict[str, Any] = {ATTEMPT_PROPERTY: attempt}
+        if chain:
+            properties[CHAIN_PROPERTY] = chain
         self.queues[queue].send(
             body,
             message_id=message_id,
-            application_properties={ATTEMPT_PROPERTY: attempt},
+            application_properties=properties,
             at=self._clock.seconds() + delay_seconds,
         )
 
@@ -186,29 +317,96 @@ class ServiceBusDouble:
         times = [t for q in self.queues.values() if (t := q.next_visible_at()) is not None]
         return min(times, default=None)
 
-    def deliver_one(self, triggers: dict[str, Trigger]) -> tuple[str, QueuedMessage] | None:
-        """Deliver the next visible message to its queue's trigger, as the host would."""
+    def _take_next(self) -> tuple[Queue, QueuedMessage] | None:
+        now = self._clock.seconds()
         candidates = [
             (m.visible_at, m.sequence, name)
             for name, queue in self.queues.items()
-            for m in queue.active
-            if m.visible_at <= self._clock.seconds()
+            for m in list(queue.active)
+            if m.visible_at <= now
         ]
-        if not candidates:
-            return None
-        queue = self.queues[min(candidates)[2]]
-        message = queue.take_visible()
-        assert message is not None
+        for _, _, name in sorted(candidates):
+            message = self.queues[name].take_visible()
+            if message is not None:
+                return self.queues[name], message
+        return None
+
+    def _run(self, queue: Queue, message: QueuedMessage, triggers: dict[str, Trigger]) -> Handled:
+        """One delivery, as the host runs it: settle on the handler's behalf only while the
+        delivery still holds the lock (exception: abandon; no settlement: the lock runs out)."""
         actions = HostMessageActions(queue, message)
+        token = message.lock_token
+        handled = Handled(queue.name, message, message.delivery_count)
         try:
             triggers[queue.name](message=received(message), message_actions=actions)
-        except Exception:
-            if message.settled is None:
-                queue.abandon(message)
+        except Exception as error:
+            handled.error = error
+            with queue.lock:
+                if queue.holds_lock(message, token):
+                    queue.abandon(message)
         else:
-            if message.settled is None:
-                queue.lock_expired(message)
+            with queue.lock:
+                if queue.holds_lock(message, token):
+                    queue.lock_expired(message)
+        return handled
+
+    def deliver_one(self, triggers: dict[str, Trigger]) -> tuple[str, QueuedMessage] | None:
+        """Deliver the next visible message to its queue's trigger, in this thread."""
+        taken = self._take_next()
+        if taken is None:
+            return None
+        queue, message = taken
+        self._run(queue, message, triggers)
         return queue.name, message
+
+    def deliver_concurrently(
+        self,
+        triggers: dict[str, Trigger],
+        *,
+        max_concurrent: int = MAX_CONCURRENT_CALLS,
+        on_start: Callable[[Handled], None] | None = None,
+    ) -> list[Handled]:
+        """Deliver what is visible now to up to ``max_concurrent`` handlers at once, in threads,
+        until nothing is visible and no handler runs. Messages whose lock runs out while their
+        handler runs (someone advanced the clock) are delivered again to another handler.
+        Returns every delivery, in the order they finished."""
+        done: list[Handled] = []
+        running: set[threading.Thread] = set()
+        wake = threading.Condition()
+
+        started: list[threading.Thread] = []
+
+        def work(queue: Queue, message: QueuedMessage) -> None:
+            handled = Handled(queue.name, message, message.delivery_count)
+            try:
+                handled = self._run(queue, message, triggers)
+            finally:
+                with wake:
+                    done.append(handled)
+                    running.discard(threading.current_thread())
+                    wake.notify_all()
+
+        with wake:
+            while True:
+                while len(running) < max_concurrent:
+                    taken = self._take_next()
+                    if taken is None:
+                        break
+                    queue, message = taken
+                    if on_start is not None:
+                        on_start(Handled(queue.name, message, message.delivery_count))
+                    thread = threading.Thread(
+                        target=work, args=(queue, message), name=f"sb-{message.sequence}"
+                    )
+                    running.add(thread)
+                    started.append(thread)
+                    thread.start()
+                if not running:
+                    break
+                wake.wait(timeout=_POLL_SECONDS)  # also notices the virtual clock moving
+        for thread in started:
+            thread.join()
+        return done
 
 
 class DeadLetterQueues:
@@ -219,6 +417,8 @@ class DeadLetterQueues:
         self._bus = bus
 
     def peek(self, queue: str) -> list[DeadLetter]:
+        with self._bus.queues[queue].lock:
+            letters = list(self._bus.queues[queue].dead_letters)
         return [
             DeadLetter(
                 message_id=m.message_id,
@@ -226,18 +426,30 @@ class DeadLetterQueues:
                 description=m.dead_letter_description or "",
                 body=m.body,
                 enqueued_at=f"t+{m.visible_at:.0f}s",
+                event_id=m.event_id,
             )
-            for m in self._bus.queues[queue].dead_letters
+            for m in letters
         ]
 
     def replay(self, queue: str, message_ids: Iterable[str] | None) -> list[str]:
+        """As the real adapter: a copy of each chosen dead letter (chosen by message id or by
+        event id) goes back with its attempt count and a new re-check chain."""
         target = self._bus.queues[queue]
         wanted = None if message_ids is None else set(message_ids)
         replayed = []
-        for message in list(target.dead_letters):
-            if wanted is not None and message.message_id not in wanted:
-                continue
-            target.dead_letters.remove(message)
-            target.send(message.body, message_id=replay_message_id(message.message_id))
-            replayed.append(message.message_id)
+        with target.lock:
+            for message in list(target.dead_letters):
+                chosen = chosen_as(message.message_id, message.event_id, wanted)
+                if chosen is None:
+                    continue
+                target.dead_letters.remove(message)
+                properties = {
+                    str(k): v for k, v in replay_properties(message.application_properties).items()
+                }
+                target.send(
+                    message.body,
+                    message_id=replay_message_id(message.event_id, properties[CHAIN_PROPERTY]),
+                    application_properties=properties,
+                )
+                replayed.append(chosen)
         return replayed

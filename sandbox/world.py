@@ -18,8 +18,10 @@ from sandbox.arm_ids import (
     AKS_TYPE,
     ARC_TYPE,
     AZUREML_EXTENSION_TYPE,
+    CLI_RELAY_RIGHTS,
+    CLI_RELAY_RULE,
+    CLI_RELAY_TAGS,
     SANDBOX_TENANT_ID,
-    default_relay_name,
     deterministic_principal,
     key,
     name_of,
@@ -27,6 +29,7 @@ from sandbox.arm_ids import (
     same_id,
     type_of,
 )
+from sandbox.clock import VirtualClock
 
 SYSTEM_ASSIGNED = "system_assigned"
 USER_ASSIGNED = "user_assigned"
@@ -40,7 +43,15 @@ PROVISIONING_STATES = {
     "Accepted",
 }
 INSTALL_OUTCOMES = {"Succeeded", "Failed"}
+CONNECTIVITY_STATUSES = {"Connecting", "Connected", "Offline", "Expired"}  # hybridkubernetes
 DEFAULT_EXTENSION_INSTALL_SECONDS = 120.0
+# Virtual durations of the other long-running writes, and of role propagation (see
+# sandbox/README.md, "Timing"): realistic defaults, settable per world.
+DEFAULT_COMPUTE_ATTACH_SECONDS = 60.0
+DEFAULT_COMPUTE_DETACH_SECONDS = 30.0
+DEFAULT_NAMESPACE_CREATE_SECONDS = 20.0
+DEFAULT_ROLE_PROPAGATION_SECONDS = 300.0
+DEFAULT_LRO_RETRY_AFTER_SECONDS = 10.0
 
 
 class WorldError(ValueError):
@@ -59,7 +70,11 @@ class Extension:
     auto_upgrade_minor_version: bool = True
     final_state: str = "Succeeded"  # "Failed" for an install that ends Failed
     release_namespace: str = "azureml"
-    relay_name: str | None = None  # AzureML on Arc: the Relay namespace's name (else default)
+    # Kept, never returned by GET (as ARM does with protected settings).
+    configuration_protected_settings: dict[str, str] = field(default_factory=dict)
+    # AzureML on Arc installed with the Azure CLI: the Relay namespace the CLI made for it (the
+    # world builds it in the cluster's resource group when the cluster is added).
+    relay_name: str | None = None
 
     def state_at(self, seconds: float) -> str:
         if self.succeeds_after_seconds is not None and seconds >= self.succeeds_after_seconds:
@@ -70,12 +85,46 @@ class Extension:
     def is_azureml(self) -> bool:
         return self.extension_type.lower() == AZUREML_EXTENSION_TYPE.lower()
 
+    @property
+    def linked_relay(self) -> str | None:
+        """The Relay namespace whose hybrid connection ``relayserver.hybridConnectionResourceID``
+        names (how Azure ML finds the extension's relay); None when no setting names one."""
+        connection = self.configuration_settings.get("relayserver.hybridConnectionResourceID")
+        parts = [p for p in str(connection or "").split("/") if p]
+        if len(parts) < 4 or parts[-2].lower() != "hybridconnections":
+            return None
+        return "/" + "/".join(parts[:-2])
+
 
 @dataclass
 class Namespace:
+    """A Kubernetes namespace on a cluster reached through ARM (managed namespaces): whoever made
+    it (the world file, the AzureML extension, an ARM managed namespace)."""
+
     name: str
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ManagedNamespace:
+    """An ARM ``managedClusters/managedNamespaces`` resource: not the Kubernetes namespace itself
+    (a namespace made with kubectl or by the AzureML extension is not one)."""
+
+    name: str
+    adoption_policy: str = "Never"
+    delete_policy: str = "Keep"
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    provisioning_state: str = "Succeeded"  # the write's outcome: Succeeded or Failed
+    pending_state: str = "Creating"  # shown until ``settles_at``
+    settles_at: float | None = None
+
+    def state_at(self, seconds: float) -> str:
+        if self.settles_at is not None and seconds < self.settles_at:
+            return self.pending_state
+        return self.provisioning_state
 
 
 @dataclass
@@ -87,8 +136,10 @@ class Cluster:
     succeeds_after_seconds: float | None = None
     azure_rbac: bool = False
     extensions: dict[str, Extension] = field(default_factory=dict)
-    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    namespaces: dict[str, Namespace] = field(default_factory=dict)  # Kubernetes namespaces
+    managed_namespaces: dict[str, ManagedNamespace] = field(default_factory=dict)  # ARM
     exists: bool = True
+    connectivity_status: str = "Connected"  # Arc only: Connecting, Connected, Offline, Expired
 
     @property
     def kind(self) -> str:
@@ -99,22 +150,41 @@ class Cluster:
             return "Succeeded"
         return self.provisioning_state
 
+    def settle_namespaces(self, seconds: float) -> None:
+        """The AzureML extension's Helm release makes its release namespace (``azureml``) in
+        Kubernetes when the install succeeds; it stays after an uninstall, as Helm leaves it."""
+        for extension in self.extensions.values():
+            if extension.is_azureml and extension.state_at(seconds) == "Succeeded":
+                self.namespaces.setdefault(
+                    extension.release_namespace.lower(), Namespace(extension.release_namespace)
+                )
 
-@dataclass(frozen=True)
+
+@dataclass
+class HybridConnection:
+    """A hybrid connection of a Relay namespace, with its authorization rules (name -> rights)."""
+
+    name: str
+    requires_client_authorization: bool = True
+    rules: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass
 class Relay:
-    """An Azure Relay namespace made by the AzureML extension on an Arc cluster (derived state)."""
+    """An Azure Relay namespace: one the Azure CLI made for an Arc cluster's AzureML extension
+    (tagged ``created_by: Azure Arc-enabled ML``), or any other the world lists."""
 
     id: str
-    cluster: str
     location: str
+    tags: dict[str, str] = field(default_factory=dict)
+    hybrid_connections: dict[str, HybridConnection] = field(default_factory=dict)  # lowercased
 
     @property
     def name(self) -> str:
         return name_of(self.id)
 
-    @property
-    def tags(self) -> dict[str, str]:
-        return {"azureml-cluster": self.cluster}
+    def hybrid_connection_id(self, name: str) -> str:
+        return f"{self.id}/hybridConnections/{name}"
 
 
 @dataclass
@@ -155,10 +225,22 @@ class Compute:
     tags: dict[str, str] = field(default_factory=dict)
     description: str | None = None
     location: str = ""
+    # A PUT or DELETE still running: at virtual ``settles_at`` the state becomes
+    # ``final_state`` ("Succeeded", "Failed", or "Deleted": the compute is gone).
+    settles_at: float | None = None
+    final_state: str = "Succeeded"
+    # Virtual seconds when it was made (``createdOn``); None: before the sandbox started.
+    created_at: float | None = None
 
     @property
     def id(self) -> str:
         return f"{self.workspace}/computes/{self.name}"
+
+    def settle(self, seconds: float) -> None:
+        """Apply the outcome of a write whose time has come (not "Deleted": the world does)."""
+        if self.settles_at is not None and seconds >= self.settles_at:
+            self.settles_at = None
+            self.provisioning_state = self.final_state
 
 
 @dataclass
@@ -169,6 +251,12 @@ class RoleAssignment:
     name: str
     description: str | None = None
     principal_type: str | None = None
+    # Listed at once, but the double's own authorization checks honour it only from this
+    # virtual time on (role propagation); None: effective from the start.
+    effective_at: float | None = None
+
+    def effective(self, seconds: float) -> bool:
+        return self.effective_at is None or seconds >= self.effective_at
 
     @property
     def id(self) -> str:
@@ -186,9 +274,29 @@ class World:
         self.identities: dict[str, Identity] = {}
         self.computes: dict[str, Compute] = {}  # key(workspace id) + "/computes/" + name.lower()
         self.role_assignments: dict[str, RoleAssignment] = {}  # key(assignment id)
+        self.relay_namespaces: dict[str, Relay] = {}  # key(relay id)
         self.extra_principals: set[str] = set()
         self.extension_install_seconds = DEFAULT_EXTENSION_INSTALL_SECONDS  # for extension PUTs
         self.extension_install_outcome = "Succeeded"  # or "Failed": how extension PUTs end
+        self.compute_attach_seconds = DEFAULT_COMPUTE_ATTACH_SECONDS  # compute PUT: Creating
+        self.compute_detach_seconds = DEFAULT_COMPUTE_DETACH_SECONDS  # compute DELETE: Deleting
+        self.namespace_create_seconds = DEFAULT_NAMESPACE_CREATE_SECONDS  # managed namespace PUT
+        self.role_propagation_seconds = DEFAULT_ROLE_PROPAGATION_SECONDS  # until effective
+        self.lro_retry_after_seconds = DEFAULT_LRO_RETRY_AFTER_SECONDS  # on pending LROs
+        self.clock: VirtualClock | None = None  # set by the ARM double serving this world
+
+    def seconds(self) -> float:
+        """Virtual seconds now (0 until an ARM double serves this world)."""
+        return self.clock.seconds() if self.clock is not None else 0.0
+
+    def settle_computes(self) -> None:
+        """Apply the compute writes whose virtual time has come; detached computes go."""
+        with self.lock:
+            now = self.seconds()
+            for record_key, compute in list(self.computes.items()):
+                compute.settle(now)
+                if compute.provisioning_state == "Deleted":
+                    del self.computes[record_key]
 
     # ---- loading -------------------------------------------------------------------------
 
@@ -213,34 +321,39 @@ class World:
     def cluster(self, resource_id: str) -> Cluster | None:
         with self.lock:
             found = self.clusters.get(key(resource_id))
-            return found if found is not None and found.exists else None
+            if found is None or not found.exists:
+                return None
+            found.settle_namespaces(self.seconds())
+            return found
 
     def compute(self, workspace_id: str, name: str) -> Compute | None:
         with self.lock:
+            self.settle_computes()
             return self.computes.get(compute_key(workspace_id, name))
 
     def computes_of(self, workspace_id: str) -> list[Compute]:
         with self.lock:
+            self.settle_computes()
             return [c for c in self.computes.values() if same_id(c.workspace, workspace_id)]
 
     def relays(self) -> list[Relay]:
-        """Relay namespaces: one per existing Arc cluster with a Microsoft.AzureML.Kubernetes
-        extension (in any state), named by the extension's ``relay_name`` or
-        ``default_relay_name``. Derived, so deleting the extension or the cluster removes it."""
+        """Every Relay namespace, stored: a relay outlives the extension and the cluster it
+        served, as in Azure (the CLI made it; nothing deletes it with them)."""
         with self.lock:
-            found: dict[str, Relay] = {}
-            for cluster in self.clusters.values():
-                if not cluster.exists or cluster.kind != "arc":
-                    continue
-                for extension in sorted(cluster.extensions.values(), key=lambda e: e.name.lower()):
-                    if extension.is_azureml:
-                        name = extension.relay_name or default_relay_name(cluster.id)
-                        relay = Relay(relay_id(cluster.id, name), cluster.id, cluster.location)
-                        found.setdefault(key(relay.id), relay)
-            return sorted(found.values(), key=lambda r: key(r.id))
+            return sorted(self.relay_namespaces.values(), key=lambda r: key(r.id))
 
     def relay(self, resource_id: str) -> Relay | None:
-        return next((r for r in self.relays() if same_id(r.id, resource_id)), None)
+        with self.lock:
+            return self.relay_namespaces.get(key(resource_id))
+
+    def add_relay(self, relay: Relay) -> Relay:
+        """Store a relay namespace; one already stored under that id keeps its hybrid
+        connections and gains the new one's."""
+        with self.lock:
+            stored = self.relay_namespaces.setdefault(key(relay.id), relay)
+            for name, connection in relay.hybrid_connections.items():
+                stored.hybrid_connections.setdefault(name, connection)
+            return stored
 
     def known_principals(self) -> set[str]:
         with self.lock:
@@ -253,6 +366,9 @@ class World:
     def add_cluster(self, cluster: Cluster) -> None:
         with self.lock:
             self.clusters[key(cluster.id)] = cluster
+            for extension in cluster.extensions.values():
+                if extension.relay_name:
+                    self.add_relay(cli_relay(cluster, extension.relay_name))
 
     def put_compute(self, compute: Compute) -> None:
         with self.lock:
@@ -271,14 +387,29 @@ class World:
     def snapshot(self) -> dict[str, Any]:
         """A plain, JSON-able picture of the world (deleted clusters listed with exists false)."""
         with self.lock:
+            self.settle_computes()
             clusters = sorted(self.clusters.values(), key=lambda c: key(c.id))
+            for cluster in clusters:
+                cluster.settle_namespaces(self.seconds())
             return {
                 "clusters": [{"id": c.id, "kind": c.kind, "exists": c.exists} for c in clusters],
-                "namespaces": [
+                "namespaces": [  # Kubernetes namespaces
                     {"cluster": c.id, "name": n.name}
                     for c in clusters
                     if c.exists
                     for n in sorted(c.namespaces.values(), key=lambda n: n.name)
+                ],
+                "managed_namespaces": [  # ARM managedClusters/managedNamespaces
+                    {
+                        "cluster": c.id,
+                        "name": m.name,
+                        "provisioning_state": m.state_at(self.seconds()),
+                        "adoption_policy": m.adoption_policy,
+                        "delete_policy": m.delete_policy,
+                    }
+                    for c in clusters
+                    if c.exists
+                    for m in sorted(c.managed_namespaces.values(), key=lambda m: m.name)
                 ],
                 "computes": [
                     {
@@ -303,8 +434,29 @@ class World:
                     }
                     for r in sorted(self.role_assignments.values(), key=lambda r: key(r.id))
                 ],
-                "relays": [{"id": r.id, "cluster": r.cluster} for r in self.relays()],
+                "relays": [
+                    {
+                        "id": r.id,
+                        "hybrid_connections": sorted(c.name for c in r.hybrid_connections.values()),
+                    }
+                    for r in self.relays()
+                ],
             }
+
+
+def cli_relay(cluster: Cluster, relay_name: str) -> Relay:
+    """The Relay namespace ``az k8s-extension create`` makes for an Arc cluster: in the cluster's
+    resource group and region, tagged by the CLI, with a hybrid connection named after the
+    cluster (client authorization required) and its ``azureml_rw`` rule."""
+    connection = HybridConnection(
+        name=name_of(cluster.id), rules={CLI_RELAY_RULE: tuple(CLI_RELAY_RIGHTS)}
+    )
+    return Relay(
+        id=relay_id(cluster.id, relay_name),
+        location=cluster.location,
+        tags=dict(CLI_RELAY_TAGS),
+        hybrid_connections={connection.name.lower(): connection},
+    )
 
 
 def compute_key(workspace_id: str, name: str) -> str:

@@ -13,14 +13,19 @@ from sandbox.arm_ids import (
     ARC_TYPE,
     AZUREML_EXTENSION_TYPE,
     RELAY_NAME,
+    RELAY_TYPE,
     SANDBOX_TENANT_ID,
     UAI_TYPE,
     WORKSPACE_TYPE,
+    cli_relay_name,
     deterministic_principal,
     key,
+    name_of,
+    relay_id,
     type_of,
 )
 from sandbox.world import (
+    CONNECTIVITY_STATUSES,
     INSTALL_OUTCOMES,
     PROVISIONING_STATES,
     SYSTEM_ASSIGNED,
@@ -28,8 +33,11 @@ from sandbox.world import (
     Cluster,
     Compute,
     Extension,
+    HybridConnection,
     Identity,
+    ManagedNamespace,
     Namespace,
+    Relay,
     RoleAssignment,
     Workspace,
     World,
@@ -44,8 +52,18 @@ SECTIONS = {
     "computes",
     "role_assignments",
     "principals",
+    "relays",
 }
-OPTIONS = {"extension_install_seconds", "extension_install_outcome"}
+# Virtual durations (seconds >= 0), each a World attribute of the same name.
+DURATIONS = (
+    "extension_install_seconds",
+    "compute_attach_seconds",
+    "compute_detach_seconds",
+    "namespace_create_seconds",
+    "role_propagation_seconds",
+    "lro_retry_after_seconds",
+)
+OPTIONS = {*DURATIONS, "extension_install_outcome"}
 
 
 def parse_world(world: World, data: Any) -> None:
@@ -64,6 +82,8 @@ def parse_world(world: World, data: Any) -> None:
     for index, entry in enumerate(_section(data, "workspaces")):
         workspace = _workspace(world, entry, f"workspaces[{index}]")
         world.workspaces[key(workspace.id)] = workspace
+    for index, entry in enumerate(_section(data, "relays")):
+        world.add_relay(_relay(entry, f"relays[{index}]"))
     for index, entry in enumerate(_section(data, "clusters")):
         cluster = parse_cluster(entry, f"clusters[{index}]")
         if key(cluster.id) in world.clusters:
@@ -92,10 +112,11 @@ def parse_world(world: World, data: Any) -> None:
 
 def _options(world: World, data: dict[str, Any]) -> None:
 
-    seconds = data.get("extension_install_seconds", world.extension_install_seconds)
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise WorldError("world: extension_install_seconds must be a number >= 0")
-    world.extension_install_seconds = float(seconds)
+    for option in DURATIONS:
+        seconds = data.get(option, getattr(world, option))
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise WorldError(f"world: {option} must be a number >= 0")
+        setattr(world, option, float(seconds))
     outcome = data.get("extension_install_outcome", world.extension_install_outcome)
     if outcome not in INSTALL_OUTCOMES:
         raise WorldError(
@@ -118,17 +139,25 @@ def parse_cluster(entry: Any, where: str) -> Cluster:
     for index, raw in enumerate(entry.get("extensions") or []):
         at = f"{where}.extensions[{index}]"
         _require(raw, at, ["name", "extension_type"])
+        relay_name = _relay_name(raw, cluster_id, at)
         extension = Extension(
             name=_str(raw, "name", at),
             extension_type=_str(raw, "extension_type", at),
             provisioning_state=_state(raw, at),
             succeeds_after_seconds=_seconds(raw, at),
-            configuration_settings=dict(raw.get("configuration_settings") or {}),
+            configuration_settings={
+                **_relay_settings(cluster_id, relay_name),
+                **dict(raw.get("configuration_settings") or {}),
+            },
+            configuration_protected_settings={
+                **_relay_protected_settings(relay_name),
+                **dict(raw.get("configuration_protected_settings") or {}),
+            },
             release_train=str(raw.get("release_train") or "stable"),
             version=raw.get("version"),
             auto_upgrade_minor_version=bool(raw.get("auto_upgrade_minor_version", True)),
             release_namespace=str(raw.get("release_namespace") or "azureml"),
-            relay_name=_relay_name(raw, cluster_id, at),
+            relay_name=relay_name,
         )
         extensions[extension.name.lower()] = extension
     namespaces: dict[str, Namespace] = {}
@@ -136,6 +165,7 @@ def parse_cluster(entry: Any, where: str) -> Cluster:
         if not isinstance(raw, str):
             raise WorldError(f"{where}.namespaces[{index}]: expected a namespace name string")
         namespaces[raw.lower()] = Namespace(name=raw)
+    managed = _managed_namespaces(entry, where, namespaces)
     tags = entry.get("tags") or {}
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise WorldError(f"{where}: tags must be an object of strings")
@@ -148,27 +178,146 @@ def parse_cluster(entry: Any, where: str) -> Cluster:
         azure_rbac=bool(entry.get("azure_rbac", False)),
         extensions=extensions,
         namespaces=namespaces,
+        managed_namespaces=managed,
+        connectivity_status=_connectivity(entry, cluster_id, where),
     )
 
 
-def _relay_name(raw: dict[str, Any], cluster_id: str, where: str) -> str | None:
+ADOPTION_POLICIES = ("Never", "IfIdentical", "Always")
+DELETE_POLICIES = ("Keep", "Delete")
 
-    name = raw.get("relay_name")
-    if name is None:
+
+def _managed_namespaces(
+    entry: dict[str, Any], where: str, namespaces: dict[str, Namespace]
+) -> dict[str, ManagedNamespace]:
+    """``managed_namespaces``: ARM managed namespaces (a name, or an object with ``name`` and
+    optional ``provisioning_state``, ``adoption_policy``, ``delete_policy``, ``labels``). One
+    that is not Failed also has its Kubernetes namespace, added to ``namespaces``."""
+    raw_list = entry.get("managed_namespaces") or []
+    if not isinstance(raw_list, list):
+        raise WorldError(f"{where}.managed_namespaces must be a list")
+    if raw_list and (type_of(str(entry["id"])).lower() == ARC_TYPE.lower()):
+        raise WorldError(f"{where}.managed_namespaces: only AKS clusters have managed namespaces")
+    managed: dict[str, ManagedNamespace] = {}
+    for index, raw in enumerate(raw_list):
+        at = f"{where}.managed_namespaces[{index}]"
+        raw = {"name": raw} if isinstance(raw, str) else raw
+        _require(raw, at, ["name"])
+        adoption = str(raw.get("adoption_policy") or "Never")
+        delete = str(raw.get("delete_policy") or "Keep")
+        if adoption not in ADOPTION_POLICIES or delete not in DELETE_POLICIES:
+            raise WorldError(
+                f"{at}: adoption_policy must be one of {list(ADOPTION_POLICIES)} and "
+                f"delete_policy one of {list(DELETE_POLICIES)}"
+            )
+        labels = raw.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise WorldError(f"{at}: labels must be an object of strings")
+        namespace = ManagedNamespace(
+            name=_str(raw, "name", at),
+            adoption_policy=adoption,
+            delete_policy=delete,
+            labels={str(k): str(v) for k, v in labels.items()},
+            provisioning_state=_state(raw, at),
+        )
+        managed[namespace.name.lower()] = namespace
+        if namespace.provisioning_state != "Failed":
+            namespaces.setdefault(
+                namespace.name.lower(), Namespace(namespace.name, dict(namespace.labels))
+            )
+    return managed
+
+
+def _relay_name(raw: dict[str, Any], cluster_id: str, where: str) -> str | None:
+    """The Relay namespace an extension was installed with (``relay: true`` -> the Azure CLI's
+    name for it; ``relay_name`` -> that name); None when the world states no relay."""
+
+    wanted, name = raw.get("relay", False), raw.get("relay_name")
+    if not isinstance(wanted, bool):
+        raise WorldError(f"{where}: relay must be true or false")
+    if not wanted and name is None:
         return None
+    is_arc = type_of(cluster_id).lower() == ARC_TYPE.lower()
+    is_azureml = str(raw.get("extension_type", "")).lower() == AZUREML_EXTENSION_TYPE.lower()
+    if not (is_arc and is_azureml):
+        raise WorldError(
+            f"{where}: relay applies only to a {AZUREML_EXTENSION_TYPE} extension on a "
+            f"{ARC_TYPE} cluster"
+        )
+    if name is None:
+        name = cli_relay_name(cluster_id)
+        if not RELAY_NAME.match(name):
+            raise WorldError(
+                f"{where}: the Azure CLI would name this cluster's relay {name!r}, which Azure "
+                "Relay refuses (it must start with a letter); state relay_name instead"
+            )
     if not isinstance(name, str) or not RELAY_NAME.match(name):
         raise WorldError(
             f"{where}: relay_name must be 6-50 letters, digits or hyphens, starting with a letter "
             "and ending with a letter or digit"
         )
-    is_arc = type_of(cluster_id).lower() == ARC_TYPE.lower()
-    is_azureml = str(raw.get("extension_type", "")).lower() == AZUREML_EXTENSION_TYPE.lower()
-    if not (is_arc and is_azureml):
-        raise WorldError(
-            f"{where}: relay_name applies only to a {AZUREML_EXTENSION_TYPE} extension on a "
-            f"{ARC_TYPE} cluster"
-        )
     return name
+
+
+def _relay_settings(cluster_id: str, relay_name: str | None) -> dict[str, str]:
+    """The settings the Azure CLI passes for the relay it made (none without a relay)."""
+    if relay_name is None:
+        return {}
+    connection = name_of(cluster_id)
+    return {
+        "relayserver.enabled": "true",
+        "relayserver.hybridConnectionResourceID": (
+            f"{relay_id(cluster_id, relay_name)}/hybridConnections/{connection}"
+        ),
+        "relayserver.hybridConnectionName": connection,
+    }
+
+
+def _relay_protected_settings(relay_name: str | None) -> dict[str, str]:
+    """The CLI also passes the rule's connection string, protected; the sandbox keeps only a
+    placeholder (there is no key) and never returns it."""
+    if relay_name is None:
+        return {}
+    placeholder = "(sandbox: a Relay connection string was sent here)"
+    return {"relayserver.relayConnectionString": placeholder}
+
+
+def _relay(entry: Any, where: str) -> Relay:
+    """A Relay namespace of the top-level ``relays`` section (e.g. one no extension names)."""
+
+    _require(entry, where, ["id", "location"])
+    relay_id_text = _str(entry, "id", where)
+    where = f"{where} (id {relay_id_text!r})"
+    if type_of(relay_id_text).lower() != RELAY_TYPE.lower():
+        raise WorldError(f"{where}: id must be a {RELAY_TYPE} resource id")
+    if not RELAY_NAME.match(name_of(relay_id_text)):
+        raise WorldError(f"{where}: the name must be 6-50 letters, digits or hyphens")
+    tags = entry.get("tags") or {}
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise WorldError(f"{where}: tags must be an object of strings")
+    connections = entry.get("hybrid_connections") or []
+    if not isinstance(connections, list) or not all(isinstance(c, str) for c in connections):
+        raise WorldError(f"{where}: hybrid_connections must be a list of names")
+    return Relay(
+        id=relay_id_text,
+        location=_str(entry, "location", where),
+        tags=dict(tags),
+        hybrid_connections={c.lower(): HybridConnection(name=c) for c in connections},
+    )
+
+
+def _connectivity(entry: dict[str, Any], cluster_id: str, where: str) -> str:
+
+    status = entry.get("connectivity_status")
+    if status is None:
+        return "Connected"
+    if type_of(cluster_id).lower() != ARC_TYPE.lower():
+        raise WorldError(f"{where}: connectivity_status applies only to {ARC_TYPE} clusters")
+    if status not in CONNECTIVITY_STATUSES:
+        raise WorldError(
+            f"{where}: connectivity_status {status!r} is not one of {sorted(CONNECTIVITY_STATUSES)}"
+        )
+    return str(status)
 
 
 def _identity(entry: Any, where: str) -> Identity:
@@ -270,6 +419,7 @@ def apply_change(world: World, change: Any) -> None:
         cluster.exists = False
         cluster.extensions.clear()
         cluster.namespaces.clear()
+        cluster.managed_namespaces.clear()
     elif op == "set_extension_state":
         _require(change, where, ["cluster", "name", "provisioning_state"])
         cluster = _existing_cluster(world, change["cluster"], where)
@@ -285,6 +435,11 @@ def apply_change(world: World, change: Any) -> None:
         if compute is None:
             raise WorldError(f"{where}: no compute {change['name']!r} in {change['workspace']!r}")
         compute.provisioning_state = _state(change, where)
+        compute.settles_at = None  # the scenario decides: a running write is overridden
+    elif op == "set_connectivity_status":
+        _require(change, where, ["cluster", "connectivity_status"])
+        cluster = _existing_cluster(world, change["cluster"], where)
+        cluster.connectivity_status = _connectivity(change, cluster.id, where)
     elif op == "create_cluster":
         _require(change, where, ["cluster"])
         cluster = parse_cluster(change["cluster"], f"{where}.cluster")
@@ -294,7 +449,7 @@ def apply_change(world: World, change: Any) -> None:
     else:
         raise WorldError(
             f"{where}: unknown op; known: set_tags, delete_cluster, set_extension_state, "
-            "set_compute_state, create_cluster"
+            "set_compute_state, create_cluster, set_connectivity_status"
         )
 
 

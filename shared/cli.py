@@ -104,7 +104,11 @@ def add_dead_letter_commands(commands: argparse._SubParsersAction) -> None:
         else:
             which = action.add_mutually_exclusive_group(required=True)
             which.add_argument(
-                "--id", action="append", dest="ids", metavar="MESSAGE_ID", help="replay this one"
+                "--id",
+                action="append",
+                dest="ids",
+                metavar="ID",
+                help="replay this one (its event id or its message id)",
             )
             which.add_argument("--all", action="store_true", help="replay every dead letter")
 
@@ -135,7 +139,10 @@ def run_dead_letters(args: argparse.Namespace, store: DeadLetterQueues) -> int:
             elif not letters:
                 print(f"no dead letters on {args.queue}")
             for letter in [] if args.json else letters:
-                print(f"{letter.message_id}  {letter.enqueued_at}  {letter.reason}")
+                print(
+                    f"{letter.event_id or letter.message_id}  {letter.enqueued_at}  {letter.reason}"
+                    f"  (message {letter.message_id})"
+                )
                 print(f"    {letter.description}")
             return 0
         replayed = store.replay(args.queue, None if args.all else args.ids)
@@ -153,6 +160,7 @@ def run_dead_letters(args: argparse.Namespace, store: DeadLetterQueues) -> int:
 def _letter_json(letter: DeadLetter) -> dict[str, str]:
     return {
         "id": letter.message_id,
+        "event_id": letter.event_id,
         "reason": letter.reason,
         "description": letter.description,
         "enqueued_at": letter.enqueued_at,

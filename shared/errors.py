@@ -39,6 +39,15 @@ class TransientError(AutoattachError):
         self.retry_after = retry_after
 
 
+class ClusterBusy(TransientError):
+    """Another handler (thread or instance) holds this cluster's lease: look again shortly."""
+
+    reason = "ClusterBusy"
+
+    def __init__(self, message: str, *, retry_after: float = 5.0) -> None:
+        super().__init__(message, reason="ClusterBusy", retry_after=retry_after)
+
+
 class PermanentError(AutoattachError):
     """Will fail the same way every time until a person changes something."""
 

@@ -29,6 +29,8 @@ SUCCESS_TYPES = frozenset(
 )
 # Our own messages: the periodic sweep and operator replays ask for a cluster by id.
 RECONCILE_REQUEST_TYPE = "autoattach.reconcile.requested"
+# The periodic sweep's requests: handled like the above, but never start a re-check chain.
+SWEEP_REQUEST_TYPE = "autoattach.sweep.requested"
 TAGS_SUFFIX = "/providers/microsoft.resources/tags/default"
 
 
@@ -67,8 +69,8 @@ def parse_message(body: bytes | str) -> ParsedEvent:
         raise MalformedEvent(
             "neither an Event Grid event (no 'eventType') nor a CloudEvent (no 'specversion')"
         )
-    if event_type.lower() == RECONCILE_REQUEST_TYPE:
-        return ClusterSignal(event_id, _cluster_id(_text(event, "subject")), RECONCILE_REQUEST_TYPE)
+    if event_type.lower() in (RECONCILE_REQUEST_TYPE, SWEEP_REQUEST_TYPE):
+        return ClusterSignal(event_id, _cluster_id(_text(event, "subject")), event_type.lower())
     if event_type.lower() not in SUCCESS_TYPES:
         return IgnoredEvent(event_id, f"event type {event_type} does not change a cluster")
     data = event.get("data")
@@ -136,6 +138,24 @@ def _json(body: bytes | str) -> Any:
         raise MalformedEvent("message body is not UTF-8 text") from None
     except json.JSONDecodeError as error:
         raise MalformedEvent(f"message body is not JSON: {error.msg} at char {error.pos}") from None
+    except RecursionError:
+        # json's decoder recurses per level: about 1,000 levels (2 KB of brackets) exhaust the
+        # stack. No event is shaped like that, and retrying cannot help.
+        raise MalformedEvent("message body is JSON nested too deeply to be an event") from None
+
+
+def event_id_in(body: bytes | str) -> str | None:
+    """The event id in a message body, or None when the body holds no single event with one.
+
+    Service Bus message ids cannot be trusted for this: Event Grid gives each delivery its own
+    internal id. Logs, outcomes and re-check ids use the event's own id instead.
+    """
+    try:
+        event = _single_event(_json(body))
+    except MalformedEvent:
+        return None
+    value = event.get("id")
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _single_event(document: Any) -> dict[str, Any]:

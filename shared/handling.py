@@ -7,17 +7,28 @@ Functions host. Transient failures and "not ready yet" never throw: they become 
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 
-from shared.errors import PermanentError, TransientError
-from shared.events import IgnoredEvent, MalformedEvent, parse_message
+from shared.errors import ClusterBusy, PermanentError, TransientError
+from shared.events import (
+    SWEEP_REQUEST_TYPE,
+    ClusterSignal,
+    IgnoredEvent,
+    MalformedEvent,
+    parse_message,
+)
 from shared.ports import Services
 from shared.reconcile import reconcile
 
 log = logging.getLogger("autoattach.handling")
 
 MAX_RECHECKS = 60
+# A sweep request's chain: short enough to end before the next sweep (every 15 minutes by
+# default): 4 x 60 s waiting, at most 60+120+240+480 s of transient backoff.
+SWEEP_MAX_RECHECKS = 4
 MAX_BACKOFF_SECONDS = 900.0
+RETRY_AFTER_JITTER = 0.2
 
 
 @dataclass(frozen=True)
@@ -50,8 +61,29 @@ def handle_message(
         return DeadLetter(error.reason, str(error))
     if isinstance(parsed, IgnoredEvent):
         return Completed(f"ignored: {parsed.reason}")
+    outcome = _converge(parsed, attempt, services, recheck_delay_seconds)
+    if (
+        isinstance(outcome, RecheckLater)
+        and parsed.operation == SWEEP_REQUEST_TYPE
+        and attempt >= SWEEP_MAX_RECHECKS
+    ):
+        # A sweep's chain ends before the next sweep starts one, so sweeps never stack chains
+        # on a cluster that waits, and never dead-letter it (docs/decisions.md).
+        return Completed(f"{outcome.reason}; the next sweep looks again")
+    return outcome
+
+
+def _converge(
+    parsed: ClusterSignal, attempt: int, services: Services, recheck_delay_seconds: float
+) -> Outcome:
     try:
-        result = reconcile(parsed.cluster_id, services, announce_waiting=attempt == 0)
+        # One handler per cluster at a time, across threads and instances; lost mid-run, the
+        # ledger's writes fail as transient and the cluster is re-checked.
+        with services.ledger.lease(parsed.cluster_id):
+            result = reconcile(parsed.cluster_id, services)
+    except ClusterBusy as error:
+        # Another handler is converging this cluster right now: look again soon, never give up.
+        return RecheckLater(f"{error.reason}: {error}", busy_delay(error.retry_after))
     except TransientError as error:
         delay = backoff(attempt, recheck_delay_seconds, error.retry_after)
         return _recheck_or_give_up(attempt, f"{error.reason}: {error}", delay)
@@ -64,10 +96,39 @@ def handle_message(
     return Completed(result.summary())
 
 
-def backoff(attempt: int, base_seconds: float, retry_after: float | None) -> float:
-    """Exponential from the base, capped at 15 minutes, never sooner than Azure asked."""
-    delay = min(base_seconds * (2 ** min(attempt, 10)), MAX_BACKOFF_SECONDS)
-    return max(delay, retry_after or 0.0)
+_jitter = random.Random()
+
+
+def seed_jitter(seed: int | None) -> None:
+    """Make the re-check delays reproducible (the sandbox seeds it, for repeatable runs)."""
+    _jitter.seed(seed)
+
+
+def backoff(
+    attempt: int,
+    base_seconds: float,
+    retry_after: float | None,
+    *,
+    rng: random.Random | None = None,
+) -> float:
+    """Exponential from the base, capped at 15 minutes, jittered; never sooner than Azure asked.
+
+    "Equal jitter": the delay is drawn between half and all of the exponential step, so clusters
+    throttled together come back spread out, not in lockstep. A longer Retry-After is honoured
+    and jittered upwards (up to RETRY_AFTER_JITTER more), never below what Azure asked.
+    """
+    draw = rng or _jitter
+    step = min(base_seconds * (2 ** min(attempt, 10)), MAX_BACKOFF_SECONDS)
+    delay = draw.uniform(step / 2, step)
+    if retry_after:
+        delay = max(delay, retry_after * draw.uniform(1.0, 1.0 + RETRY_AFTER_JITTER))
+    return delay
+
+
+def busy_delay(retry_after: float | None, *, rng: random.Random | None = None) -> float:
+    """Soon, spread between one and two of the busy hint, so waiting handlers do not collide."""
+    base = retry_after or 5.0
+    return (rng or _jitter).uniform(base, 2 * base)
 
 
 def _recheck_or_give_up(attempt: int, reason: str, delay: float) -> Outcome:

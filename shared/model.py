@@ -85,6 +85,8 @@ class ClusterState:
     location: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     azure_rbac: bool = True
+    # Arc only (properties.connectivityStatus): Connecting, Connected, Offline or Expired.
+    connectivity_status: str = ""
 
     @property
     def kind(self) -> str:
@@ -96,6 +98,9 @@ class ExtensionState:
     id: ResourceId
     extension_type: str
     provisioning_state: str
+    # The Azure Relay namespace of the hybrid connection the extension's
+    # ``relayserver.hybridConnectionResourceID`` setting names (Arc, installed with the CLI).
+    relay: ResourceId | None = None
 
 
 @dataclass(frozen=True)
@@ -108,13 +113,24 @@ class WorkspaceState:
     user_assigned_identity: ResourceId | None = None
 
 
+class AdoptionPolicy(StrEnum):
+    """ARM managed namespaces' ``adoptionPolicy``: what a PUT does when the Kubernetes namespace
+    already exists but is not an ARM managed namespace."""
+
+    NEVER = "Never"  # the PUT fails; the namespace stays as it is
+    IF_IDENTICAL = "IfIdentical"  # adopted only if what the PUT asks for is already so
+    ALWAYS = "Always"  # adopted; labels and annotations the PUT names are overwritten
+
+
 @dataclass(frozen=True)
 class NamespaceRoute:
     """How namespaces are made on a cluster: ARM managed namespaces, or the Kubernetes API with
-    a kubeconfig kept as a Key Vault secret."""
+    a kubeconfig kept as a Key Vault secret. ``adoption_policy`` applies to ARM managed
+    namespaces (the Kubernetes API route uses an existing namespace as it is)."""
 
     via: str  # "arm" or "kubernetes"
     kubeconfig_secret: str | None = None
+    adoption_policy: AdoptionPolicy = AdoptionPolicy.IF_IDENTICAL
 
 
 class WhenExtensionMissing(StrEnum):
@@ -150,3 +166,8 @@ class ComputeState:
     provisioning_state: str
     managed_by_autoattach: bool
     user_assigned_identity: ResourceId | None = None
+    created_on: str = ""  # when Azure ML made it: a re-attached compute is another change
+
+    @property
+    def id(self) -> ResourceId:
+        return self.workspace_id.child("computes", self.name)

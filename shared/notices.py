@@ -1,11 +1,36 @@
-"""What workspace owners are told: one CloudEvent per thing that happened to their workspace."""
+"""What workspace owners are told, derived like the plan: a pure function of what Azure shows and
+of what was already announced (the cluster's ledger), never of bookkeeping inside one run.
+
+Each notice stands for a fact ("compute X is attached and ready", "the cluster waits for its
+extension", ...) with a deterministic CloudEvent id: the same change always gets the same id. A
+fact is announced until it is published: a run that fails before recording it announces it
+again, under the same id, so subscribers drop the duplicate. A fact that clears and comes back
+later (an extension missing again) is a new episode with a new id.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from shared.adapters.notifications import Notification
-from shared.arm_id import ResourceId
-from shared.model import Attachment, ComputeState
-from shared.planner import Problem
+from shared.arm_id import InvalidResourceId, ResourceId
+from shared.model import SUCCEEDED, Attachment, WhenExtensionMissing
+from shared.planner import (
+    AttachCompute,
+    CreateNamespace,
+    GrantRole,
+    InstallExtension,
+    Observation,
+    Plan,
+    Problem,
+    compute_key,
+    data_roles,
+    principal_of,
+    release_reason,
+)
 
 ATTACHED = "Autoattach.ComputeAttached"
 DETACHED = "Autoattach.ComputeDetached"
@@ -13,62 +38,277 @@ ATTACH_FAILED = "Autoattach.AttachFailed"
 WAITING = "Autoattach.AttachWaiting"
 EXTENSION_INSTALLING = "Autoattach.ExtensionInstalling"
 
+# Fixed namespace for notice ids: uuid5(namespace, fact) is the same wherever it is computed.
+NOTICE_NAMESPACE = uuid.UUID("0d7f4f0e-8a3c-5b7e-9f21-6c1d2e3a4b5c")
 
-def attached(
-    attachment: Attachment, cluster_id: ResourceId, principal_id: str | None, changes: list[str]
-) -> Notification:
-    return Notification(
-        type=ATTACHED,
-        subject=f"{attachment.workspace_id.raw}/computes/{attachment.compute_name}",
-        data={
+Record = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Fact:
+    key: str
+    notice: Notification
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Announcements:
+    """What to publish now, and the cluster's ledger record once it is published."""
+
+    notices: tuple[Notification, ...]
+    record: Record
+
+
+def notice_id(*parts: str) -> str:
+    return str(uuid.uuid5(NOTICE_NAMESPACE, "|".join(p.lower() for p in parts)))
+
+
+def derive(
+    observed: Observation,
+    current: Plan,
+    announced: Mapping[str, Mapping[str, Any]],
+    *,
+    problems: Iterable[Problem] = (),
+    changes: Mapping[Attachment, list[str]] | None = None,
+    detach_reasons: Mapping[str, str] | None = None,
+) -> Announcements:
+    """The notices this cluster's state calls for that were not announced yet.
+
+    ``problems`` are those met while applying (a grant Azure refused), beside the plan's own;
+    ``changes`` and ``detach_reasons`` (keyed by compute id) only add detail from this run."""
+    changes = changes or {}
+    detach_reasons = detach_reasons or {}
+    facts = [
+        *_attached(observed, current, problems, changes),
+        *_waiting(observed, current),
+        *_installing(observed, current),
+        *_failed(observed, [*current.problems, *problems]),
+    ]
+    record: Record = {}
+    notices: list[Notification] = []
+    derived_keys = set()
+    for fact in facts:
+        if fact.key in derived_keys:
+            continue
+        derived_keys.add(fact.key)
+        before = announced.get(fact.key)
+        if before is not None and fact.entry["type"] == ATTACHED and before["id"] != fact.notice.id:
+            # the same name, another compute (detached and attached again): both are news
+            notices.append(_replaced_notice(before, detach_reasons))
+            before = None
+        if before is not None and before.get("active", True):
+            record[fact.key] = dict(before)
+            continue
+        episode = int(before.get("episode", 0)) + 1 if before is not None else 0
+        notice = fact.notice
+        if fact.entry["type"] != ATTACHED:
+            notice = Notification(
+                notice.type, notice.subject, notice.data, notice_id(fact.key, str(episode))
+            )
+        notices.append(notice)
+        record[fact.key] = {**fact.entry, "id": notice.id, "episode": episode, "active": True}
+    for key, before in announced.items():
+        if key in record:
+            continue
+        if before.get("type") == ATTACHED and before.get("active", True):
+            gone = _detached(observed, before, detach_reasons)
+            if gone is None:
+                record[key] = dict(before)  # still there, just not ready: no news yet
+            else:
+                notices.append(gone)
+        elif before.get("type") != ATTACHED:
+            record[key] = {**before, "active": False}  # cleared; may come back as a new episode
+    return Announcements(tuple(notices), record)
+
+
+def _attached(
+    observed: Observation,
+    current: Plan,
+    problems: Iterable[Problem],
+    changes: Mapping[Attachment, list[str]],
+) -> list[Fact]:
+    """Attachments whose compute is ours, Succeeded, and holds every role it needs."""
+    busy = {a.attachment for a in current.actions if isinstance(a, AttachCompute | GrantRole)}
+    namespaces = {a.namespace for a in current.actions if isinstance(a, CreateNamespace)}
+    troubled = {p.attachment for p in [*current.problems, *problems]}
+    facts = []
+    for attachment in observed.decision.attachments:
+        compute = observed.compute_for(attachment)
+        workspace = observed.workspaces.get(attachment.workspace_id)
+        if (
+            compute is None
+            or workspace is None
+            or not compute.managed_by_autoattach
+            or compute.provisioning_state.lower() != SUCCEEDED
+            or release_reason(observed, compute, attachment) is not None
+            or attachment in busy
+            or attachment in troubled
+            or attachment.namespace in namespaces
+        ):
+            continue
+        principal = principal_of(observed, compute)
+        if not principal or not all(
+            observed.holds(scope, principal, role)
+            for scope, role in data_roles(attachment, workspace)
+        ):
+            continue
+        key = f"attached|{compute.id.key}"
+        fact_id = notice_id(key, principal, compute.created_on)
+        notice = Notification(
+            type=ATTACHED,
+            subject=compute.id.raw,
+            data={
+                "workspace": attachment.workspace_id.raw,
+                "compute": compute.name,
+                "cluster": observed.cluster.id.raw,
+                "namespace": attachment.namespace,
+                "identity_type": attachment.identity.type.value,
+                "principal_id": principal,
+                "storage_access": attachment.storage_access.value,
+                "changes": list(changes.get(attachment, [])),
+            },
+            id=fact_id,
+        )
+        entry = {
+            "type": ATTACHED,
+            "compute": compute.id.raw,
             "workspace": attachment.workspace_id.raw,
-            "compute": attachment.compute_name,
-            "cluster": cluster_id.raw,
-            "namespace": attachment.namespace,
-            "identity_type": attachment.identity.type.value,
-            "principal_id": principal_id,
-            "storage_access": attachment.storage_access.value,
-            "changes": changes,
-        },
-    )
+            "cluster": observed.cluster.id.raw,
+        }
+        facts.append(Fact(key, notice, entry))
+    return facts
 
 
-def detached(compute: ComputeState, reason: str, changes: list[str]) -> Notification:
+def _detached(
+    observed: Observation, before: Mapping[str, Any], detach_reasons: Mapping[str, str]
+) -> Notification | None:
+    """The detached notice for an announced compute that Azure no longer shows, else None."""
+    try:
+        compute_id = ResourceId.parse(str(before.get("compute", "")))
+        workspace_id = ResourceId.parse(str(before.get("workspace", "")))
+    except InvalidResourceId:
+        return None  # an unreadable entry: drop it rather than announce nonsense
+    present = [*observed.computes.values(), *observed.owned]
+    if any(c.id == compute_id for c in present):
+        return None
+    name = compute_id.name
+    reason = detach_reasons.get(compute_id.key) or _why_gone(observed, workspace_id, name)
     return Notification(
         type=DETACHED,
-        subject=f"{compute.workspace_id.raw}/computes/{compute.name}",
+        subject=compute_id.raw,
         data={
-            "workspace": compute.workspace_id.raw,
-            "compute": compute.name,
-            "cluster": compute.cluster_id.raw if compute.cluster_id else None,
+            "workspace": workspace_id.raw,
+            "compute": name,
+            "cluster": before.get("cluster") or observed.cluster.id.raw,
             "reason": reason,
-            "changes": changes,
         },
+        id=notice_id("detached", str(before.get("id", compute_id.key))),
     )
 
 
-def failed(problem: Problem, cluster_id: ResourceId) -> Notification:
-    data = {
-        "workspace": problem.workspace.raw,
-        "cluster": cluster_id.raw,
-        "problem": problem.message,
-    }
-    if problem.attachment is not None:
-        data["compute"] = problem.attachment.compute_name
-    return Notification(type=ATTACH_FAILED, subject=problem.workspace.raw, data=data)
-
-
-def waiting(workspace_id: ResourceId, cluster_id: ResourceId, reason: str) -> Notification:
+def _replaced_notice(before: Mapping[str, Any], detach_reasons: Mapping[str, str]) -> Notification:
+    compute_id = ResourceId.parse(str(before["compute"]))
+    reason = detach_reasons.get(compute_id.key) or (
+        f"compute {compute_id.name} was detached and attached again"
+    )
     return Notification(
-        type=WAITING,
-        subject=workspace_id.raw,
-        data={"workspace": workspace_id.raw, "cluster": cluster_id.raw, "waiting_for": reason},
+        type=DETACHED,
+        subject=compute_id.raw,
+        data={
+            "workspace": before.get("workspace"),
+            "compute": compute_id.name,
+            "cluster": before.get("cluster"),
+            "reason": reason,
+        },
+        id=notice_id("detached", str(before["id"])),
     )
 
 
-def installing(workspace_id: ResourceId, cluster_id: ResourceId, name: str) -> Notification:
-    return Notification(
-        type=EXTENSION_INSTALLING,
-        subject=workspace_id.raw,
-        data={"workspace": workspace_id.raw, "cluster": cluster_id.raw, "extension": name},
+def _why_gone(observed: Observation, workspace_id: ResourceId, name: str) -> str:
+    cluster = observed.cluster.id.name
+    if not observed.cluster.exists:
+        return f"cluster {cluster} was deleted"
+    if workspace_id not in observed.allowed_workspaces:
+        return (
+            f"the attach policy no longer lets cluster {cluster} join workspace {workspace_id.name}"
+        )
+    wanted = {compute_key(a.workspace_id, a.compute_name) for a in observed.decision.attachments}
+    if compute_key(workspace_id, name) not in wanted:
+        return f"cluster {cluster} is no longer tagged for workspace {workspace_id.name}"
+    return f"compute {name} was removed; autoattach attaches it again"
+
+
+def _nobody_installs(observed: Observation) -> bool:
+    return (
+        observed.extension is None
+        and observed.extension_policy.when_missing is WhenExtensionMissing.WAIT
+        and observed.cluster.exists
+        and observed.cluster.provisioning_state.lower() == SUCCEEDED
     )
+
+
+def _workspaces(observed: Observation) -> list[ResourceId]:
+    return list(dict.fromkeys(a.workspace_id for a in observed.decision.attachments))
+
+
+def _waiting(observed: Observation, current: Plan) -> list[Fact]:
+    """One notice per workspace and cause while the extension is missing and nobody installs."""
+    if current.wait_reason is None or not _nobody_installs(observed):
+        return []
+    cluster = observed.cluster.id
+    facts = []
+    for workspace_id in _workspaces(observed):
+        key = f"waiting|{workspace_id.key}|{cluster.key}|no-extension"
+        notice = Notification(
+            type=WAITING,
+            subject=workspace_id.raw,
+            data={
+                "workspace": workspace_id.raw,
+                "cluster": cluster.raw,
+                "waiting_for": current.wait_reason,
+            },
+        )
+        facts.append(Fact(key, notice, {"type": WAITING, "workspace": workspace_id.raw}))
+    return facts
+
+
+def _installing(observed: Observation, current: Plan) -> list[Fact]:
+    """When autoattach starts the policy's extension install, and while it runs, once per
+    workspace."""
+    extension = observed.extension
+    starting = any(isinstance(a, InstallExtension) for a in current.actions)
+    running = (
+        extension is not None
+        and extension.provisioning_state.lower() in ("creating", "updating")
+        and observed.extension_policy.when_missing is WhenExtensionMissing.INSTALL
+    )
+    if not (starting or running):
+        return []
+    cluster = observed.cluster.id
+    name = extension.id.name if extension is not None else observed.extension_policy.name
+    facts = []
+    for workspace_id in _workspaces(observed):
+        key = f"installing|{workspace_id.key}|{cluster.key}"
+        notice = Notification(
+            type=EXTENSION_INSTALLING,
+            subject=workspace_id.raw,
+            data={"workspace": workspace_id.raw, "cluster": cluster.raw, "extension": name},
+        )
+        facts.append(Fact(key, notice, {"type": EXTENSION_INSTALLING}))
+    return facts
+
+
+def _failed(observed: Observation, problems: Iterable[Problem]) -> list[Fact]:
+    facts = []
+    for problem in problems:
+        data = {
+            "workspace": problem.workspace.raw,
+            "cluster": observed.cluster.id.raw,
+            "problem": problem.message,
+        }
+        if problem.attachment is not None:
+            data["compute"] = problem.attachment.compute_name
+        key = f"failed|{problem.workspace.key}|{observed.cluster.id.key}|{problem.message}"
+        notice = Notification(type=ATTACH_FAILED, subject=problem.workspace.raw, data=data)
+        facts.append(Fact(key, notice, {"type": ATTACH_FAILED}))
+    return facts

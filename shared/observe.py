@@ -5,9 +5,11 @@ Everything here is a read; the result is plain data (shared.planner.Observation)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from shared.arm_id import ResourceId
+from shared.arm_id import InvalidResourceId, ResourceId
 from shared.model import FAILED_STATES, ComputeState, IdentityType, Role, WorkspaceState
 from shared.planner import (
     Observation,
@@ -30,7 +32,14 @@ class Memo:
     principals: dict[str, str] = field(default_factory=dict)
 
 
-def observe(cluster_id: ResourceId, services: Services, memo: Memo | None = None) -> Observation:
+def observe(
+    cluster_id: ResourceId,
+    services: Services,
+    memo: Memo | None = None,
+    announced: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Observation:
+    """``announced`` is the cluster's ledger record: computes announced there that lie in
+    workspaces the policy no longer names are read too, so that they are detached."""
     memo = Memo() if memo is None else memo
     policy = services.policy
     cluster = services.clusters.get(cluster_id)
@@ -56,6 +65,7 @@ def observe(cluster_id: ResourceId, services: Services, memo: Memo | None = None
                 owned.append(compute)
             else:
                 elsewhere.append(compute)
+    owned += _announced_outside_policy(services, cluster_id, announced or {})
     workspace_ids = dict.fromkeys(
         [a.workspace_id for a in attachments] + [c.workspace_id for c in owned]
     )
@@ -67,9 +77,13 @@ def observe(cluster_id: ResourceId, services: Services, memo: Memo | None = None
     extension = None
     route = None
     namespaces: frozenset[str] = frozenset()
-    relay = None
-    if attachments:
+    uses_identity = any(w.user_assigned_identity is not None for w in workspaces.values())
+    arc_relay_needed = uses_identity and cluster.exists and cluster.kind == "arc"
+    if attachments or arc_relay_needed:
         extension = services.extensions.find_azureml(cluster_id)
+    # Azure Relay Owner goes only to the relay this cluster's extension names.
+    relay = extension.relay if extension is not None and cluster.kind == "arc" else None
+    if attachments:
         route = policy.namespace_route(cluster_id, cluster.azure_rbac)
         if readiness(cluster, extension) is None and route is not None:
             namespaces = frozenset(
@@ -77,9 +91,6 @@ def observe(cluster_id: ResourceId, services: Services, memo: Memo | None = None
                 for ns in dict.fromkeys(a.namespace for a in attachments)
                 if services.namespaces.exists(cluster_id, ns, route)
             )
-    uses_identity = any(w.user_assigned_identity is not None for w in workspaces.values())
-    if uses_identity and cluster.exists and cluster.kind == "arc":
-        relay = services.clusters.relay_for(cluster_id)
 
     principals = _principals(services, list(computes.values()) + owned, workspaces, memo)
     observed = Observation(
@@ -98,6 +109,30 @@ def observe(cluster_id: ResourceId, services: Services, memo: Memo | None = None
         relay=relay,
     )
     return _with_holdings(observed, services)
+
+
+def _announced_outside_policy(
+    services: Services, cluster_id: ResourceId, announced: Mapping[str, Mapping[str, Any]]
+) -> list[ComputeState]:
+    """Computes autoattach announced for this cluster in workspaces the policy no longer names."""
+    in_policy = {rule.workspace_id for rule in services.policy.workspaces}
+    found = []
+    for entry in announced.values():
+        try:
+            compute_id = ResourceId.parse(str(entry.get("compute", "")))
+            workspace_id = ResourceId.parse(str(entry.get("workspace", "")))
+        except InvalidResourceId:
+            continue
+        if workspace_id in in_policy:
+            continue
+        compute = services.workspaces.get_compute(workspace_id, compute_id.name)
+        if (
+            compute is not None
+            and compute.managed_by_autoattach
+            and compute.cluster_id == cluster_id
+        ):
+            found.append(compute)
+    return found
 
 
 def _kept_elsewhere(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.arm_id import ResourceId
+from shared.azureml_extension import install_refusal
 from shared.model import (
     FAILED_STATES,
     SUCCEEDED,
@@ -183,6 +184,11 @@ def readiness(cluster: ClusterState, extension: ExtensionState | None) -> str | 
     state = cluster.provisioning_state.lower()
     if state != SUCCEEDED:
         return f"cluster {cluster.id.name} is {cluster.provisioning_state or 'not provisioned'}"
+    if cluster.kind == "arc" and cluster.connectivity_status.lower() in ("offline", "expired"):
+        return (
+            f"Arc cluster {cluster.id.name} is {cluster.connectivity_status}: autoattach waits "
+            "until its agents connect again"
+        )
     if extension is None:
         return f"the Azure ML extension is not installed on cluster {cluster.id.name}"
     if extension.provisioning_state.lower() != SUCCEEDED:
@@ -226,8 +232,13 @@ def plan(observed: Observation) -> Plan:
     cluster = observed.cluster
     attachments = observed.decision.attachments if cluster.exists else ()
     actions: list[Action] = _release_unwanted(observed, attachments)
+    detaching = [
+        f"compute {c.name} in workspace {c.workspace_id.name} is being detached"
+        for c in observed.owned
+        if c.provisioning_state.lower() == "deleting"
+    ]
     if not attachments:
-        return Plan(actions=tuple(actions))
+        return Plan(tuple(actions), wait_reason=detaching[0] if detaching and not actions else None)
 
     if extension_failed(observed.extension):
         assert observed.extension is not None
@@ -243,10 +254,10 @@ def plan(observed: Observation) -> Plan:
             and cluster.provisioning_state.lower() == SUCCEEDED
             and observed.extension_policy.when_missing is WhenExtensionMissing.INSTALL
         ):
-            if cluster.kind == "arc":
+            refusal = install_refusal(cluster.id, observed.extension_policy)
+            if refusal is not None:
                 return Plan(
-                    tuple(actions),
-                    problems=tuple(Problem(a, arc_install_refused(cluster)) for a in attachments),
+                    tuple(actions), problems=tuple(Problem(a, refusal) for a in attachments)
                 )
             actions.append(InstallExtension(cluster.id, observed.extension_policy))
             waiting = f"installing the Azure ML extension on cluster {cluster.id.name}"
@@ -260,11 +271,7 @@ def plan(observed: Observation) -> Plan:
         return Plan(tuple(actions), problems=tuple(Problem(a, message) for a in attachments))
 
     problems: list[Problem] = []
-    waits: list[str] = [
-        f"compute {c.name} in workspace {c.workspace_id.name} is being detached"
-        for c in observed.owned
-        if c.provisioning_state.lower() == "deleting"
-    ]
+    waits: list[str] = list(detaching)
     needed = _needed_grants(observed, attachments)
     ready_workspaces = _grant_prerequisites(observed, attachments, actions, problems, waits)
     for attachment in attachments:
@@ -348,10 +355,14 @@ def _grant_prerequisites(
                 )
             continue
         if observed.cluster.kind == "arc" and observed.relay is None:
-            waits.append(
-                f"the Azure ML extension's Azure Relay on cluster {observed.cluster.id.name} "
-                "does not exist yet"
+            message = (
+                f"the Azure ML extension on Arc cluster {observed.cluster.id.name} names no Azure "
+                "Relay (setting relayserver.hybridConnectionResourceID), so autoattach cannot "
+                f"grant workspace {workspace_id.name}'s identity Azure Relay Owner on it; grant "
+                "it by hand, or reinstall the extension with az k8s-extension create"
             )
+            for attachment in (a for a in attachments if a.workspace_id == workspace_id):
+                problems.append(Problem(attachment, message))
             continue
         missing = [
             (scope, role)
@@ -444,15 +455,6 @@ def _replaced(attachment: Attachment, compute: ComputeState) -> str | None:
             f"{compute.name}; attaching again"
         )
     return None
-
-
-def arc_install_refused(cluster: ClusterState) -> str:
-    return (
-        f"the attach policy installs the Azure ML extension only on AKS clusters; Arc cluster "
-        f"{cluster.id.name} needs it installed with 'az k8s-extension create --cluster-type "
-        "connectedClusters --extension-type Microsoft.AzureML.Kubernetes ...' (the Azure CLI "
-        "creates the extension's Azure Relay), then autoattach attaches it"
-    )
 
 
 def _release_prerequisites(

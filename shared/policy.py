@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.arm_id import MANAGED_CLUSTER, WORKSPACE, InvalidResourceId, ResourceId
 from shared.model import (
+    AdoptionPolicy,
     Attachment,
     ComputeIdentity,
     ExtensionPolicy,
@@ -25,6 +26,7 @@ from shared.model import (
 
 COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{2,23}$")
 NAMESPACE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+NAMESPACE_LITERAL = re.compile(r"^[a-z0-9-]*$")
 DEFAULT_COMPUTE_NAME = "{cluster}"
 DEFAULT_NAMESPACE = "azureml"
 
@@ -64,10 +66,19 @@ class ClusterAccess:
 
 
 @dataclass(frozen=True)
+class NamespacePolicy:
+    """How ARM managed namespaces are made. autoattach never deletes a namespace, so the
+    managed namespace's ``deletePolicy`` is always ``Keep`` and is not a setting."""
+
+    adoption_policy: AdoptionPolicy = AdoptionPolicy.IF_IDENTICAL
+
+
+@dataclass(frozen=True)
 class AttachPolicy:
     workspaces: tuple[WorkspaceRule, ...]
     cluster_access: tuple[ClusterAccess, ...] = ()
     extension: ExtensionPolicy = field(default_factory=ExtensionPolicy)
+    namespaces: NamespacePolicy = field(default_factory=NamespacePolicy)
 
     @classmethod
     def from_json(cls, text: str) -> AttachPolicy:
@@ -96,7 +107,12 @@ class AttachPolicy:
         if not isinstance(access_doc, list):
             raise PolicyError("'clusters' must be a list of {scope, kubeconfig_secret} entries")
         access = tuple(_cluster_access(e, f"clusters[{i}]") for i, e in enumerate(access_doc))
-        return cls(rules, access, _extension_policy(document.get("extension", {})))
+        return cls(
+            rules,
+            access,
+            _extension_policy(document.get("extension", {})),
+            namespaces=_namespace_policy(document.get("namespaces", {})),
+        )
 
     def rule_for(self, workspace_id: ResourceId) -> WorkspaceRule | None:
         return next((r for r in self.workspaces if r.workspace_id == workspace_id), None)
@@ -113,7 +129,7 @@ class AttachPolicy:
         if best is not None and best.kubeconfig_secret:
             return NamespaceRoute("kubernetes", best.kubeconfig_secret)
         if azure_rbac and cluster_id.resource_type == MANAGED_CLUSTER:
-            return NamespaceRoute("arm")
+            return NamespaceRoute("arm", adoption_policy=self.namespaces.adoption_policy)
         return None
 
 
@@ -167,7 +183,15 @@ def render_compute_name(template: str, cluster_id: ResourceId, rule: WorkspaceRu
 
 
 def render_namespace(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
-    return _fill(template, cluster_id, rule).lower()
+    """Fill the template and make it an RFC 1123 label: lower-case, every character other than
+    a-z, 0-9 and '-' becomes '-', no '-' at either end, at most 63 characters (a longer name is
+    cut and suffixed with 6 hex of its hash, so two long names stay apart)."""
+    filled = _fill(template, cluster_id, rule).lower()
+    name = re.sub(r"[^a-z0-9-]", "-", filled).strip("-")
+    if len(name) > 63:
+        digest = hashlib.sha256(filled.encode()).hexdigest()[:6]
+        name = name[:56].rstrip("-") + "-" + digest
+    return name
 
 
 def _fill(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
@@ -243,7 +267,7 @@ def _workspace_rule(entry: Any, where: str) -> WorkspaceRule:
     rule = WorkspaceRule(
         workspace_id=workspace_id,
         cluster_scopes=tuple(
-            _resource_id(s, f"{where}.clusters[{i}]") for i, s in enumerate(scopes)
+            _cluster_scope(s, workspace_id, f"{where}.clusters[{i}]") for i, s in enumerate(scopes)
         ),
         storage_access=storage_access,
         computes=tuple(
@@ -252,6 +276,19 @@ def _workspace_rule(entry: Any, where: str) -> WorkspaceRule:
     )
     _check_templates(rule, where)
     return rule
+
+
+def _cluster_scope(value: Any, workspace_id: ResourceId, where: str) -> ResourceId:
+    """A scope whose clusters may join the workspace: Azure ML attaches only clusters of the
+    workspace's own subscription, so a scope in another one could never be honoured."""
+    scope = _resource_id(value, where)
+    if scope.subscription.lower() != workspace_id.subscription.lower():
+        raise PolicyError(
+            f"{where} is in subscription {scope.subscription}, but workspace "
+            f"{workspace_id.name} is in {workspace_id.subscription}: Azure ML attaches only "
+            "clusters in the workspace's subscription"
+        )
+    return scope
 
 
 def _compute_template(entry: Any, where: str) -> ComputeTemplate:
@@ -293,11 +330,42 @@ def _check_templates(rule: WorkspaceRule, where: str) -> None:
                 f"{where}.computes[{index}]: unknown placeholder {error}; "
                 "use {cluster} and {workspace}"
             ) from None
-        if "{cluster}" not in template.namespace and not NAMESPACE_NAME.match(namespace):
-            raise PolicyError(
-                f"{where}.computes[{index}].namespace {namespace!r} is not a Kubernetes namespace "
-                "name (lowercase letters, digits and '-', at most 63)"
-            )
+        _check_namespace_template(template.namespace, namespace, f"{where}.computes[{index}]")
+
+
+def _check_namespace_template(template: str, sample: str, where: str) -> None:
+    """Placeholder values (cluster and workspace names) are made valid when rendered; the text
+    the policy author typed must already be valid, and must leave a name for every cluster."""
+    literal = re.sub(r"\{(cluster|workspace)\}", "", template)
+    if not NAMESPACE_LITERAL.match(literal) or not NAMESPACE_NAME.match(sample):
+        raise PolicyError(
+            f"{where}.namespace {template!r} is not a Kubernetes namespace name template: its "
+            "text outside {cluster} and {workspace} must be lowercase letters, digits and '-', "
+            "and it must render to a name (at most 63 characters)"
+        )
+
+
+def _namespace_policy(entry: Any) -> NamespacePolicy:
+    if not isinstance(entry, dict):
+        raise PolicyError("'namespaces' must be an object with an 'adoption_policy'")
+    unknown = sorted(set(entry) - {"adoption_policy", "delete_policy"})
+    if unknown:
+        raise PolicyError(
+            f"namespaces: unknown setting(s) {unknown}; known: adoption_policy, delete_policy"
+        )
+    value = entry.get("adoption_policy", NamespacePolicy.adoption_policy.value)
+    try:
+        adoption = AdoptionPolicy(value)
+    except ValueError:
+        raise PolicyError(
+            f"namespaces.adoption_policy must be one of "
+            f"{', '.join(p.value for p in AdoptionPolicy)}, got {value!r}"
+        ) from None
+    if entry.get("delete_policy", "Keep") != "Keep":
+        raise PolicyError(
+            "namespaces.delete_policy can only be 'Keep': autoattach never deletes a namespace"
+        )
+    return NamespacePolicy(adoption)
 
 
 def _template(value: Any, where: str) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.adapters.dead_letters import DeadLetter
 from shared.adapters.notifications import Notification
-from shared.adapters.roles import HeldRoles
+from shared.adapters.roles import HeldRoles, MadeAssignment
 from shared.arm_id import ResourceId
 from shared.model import (
     Attachment,
@@ -27,7 +28,6 @@ class Clusters(Protocol):
     def get(self, cluster_id: ResourceId) -> ClusterState: ...
     def tagged(self, subscription_id: str, tag_key: str) -> list[ResourceId]: ...
     def principal_of_identity(self, identity_id: ResourceId) -> str: ...
-    def relay_for(self, cluster_id: ResourceId) -> ResourceId | None: ...
 
 
 class Extensions(Protocol):
@@ -45,6 +45,7 @@ class Namespaces(Protocol):
 class Workspaces(Protocol):
     def get_workspace(self, workspace_id: ResourceId) -> WorkspaceState: ...
     def list_computes(self, workspace_id: ResourceId) -> list[ComputeState]: ...
+    def get_compute(self, workspace_id: ResourceId, name: str) -> ComputeState | None: ...
     def attach(self, attachment: Attachment, cluster_id: ResourceId) -> ComputeState: ...
     def detach(self, workspace_id: ResourceId, name: str) -> None: ...
 
@@ -53,6 +54,7 @@ class RoleAssignments(Protocol):
     def held(self, scope: ResourceId, principal_id: str) -> HeldRoles: ...
     def grant(self, scope: ResourceId, role: Role, principal_id: str) -> None: ...
     def revoke(self, scope: ResourceId, role: Role, principal_id: str) -> None: ...
+    def made_in(self, subscription_id: str) -> list[MadeAssignment]: ...
 
 
 class Notifier(Protocol):
@@ -61,13 +63,40 @@ class Notifier(Protocol):
 
 class RecheckScheduler(Protocol):
     def schedule(
-        self, queue: str, body: bytes, *, message_id: str, attempt: int, delay_seconds: float
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        message_id: str,
+        attempt: int,
+        delay_seconds: float,
+        chain: str | None = None,
     ) -> None: ...
 
 
 class DeadLetterQueues(Protocol):
     def peek(self, queue: str) -> list[DeadLetter]: ...
     def replay(self, queue: str, message_ids: Iterable[str] | None) -> list[str]: ...
+
+
+class ClusterLease(Protocol):
+    """The held lease on one cluster's ledger entry."""
+
+    def renew(self) -> None: ...
+
+
+class ClusterLedger(Protocol):
+    """Per-cluster lease and the notices already announced (shared.adapters.ledger).
+
+    ``lease`` serializes work on one cluster across threads and instances; it raises
+    ``ClusterBusy`` while another holder has it. ``announced`` and ``record`` read and replace the
+    announced set (notice id -> small record) and need the lease held by the caller: a lease lost
+    meanwhile makes them fail as a TransientError.
+    """
+
+    def lease(self, cluster_id: ResourceId) -> AbstractContextManager[ClusterLease]: ...
+    def announced(self, cluster_id: ResourceId) -> dict[str, dict[str, Any]]: ...
+    def record(self, cluster_id: ResourceId, entries: dict[str, dict[str, Any]]) -> None: ...
 
 
 @dataclass
@@ -82,3 +111,4 @@ class Services:
     workspaces: Workspaces
     roles: RoleAssignments
     notifier: Notifier
+    ledger: ClusterLedger

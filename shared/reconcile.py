@@ -14,10 +14,8 @@ from shared import notices
 from shared.adapters.notifications import Notification
 from shared.arm_id import ResourceId
 from shared.errors import PermanentError, TransientError
-from shared.model import (
-    Attachment,
-    WhenExtensionMissing,
-)
+from shared.model import Attachment
+from shared.notices import Record
 from shared.observe import Memo, observe
 from shared.planner import (
     Action,
@@ -31,7 +29,6 @@ from shared.planner import (
     Problem,
     RevokeRole,
     plan,
-    principal_of,
 )
 from shared.ports import Services
 
@@ -66,19 +63,18 @@ class ReconcileResult:
         return "; ".join(parts)
 
 
-def reconcile(
-    cluster_id: ResourceId, services: Services, *, announce_waiting: bool = False
-) -> ReconcileResult:
-    """Converge one cluster. Raises TransientError for the caller to retry later.
-
-    ``announce_waiting`` tells owners when their attach waits for an extension nobody installs
-    (the first time a message finds it so, not on every re-check)."""
+def reconcile(cluster_id: ResourceId, services: Services) -> ReconcileResult:
+    """Converge one cluster, then tell owners what Azure now shows and they were not yet told.
+    Raises TransientError for the caller to retry later. The caller holds the cluster's lease."""
     result = ReconcileResult(cluster_id)
     run = _Run(services, result)
     memo = Memo()
+    announced = services.ledger.announced(cluster_id)
+    observed: Observation | None = None
+    current: Plan | None = None
     try:
         for _round in range(MAX_ROUNDS):
-            observed = observe(cluster_id, services, memo)
+            observed = observe(cluster_id, services, memo, announced)
             result.refused = observed.decision.refused
             result.attachments = len(observed.decision.attachments)
             current = run.without_blocked(plan(observed), observed)
@@ -86,50 +82,35 @@ def reconcile(
                 run.apply(action, observed)
             if current.wait_reason is not None:
                 result.waiting = current.wait_reason
-                if announce_waiting and _nobody_installs(observed):
-                    run.announce_waiting(observed, current.wait_reason)
                 return result
             if not current.actions:
-                run.converged(observed)
                 return result
         raise TransientError(f"cluster {cluster_id.name} did not converge in {MAX_ROUNDS} rounds")
     finally:
-        result.notifications = run.notifications
-        services.notifier.publish(run.notifications)
-
-
-def _nobody_installs(observed: Observation) -> bool:
-    return (
-        observed.extension is None
-        and observed.extension_policy.when_missing is WhenExtensionMissing.WAIT
-        and observed.cluster.provisioning_state.lower() == "succeeded"
-    )
+        if observed is not None and current is not None:
+            run.announce(observed, current, announced)
 
 
 class _Run:
-    """The mutable part of one reconcile: what was done, what is blocked, what to tell owners."""
+    """The mutable part of one reconcile: what was done and what is blocked."""
 
     def __init__(self, services: Services, result: ReconcileResult) -> None:
         self.services = services
         self.result = result
         self.blocked: set[Attachment] = set()
         self.touched: dict[Attachment, list[str]] = {}
-        self.notifications: list[Notification] = []
-        self._reported: set[tuple[str, str]] = set()
+        self.detach_reasons: dict[str, str] = {}
 
-    def problem(self, problem: Problem, observed: Observation) -> None:
+    def problem(self, problem: Problem) -> None:
         if problem.attachment is not None:
             self.blocked.add(problem.attachment)
-        key = (problem.workspace.key, problem.message)
-        if key not in self._reported:
-            self._reported.add(key)
+        if problem not in self.result.problems:
             self.result.problems.append(problem)
-            self.notifications.append(notices.failed(problem, observed.cluster.id))
 
     def without_blocked(self, current: Plan, observed: Observation) -> Plan:
         """Record new problems; drop actions that only serve attachments needing a person."""
         for problem in current.problems:
-            self.problem(problem, observed)
+            self.problem(problem)
         keep = [
             action
             for action in current.actions
@@ -155,42 +136,30 @@ class _Run:
             if not concerned:
                 raise
             for attachment in concerned:
-                self.problem(Problem(attachment, message), observed)
+                self.problem(Problem(attachment, message))
             return
         log.info(note)
         self.result.applied.append(note)
         for attachment in concerned:
             self.touched.setdefault(attachment, []).append(note)
         if isinstance(action, DetachCompute):
-            revoked = [
-                n
-                for n in self.result.applied
-                if n.startswith("removed") and action.compute.name in n
-            ]
-            self.notifications.append(
-                notices.detached(action.compute, action.reason, [*revoked, note])
-            )
-        if isinstance(action, InstallExtension):
-            for workspace_id in dict.fromkeys(
-                a.workspace_id for a in observed.decision.attachments
-            ):
-                self.notifications.append(
-                    notices.installing(workspace_id, action.cluster_id, action.policy.name)
-                )
+            self.detach_reasons[action.compute.id.key] = action.reason
 
-    def announce_waiting(self, observed: Observation, reason: str) -> None:
-        for workspace_id in dict.fromkeys(a.workspace_id for a in observed.decision.attachments):
-            self.notifications.append(notices.waiting(workspace_id, observed.cluster.id, reason))
-
-    def converged(self, observed: Observation) -> None:
-        for attachment, notes in self.touched.items():
-            compute = observed.compute_for(attachment)
-            if compute is None or attachment in self.blocked:
-                continue
-            principal = principal_of(observed, compute)
-            self.notifications.append(
-                notices.attached(attachment, observed.cluster.id, principal, notes)
-            )
+    def announce(self, observed: Observation, current: Plan, announced: Record) -> None:
+        """Publish what the owners were not told yet, then remember it (announced until
+        published: a failure before the record is written announces again, same ids)."""
+        announcements = notices.derive(
+            observed,
+            current,
+            announced,
+            problems=self.result.problems,
+            changes=self.touched,
+            detach_reasons=self.detach_reasons,
+        )
+        self.services.notifier.publish(list(announcements.notices))
+        self.result.notifications = list(announcements.notices)
+        if announcements.record != announced:
+            self.services.ledger.record(self.result.cluster_id, announcements.record)
 
 
 def _perform(action: Action, services: Services, observed: Observation) -> str:

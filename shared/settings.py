@@ -7,6 +7,7 @@ The names below are the single source of truth for app settings; ``infra/`` sets
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -26,6 +27,11 @@ AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
 RECHECK_DELAY_SECONDS = "RECHECK_DELAY_SECONDS"
 SWEEP_SUBSCRIPTIONS = "SWEEP_SUBSCRIPTIONS"
 SWEEP_SCHEDULE = "SWEEP_SCHEDULE"
+# The host's own storage, identity-based (AzureWebJobsStorage__*): the cluster ledger lives there.
+# blobServiceUri wins; accountName alone means the public cloud's endpoint, as for the host.
+HOST_STORAGE = "AzureWebJobsStorage"
+HOST_STORAGE_BLOB_URI = f"{HOST_STORAGE}__blobServiceUri"
+HOST_STORAGE_ACCOUNT = f"{HOST_STORAGE}__accountName"
 
 DEFAULT_CLUSTER_EVENTS_QUEUE = "cluster-events"
 DEFAULT_EXTENSION_EVENTS_QUEUE = "extension-events"
@@ -33,6 +39,7 @@ DEFAULT_TAG_KEY = "azureml-attach"
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_RECHECK_DELAY_SECONDS = 60
 DEFAULT_SWEEP_SCHEDULE = "0 */15 * * * *"
+PUBLIC_BLOB_SUFFIX = "blob.core.windows.net"
 
 # Every app setting the product reads; the infrastructure must set each required one.
 REQUIRED_APP_SETTINGS = (
@@ -51,6 +58,9 @@ OPTIONAL_APP_SETTINGS = (
     RECHECK_DELAY_SECONDS,
     SWEEP_SUBSCRIPTIONS,
 )
+# Read by the code too, but set with the host settings (infra/modules/functionapp.bicep): one of
+# them is required.
+HOST_STORAGE_SETTINGS = (HOST_STORAGE_BLOB_URI, HOST_STORAGE_ACCOUNT)
 
 
 class SettingsError(ValueError):
@@ -70,6 +80,7 @@ class Settings:
     client_id: str | None
     recheck_delay_seconds: int
     sweep_subscriptions: tuple[str, ...]
+    ledger_blob_endpoint: str
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +114,7 @@ class Settings:
             sweep_subscriptions=tuple(
                 s.strip() for s in env.get(SWEEP_SUBSCRIPTIONS, "").split(",") if s.strip()
             ),
+            ledger_blob_endpoint=_blob_endpoint(env),
         )
 
     def policy_text(self) -> str:
@@ -125,6 +137,25 @@ def _https_url(name: str, value: str) -> str:
     if parsed.scheme != "https" or not parsed.netloc:
         raise SettingsError(f"{name} must be an https:// URL, got {value!r}")
     return value
+
+
+def _blob_endpoint(env: Mapping[str, str]) -> str:
+    """The blob endpoint of the app's own storage account, where the cluster ledger is kept."""
+    uri = env.get(HOST_STORAGE_BLOB_URI, "").strip()
+    if uri:
+        return _https_url(HOST_STORAGE_BLOB_URI, uri)
+    account = env.get(HOST_STORAGE_ACCOUNT, "").strip()
+    if not account:
+        raise SettingsError(
+            f"missing app settings: {HOST_STORAGE_BLOB_URI} (or {HOST_STORAGE_ACCOUNT} in the "
+            "public cloud): the app's storage account, which also keeps the cluster ledger"
+        )
+    if not re.fullmatch(r"[a-z0-9]{3,24}", account):
+        raise SettingsError(
+            f"{HOST_STORAGE_ACCOUNT} must be a storage account name (3-24 lowercase letters "
+            f"and digits), got {account!r}"
+        )
+    return f"https://{account}.{PUBLIC_BLOB_SUFFIX}"
 
 
 def _positive_int(name: str, value: str) -> int:

@@ -15,6 +15,7 @@ from shared.adapters.clusters import ArmClusters
 from shared.adapters.dead_letters import ServiceBusDeadLetters
 from shared.adapters.extensions import ClusterExtensions
 from shared.adapters.kube_namespaces import KubernetesApiNamespaces
+from shared.adapters.ledger import BlobClusterLedger
 from shared.adapters.namespaces import ManagedNamespaces
 from shared.adapters.notifications import EventGridNotifier
 from shared.adapters.rechecks import ServiceBusRecheckScheduler
@@ -48,6 +49,7 @@ def build_app(
         workspaces=AzureMLWorkspaces(arm),
         roles=RoleAssignments(arm),
         notifier=EventGridNotifier(settings.notification_topic_endpoint, credential),
+        ledger=BlobClusterLedger(settings.ledger_blob_endpoint, credential),
     )
     if scheduler is None:
         scheduler = ServiceBusRecheckScheduler(settings.servicebus_namespace, credential)

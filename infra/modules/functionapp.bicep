@@ -108,6 +108,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 // functionAppConfig, so FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION must not be set.
 var hostSettings = {
   AzureWebJobsStorage__accountName: storageAccountName
+  // Also read by the code: the cluster ledger (shared/adapters/ledger.py) lives in this account's blobs.
+  AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString

@@ -7,10 +7,47 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from azure.core.credentials import TokenCredential
+from azure.core.pipeline.policies import RetryPolicy
 
 from shared.settings import DEFAULT_ARM_ENDPOINT
 
 Client = TypeVar("Client")
+
+# Retries inside one SDK call hold the message lock and sleep in real time (azure-core honours any
+# Retry-After: three 429s with Retry-After 20 blocked a call for 60 s). So a call retries at most
+# twice, briefly; a longer wait surfaces as TransientError(retry_after=...) and becomes a
+# scheduled re-check no sooner than Azure asked (shared.handling.backoff).
+IN_CALL_RETRIES = 2
+IN_CALL_RETRY_AFTER_MAX_SECONDS = 5.0
+IN_CALL_BACKOFF_MAX_SECONDS = 4.0
+
+
+class InCallRetryPolicy(RetryPolicy):
+    """azure-core's retry policy, bounded: few retries, short backoff, and no retry at all when
+    the answer asks to wait longer than ``max_retry_after`` seconds (the error goes up instead,
+    Retry-After and all, so the product can schedule the wait rather than sleep through it)."""
+
+    def __init__(self, *, max_retry_after: float = IN_CALL_RETRY_AFTER_MAX_SECONDS, **kwargs: Any):
+        kwargs.setdefault("retry_total", IN_CALL_RETRIES)
+        kwargs.setdefault("retry_backoff_max", IN_CALL_BACKOFF_MAX_SECONDS)
+        super().__init__(**kwargs)
+        self.max_retry_after = max_retry_after
+
+    def is_retry(self, settings: dict[str, Any], response: Any) -> bool:
+        retry_after = self.get_retry_after(response)
+        if retry_after is not None and retry_after > self.max_retry_after:
+            return False
+        return bool(super().is_retry(settings, response))
+
+
+def retry_kwargs() -> dict[str, Any]:
+    """Keyword arguments for every azure-core based client the product builds (the mgmt
+    clients and azure-ai-ml take a ``retry_policy``; the bounds also apply without it)."""
+    return {
+        "retry_policy": InCallRetryPolicy(),
+        "retry_total": IN_CALL_RETRIES,
+        "retry_backoff_max": IN_CALL_BACKOFF_MAX_SECONDS,
+    }
 
 
 @dataclass
@@ -29,6 +66,7 @@ class ArmConnection:
         return {
             "base_url": self.endpoint,
             "credential_scopes": [self.endpoint.rstrip("/") + "/.default"],
+            **retry_kwargs(),
         }
 
     def client(self, factory: Callable[..., Client], subscription_id: str) -> Client:

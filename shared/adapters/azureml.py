@@ -1,4 +1,10 @@
-"""Azure ML workspaces and Kubernetes computes (azure-ai-ml): read, attach, detach."""
+"""Azure ML workspaces and Kubernetes computes (azure-ai-ml): read, attach, detach.
+
+Attach and detach are long-running in Azure (the compute is ``Creating`` / ``Deleting`` for tens
+of seconds to minutes). ``MLClient.compute.begin_*`` always polls, in a thread that sleeps in real
+time, so the adapter sends only the first request, through the same SDK's operations with
+``polling=False``, and returns; the caller looks at the compute again in a scheduled re-check.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,16 @@ from typing import Any
 
 from azure.ai.ml import MLClient
 from azure.ai.ml.entities import (
+    Compute,
     IdentityConfiguration,
     KubernetesCompute,
     ManagedIdentityConfiguration,
 )
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from shared.adapters.arm import ArmConnection
+from shared.adapters.arm import ArmConnection, retry_kwargs
 from shared.arm_id import InvalidResourceId, ResourceId
-from shared.errors import azure_call
+from shared.errors import TransientError, azure_call
 from shared.model import (
     MANAGED_BY_TAG,
     MANAGED_BY_VALUE,
@@ -27,6 +34,10 @@ from shared.model import (
 )
 
 CUSTOM_CLOUD = "AutoattachCustomCloud"
+# Azure ML's answer to an attach whose workspace identity cannot (yet) see the cluster's
+# extension: "extension not installed". The planner attaches only after it saw the extension
+# Succeeded and the prerequisite roles listed, so this means they have not taken effect yet.
+EXTENSION_NOT_READY = "ExtensionNotReady"
 
 
 class AzureMLWorkspaces:
@@ -56,6 +67,7 @@ class AzureMLWorkspaces:
                 workspace_id.resource_group,
                 workspace_id.name,
                 **kwargs,
+                **retry_kwargs(),
             )
         return self._clients[workspace_id.key]
 
@@ -93,16 +105,47 @@ class AzureMLWorkspaces:
             tags={MANAGED_BY_TAG: MANAGED_BY_VALUE},
             description=f"Attached by autoattach from cluster {cluster_id.name}",
         )
-        with azure_call(f"attach {cluster_id.name} as {attachment.compute_name}"):
-            result = (
-                self._ml(attachment.workspace_id).compute.begin_create_or_update(compute).result()
-            )
+        action = f"attach {cluster_id.name} as {attachment.compute_name}"
+        with azure_call(action):
+            try:
+                result = self._start_attach(attachment.workspace_id, compute)
+            except HttpResponseError as error:
+                if _detail_codes(error) & {EXTENSION_NOT_READY}:
+                    raise TransientError(
+                        f"{action}: Azure ML answers that the extension is not installed although "
+                        "it is, so the workspace identity's roles on the cluster have not taken "
+                        f"effect yet (role assignments take up to 10 minutes): {error.message}",
+                        reason="PrerequisiteNotEffective",
+                    ) from error
+                raise
         return compute_state(attachment.workspace_id, result)
 
+    def _start_attach(self, workspace_id: ResourceId, compute: KubernetesCompute) -> Any:
+        """What ``compute.begin_create_or_update`` does (workspace GET for the location, the
+        SDK's own serialization, PUT), minus the polling: the PUT's answer (``Creating``)."""
+        operations = self._ml(workspace_id).compute
+        compute.location = operations._get_workspace_location()
+        poller = operations._operation.begin_create_or_update(
+            workspace_id.resource_group,
+            workspace_id.name,
+            compute_name=str(compute.name),
+            parameters=compute._to_rest_object(),
+            polling=False,
+            cls=lambda response, deserialized, headers: Compute._from_rest_object(deserialized),
+        )
+        return poller.result()
+
     def detach(self, workspace_id: ResourceId, name: str) -> None:
+        """Start detaching (``az ml compute detach``); the compute is ``Deleting`` meanwhile."""
         with azure_call(f"detach compute {name} from {workspace_id}"):
             try:
-                self._ml(workspace_id).compute.begin_delete(name, action="Detach").result()
+                self._ml(workspace_id).compute._operation.begin_delete(
+                    resource_group_name=workspace_id.resource_group,
+                    workspace_name=workspace_id.name,
+                    compute_name=name,
+                    underlying_resource_action="Detach",
+                    polling=False,
+                )
             except ResourceNotFoundError:
                 return
 
@@ -160,7 +203,14 @@ def compute_state(workspace_id: ResourceId, compute: Any) -> ComputeState:
         provisioning_state=state_text(getattr(compute, "provisioning_state", None)),
         managed_by_autoattach=tags.get(MANAGED_BY_TAG) == MANAGED_BY_VALUE,
         user_assigned_identity=user_assigned,
+        created_on=str(getattr(compute, "created_on", None) or ""),
     )
+
+
+def _detail_codes(error: HttpResponseError) -> set[str]:
+    """The codes of an ARM error's ``details`` (where Azure ML puts the specific reason)."""
+    details = getattr(error.error, "details", None) or []
+    return {str(getattr(d, "code", "") or "") for d in details} - {""}
 
 
 def _optional_id(value: str | None) -> ResourceId | None:

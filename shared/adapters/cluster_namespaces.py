@@ -1,5 +1,6 @@
 """Namespaces on any cluster: ARM managed namespaces for AKS with Azure RBAC, the Kubernetes API
-(kubeconfig from Key Vault) for Arc and AKS without it. The route comes from policy."""
+(kubeconfig from Key Vault) for Arc and AKS without it. The route comes from policy, with the
+adoption policy for ARM managed namespaces. Neither path ever deletes a namespace."""
 
 from __future__ import annotations
 
@@ -27,4 +28,4 @@ class ClusterNamespaces:
                 route.kubeconfig_secret, namespace, {MANAGED_BY_TAG: MANAGED_BY_VALUE}
             )
         else:
-            self._managed.create(cluster_id, namespace, location)
+            self._managed.create(cluster_id, namespace, location, route.adoption_policy)

@@ -12,9 +12,8 @@ from shared.arm_id import CONNECTED_CLUSTER, InvalidResourceId, ResourceId
 from shared.errors import azure_call
 from shared.model import ClusterState
 
-RELAY_TYPE = "Microsoft.Relay/namespaces"
 API_VERSIONS = {
-    "microsoft.containerservice/managedclusters": "2025-10-01",
+    "microsoft.containerservice/managedclusters": "2026-05-01",
     "microsoft.kubernetes/connectedclusters": "2024-01-01",
     "microsoft.managedidentity/userassignedidentities": "2023-01-31",
 }
@@ -40,7 +39,7 @@ class ArmClusters:
         properties = resource.properties or {}
         aad = properties.get("aadProfile") or {}
         return ClusterState(
-            id=cluster_id,
+            id=_canonical(resource.id, cluster_id),  # ARM's casing, not the event's
             exists=True,
             provisioning_state=str(properties.get("provisioningState") or ""),
             location=resource.location or "",
@@ -48,6 +47,7 @@ class ArmClusters:
             azure_rbac=(
                 cluster_id.resource_type == CONNECTED_CLUSTER or bool(aad.get("enableAzureRBAC"))
             ),
+            connectivity_status=str(properties.get("connectivityStatus") or ""),
         )
 
     def principal_of_identity(self, identity_id: ResourceId) -> str:
@@ -66,28 +66,12 @@ class ArmClusters:
         ids = [ResourceId.parse(resource.id) for resource in found if resource.id]
         return [i for i in ids if i.resource_type in API_VERSIONS and "cluster" in i.resource_type]
 
-    def relay_for(self, cluster_id: ResourceId) -> ResourceId | None:
-        """The Azure Relay namespace the Azure ML extension made for an Arc cluster: it lives in
-        the cluster's resource group; when there are several, the one tagged for the cluster."""
-        with azure_call(f"list Azure Relay namespaces beside {cluster_id}"):
-            found = list(
-                self._resources(cluster_id.subscription).list_by_resource_group(
-                    cluster_id.resource_group, filter=f"resourceType eq '{RELAY_TYPE}'"
-                )
-            )
-        relays = [(ResourceId.parse(r.id), dict(r.tags or {})) for r in found if r.id]
-        tagged = [
-            relay
-            for relay, tags in relays
-            if any(_same_id(value, cluster_id) for value in tags.values())
-        ]
-        if tagged:
-            return tagged[0]
-        return relays[0][0] if len(relays) == 1 else None
 
-
-def _same_id(value: str, resource: ResourceId) -> bool:
+def _canonical(raw: str | None, asked: ResourceId) -> ResourceId:
+    """The cluster id in ARM's own casing; the id asked for when ARM's is missing or names
+    another resource."""
     try:
-        return ResourceId.parse(value) == resource
+        found = ResourceId.parse(raw) if raw else asked
     except InvalidResourceId:
-        return False
+        return asked
+    return found if found == asked else asked

@@ -8,7 +8,8 @@ from azure.mgmt.kubernetesconfiguration.models import Extension, Scope, ScopeClu
 
 from shared.adapters.arm import ArmConnection
 from shared.arm_id import CONNECTED_CLUSTER, ResourceId
-from shared.errors import azure_call
+from shared.azureml_extension import install_refusal, relay_named_by
+from shared.errors import PermanentError, azure_call
 from shared.model import AZUREML_EXTENSION_TYPE, ExtensionPolicy, ExtensionState, state_text
 
 AZUREML_EXTENSION_TYPE_NAME = "Microsoft.AzureML.Kubernetes"
@@ -43,11 +44,16 @@ class ClusterExtensions:
                     id=ResourceId.parse(extension.id),
                     extension_type=extension.extension_type or "",
                     provisioning_state=state_text(extension.provisioning_state),
+                    relay=relay_named_by(extension.configuration_settings),
                 )
         return None
 
     def install(self, cluster_id: ResourceId, policy: ExtensionPolicy) -> None:
-        """Start installing the Azure ML extension; do not wait (a re-check follows it)."""
+        """Start installing the Azure ML extension; do not wait (a re-check follows it).
+        Never on Arc: there the Azure CLI must make the extension's relay first."""
+        refusal = install_refusal(cluster_id, policy)
+        if refusal is not None:
+            raise PermanentError(refusal, reason="ArcInstallRefused")
         client = self._arm.client(SourceControlConfigurationClient, cluster_id.subscription)
         provider, cluster_type = cluster_rp(cluster_id)
         extension = Extension(

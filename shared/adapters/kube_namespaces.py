@@ -4,7 +4,15 @@ Used for Arc-connected clusters (and AKS without Azure RBAC), where ARM cannot m
 The attach policy names a Key Vault secret URI, ``https://<vault>.vault.azure.net/secrets/<name>``
 with an optional ``/<version>``; the secret's value is a kubeconfig (YAML or JSON). The secret is
 read once per URI per process, with the Function's managed identity, and the resulting
-``ApiClient`` is kept; a 401/403 from the cluster drops it so a fixed secret is read next time.
+``ApiClient`` is kept. A 401 (rotated token) reads the secret again once and retries; if the
+cluster still refuses, that is transient (the secret may be updated soon). A 403 (RBAC) is
+permanent and also drops the client so a fixed secret is read next time.
+
+Only safe kubeconfigs are used: an ``https://`` server verified with the system CAs or embedded
+``certificate-authority-data``, and embedded credentials (``token``, or ``client-certificate-data``
+with ``client-key-data``). ``insecure-skip-tls-verify``, ``http://`` servers, file paths
+(``certificate-authority``, ``client-certificate``, ``client-key``, ``tokenFile``),
+username/password and exec/auth-provider plugins are refused as ``UnsafeKubeconfig``.
 
 Kubeconfig contents are secrets: no message or log line here carries any part of them, and
 parsing errors are raised ``from None`` so no traceback quotes the YAML.
@@ -19,7 +27,8 @@ import json
 import logging
 import re
 import threading
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import urllib3
@@ -38,6 +47,7 @@ log = logging.getLogger(__name__)
 _SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 _VERSION = re.compile(r"^[0-9A-Fa-f]{32}$")
 _TIMEOUT = (10, 30)  # connect, read seconds for each Kubernetes API call
+_T = TypeVar("_T")
 
 
 class KubernetesApiNamespaces:
@@ -53,41 +63,52 @@ class KubernetesApiNamespaces:
         self._clients: dict[str, k8s.ApiClient] = {}
 
     def exists(self, kubeconfig_secret_uri: str, namespace: str) -> bool:
-        api = self._core(kubeconfig_secret_uri)
-        try:
-            api.read_namespace(namespace, _request_timeout=_TIMEOUT)
-        except k8s.ApiException as error:
-            if error.status == 404:
-                return False
-            self._fail(kubeconfig_secret_uri, f"reading namespace {namespace!r}", error)
-        except urllib3.exceptions.HTTPError as error:
-            self._unreachable(kubeconfig_secret_uri, f"reading namespace {namespace!r}", error)
-        return True
+        """True for an Active namespace; False when missing or still Terminating (being
+        deleted: nothing can run in it, and it cannot be made again until it is gone)."""
+
+        def read(api: k8s.CoreV1Api) -> bool:
+            try:
+                found = api.read_namespace(namespace, _request_timeout=_TIMEOUT)
+            except k8s.ApiException as error:
+                if error.status == 404:
+                    return False
+                raise
+            return not _terminating(found)
+
+        return self._call(kubeconfig_secret_uri, f"reading namespace {namespace!r}", read)
 
     def create(self, kubeconfig_secret_uri: str, namespace: str, labels: dict[str, str]) -> None:
-        api = self._core(kubeconfig_secret_uri)
         body = k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace, labels=dict(labels)))
-        try:
-            api.create_namespace(body, _request_timeout=_TIMEOUT)
-            log.info("created namespace %s through %s", namespace, kubeconfig_secret_uri)
-        except k8s.ApiException as error:
-            if error.status == 409:
+        action = f"creating namespace {namespace!r}"
+
+        def create(api: k8s.CoreV1Api) -> None:
+            try:
+                api.create_namespace(body, _request_timeout=_TIMEOUT)
+            except k8s.ApiException as error:
+                if error.status != 409:
+                    raise
+                if "being deleted" in _status_message(error):
+                    raise TransientError(
+                        f"{action} through {kubeconfig_secret_uri}: a namespace of that name is "
+                        "still Terminating (being deleted); it can be made again once it is gone",
+                        reason="NamespaceTerminating",
+                    ) from None
                 return  # AlreadyExists: someone (maybe we, earlier) made it
-            self._fail(kubeconfig_secret_uri, f"creating namespace {namespace!r}", error)
-        except urllib3.exceptions.HTTPError as error:
-            self._unreachable(kubeconfig_secret_uri, f"creating namespace {namespace!r}", error)
+            log.info("created namespace %s through %s", namespace, kubeconfig_secret_uri)
+
+        self._call(kubeconfig_secret_uri, action, create)
 
     def delete(self, kubeconfig_secret_uri: str, namespace: str) -> None:
-        api = self._core(kubeconfig_secret_uri)
-        try:
-            api.delete_namespace(namespace, _request_timeout=_TIMEOUT)
+        def delete(api: k8s.CoreV1Api) -> None:
+            try:
+                api.delete_namespace(namespace, _request_timeout=_TIMEOUT)
+            except k8s.ApiException as error:
+                if error.status in (404, 409):
+                    return  # gone, or already Terminating
+                raise
             log.info("deleted namespace %s through %s", namespace, kubeconfig_secret_uri)
-        except k8s.ApiException as error:
-            if error.status == 404:
-                return
-            self._fail(kubeconfig_secret_uri, f"deleting namespace {namespace!r}", error)
-        except urllib3.exceptions.HTTPError as error:
-            self._unreachable(kubeconfig_secret_uri, f"deleting namespace {namespace!r}", error)
+
+        self._call(kubeconfig_secret_uri, f"deleting namespace {namespace!r}", delete)
 
     def close(self) -> None:
         with self._lock:
@@ -97,6 +118,32 @@ class KubernetesApiNamespaces:
                 secrets.close()
             self._clients.clear()
             self._vaults.clear()
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def _call(self, uri: str, action: str, call: Callable[[k8s.CoreV1Api], _T]) -> _T:
+        """Run ``call`` with the cached client; on 401 read the secret again once (it may have
+        been rotated) and retry, and if the cluster still refuses it, fail transiently."""
+        reread = False
+        while True:
+            api = self._core(uri)
+            try:
+                return call(api)
+            except k8s.ApiException as error:
+                if error.status == 401 and not reread:
+                    self._forget(uri)
+                    reread = True
+                    log.info("kubeconfig in %s was rejected; reading the secret again", uri)
+                    continue
+                self._fail(uri, action, error)
+            except urllib3.exceptions.HTTPError as error:
+                self._unreachable(uri, action, error)
+
+    def _forget(self, uri: str) -> None:
+        with self._lock:
+            stale = self._clients.pop(uri, None)
+        if stale is not None:
+            stale.close()
 
     # -- clients ---------------------------------------------------------------------------
 
@@ -131,12 +178,19 @@ class KubernetesApiNamespaces:
 
     def _fail(self, uri: str, action: str, error: k8s.ApiException) -> NoReturn:
         status = error.status or 0
-        if status in (401, 403):
-            with self._lock:
-                self._clients.pop(uri, None)  # read the secret again next time: it may be fixed
+        if status == 401:
+            self._forget(uri)  # read the secret again next time: it may be rotated by then
+            raise TransientError(
+                f"{action}: the cluster rejected the credentials of the kubeconfig in {uri} "
+                "(HTTP 401 Unauthorized), also after reading the secret again; if the token was "
+                "rotated, update the secret",
+                reason="KubernetesUnauthorized",
+            ) from None
+        if status == 403:
+            self._forget(uri)  # read the secret again next time: it may be fixed
             raise PermanentError(
                 f"{action}: the kubeconfig in {uri} is not allowed to manage namespaces on that "
-                f"cluster (HTTP {status} {'Unauthorized' if status == 401 else 'Forbidden'})",
+                "cluster (HTTP 403 Forbidden)",
                 reason="KubernetesForbidden",
             ) from None
         if status in (408, 429) or status >= 500:
@@ -197,15 +251,81 @@ def _api_client(uri: str, kubeconfig: str | None) -> k8s.ApiClient:
         raise invalid("not YAML or JSON") from None
     if not isinstance(config, dict):
         raise invalid("not a kubeconfig mapping")
-    for user in config.get("users") or []:
-        spec = user.get("user") if isinstance(user, dict) else None
-        if isinstance(spec, dict) and ("exec" in spec or "auth-provider" in spec):
-            # An exec plugin would run a command inside the Function; only static credentials.
-            raise invalid("users must use a token or client certificate, not exec/auth-provider")
+    unsafe = unsafe_kubeconfig_fields(config)
+    if unsafe:
+        raise PermanentError(
+            f"kubeconfig in {uri} is refused as unsafe: {'; '.join(unsafe)}. Use an https:// "
+            "server with TLS verification (certificate-authority-data or a public CA) and "
+            "embedded credentials: a token, or client-certificate-data with client-key-data",
+            reason="UnsafeKubeconfig",
+        )
     try:
         return new_client_from_config_dict(config, persist_config=False)
     except (ConfigException, KeyError, TypeError, ValueError, AttributeError) as error:
         raise invalid(f"{error.__class__.__name__} while loading it") from None
+
+
+# Fields that read files or run programs inside the Function, or weaken TLS: never used.
+_UNSAFE_CLUSTER_FIELDS = {
+    "insecure-skip-tls-verify": "skips TLS verification",
+    "certificate-authority": "names a certificate authority file path",
+}
+_UNSAFE_USER_FIELDS = {
+    "tokenFile": "reads its token from a file path",
+    "client-certificate": "names a client certificate file path",
+    "client-key": "names a client key file path",
+    "username": "uses username/password",
+    "password": "uses username/password",
+    "exec": "runs an exec credential plugin",
+    "auth-provider": "uses an auth-provider plugin",
+}
+
+
+def unsafe_kubeconfig_fields(config: dict[str, Any]) -> list[str]:
+    """Pure: why a kubeconfig may not be used, naming entries (by index) and fields, never
+    values: even entry names are part of the secret."""
+    found: list[str] = []
+    for index, entry in enumerate(config.get("clusters") or []):
+        name = f"clusters[{index}]"
+        spec = entry.get("cluster") if isinstance(entry, dict) else None
+        if not isinstance(spec, dict):
+            continue
+        for key, why in _UNSAFE_CLUSTER_FIELDS.items():
+            if spec.get(key) not in (None, False, ""):
+                found.append(f"cluster {name} {why} ({key})")
+        server = spec.get("server")
+        if not isinstance(server, str) or not server.lower().startswith("https://"):
+            found.append(f"cluster {name} server is not https://")
+    for index, entry in enumerate(config.get("users") or []):
+        name = f"users[{index}]"
+        spec = entry.get("user") if isinstance(entry, dict) else None
+        spec = spec if isinstance(spec, dict) else {}
+        reasons = dict.fromkeys(why for key, why in _UNSAFE_USER_FIELDS.items() if key in spec)
+        found += [f"user {name} {why}" for why in reasons]
+        has_token = bool(spec.get("token"))
+        has_certificate = bool(spec.get("client-certificate-data")) and bool(
+            spec.get("client-key-data")
+        )
+        if not reasons and not (has_token or has_certificate):
+            found.append(f"user {name} has no embedded token or client certificate data")
+    return found
+
+
+def _terminating(namespace: k8s.V1Namespace) -> bool:
+    metadata = namespace.metadata
+    status = namespace.status
+    if metadata is not None and metadata.deletion_timestamp is not None:
+        return True
+    return status is not None and status.phase == "Terminating"
+
+
+def _status_message(error: k8s.ApiException) -> str:
+    try:
+        body = json.loads(error.body or "null")
+    except (ValueError, TypeError):
+        return ""
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else ""
 
 
 def _retry_after(error: k8s.ApiException) -> float | None:

@@ -1,15 +1,49 @@
-"""AKS managed namespaces through ARM (azure-mgmt-containerservice): no API-server path needed."""
+"""AKS managed namespaces through ARM (azure-mgmt-containerservice): no API-server path needed.
+
+A managed namespace is an ARM resource over a Kubernetes namespace. A namespace that exists only in
+Kubernetes (the AzureML extension makes ``azureml`` itself) is not one: GET answers 404, and the
+PUT that makes it managed follows the policy's ``namespaces.adoption_policy`` (sent as
+``adoptionPolicy``): ``Never`` fails on it, ``IfIdentical`` adopts it if it has no difference from
+what the PUT asks for, ``Always`` adopts it and overwrites what differs. ``deletePolicy`` is always
+``Keep``: autoattach never deletes a namespace, and deleting the managed namespace resource must not
+take the Kubernetes namespace with it.
+
+The PUT asks for no labels or annotations (a label would be a difference, and ``IfIdentical``
+would then refuse the extension's own ``azureml``); what autoattach made is marked by the ARM tag
+``managed-by: autoattach`` on the managed namespace resource.
+
+Nothing waits on a poller: ``create`` sends the PUT and reads the operation status once.
+Succeeded is done; Failed is a permanent error for the owners that names the namespace and the
+policy setting; still running is transient (re-check later). ``exists`` is true only for a
+``Succeeded`` managed namespace: ``Failed`` (or still being written) is not ready, so the planner
+asks for it again, and ``create`` then says what went wrong.
+"""
 
 from __future__ import annotations
 
-from azure.core.exceptions import ResourceNotFoundError
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.rest import HttpRequest
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.containerservice.models import ManagedNamespace, NamespaceProperties
 
 from shared.adapters.arm import ArmConnection
 from shared.arm_id import ResourceId
-from shared.errors import azure_call
-from shared.model import MANAGED_BY_TAG, MANAGED_BY_VALUE
+from shared.errors import PermanentError, TransientError, azure_call
+from shared.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, AdoptionPolicy, state_text
+
+# The newest managedClusters api-version with managed namespaces in the published type data
+# (sandbox/azure_types); the SDK's default (2026-08-01) is not there yet.
+API_VERSION = "2026-05-01"
+DELETE_POLICY = "Keep"  # never anything else: autoattach never deletes a namespace
+_PENDING = frozenset({"creating", "updating", "deleting", "accepted", "inprogress", "running"})
+_FAILED = frozenset({"failed", "canceled"})
+
+
+def container_service_client(credential: Any, subscription_id: str, **kwargs: Any) -> Any:
+    """ContainerServiceClient pinned to ``API_VERSION``."""
+    return ContainerServiceClient(credential, subscription_id, api_version=API_VERSION, **kwargs)
 
 
 class ManagedNamespaces:
@@ -17,25 +51,133 @@ class ManagedNamespaces:
         self._arm = arm
 
     def _client(self, cluster_id: ResourceId) -> ContainerServiceClient:
-        return self._arm.client(ContainerServiceClient, cluster_id.subscription)
+        client: ContainerServiceClient = self._arm.client(
+            container_service_client, cluster_id.subscription
+        )
+        return client
 
-    def exists(self, cluster_id: ResourceId, namespace: str) -> bool:
+    def state(self, cluster_id: ResourceId, namespace: str) -> str | None:
+        """The managed namespace's provisioningState, lower-case; None when ARM has none (a
+        namespace only in Kubernetes included)."""
         with azure_call(f"read namespace {namespace} on {cluster_id}"):
             try:
-                self._client(cluster_id).managed_namespaces.get(
+                found = self._client(cluster_id).managed_namespaces.get(
                     cluster_id.resource_group, cluster_id.name, namespace
                 )
             except ResourceNotFoundError:
-                return False
-        return True
+                return None
+        properties = found.properties
+        state = state_text(properties.provisioning_state if properties else None)
+        return state.lower() or "succeeded"
 
-    def create(self, cluster_id: ResourceId, namespace: str, location: str) -> None:
+    def exists(self, cluster_id: ResourceId, namespace: str) -> bool:
+        """Ready for computes: a managed namespace that is ``Succeeded``."""
+        return self.state(cluster_id, namespace) == "succeeded"
+
+    def create(
+        self,
+        cluster_id: ResourceId,
+        namespace: str,
+        location: str,
+        adoption_policy: AdoptionPolicy = AdoptionPolicy.IF_IDENTICAL,
+    ) -> None:
+        action = f"create namespace {namespace} on {cluster_id}"
+        before = self.state(cluster_id, namespace)
+        if before in _PENDING:
+            raise TransientError(
+                f"{action}: ARM is still writing managed namespace {namespace} "
+                f"({before}); looking again later",
+                reason="NamespaceProvisioning",
+            )
         body = ManagedNamespace(
             location=location,
             tags={MANAGED_BY_TAG: MANAGED_BY_VALUE},
-            properties=NamespaceProperties(labels={MANAGED_BY_TAG: MANAGED_BY_VALUE}),
+            properties=NamespaceProperties(
+                adoption_policy=adoption_policy.value, delete_policy=DELETE_POLICY
+            ),
         )
-        with azure_call(f"create namespace {namespace} on {cluster_id}"):
-            self._client(cluster_id).managed_namespaces.begin_create_or_update(
-                cluster_id.resource_group, cluster_id.name, namespace, body
-            ).result()
+        client = self._client(cluster_id)
+        with azure_call(action):
+            try:
+                headers: dict[str, str] = client.managed_namespaces.begin_create_or_update(  # type: ignore[assignment]
+                    cluster_id.resource_group,
+                    cluster_id.name,
+                    namespace,
+                    body,
+                    polling=False,  # send the PUT only; read its operation status once below
+                    cls=lambda response, _model, _headers: dict(response.http_response.headers),
+                ).result()
+            except HttpResponseError as refused:
+                if refused.status_code == 409:  # another write of it still running
+                    raise TransientError(
+                        f"{action}: ARM is still writing it (HTTP 409); looking again later",
+                        reason="NamespaceProvisioning",
+                    ) from None
+                raise
+            status, said, retry_after = self._operation(client, headers)
+        if status in _FAILED or (status in _PENDING and before in _FAILED):
+            raise PermanentError(
+                _failure(namespace, cluster_id, adoption_policy, said, earlier=status in _PENDING),
+                reason="NamespaceNotCreated",
+            )
+        if status in _PENDING:
+            raise TransientError(
+                f"{action}: asked ARM for managed namespace {namespace}; it is still being "
+                "made, looking again later",
+                reason="NamespaceProvisioning",
+                retry_after=retry_after,
+            )
+
+    @staticmethod
+    def _operation(
+        client: ContainerServiceClient, headers: dict[str, str]
+    ) -> tuple[str, dict[str, Any], float | None]:
+        """One read of the PUT's Azure-AsyncOperation status: (status, error, Retry-After)."""
+        url = next((v for k, v in headers.items() if k.lower() == "azure-asyncoperation"), None)
+        if not url:
+            return "succeeded", {}, None  # a synchronous answer: the PUT itself succeeded
+        response = client.send_request(HttpRequest("GET", url))
+        response.raise_for_status()
+        payload = response.json() if response.content else {}
+        payload = payload if isinstance(payload, dict) else {}
+        error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+        retry_after = response.headers.get("Retry-After")
+        try:
+            wait = float(retry_after) if retry_after else None
+        except ValueError:
+            wait = None
+        return str(payload.get("status") or "").lower(), error or {}, wait
+
+
+def _failure(
+    namespace: str,
+    cluster_id: ResourceId,
+    policy: AdoptionPolicy,
+    error: dict[str, Any],
+    *,
+    earlier: bool,
+) -> str:
+    """What owners read: the namespace, what ARM said, and the policy setting that decides."""
+    said = ""
+    if error.get("code") or error.get("message"):
+        said = f" ARM said: {error.get('code') or 'error'}: {error.get('message') or ''}".rstrip()
+    if earlier:
+        said = " (its last write ended Failed; autoattach asked again)"
+    hint = {
+        AdoptionPolicy.NEVER: (
+            "With the attach policy's namespaces.adoption_policy 'Never', ARM refuses a "
+            "namespace that already exists in Kubernetes (the Azure ML extension makes "
+            "'azureml' itself): set namespaces.adoption_policy to 'IfIdentical', or use "
+            "another namespace in the workspace's compute template."
+        ),
+        AdoptionPolicy.IF_IDENTICAL: (
+            "With the attach policy's namespaces.adoption_policy 'IfIdentical', ARM adopts a "
+            "namespace that already exists in Kubernetes only if nothing differs: make it "
+            "identical, set namespaces.adoption_policy to 'Always', or use another namespace."
+        ),
+        AdoptionPolicy.ALWAYS: "Check the cluster's managed namespaces in the Azure portal.",
+    }[policy]
+    return (
+        f"could not make namespace {namespace} on cluster {cluster_id.name} an AKS managed "
+        f"namespace{said}. {hint}"
+    )

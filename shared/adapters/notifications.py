@@ -9,6 +9,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.messaging import CloudEvent
 from azure.eventgrid import EventGridPublisherClient
 
+from shared.adapters.arm import IN_CALL_BACKOFF_MAX_SECONDS, IN_CALL_RETRIES
 from shared.errors import azure_call
 
 SOURCE = "/autoattach"
@@ -21,18 +22,34 @@ class Notification:
     type: str
     subject: str
     data: dict[str, Any] = field(default_factory=dict)
+    # The CloudEvent id: the same change always gets the same id, so subscribers can drop a
+    # notice delivered twice (autoattach announces until it has published, at least once).
+    id: str | None = None
 
 
 class EventGridNotifier:
     def __init__(self, endpoint: str, credential: TokenCredential) -> None:
-        self._client = EventGridPublisherClient(endpoint, credential)
+        # The publisher builds azure-core's own RetryPolicy from these (it takes no policy
+        # object): two retries, short backoff. A Retry-After is still honoured in full.
+        self._client = EventGridPublisherClient(
+            endpoint,
+            credential,
+            retry_total=IN_CALL_RETRIES,
+            retry_backoff_max=IN_CALL_BACKOFF_MAX_SECONDS,
+        )
 
     def publish(self, notifications: list[Notification]) -> None:
         if not notifications:
             return
-        events = [
-            CloudEvent(source=SOURCE, type=n.type, subject=n.subject, data=n.data)
-            for n in notifications
-        ]
+        events = [_cloud_event(n) for n in notifications]
         with azure_call("publish owner notifications"):
             self._client.send(events)
+
+
+def _cloud_event(notice: Notification) -> CloudEvent[dict[str, Any]]:
+    event: CloudEvent[dict[str, Any]] = CloudEvent(
+        source=SOURCE, type=notice.type, subject=notice.subject, data=notice.data
+    )
+    if notice.id:
+        event.id = notice.id  # deterministic: the same change, the same id
+    return event

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 from azure.core.credentials import TokenCredential
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
@@ -11,6 +13,14 @@ from azure.servicebus.exceptions import ServiceBusError
 from shared.errors import TransientError
 
 ATTEMPT_PROPERTY = "autoattach-attempt"
+# The re-check chain a copy belongs to (see shared.settlement.chain_of); a replay starts a new one.
+CHAIN_PROPERTY = "autoattach-chain"
+CHAIN_LENGTH = 12
+
+
+def new_chain() -> str:
+    """A fresh chain, for a copy that must not share re-check ids with earlier ones (a replay)."""
+    return uuid.uuid4().hex[:CHAIN_LENGTH]
 
 
 class ServiceBusRecheckScheduler:
@@ -18,12 +28,24 @@ class ServiceBusRecheckScheduler:
         self._client = ServiceBusClient(fully_qualified_namespace, credential)
 
     def schedule(
-        self, queue: str, body: bytes, *, message_id: str, attempt: int, delay_seconds: float
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        message_id: str,
+        attempt: int,
+        delay_seconds: float,
+        chain: str | None = None,
     ) -> None:
+        properties: dict[str | bytes, int | float | bytes | bool | str | UUID] = {
+            ATTEMPT_PROPERTY: attempt
+        }
+        if chain:
+            properties[CHAIN_PROPERTY] = chain
         message = ServiceBusMessage(
             body,
             message_id=message_id,
-            application_properties={ATTEMPT_PROPERTY: attempt},
+            application_properties=properties,
             content_type="application/json",
         )
         at = datetime.now(UTC) + timedelta(seconds=delay_seconds)

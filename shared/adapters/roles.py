@@ -12,7 +12,7 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
 from shared.adapters.arm import ArmConnection
-from shared.arm_id import ResourceId
+from shared.arm_id import InvalidResourceId, ResourceId
 from shared.errors import azure_call
 from shared.model import ROLE_ASSIGNMENT_DESCRIPTION, Role
 
@@ -21,6 +21,16 @@ ASSIGNMENT_NAMESPACE = uuid.UUID("5f0c3a52-7a0e-4f57-9d5c-6f1c2b9a7e31")
 
 
 KNOWN_ROLES = frozenset(role.value for role in Role)
+
+
+@dataclass(frozen=True)
+class MadeAssignment:
+    """A role assignment autoattach made: its deterministic name matches scope, role and
+    principal, and it carries autoattach's description."""
+
+    scope: ResourceId
+    role: Role
+    principal_id: str
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,31 @@ class RoleAssignments:
             ):
                 ours.add(role)
         return HeldRoles(frozenset(roles), frozenset(ours))
+
+    def made_in(self, subscription_id: str) -> list[MadeAssignment]:
+        """Every assignment autoattach made in the subscription, at any scope (for the sweep)."""
+        scope = f"/subscriptions/{subscription_id}"
+        with azure_call(f"list role assignments in subscription {subscription_id}"):
+            assignments = list(
+                self._arm.client(
+                    AuthorizationManagementClient, subscription_id
+                ).role_assignments.list_for_scope(scope)
+            )
+        made = []
+        for assignment in assignments:
+            if (assignment.description or "") != ROLE_ASSIGNMENT_DESCRIPTION:
+                continue
+            role = (assignment.role_definition_id or "").rsplit("/", 1)[-1].lower()
+            principal = (assignment.principal_id or "").lower()
+            if role not in KNOWN_ROLES or not principal or not assignment.scope:
+                continue
+            try:
+                target = ResourceId.parse(assignment.scope)
+            except InvalidResourceId:
+                continue
+            if (assignment.name or "").lower() == assignment_name(target, Role(role), principal):
+                made.append(MadeAssignment(target, Role(role), principal))
+        return made
 
     def grant(self, scope: ResourceId, role: Role, principal_id: str) -> None:
         parameters = RoleAssignmentCreateParameters(

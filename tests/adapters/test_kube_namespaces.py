@@ -107,13 +107,33 @@ def test_a_missing_namespace_does_not_exist(sandbox: Sandbox) -> None:
     assert not sandbox.adapter.exists(sandbox.uri, "team-a")
 
 
-def test_deleting_removes_the_namespace_and_deleting_again_succeeds(sandbox: Sandbox) -> None:
+def test_deleting_leaves_the_namespace_terminating_and_deleting_again_succeeds(
+    sandbox: Sandbox,
+) -> None:
     sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
 
     sandbox.adapter.delete(sandbox.uri, "team-a")
     sandbox.adapter.delete(sandbox.uri, "team-a")
 
-    assert sandbox.namespaces() == ["default"]
+    assert sandbox.kube.phase(sandbox.cluster, "team-a") == "Terminating"
+
+
+def test_a_terminating_namespace_does_not_exist_yet(sandbox: Sandbox) -> None:
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.delete(sandbox.uri, "team-a")
+
+    assert not sandbox.adapter.exists(sandbox.uri, "team-a")
+
+
+def test_creating_a_namespace_that_is_still_terminating_is_transient(sandbox: Sandbox) -> None:
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.delete(sandbox.uri, "team-a")
+
+    with pytest.raises(TransientError) as raised:
+        sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+
+    assert raised.value.reason == "NamespaceTerminating"
+    assert "team-a" in str(raised.value) and "Terminating" in str(raised.value)
 
 
 def test_the_secret_is_read_once_for_many_calls_on_one_cluster(sandbox: Sandbox) -> None:
@@ -133,19 +153,33 @@ def test_a_versioned_secret_uri_reads_that_version(sandbox: Sandbox) -> None:
     assert "team-a" in sandbox.namespaces()
 
 
-def test_a_wrong_token_is_kubernetes_forbidden_naming_the_secret_but_not_the_token(
+def test_a_stale_token_is_transient_after_one_re_read_naming_the_secret_but_not_the_token(
     sandbox: Sandbox,
 ) -> None:
     sandbox.kube.rotate_token(sandbox.cluster)  # the kubeconfig in Key Vault is now stale
 
-    with pytest.raises(PermanentError) as raised:
+    with pytest.raises(TransientError) as raised:
         sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
 
-    assert raised.value.reason == "KubernetesForbidden"
+    assert raised.value.reason == "KubernetesUnauthorized"
     assert sandbox.uri in str(raised.value)
-    assert "not allowed to manage namespaces" in str(raised.value)
+    assert "rejected" in str(raised.value)
     assert token_of(sandbox.kubeconfig) not in str(raised.value)
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert sandbox.secret_reads == 2  # the first read and one re-read, no more
+
+
+def test_a_correctly_rotated_kubeconfig_works_on_the_next_call_after_one_re_read(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)  # the client is cached now
+
+    sandbox.vault.set_secret(sandbox.secret, sandbox.kube.rotate_token(sandbox.cluster))
+
+    assert sandbox.adapter.exists(sandbox.uri, "team-a")
+    sandbox.adapter.create(sandbox.uri, "team-b", LABELS)
+    assert sandbox.secret_reads == 2
+    assert "team-b" in sandbox.namespaces()
 
 
 def test_rbac_that_denies_namespaces_is_kubernetes_forbidden(sandbox: Sandbox) -> None:
@@ -157,12 +191,24 @@ def test_rbac_that_denies_namespaces_is_kubernetes_forbidden(sandbox: Sandbox) -
     assert raised.value.reason == "KubernetesForbidden"
 
 
-def test_a_fixed_secret_is_read_again_after_a_forbidden_answer(sandbox: Sandbox) -> None:
+def test_a_fixed_secret_is_read_again_after_a_stale_one_was_rejected(sandbox: Sandbox) -> None:
     fresh = sandbox.kube.rotate_token(sandbox.cluster)
-    with pytest.raises(PermanentError):
+    with pytest.raises(TransientError):
         sandbox.adapter.exists(sandbox.uri, "team-a")
 
     sandbox.vault.set_secret(sandbox.secret, fresh)
+    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+
+    assert "team-a" in sandbox.namespaces()
+    assert sandbox.secret_reads == 3
+
+
+def test_a_fixed_secret_is_read_again_after_a_forbidden_answer(sandbox: Sandbox) -> None:
+    sandbox.kube.set_forbidden(sandbox.cluster, True)
+    with pytest.raises(PermanentError):
+        sandbox.adapter.exists(sandbox.uri, "team-a")
+
+    sandbox.kube.set_forbidden(sandbox.cluster, False)
     sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
 
     assert "team-a" in sandbox.namespaces()
@@ -238,15 +284,44 @@ def test_a_kubeconfig_without_its_current_context_is_invalid(sandbox: Sandbox) -
     assert token_of(sandbox.kubeconfig) not in str(raised.value)
 
 
-def test_a_kubeconfig_with_an_exec_plugin_is_refused(sandbox: Sandbox) -> None:
+UNSAFE = {
+    "insecure-skip-tls-verify": ("cluster", {"insecure-skip-tls-verify": True}),
+    "http-server": ("cluster", {"server": "http://127.0.0.1:1/clusters/x"}),
+    "ca-file": ("cluster", {"certificate-authority": "/etc/ssl/hunter2-ca.pem"}),
+    "token-file": ("user", {"tokenFile": "/var/run/secrets/hunter2-token"}),
+    "client-cert-files": (
+        "user",
+        {"client-certificate": "/tmp/hunter2.crt", "client-key": "/tmp/hunter2.key"},
+    ),
+    "basic-auth": ("user", {"username": "admin", "password": "hunter2"}),
+    "exec": ("user", {"exec": {"command": "touch", "args": ["/tmp/hunter2-pwned"]}}),
+    "auth-provider": ("user", {"auth-provider": {"name": "oidc", "config": {"x": "hunter2"}}}),
+    "no-credential": ("user", {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSAFE))
+def test_an_unsafe_kubeconfig_is_refused_naming_the_secret_and_not_its_content(
+    sandbox: Sandbox, case: str
+) -> None:
+    where, change = UNSAFE[case]
     config = yaml.safe_load(sandbox.kubeconfig)
-    config["users"][0]["user"] = {"exec": {"command": "touch", "args": ["/tmp/pwned"]}}
-    sandbox.vault.set_secret("exec-plugin", yaml.safe_dump(config))
+    if where == "cluster":
+        config["clusters"][0]["cluster"].update(change)
+    else:
+        config["users"][0]["user"] = change
+    sandbox.vault.set_secret(f"unsafe-{case}", yaml.safe_dump(config))
+    uri = sandbox.vault.secret_uri(f"unsafe-{case}")
+    writes_before = sandbox.kube.counts["writes"]
 
     with pytest.raises(PermanentError) as raised:
-        sandbox.adapter.exists(sandbox.vault.secret_uri("exec-plugin"), "team-a")
+        sandbox.adapter.create(uri, "team-a", LABELS)
 
-    assert raised.value.reason == "KubeconfigInvalid"
+    assert raised.value.reason == "UnsafeKubeconfig"
+    assert uri in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+    assert token_of(sandbox.kubeconfig) not in str(raised.value)
+    assert sandbox.kube.counts["writes"] == writes_before
 
 
 @pytest.mark.parametrize(
@@ -291,7 +366,7 @@ def test_no_log_line_carries_the_kubeconfig_or_its_token(
 
     sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
     sandbox.kube.rotate_token(sandbox.cluster)
-    with pytest.raises(PermanentError):
+    with pytest.raises(TransientError):
         sandbox.adapter.exists(sandbox.uri, "team-a")
 
     assert caplog.records

@@ -19,6 +19,7 @@ from sandbox.credential import SandboxCredential
 from sandbox.eventgrid_double import EventGridDouble
 from sandbox.tls import SandboxTls
 from sandbox.world import World
+from shared.adapters.namespaces import container_service_client
 from tests.double.arm_world import BASE_WORLD, SUB
 
 
@@ -90,7 +91,8 @@ def extensions_client(mgmt: MgmtFactory) -> SourceControlConfigurationClient:
 
 @pytest.fixture
 def aks_client(mgmt: MgmtFactory) -> ContainerServiceClient:
-    return mgmt(ContainerServiceClient)  # type: ignore[no-any-return]
+    # Pinned to the api-version the product uses (one the published type data has).
+    return mgmt(container_service_client)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

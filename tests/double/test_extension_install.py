@@ -103,6 +103,7 @@ def test_a_poller_nobody_waits_on_sees_in_progress_and_is_told_to_come_back_late
 ) -> None:
     # Long delay: the poller thread sleeps the Retry-After in real time, so it stays quiet.
     world.extension_install_seconds = 3600
+    world.lro_retry_after_seconds = 3600
     poller = extensions_client.extensions.begin_create(
         "rg-ml", *AKS_RP, "aks-plain", "azureml", _azureml()
     )

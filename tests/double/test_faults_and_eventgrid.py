@@ -18,7 +18,7 @@ from sandbox.tls import SandboxTls
 from sandbox.world import World
 from tests.double.arm_world import AKS, SUB
 
-API = "2025-10-01"
+API = "2026-05-01"
 
 
 def test_injected_429_is_retried_by_azure_core_honouring_retry_after(

@@ -11,7 +11,8 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.config import new_client_from_config_dict
 
-from sandbox.kubernetes_double import KubernetesApiDouble
+from sandbox.clock import VirtualClock
+from sandbox.kubernetes_double import DEFAULT_TERMINATING_SECONDS, KubernetesApiDouble
 from sandbox.tls import SandboxTls
 
 ARC = (
@@ -29,10 +30,13 @@ def tls() -> SandboxTls:
     return SandboxTls.create()
 
 
+CLOCK = VirtualClock()
+
+
 @pytest.fixture(scope="module")
 def double(tls: SandboxTls) -> Iterator[KubernetesApiDouble]:
     # One server for the module (stopping costs half a second); add_cluster resets a cluster.
-    server = KubernetesApiDouble(tls).start()
+    server = KubernetesApiDouble(tls, clock=CLOCK).start()
     yield server
     server.stop()
 
@@ -127,12 +131,73 @@ def test_a_name_that_is_not_an_rfc_1123_label_is_invalid(double: KubernetesApiDo
     assert status_of(raised)["reason"] == "Invalid"
 
 
-def test_deleting_a_namespace_removes_it(double: KubernetesApiDouble) -> None:
+def test_a_deleted_namespace_stays_terminating_until_its_time_has_passed(
+    double: KubernetesApiDouble,
+) -> None:
     api = core(double.add_cluster(ARC, ["default", "team-a"]))
 
     api.delete_namespace("team-a")
 
+    terminating = api.read_namespace("team-a")
+    assert terminating.status is not None and terminating.status.phase == "Terminating"
+    assert terminating.metadata is not None and terminating.metadata.deletion_timestamp
+    assert double.namespaces(ARC) == ["default", "team-a"]
+    CLOCK.advance(DEFAULT_TERMINATING_SECONDS)
     assert double.namespaces(ARC) == ["default"]
+    with pytest.raises(k8s.ApiException) as raised:
+        api.read_namespace("team-a")
+    assert raised.value.status == 404
+
+
+def test_creating_a_namespace_that_is_still_terminating_gets_already_exists_being_deleted(
+    double: KubernetesApiDouble,
+) -> None:
+    api = core(double.add_cluster(ARC, ["default", "team-a"]))
+    api.delete_namespace("team-a")
+
+    with pytest.raises(k8s.ApiException) as raised:
+        api.create_namespace(namespace("team-a"))
+
+    status = status_of(raised)
+    assert raised.value.status == 409
+    assert status["reason"] == "AlreadyExists"
+    assert status["message"] == 'object is being deleted: namespaces "team-a" already exists'
+    CLOCK.advance(DEFAULT_TERMINATING_SECONDS)
+    api.create_namespace(namespace("team-a"))
+    status_after = api.read_namespace("team-a").status
+    assert status_after is not None and status_after.phase == "Active"
+
+
+def test_deleting_a_terminating_namespace_again_is_a_conflict(double: KubernetesApiDouble) -> None:
+    api = core(double.add_cluster(ARC, ["default", "team-a"]))
+    api.delete_namespace("team-a")
+
+    with pytest.raises(k8s.ApiException) as raised:
+        api.delete_namespace("team-a")
+
+    assert raised.value.status == 409
+    assert status_of(raised)["reason"] == "Conflict"
+
+
+def test_a_double_without_terminating_time_removes_namespaces_at_once(tls: SandboxTls) -> None:
+    server = KubernetesApiDouble(tls, terminating_seconds=0).start()
+    try:
+        api = core(server.add_cluster(ARC, ["default", "team-a"]))
+        api.delete_namespace("team-a")
+        assert server.namespaces(ARC) == ["default"]
+    finally:
+        server.stop()
+
+
+def test_a_namespace_can_be_added_as_something_else_in_the_cluster_made_it(
+    double: KubernetesApiDouble,
+) -> None:
+    api = core(double.add_cluster(ARC))
+
+    double.add_namespace(ARC, "azureml", {"app.kubernetes.io/managed-by": "Helm"})
+
+    assert names(api) == ["azureml", "default"]
+    assert double.labels(ARC, "azureml")["app.kubernetes.io/managed-by"] == "Helm"
 
 
 def test_a_token_from_another_cluster_is_unauthorized(double: KubernetesApiDouble) -> None:

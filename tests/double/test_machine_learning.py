@@ -32,6 +32,15 @@ COMPUTES = f"{WS}/computes"
 ARC_READY = ARC  # its AzureML extension is Succeeded from the start
 
 
+@pytest.fixture(autouse=True)
+def _computes_settle_at_once(world: World) -> None:
+    """These tests follow the SDK's whole attach/detach, poller included, to check shapes and
+    request sequences; timing has its own tests (test_long_running_operations.py).
+    With a duration, the poller would sleep the Retry-After in real time."""
+    world.compute_attach_seconds = 0
+    world.compute_detach_seconds = 0
+
+
 def _attach(
     ml: MLClient, name: str, cluster: str, identity: IdentityConfiguration
 ) -> KubernetesCompute:
@@ -225,3 +234,25 @@ def test_a_failed_compute_can_be_detached_and_attached_again_under_the_same_name
         "user_assigned",
         UAI_PRINCIPAL,
     )
+
+
+def test_a_cluster_from_another_subscription_is_refused_with_azure_mls_error(
+    ml: MLClient, world: World
+) -> None:
+    other = ARC.replace(
+        "00000000-0000-0000-0000-0000000000aa", "00000000-0000-0000-0000-0000000000bb"
+    )
+    ready = {"name": "ml", "extension_type": "Microsoft.AzureML.Kubernetes"}
+    world.apply_change(
+        {
+            "op": "create_cluster",
+            "cluster": {"id": other, "location": "westeurope", "extensions": [ready]},
+        }
+    )
+    with pytest.raises(HttpResponseError) as raised:
+        _attach(ml, "k8s-far", other, IdentityConfiguration(type="system_assigned"))
+    assert raised.value.status_code == 400
+    assert raised.value.error is not None
+    assert raised.value.error.code == "BadRequest"
+    assert "another subscription" in str(raised.value.message)
+    assert all(c["name"] != "k8s-far" for c in world.snapshot()["computes"])

@@ -13,7 +13,7 @@ from sandbox.tls import SandboxTls
 from sandbox.world import World
 from tests.double.arm_world import AKS, AKS_PLAIN, ARC, SUB, UAI, UAI_CLIENT, UAI_PRINCIPAL
 
-AKS_API = "2025-10-01"
+AKS_API = "2026-05-01"
 ARC_API = "2024-01-01"
 
 

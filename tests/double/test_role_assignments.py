@@ -9,6 +9,8 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
+from sandbox.arm_authorization import holds_effective
+from sandbox.clock import VirtualClock
 from sandbox.world import World
 from tests.double.arm_world import ACR, AKS, ARC, RG, STORAGE, SUB, UAI_PRINCIPAL
 
@@ -179,3 +181,33 @@ def test_principal_filter_also_returns_assignments_below_the_scope_as_arm_docume
         AKS, filter=f"atScope() and principalId eq '{UAI_PRINCIPAL}'"
     )
     assert list(at_scope) == []
+
+
+def test_a_new_assignment_is_listed_at_once_but_takes_effect_only_after_propagation(
+    authorization: AuthorizationManagementClient, world: World, clock: VirtualClock
+) -> None:
+    world.role_propagation_seconds = 120
+    clock.advance(1000)
+    authorization.role_assignments.create(AKS, str(uuid.uuid4()), _params(READER, UAI_PRINCIPAL))
+    listed = authorization.role_assignments.list_for_scope(
+        AKS, filter=f"principalId eq '{UAI_PRINCIPAL}'"
+    )
+    assert [a.role_definition_id for a in listed] == [READER]
+    reader = READER.rsplit("/", 1)[-1]
+    assert not holds_effective(world, AKS, UAI_PRINCIPAL, reader)
+    clock.advance(119)
+    assert not holds_effective(world, AKS, UAI_PRINCIPAL, reader)
+    clock.advance(1)
+    assert holds_effective(world, AKS, UAI_PRINCIPAL, reader)
+    assert holds_effective(world, f"{AKS}/namespaces/team-x", UAI_PRINCIPAL, reader)  # below
+    assert not holds_effective(world, STORAGE, UAI_PRINCIPAL, reader)
+
+
+def test_assignments_from_the_world_file_are_in_effect_from_the_start() -> None:
+    data = {
+        "role_assignments": [
+            {"scope": RG, "role_definition_id": READER, "principal_id": UAI_PRINCIPAL}
+        ]
+    }
+    loaded = World.from_dict(data)
+    assert holds_effective(loaded, AKS, UAI_PRINCIPAL, READER.rsplit("/", 1)[-1])

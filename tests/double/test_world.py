@@ -19,7 +19,12 @@ def test_world_loads_from_a_json_file(tmp_path: Path) -> None:
     snapshot = World.load(path).snapshot()
     assert {"id": AKS, "kind": "aks", "exists": True} in snapshot["clusters"]
     assert {"id": ARC, "kind": "arc", "exists": True} in snapshot["clusters"]
-    assert snapshot["namespaces"] == [{"cluster": AKS, "name": "default"}]
+    # Kubernetes namespaces: the world file's, and azureml, made by the installed extension
+    assert [n["name"] for n in snapshot["namespaces"] if n["cluster"] == AKS] == [
+        "azureml",
+        "default",
+    ]
+    assert snapshot["managed_namespaces"] == []  # none of them is an ARM managed namespace
     assert [c["name"] for c in snapshot["computes"]] == ["by-hand"]
     assert snapshot["computes"][0]["principal_id"]
     json.dumps(snapshot)
@@ -62,7 +67,7 @@ def test_delete_cluster_keeps_computes_and_lists_the_cluster_as_gone(world: Worl
     world.apply_change({"op": "delete_cluster", "resource": AKS.upper()})
     snapshot = world.snapshot()
     assert {"id": AKS, "kind": "aks", "exists": False} in snapshot["clusters"]
-    assert snapshot["namespaces"] == []
+    assert [n for n in snapshot["namespaces"] if n["cluster"] == AKS] == []
     assert [c["resource_id"] for c in snapshot["computes"]] == [AKS]
 
 
@@ -89,3 +94,25 @@ def test_the_example_in_docs_world_format_loads() -> None:
     world = World.from_dict(json.loads(example.group(1)))
     assert world.extension_install_seconds == 120
     assert [r["id"].rsplit("/", 1)[-1] for r in world.snapshot()["relays"]] == ["edge-relay-01"]
+
+
+def test_managed_namespaces_in_a_world_are_apart_from_kubernetes_namespaces() -> None:
+    data = copy.deepcopy(BASE_WORLD)
+    data["clusters"][0]["managed_namespaces"] = [
+        "team-a",
+        {"name": "team-b", "provisioning_state": "Failed", "adoption_policy": "IfIdentical"},
+    ]
+    snapshot = World.from_dict(data).snapshot()
+
+    managed = {(m["name"], m["provisioning_state"]) for m in snapshot["managed_namespaces"]}
+    assert managed == {("team-a", "Succeeded"), ("team-b", "Failed")}
+    kubernetes = {n["name"] for n in snapshot["namespaces"] if n["cluster"] == AKS}
+    assert "team-a" in kubernetes and "team-b" not in kubernetes
+
+
+def test_managed_namespaces_on_an_arc_cluster_are_refused() -> None:
+    data = copy.deepcopy(BASE_WORLD)
+    arc = next(c for c in data["clusters"] if c["id"] == ARC)
+    arc["managed_namespaces"] = ["team-a"]
+    with pytest.raises(WorldError, match="only AKS clusters have managed namespaces"):
+        World.from_dict(data)

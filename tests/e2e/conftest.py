@@ -27,12 +27,26 @@ def simple_document() -> dict[str, Any]:
     return json.loads((EXAMPLES / "world.json").read_text())
 
 
-def ready_document() -> dict[str, Any]:
-    """The small example world with its Azure ML extension already installed."""
+# Azure's long-running operations and role propagation take realistic virtual time by default
+# (tests/double/test_long_running_operations.py, tests/e2e/test_long_running.py); tests about
+# other behaviour set them to finish at once, so their timelines stay what they describe.
+INSTANT = {
+    "compute_attach_seconds": 0,
+    "compute_detach_seconds": 0,
+    "namespace_create_seconds": 0,
+    "role_propagation_seconds": 0,
+}
+
+
+def ready_document(*, realistic_timing: bool = False) -> dict[str, Any]:
+    """The small example world with its Azure ML extension already installed; Azure's
+    operations finish at once unless ``realistic_timing``."""
     document = simple_document()
     extension = document["clusters"][0]["extensions"][0]
     extension["provisioning_state"] = "Succeeded"
     extension.pop("succeeds_after_seconds")
+    if not realistic_timing:
+        document.update(INSTANT)
     return document
 
 
@@ -49,6 +63,10 @@ def run_cli(capsys):
     def run(*argv: str) -> tuple[int, str, str]:
         code = main(list(argv))
         captured = capsys.readouterr()
+        if code == 0 and argv[:1] == ("sandbox",) and "--json" in argv:
+            report = json.loads(captured.out)
+            requests = report["requests"]["reads"] + report["requests"]["writes"]
+            assert_contracts_kept(report["contracts"], requests)
         return code, captured.out, captured.err
 
     return run
@@ -56,16 +74,35 @@ def run_cli(capsys):
 
 @pytest.fixture
 def sandbox_for():
-    opened: list[Sandbox] = []
+    opened: list[tuple[Sandbox, list[int]]] = []
 
     def open_sandbox(scenario: Scenario) -> Sandbox:
         sandbox = Sandbox(scenario).__enter__()
-        opened.append(sandbox)
+        served = [0]  # requests of the passes whose counts were reset since
+        reset = sandbox.arm.reset_counts
+
+        def counting_reset() -> None:
+            counts = sandbox.arm.counts
+            served[0] += counts["reads"] + counts["writes"]
+            reset()
+
+        sandbox.arm.reset_counts = counting_reset  # type: ignore[method-assign]
+        opened.append((sandbox, served))
         return sandbox
 
     yield open_sandbox
-    for sandbox in opened:
+    for sandbox, _ in opened:
         sandbox.__exit__(None, None, None)
+    for sandbox, served in opened:
+        counts = sandbox.arm.counts
+        assert_contracts_kept(sandbox.arm.contracts, served[0] + counts["reads"] + counts["writes"])
+
+
+def assert_contracts_kept(contracts: dict[str, Any], requests: int) -> None:
+    """Every ARM request of a run was checked against the published types (sandbox/contracts.py)
+    and neither side broke them: no request the double refused, no answer that does not fit."""
+    assert contracts["violations"] == []
+    assert contracts["checked"] == requests
 
 
 def write_json(path: Path, document: Any) -> Path:

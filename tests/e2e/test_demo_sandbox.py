@@ -106,6 +106,13 @@ def test_the_untagged_cluster_gets_nothing_at_all(report):
     assert not any("aks-web" in n["subject"] for n in report["world"]["notifications"])
 
 
+def test_every_arm_request_of_the_demo_was_checked_against_the_published_types(report):
+    contracts = report["contracts"]
+    assert contracts["violations"] == []  # neither refused requests nor answers off their type
+    assert contracts["checked"] == report["requests"]["reads"] + report["requests"]["writes"]
+    assert contracts["typed"] > 0
+
+
 def test_clusters_are_listed_with_their_kind_and_whether_they_exist(report):
     kinds = {
         c["id"].rsplit("/", 1)[-1]: (c["kind"], c["exists"]) for c in report["world"]["clusters"]
@@ -211,7 +218,7 @@ def test_the_account_tells_step_by_step_what_happened(run_cli):
     code, out, _ = run_cli("sandbox")
     assert code == 0
     assert "is Creating" in out
-    assert "created namespace azureml-research on aks-ml (via arm)" in out
+    assert "asked ARM for managed namespace azureml-research" in out
     assert "created namespace edge-train on arc-edge (via kubernetes)" in out
     assert "attached aks-ml as compute aks-ml in workspace ws-research" in out
     assert "granted Azure Relay Owner on" in out

@@ -178,6 +178,7 @@ def arc_world(with_kubeconfig=True):
                     "name": "ml",
                     "extension_type": "Microsoft.AzureML.Kubernetes",
                     "provisioning_state": "Succeeded",
+                    "relay": True,  # installed with the Azure CLI, which made its relay
                 }
             ],
             "namespaces": ["default"],

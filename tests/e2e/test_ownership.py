@@ -198,3 +198,27 @@ def _body(event: dict) -> bytes:
     import json
 
     return json.dumps(event).encode()
+
+
+def test_owners_of_a_ready_compute_are_told_even_when_another_workspaces_grant_was_throttled(
+    sandbox_for,
+):
+    document = ready_document()
+    cluster = document["clusters"][0]["id"]
+    sandbox = sandbox_for(scenario_from(document, [event(0, CLUSTER_WRITE, cluster, "create")]))
+    sandbox.arm.inject("PUT", "storageAccounts/stprod/providers", 429, "TooManyRequests", times=3)
+    sandbox.run_pass(0)
+    attached = sorted(n["data"]["compute"] for n in notified(sandbox, "Autoattach.ComputeAttached"))
+    assert attached == ["aks-ml", "aks-ml-prod"]
+
+
+def test_a_notice_whose_publish_failed_is_announced_later_under_the_same_id(sandbox_for):
+    document = ready_document()
+    cluster = document["clusters"][0]["id"]
+    steps = [event(0, CLUSTER_WRITE, cluster, "create"), event(5000, TAGS_WRITE, cluster, "again")]
+    sandbox = sandbox_for(scenario_from(document, steps))
+    sandbox.topic.fail_next(times=20)
+    sandbox.run_pass(0)
+    attached = notified(sandbox, "Autoattach.ComputeAttached")
+    assert sorted(n["data"]["compute"] for n in attached) == ["aks-ml", "aks-ml-prod"]
+    assert len({n["id"] for n in attached}) == 2

@@ -143,3 +143,28 @@ def test_malformed_messages_are_permanent_failures_with_a_specific_reason(raw, e
 def test_a_resource_uri_that_is_not_an_arm_id_is_malformed():
     with pytest.raises(MalformedEvent, match="not an ARM resource id"):
         parse_message(body(event_grid("Microsoft.ContainerService/managedClusters/write", "aks")))
+
+
+@pytest.mark.parametrize("opener,closer", [("[", "]"), ('{"a":', "}")])
+def test_a_deeply_nested_body_is_a_malformed_event_not_a_crash(opener, closer):
+    body = opener * 1000 + "1" + closer * 1000  # about 2 KB, deeper than Python's recursion limit
+    with pytest.raises(MalformedEvent) as raised:
+        parse_message(body.encode())
+    assert raised.value.reason == "MalformedEvent"
+    assert "nested" in str(raised.value)
+
+
+def test_the_event_id_is_read_from_the_body_of_either_envelope():
+    from shared.events import event_id_in
+
+    assert event_id_in(json.dumps(event_grid("x", AKS)).encode()) == "evt-1"
+    assert event_id_in(json.dumps([cloud_event("x", AKS)]).encode()) == "ce-1"
+
+
+def test_a_body_with_no_event_id_has_none():
+    from shared.events import event_id_in
+
+    assert event_id_in(b"not json") is None
+    assert event_id_in(b"[" * 5000) is None
+    assert event_id_in(json.dumps({"id": 7}).encode()) is None
+    assert event_id_in(json.dumps([{"id": "a"}, {"id": "b"}]).encode()) is None

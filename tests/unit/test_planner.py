@@ -256,7 +256,8 @@ def test_an_arc_cluster_also_needs_azure_relay_owner_on_the_extensions_relay():
         namespaces=frozenset({"azureml"}),
     )
     without_relay = plan(observation(**base))
-    assert "Azure Relay" in (without_relay.wait_reason or "")
+    assert without_relay.wait_reason is None
+    assert "relayserver.hybridConnectionResourceID" in without_relay.problems[0].message
     with_relay = plan(observation(**base, relay=relay))
     assert (relay, Role.AZURE_RELAY_OWNER) in {
         (a.scope, a.role) for a in with_relay.actions if isinstance(a, GrantRole)
@@ -346,3 +347,16 @@ def test_a_workspace_identity_loses_the_cluster_rights_autoattach_gave_when_it_l
     )
     revoked = {(a.scope, a.role) for a in result.actions if isinstance(a, RevokeRole)}
     assert revoked == {(CLUSTER, Role.READER), (CLUSTER, Role.AKS_CLUSTER_ADMIN)}
+
+
+def test_an_arc_cluster_that_is_offline_or_expired_is_waited_for_not_failed():
+    arc = ResourceId.parse(
+        SUB + "/resourceGroups/rg-edge/providers/Microsoft.Kubernetes/connectedClusters/arc-1"
+    )
+    for status in ("Offline", "Expired"):
+        cluster = ClusterState(
+            id=arc, exists=True, provisioning_state="Succeeded", connectivity_status=status
+        )
+        result = plan(observation(cluster=cluster))
+        assert status in (result.wait_reason or "")
+        assert result.actions == () and result.problems == ()

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -135,3 +136,122 @@ def test_an_invalid_policy_is_rejected_with_the_entry_and_field_named(document, 
     with pytest.raises(PolicyError) as caught:
         AttachPolicy.from_json(document)
     assert message in str(caught.value)
+
+
+PROD_CLUSTER = ResourceId.parse(
+    SUB + "/resourceGroups/rg-platform/providers/Microsoft.ContainerService/managedClusters/"
+    "AKS_Prod-1"
+)
+
+
+def namespaces_of(document_policy, cluster):
+    decision = decide_attachments(
+        cluster, {"azureml-attach": "ws-research"}, "azureml-attach", document_policy
+    )
+    return [a.namespace for a in decision.attachments]
+
+
+def research_with_namespace(template):
+    return policy(
+        workspaces=[
+            {
+                "workspace": WS + "ws-research",
+                "clusters": [SUB + "/resourceGroups/rg-platform"],
+                "computes": [{"name": "{cluster}", "namespace": template}],
+            }
+        ]
+    )
+
+
+def test_a_cluster_name_with_capitals_and_underscores_renders_a_valid_namespace():
+    assert namespaces_of(research_with_namespace("ml-{cluster}"), PROD_CLUSTER) == ["ml-aks-prod-1"]
+
+
+def test_a_namespace_longer_than_63_characters_is_cut_with_a_stable_hash_suffix():
+    long_cluster = ResourceId.parse(
+        SUB
+        + "/resourceGroups/rg-platform/providers/Microsoft.ContainerService/managedClusters/"
+        + "A_" * 31
+        + "Z"
+    )
+    rendered = namespaces_of(research_with_namespace("{cluster}-{workspace}"), long_cluster)
+
+    assert len(rendered[0]) <= 63
+    assert rendered[0][-7] == "-" and rendered[0][-6:].isalnum()
+    assert rendered == namespaces_of(research_with_namespace("{cluster}-{workspace}"), long_cluster)
+    assert re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", rendered[0])
+
+
+def test_two_long_names_that_share_a_prefix_render_to_different_namespaces():
+    def cluster(suffix):
+        return ResourceId.parse(
+            SUB + "/resourceGroups/rg-platform/providers/Microsoft.ContainerService/"
+            "managedClusters/" + "a" * 60 + suffix
+        )
+
+    template = research_with_namespace("{cluster}")
+    assert namespaces_of(template, cluster("x")) != namespaces_of(template, cluster("y"))
+
+
+@pytest.mark.parametrize("template", ["___", "-", "{cluster}_Team", "Team-{cluster}"])
+def test_a_namespace_template_that_cannot_render_a_valid_name_is_refused_naming_the_field(
+    template,
+):
+    with pytest.raises(PolicyError) as caught:
+        research_with_namespace(template)
+    assert "workspaces[0].computes[0].namespace" in str(caught.value)
+
+
+def test_the_default_adoption_policy_adopts_only_identical_namespaces_and_never_deletes():
+    route = policy().namespace_route(CLUSTER, azure_rbac=True)
+
+    assert route is not None
+    assert route.adoption_policy == "IfIdentical"
+
+
+@pytest.mark.parametrize("value", ["Never", "IfIdentical", "Always"])
+def test_the_adoption_policy_setting_reaches_the_arm_namespace_route(value):
+    route = policy(namespaces={"adoption_policy": value}).namespace_route(CLUSTER, True)
+
+    assert route is not None and route.adoption_policy == value
+
+
+@pytest.mark.parametrize(
+    ("namespaces", "message"),
+    [
+        ({"adoption_policy": "Sometimes"}, "namespaces.adoption_policy"),
+        ({"adoption_policy": "never"}, "namespaces.adoption_policy"),
+        ({"delete_policy": "Delete"}, "namespaces.delete_policy"),
+        ({"adoptionPolicy": "Never"}, "namespaces: unknown setting"),
+        ("Never", "'namespaces' must be an object"),
+    ],
+)
+def test_an_invalid_namespaces_setting_is_refused_naming_it(namespaces, message):
+    with pytest.raises(PolicyError) as caught:
+        policy(namespaces=namespaces)
+    assert message in str(caught.value)
+
+
+def test_a_cluster_scope_in_another_subscription_than_the_workspace_is_refused_naming_the_field():
+    other = "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/rg-edge"
+    document = {
+        "workspaces": [
+            {
+                "workspace": WS + "ws-research",
+                "clusters": [SUB + "/resourceGroups/rg-platform", other],
+            }
+        ]
+    }
+    with pytest.raises(PolicyError) as caught:
+        AttachPolicy.from_json(json.dumps(document))
+    message = str(caught.value)
+    assert "workspaces[0].clusters[1]" in message
+    assert "11111111-2222-4333-8444-555555555555" in message
+    assert "workspace's subscription" in message
+
+
+def test_a_cluster_scope_naming_the_workspaces_subscription_in_other_case_is_accepted():
+    document = {
+        "workspaces": [{"workspace": WS + "ws-research", "clusters": [SUB.upper()]}],
+    }
+    assert AttachPolicy.from_json(json.dumps(document)).workspaces[0].allows(CLUSTER)

@@ -13,6 +13,7 @@ VALID = {
     names.NOTIFICATION_TOPIC_ENDPOINT: "https://topic.westeurope-1.eventgrid.azure.net/api/events",
     names.SWEEP_SCHEDULE: "0 */15 * * * *",
     names.ATTACH_POLICY: '{"workspaces": []}',
+    names.HOST_STORAGE_ACCOUNT: "stautoattach",
 }
 
 
@@ -49,3 +50,29 @@ def test_an_invalid_policy_stops_the_app_from_being_built():
     settings = Settings.from_environment({**VALID, names.ATTACH_POLICY: '{"workspaces": [1]}'})
     with pytest.raises(PolicyError, match=r"workspaces\[0\] must be an object"):
         build_app(settings, SandboxCredential(), scheduler=None)
+
+
+def test_the_ledger_lives_in_the_apps_own_storage_account_by_its_public_endpoint():
+    assert Settings.from_environment(VALID).ledger_blob_endpoint == (
+        "https://stautoattach.blob.core.windows.net"
+    )
+
+
+def test_the_blob_service_uri_of_the_host_storage_wins_over_the_account_name():
+    env = {**VALID, names.HOST_STORAGE_BLOB_URI: "https://st.blob.core.usgovcloudapi.net/"}
+    assert Settings.from_environment(env).ledger_blob_endpoint == (
+        "https://st.blob.core.usgovcloudapi.net"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({names.HOST_STORAGE_ACCOUNT: ""}, "AzureWebJobsStorage__blobServiceUri"),
+        ({names.HOST_STORAGE_ACCOUNT: "Not_An_Account"}, "storage account name"),
+        ({names.HOST_STORAGE_BLOB_URI: "http://st.blob.core.windows.net"}, "https://"),
+    ],
+)
+def test_a_missing_or_malformed_host_storage_setting_stops_the_app_at_start(change, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_environment({**VALID, **change})

@@ -1,0 +1,279 @@
+"""The per-cluster ledger: a blob lease that serializes work on one cluster, and the notices
+already announced for it, in the Function app's own storage account (azure-storage-blob).
+
+One blob per cluster, ``autoattach-ledger/clusters/<sha256 of the lowercased cluster id>.json``
+(ARM ids are case-insensitive and longer than some names allow). ``lease`` acquires a 60-second
+blob lease, renewed in the background while the work runs and released on exit; another holder
+makes it raise ``ClusterBusy``. ``announced`` and ``record`` read and replace the blob's JSON
+under that lease, so a lease lost meanwhile (expired, broken, taken) fails them as transient.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.storage.blob import (
+    BlobClient,
+    BlobLeaseClient,
+    BlobServiceClient,
+    ContentSettings,
+    LinearRetry,
+)
+
+from shared.arm_id import ResourceId
+from shared.errors import (
+    AutoattachError,
+    ClusterBusy,
+    PermanentError,
+    TransientError,
+    azure_call,
+    classify,
+)
+
+log = logging.getLogger("autoattach.ledger")
+
+CONTAINER = "autoattach-ledger"
+LEASE_SECONDS = 60
+BUSY_RETRY_SECONDS = 5.0
+ROLE_NEEDED = "Storage Blob Data Contributor on the app's storage account"
+
+_BUSY_CODES = frozenset({"LeaseAlreadyPresent", "LeaseIsBreakingAndCannotBeAcquired"})
+_LOST_CODES = frozenset(
+    {
+        "LeaseLost",
+        "LeaseIdMissing",
+        "LeaseIdMismatchWithBlobOperation",
+        "LeaseNotPresentWithBlobOperation",
+        "LeaseIdMismatchWithLeaseOperation",
+        "LeaseNotPresentWithLeaseOperation",
+        "LeaseIsBrokenAndCannotBeRenewed",
+    }
+)
+
+
+def ledger_blob_name(cluster_id: ResourceId) -> str:
+    return f"clusters/{hashlib.sha256(cluster_id.key.encode()).hexdigest()}.json"
+
+
+class HeldLease:
+    """A lease this process holds on one cluster's ledger blob."""
+
+    def __init__(self, lease: BlobLeaseClient, cluster_id: ResourceId) -> None:
+        self._lease = lease
+        self.cluster_id = cluster_id
+
+    @property
+    def lease_id(self) -> str:
+        return str(self._lease.id)
+
+    @property
+    def client(self) -> BlobLeaseClient:
+        return self._lease
+
+    def renew(self) -> None:
+        with _storage_call(f"renew the ledger lease of cluster {self.cluster_id.name}"):
+            self._lease.renew()
+
+    def release(self) -> None:
+        with _storage_call(f"release the ledger lease of cluster {self.cluster_id.name}"):
+            self._lease.release()
+
+
+class BlobClusterLedger:
+    """``ClusterLedger`` on Blob Storage. ``renew_every`` (seconds, wall clock) paces the
+    background renewal; None turns it off (then call ``renew()`` on the held lease)."""
+
+    def __init__(
+        self,
+        blob_endpoint: str,
+        credential: TokenCredential,
+        *,
+        lease_seconds: int = LEASE_SECONDS,
+        renew_every: float | None = LEASE_SECONDS / 3,
+        **client_options: Any,
+    ) -> None:
+        client_options.setdefault(
+            "retry_policy", LinearRetry(backoff=1, random_jitter_range=1, retry_total=2)
+        )
+        service = BlobServiceClient(blob_endpoint, credential=credential, **client_options)
+        self._container = service.get_container_client(CONTAINER)
+        self._lease_seconds = lease_seconds
+        self._renew_every = renew_every
+        self._held: dict[str, HeldLease] = {}
+        self._lock = threading.Lock()
+
+    # ---- the lease -------------------------------------------------------------------------
+
+    @contextmanager
+    def lease(self, cluster_id: ResourceId) -> Iterator[HeldLease]:
+        name = ledger_blob_name(cluster_id)
+        held = HeldLease(
+            self._acquire(self._container.get_blob_client(name), cluster_id), cluster_id
+        )
+        with self._lock:
+            self._held[name] = held
+        stop = threading.Event()
+        renewer = self._start_renewer(held, stop)
+        try:
+            yield held
+        finally:
+            stop.set()
+            if renewer is not None:
+                renewer.join()
+            with self._lock:
+                self._held.pop(name, None)
+            try:
+                held.release()
+            except AutoattachError as error:
+                # It expires on its own within a minute; a lost one is already someone else's.
+                log.warning("cluster %s: %s", cluster_id.name, error)
+
+    def _acquire(self, blob: BlobClient, cluster_id: ResourceId) -> BlobLeaseClient:
+        action = f"lease the ledger of cluster {cluster_id.name}"
+        for first in (True, False):
+            try:
+                with _storage_call(action, raw_codes={"BlobNotFound", "ContainerNotFound"}):
+                    return blob.acquire_lease(lease_duration=self._lease_seconds)
+            except _Missing as missing:
+                if not first:
+                    raise TransientError(
+                        f"{action}: the ledger blob vanished", reason="LeaseLost"
+                    ) from missing
+                self._create(blob, cluster_id)
+        raise AssertionError("unreachable")
+
+    def _create(self, blob: BlobClient, cluster_id: ResourceId) -> None:
+        """The container and an empty ledger blob, tolerating whoever created them first."""
+        try:
+            with _storage_call(
+                f"create the ledger container {CONTAINER}", raw_codes={"ContainerAlreadyExists"}
+            ):
+                self._container.create_container()
+        except _Missing:
+            pass
+        try:
+            with _storage_call(
+                f"create the ledger of cluster {cluster_id.name}", raw_codes={"BlobAlreadyExists"}
+            ):
+                blob.upload_blob(_document(cluster_id, {}), overwrite=False, **_json())
+        except _Missing:
+            pass
+
+    def _start_renewer(self, held: HeldLease, stop: threading.Event) -> threading.Thread | None:
+        if self._renew_every is None:
+            return None
+        every = self._renew_every
+
+        def renew_until_stopped() -> None:
+            while not stop.wait(every):
+                try:
+                    held.renew()
+                except AutoattachError as error:
+                    log.warning("cluster %s: %s", held.cluster_id.name, error)
+                    return
+
+        thread = threading.Thread(
+            target=renew_until_stopped, name=f"ledger-renew-{held.cluster_id.name}", daemon=True
+        )
+        thread.start()
+        return thread
+
+    # ---- what was announced ----------------------------------------------------------------
+
+    def announced(self, cluster_id: ResourceId) -> dict[str, dict[str, Any]]:
+        name, held = self._holding(cluster_id)
+        with _storage_call(f"read the ledger of cluster {cluster_id.name}"):
+            text = (
+                self._container.get_blob_client(name).download_blob(lease=held.lease_id).readall()
+            )
+        try:
+            document = json.loads(text)
+            entries = document["announced"]
+            if not isinstance(entries, dict):
+                raise TypeError("announced is not an object")
+        except (ValueError, KeyError, TypeError) as error:
+            # Only autoattach writes it; unreadable means announce again (same CloudEvent ids).
+            log.warning(
+                "cluster %s: unreadable ledger (%s); treating as empty", cluster_id.name, error
+            )
+            return {}
+        return {str(k): dict(v) for k, v in entries.items() if isinstance(v, dict)}
+
+    def record(self, cluster_id: ResourceId, entries: dict[str, dict[str, Any]]) -> None:
+        name, held = self._holding(cluster_id)
+        with _storage_call(f"write the ledger of cluster {cluster_id.name}"):
+            self._container.get_blob_client(name).upload_blob(
+                _document(cluster_id, entries), overwrite=True, lease=held.client, **_json()
+            )
+
+    def _holding(self, cluster_id: ResourceId) -> tuple[str, HeldLease]:
+        name = ledger_blob_name(cluster_id)
+        with self._lock:
+            held = self._held.get(name)
+        if held is None:
+            raise RuntimeError(
+                f"the ledger of cluster {cluster_id.name} is read and written only under its lease"
+            )
+        return name, held
+
+
+class _Missing(Exception):
+    """An expected storage answer (not found, already exists) the caller handles itself."""
+
+
+@contextmanager
+def _storage_call(
+    action: str, raw_codes: frozenset[str] | set[str] = frozenset()
+) -> Iterator[None]:
+    """One Blob Storage call, its failure typed: busy, lease lost, forbidden, or as ARM's."""
+    with azure_call(action):
+        try:
+            yield
+        except ClientAuthenticationError:
+            raise
+        except HttpResponseError as error:
+            code = _code(error)
+            if code in raw_codes:
+                raise _Missing(code) from error
+            raise _typed(error, code, action) from error
+
+
+def _typed(error: HttpResponseError, code: str, action: str) -> AutoattachError:
+    status = error.status_code or 0
+    if code in _BUSY_CODES:
+        return ClusterBusy(f"{action}: another handler holds it", retry_after=BUSY_RETRY_SECONDS)
+    if code in _LOST_CODES or status == 412:
+        return TransientError(
+            f"{action}: the lease was lost (HTTP {status} {code}); the cluster is re-checked",
+            reason="LeaseLost",
+        )
+    if status == 403:
+        return PermanentError(
+            f"{action}: HTTP 403 {code}: the app's identity needs {ROLE_NEEDED}",
+            reason=code or "AuthorizationFailed",
+        )
+    typed = classify(error, action)
+    if code and typed.reason.startswith("HTTP"):
+        typed.reason = code
+    return typed
+
+
+def _code(error: HttpResponseError) -> str:
+    code = getattr(error, "error_code", None)
+    return str(getattr(code, "value", code) or "")
+
+
+def _document(cluster_id: ResourceId, entries: dict[str, dict[str, Any]]) -> bytes:
+    return json.dumps({"cluster": cluster_id.key, "announced": entries}, sort_keys=True).encode()
+
+
+def _json() -> dict[str, Any]:
+    return {"content_settings": ContentSettings(content_type="application/json")}

@@ -1,0 +1,217 @@
+"""The cluster ledger adapter: the real BlobClient against the Blob Storage double over TLS."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.blob_double import BlobStorageDouble
+from sandbox.clock import VirtualClock
+from sandbox.credential import SandboxCredential
+from sandbox.tls import SandboxTls
+from shared.adapters.ledger import CONTAINER, BlobClusterLedger, ledger_blob_name
+from shared.arm_id import ResourceId
+from shared.errors import ClusterBusy, PermanentError, TransientError
+
+SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
+NOTICE = {"type": "Autoattach.ComputeAttached", "subject": "ws/computes/aks-ml", "compute": "c1"}
+
+
+@pytest.fixture(scope="module")
+def tls() -> SandboxTls:
+    return SandboxTls.create()
+
+
+@pytest.fixture(scope="module")
+def storage(tls: SandboxTls) -> Iterator[BlobStorageDouble]:
+    double = BlobStorageDouble(tls, VirtualClock()).start()
+    yield double
+    double.stop()
+
+
+def make_ledger(
+    storage: BlobStorageDouble, tls: SandboxTls, renew_every: float | None = None
+) -> BlobClusterLedger:
+    """One Function instance's ledger (its own client), pointed at the double."""
+    return BlobClusterLedger(
+        storage.endpoint,
+        SandboxCredential(),
+        renew_every=renew_every,
+        connection_verify=str(tls.ca_bundle),
+    )
+
+
+@pytest.fixture
+def ledger(storage: BlobStorageDouble, tls: SandboxTls) -> BlobClusterLedger:
+    return make_ledger(storage, tls)
+
+
+@pytest.fixture
+def cluster() -> ResourceId:
+    name = f"aks-{uuid.uuid4().hex[:8]}"
+    return ResourceId.parse(
+        f"{SUB}/resourceGroups/rg-platform/providers/Microsoft.ContainerService/managedClusters/{name}"
+    )
+
+
+def stored(storage: BlobStorageDouble, cluster: ResourceId) -> dict:
+    data = storage.blob(CONTAINER, ledger_blob_name(cluster))
+    assert data is not None
+    return json.loads(data)
+
+
+def test_the_first_lease_creates_the_ledger_with_nothing_announced(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+):
+    with ledger.lease(cluster):
+        assert ledger.announced(cluster) == {}
+    assert stored(storage, cluster) == {"cluster": cluster.key, "announced": {}}
+    assert ledger_blob_name(cluster).startswith("clusters/")
+
+
+def test_a_cluster_held_by_one_instance_is_busy_for_another(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+):
+    other_instance = make_ledger(storage, tls)
+    with ledger.lease(cluster), pytest.raises(ClusterBusy) as busy, other_instance.lease(cluster):
+        pass
+    assert isinstance(busy.value, TransientError)
+    assert busy.value.reason == "ClusterBusy"
+    assert busy.value.retry_after == 5.0
+    with other_instance.lease(cluster):  # released on exit: free at once
+        pass
+
+
+def test_a_cluster_held_by_one_thread_is_busy_for_another_thread_of_the_same_instance(
+    ledger: BlobClusterLedger, cluster: ResourceId
+):
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with ledger.lease(cluster):
+                pass
+        except BaseException as error:
+            errors.append(error)
+
+    with ledger.lease(cluster):
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(60)
+        # The holder still reads and writes its ledger.
+        ledger.record(cluster, {"n1": NOTICE})
+    assert [type(e) for e in errors] == [ClusterBusy]
+
+
+def test_what_was_recorded_is_what_the_next_holder_reads(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+):
+    entries = {"id-1": NOTICE, "id-2": {**NOTICE, "compute": "c2"}}
+    with ledger.lease(cluster):
+        ledger.record(cluster, entries)
+        assert ledger.announced(cluster) == entries
+    later = make_ledger(storage, tls)
+    with later.lease(cluster):
+        assert later.announced(cluster) == entries
+        later.record(cluster, {"id-2": entries["id-2"]})  # record replaces the set
+        assert later.announced(cluster) == {"id-2": entries["id-2"]}
+
+
+def test_cluster_ids_that_differ_only_in_case_share_one_ledger(
+    ledger: BlobClusterLedger, cluster: ResourceId
+):
+    shouted = ResourceId.parse(cluster.raw.upper().replace("/SUBSCRIPTIONS/", "/subscriptions/"))
+    with ledger.lease(cluster):
+        ledger.record(cluster, {"id-1": NOTICE})
+        with pytest.raises(ClusterBusy), ledger.lease(shouted):
+            pass
+    with ledger.lease(shouted):
+        assert ledger.announced(shouted) == {"id-1": NOTICE}
+
+
+def test_a_lease_taken_over_after_it_expired_makes_the_late_write_fail_as_transient(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+):
+    other_instance = make_ledger(storage, tls)
+    with ledger.lease(cluster):
+        storage.clock.advance(61)
+        with other_instance.lease(cluster):
+            with pytest.raises(TransientError) as lost:
+                ledger.record(cluster, {"late": NOTICE})
+            assert lost.value.reason == "LeaseLost"
+            assert not isinstance(lost.value, ClusterBusy)
+            with pytest.raises(TransientError):
+                ledger.announced(cluster)
+            other_instance.record(cluster, {"current": NOTICE})
+    # The late holder's exit (its release refused) raised nothing, and wrote nothing.
+    assert stored(storage, cluster)["announced"] == {"current": NOTICE}
+
+
+def test_a_lease_that_ran_out_unnoticed_fails_the_write_as_transient(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+):
+    with ledger.lease(cluster):
+        storage.clock.advance(61)
+        with pytest.raises(TransientError) as lost:
+            ledger.record(cluster, {"late": NOTICE})
+    assert lost.value.reason == "LeaseLost"
+    assert stored(storage, cluster)["announced"] == {}
+
+
+def test_renewing_keeps_the_lease_past_its_first_minute(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+):
+    with ledger.lease(cluster) as held:
+        storage.clock.advance(45)
+        held.renew()
+        storage.clock.advance(45)
+        with pytest.raises(ClusterBusy), make_ledger(storage, tls).lease(cluster):
+            pass
+        ledger.record(cluster, {"id-1": NOTICE})
+
+
+def test_the_background_renewer_keeps_the_lease_while_the_work_runs(
+    storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+):
+    ledger = make_ledger(storage, tls, renew_every=0.01)
+    with ledger.lease(cluster):
+        storage.clock.advance(50)
+        renewed = storage.counts["lease_renew"]
+        deadline = time.monotonic() + 60  # a guard against a hang, not an assertion on time
+        while storage.counts["lease_renew"] == renewed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        storage.clock.advance(50)  # 100 s after acquiring: alive only if renewed at 50 s
+        ledger.record(cluster, {"id-1": NOTICE})
+    assert stored(storage, cluster)["announced"] == {"id-1": NOTICE}
+
+
+def test_the_lease_is_released_when_the_work_fails(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+):
+    with pytest.raises(ZeroDivisionError), ledger.lease(cluster):
+        _ = 1 / 0
+    assert storage.lease_state(CONTAINER, ledger_blob_name(cluster)) == "available"
+
+
+def test_storage_that_refuses_the_app_is_permanent_and_names_the_role_to_grant(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+):
+    storage.fail_next(403, "AuthorizationPermissionMismatch")
+    with pytest.raises(PermanentError) as forbidden, ledger.lease(cluster):
+        pass
+    assert forbidden.value.reason == "AuthorizationPermissionMismatch"
+    assert "Storage Blob Data Contributor on the app's storage account" in str(forbidden.value)
+
+
+def test_reading_or_writing_the_ledger_without_holding_its_lease_is_a_bug(
+    ledger: BlobClusterLedger, cluster: ResourceId
+):
+    with pytest.raises(RuntimeError, match="under its lease"):
+        ledger.announced(cluster)
+    with pytest.raises(RuntimeError, match="under its lease"):
+        ledger.record(cluster, {})

@@ -1,0 +1,87 @@
+"""Two handlers on one cluster at once (the host runs 8 messages per instance, across instances):
+the cluster's ledger lease lets one work and sends the other back to look again shortly."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from sandbox.scenario import arm_event
+from shared.adapters.ledger import CONTAINER, ledger_blob_name
+from shared.arm_id import ResourceId
+from shared.handling import DeadLetter, RecheckLater, handle_message
+from tests.e2e.conftest import ready_document, scenario_from
+
+CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"
+WAIT = 60.0  # a safety net against a hang, never a timing assertion
+
+
+class HoldFirstAttach:
+    """Workspaces that park the first attach until the test lets it go."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self._first = threading.Lock()
+        self._seen = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def attach(self, attachment: Any, cluster_id: Any) -> Any:
+        with self._first:
+            first, self._seen = not self._seen, True
+        if first:
+            self.entered.set()
+            assert self.release.wait(WAIT), "the test never let the first attach go"
+        return self._inner.attach(attachment, cluster_id)
+
+
+def compute_puts(sandbox) -> list[str]:
+    return [
+        entry.path.rsplit("/", 1)[-1]
+        for entry in sandbox.arm.log
+        if entry.method == "PUT" and "/computes/" in entry.path
+    ]
+
+
+def test_two_handlers_of_one_cluster_at_once_attach_each_compute_once_and_recheck_the_other(
+    sandbox_for,
+):
+    document = ready_document()
+    document["namespace_create_seconds"] = 0  # reach attach in the first run
+    cluster = document["clusters"][0]["id"]
+    sandbox = sandbox_for(scenario_from(document, []))
+    services = sandbox.app.services
+    held = HoldFirstAttach(services.workspaces)
+    services.workspaces = held
+    sandbox.arm.reset_counts()
+
+    def handle(event_id: str):
+        body = json.dumps(arm_event(CLUSTER_WRITE, cluster, event_id=event_id)).encode()
+        return handle_message(body, attempt=0, services=services, recheck_delay_seconds=60)
+
+    outcomes: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: outcomes.update(first=handle("first")))
+    first.start()
+    assert held.entered.wait(WAIT), "the first handler never reached attach"
+    try:
+        outcomes["second"] = handle("second")
+    finally:
+        held.release.set()
+        first.join(WAIT)
+
+    puts = compute_puts(sandbox)
+    assert sorted(puts) == sorted(set(puts)) == ["aks-ml", "aks-ml-prod"]
+    second = outcomes["second"]
+    assert isinstance(second, RecheckLater)
+    assert second.reason.startswith("ClusterBusy")
+    assert 5 <= second.delay_seconds <= 10
+    first_outcome = outcomes["first"]
+    assert not isinstance(first_outcome, DeadLetter)
+    assert not getattr(first_outcome, "reason", "").startswith("ClusterBusy")
+    # Released on the way out: the next handler of this cluster gets the lease at once.
+    blob = ledger_blob_name(ResourceId.parse(cluster))
+    assert sandbox.storage.lease_state(CONTAINER, blob) == "available"

@@ -1,0 +1,59 @@
+"""Long-running operations end to end: an attach takes Azure a minute, role assignments take
+minutes to take effect, and the product waits for neither while holding a message. It starts
+the operation, schedules a re-check, and observes the result in a later delivery (virtual time:
+no test here sleeps)."""
+
+from __future__ import annotations
+
+from sandbox.runner import Delivery
+from tests.e2e.conftest import ready_document, scenario_from
+from tests.e2e.test_lifecycle import CLUSTER_WRITE, aks, event, with_identity_workspace
+
+
+def _first(deliveries: list[Delivery], text: str) -> int:
+    """Index of the first delivery whose notes mention ``text``."""
+    return next(i for i, d in enumerate(deliveries) if any(text in n for n in d.notes))
+
+
+def test_a_long_attach_spans_rechecks_and_its_roles_are_granted_once_it_succeeded(sandbox_for):
+    document = ready_document(realistic_timing=True)
+    sandbox = sandbox_for(scenario_from(document, [event(0, CLUSTER_WRITE, aks(document), "x")]))
+    assert sandbox.world.compute_attach_seconds == 60  # Azure's pace, not an instant double
+    report = sandbox.run_pass(0)
+    deliveries = report.deliveries
+    assert deliveries[-1].outcome == "completed"
+    assert all(d.outcome == "scheduled" for d in deliveries[:-1])
+    assert any("is Creating" in d.reason for d in deliveries)  # waited on Azure, by re-check
+    computes = {c["name"]: c for c in sandbox.world.snapshot()["computes"]}
+    assert {n: c["provisioning_state"] for n, c in computes.items()} == {
+        "aks-ml": "Succeeded",
+        "aks-ml-prod": "Succeeded",
+    }
+    assignments = sandbox.world.snapshot()["role_assignments"]
+    for name, compute in computes.items():
+        principal = compute["principal_id"]
+        held = [a for a in assignments if a["principal_id"] == principal]
+        assert len(held) == 2, name  # AcrPull and a storage role
+        attached = _first(deliveries, f"as compute {name} ")
+        granted = _first(deliveries, f"to {principal}")
+        assert attached < granted, name  # granted in a later delivery, once Succeeded
+
+
+def test_an_attach_refused_for_roles_granted_moments_ago_is_rechecked_until_they_take_effect(
+    sandbox_for,
+):
+    document = with_identity_workspace(ready_document(realistic_timing=True))
+    sandbox = sandbox_for(scenario_from(document, [event(0, CLUSTER_WRITE, aks(document), "x")]))
+    assert sandbox.world.role_propagation_seconds == 300
+    report = sandbox.run_pass(0)
+    deliveries = report.deliveries
+    refused = [d for d in deliveries if d.reason.startswith("PrerequisiteNotEffective")]
+    assert refused and all(d.outcome == "scheduled" for d in refused)
+    assert "not installed" in refused[0].reason
+    assert deliveries[-1].outcome == "completed"
+    assert not any(d.outcome == "dead-lettered" for d in deliveries)
+    granted = _first(deliveries, "Kubernetes Extension Contributor on aks-ml")
+    attached = _first(deliveries, "as compute aks-ml ")
+    assert deliveries[attached].at - deliveries[granted].at >= 300  # not before they took effect
+    states = {c["name"]: c["provisioning_state"] for c in sandbox.world.snapshot()["computes"]}
+    assert states == {"aks-ml": "Succeeded", "aks-ml-prod": "Succeeded"}
