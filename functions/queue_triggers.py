@@ -13,7 +13,7 @@ import azurefunctions.extensions.bindings.servicebus as servicebus
 
 from shared import settings as names
 from shared.handling import handle_message
-from shared.settlement import MessageActions, attempt_of, message_body, settle
+from shared.settlement import MessageActions, attempt_of, event_id_of, message_body, settle
 from shared.wiring import current_app
 
 log = logging.getLogger("autoattach.functions")
@@ -33,7 +33,7 @@ def process(
         )
     except Exception:
         # A bug, not a verdict on the message: let Service Bus deliver it again.
-        log.exception("message %s: unexpected failure; abandoning", message.message_id)
+        log.exception("event %s: unexpected failure; abandoning", event_id_of(message))
         actions.abandon(message)
         return
     settle(message, actions, outcome, queue=queue, scheduler=app.scheduler)

@@ -23,8 +23,9 @@ param privateNetworking bool = false
 //   long-running operation while holding the lock (long waits become scheduled re-checks). Two minutes covers a
 //   slow reconcile under ARM throttling without renewal; the host renews the lock anyway, and a crashed instance's
 //   message comes back within two minutes.
-// - Event Grid keeps the event id as MessageId across its retries (30 attempts over 24 hours), so duplicate
-//   detection looks back 24 hours. Scheduled re-check copies therefore need their own MessageId.
+// - Event Grid gives each delivery an internal MessageId (not the event id) and keeps it across its retries (30
+//   attempts over 24 hours), so duplicate detection looks back 24 hours. The app reads the event id from the body;
+//   scheduled re-check copies get their own MessageId, derived from the event id and the re-check chain.
 // - Messages older than seven days are dead-lettered rather than dropped: operators see and replay them, and the
 //   periodic sweep converges anything they described in the meantime.
 var lockDuration = 'PT2M'

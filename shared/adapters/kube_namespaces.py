@@ -40,6 +40,7 @@ from kubernetes import client as k8s
 from kubernetes.config import new_client_from_config_dict
 from kubernetes.config.config_exception import ConfigException
 
+from shared.adapters.arm import retry_kwargs
 from shared.errors import PermanentError, TransientError, azure_call
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,9 @@ class KubernetesApiNamespaces:
         with self._lock:
             secrets = self._vaults.get(vault_url)
             if secrets is None:
-                secrets = SecretClient(vault_url, self._credential, connection_verify=self._verify)
+                secrets = SecretClient(
+                    vault_url, self._credential, connection_verify=self._verify, **retry_kwargs()
+                )
                 self._vaults[vault_url] = secrets
         with azure_call(f"reading kubeconfig secret {uri}"):
             try:

@@ -85,3 +85,27 @@ def test_two_handlers_of_one_cluster_at_once_attach_each_compute_once_and_rechec
     # Released on the way out: the next handler of this cluster gets the lease at once.
     blob = ledger_blob_name(ResourceId.parse(cluster))
     assert sandbox.storage.lease_state(CONTAINER, blob) == "available"
+
+
+def test_eight_concurrent_deliveries_for_one_cluster_attach_each_compute_once_and_tell_once(
+    sandbox_for,
+):
+    """The queue double runs the real triggers in threads, as the host runs 8 messages at once;
+    the lease serializes them and the ledger keeps each notice to one id."""
+    document = ready_document()
+    cluster = document["clusters"][0]["id"]
+    sandbox = sandbox_for(scenario_from(document, []))
+    for index in range(8):
+        event = arm_event(CLUSTER_WRITE, cluster, event_id=f"burst-{index}")
+        sandbox.bus.queues["cluster-events"].send_event_grid_delivery(
+            json.dumps(event).encode(), event_id=f"burst-{index}"
+        )
+    handled = sandbox.deliver_concurrently()
+    assert len(handled) == 8 and all(h.error is None for h in handled)
+    log = sandbox.arm.log
+    sandbox.deliver_pending()  # the re-checks of those that found the cluster busy
+    log += sandbox.arm.log
+    puts = [r for r in log if r.method == "PUT" and "/computes/" in r.path]
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in puts) == ["aks-ml", "aks-ml-prod"]
+    attached = [n for n in sandbox.topic.notifications if n["type"] == "Autoattach.ComputeAttached"]
+    assert sorted(n["data"]["compute"] for n in attached) == ["aks-ml", "aks-ml-prod"]
