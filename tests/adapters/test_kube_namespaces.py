@@ -16,6 +16,7 @@ from sandbox.credential import SandboxCredential
 from sandbox.keyvault_double import KeyVaultDouble
 from sandbox.kubernetes_double import KubernetesApiDouble
 from sandbox.tls import SandboxTls
+from shared.adapters.arm import IN_CALL_RETRIES
 from shared.adapters.kube_namespaces import KubernetesApiNamespaces, parse_secret_uri
 from shared.errors import PermanentError, TransientError
 
@@ -250,14 +251,15 @@ def test_key_vault_throttling_that_outlasts_the_sdk_retries_is_transient(
     sandbox: Sandbox,
 ) -> None:
     faults_before = sandbox.vault.counts["faults"]
-    sandbox.vault.fail_next(429, times=4, retry_after="0.01")  # azure-core tries 1 + 3 times
+    tries = 1 + IN_CALL_RETRIES  # the product's bounded in-call retries (shared.adapters.arm)
+    sandbox.vault.fail_next(429, times=tries, retry_after="0.01")
     started = time.monotonic()
 
     with pytest.raises(TransientError) as raised:
         sandbox.adapter.exists(sandbox.uri, "team-a")
 
     assert raised.value.reason == "Throttled"
-    assert sandbox.vault.counts["faults"] - faults_before == 4
+    assert sandbox.vault.counts["faults"] - faults_before == tries
     assert time.monotonic() - started < 5
 
 
