@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.adapters.notifications import Notification
 from shared.arm_id import InvalidResourceId, ResourceId
-from shared.model import SUCCEEDED, Attachment, WhenExtensionMissing
+from shared.model import SUCCEEDED, WhenExtensionMissing
 from shared.planner import (
     AttachCompute,
     CreateNamespace,
@@ -69,17 +69,15 @@ def derive(
     announced: Mapping[str, Mapping[str, Any]],
     *,
     problems: Iterable[Problem] = (),
-    changes: Mapping[Attachment, list[str]] | None = None,
     detach_reasons: Mapping[str, str] | None = None,
 ) -> Announcements:
     """The notices this cluster's state calls for that were not announced yet.
 
     ``problems`` are those met while applying (a grant Azure refused), beside the plan's own;
-    ``changes`` and ``detach_reasons`` (keyed by compute id) only add detail from this run."""
-    changes = changes or {}
+    ``detach_reasons`` (keyed by compute id) only add detail from this run."""
     detach_reasons = detach_reasons or {}
     facts = [
-        *_attached(observed, current, problems, changes),
+        *_attached(observed, current, problems),
         *_waiting(observed, current),
         *_installing(observed, current),
         *_failed(observed, [*current.problems, *problems]),
@@ -125,7 +123,6 @@ def _attached(
     observed: Observation,
     current: Plan,
     problems: Iterable[Problem],
-    changes: Mapping[Attachment, list[str]],
 ) -> list[Fact]:
     """Attachments whose compute is ours, Succeeded, and holds every role it needs."""
     busy = {a.attachment for a in current.actions if isinstance(a, AttachCompute | GrantRole)}
@@ -147,10 +144,8 @@ def _attached(
         ):
             continue
         principal = principal_of(observed, compute)
-        if not principal or not all(
-            observed.holds(scope, principal, role)
-            for scope, role in data_roles(attachment, workspace)
-        ):
+        needed = data_roles(attachment, workspace)
+        if not principal or not all(observed.holds(sc, principal, r) for sc, r in needed):
             continue
         key = f"attached|{compute.id.key}"
         fact_id = notice_id(key, principal, compute.created_on)
@@ -165,7 +160,9 @@ def _attached(
                 "identity_type": attachment.identity.type.value,
                 "principal_id": principal,
                 "storage_access": attachment.storage_access.value,
-                "changes": list(changes.get(attachment, [])),
+                # what the compute holds, as Azure shows it: the same on every announcement of
+                # this id (what one run changed is logged, not published under a stable id)
+                "roles": sorted(f"{r.display_name} on {sc.raw}" for sc, r in needed),
             },
             id=fact_id,
         )

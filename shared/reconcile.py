@@ -98,7 +98,6 @@ class _Run:
         self.services = services
         self.result = result
         self.blocked: set[Attachment] = set()
-        self.touched: dict[Attachment, list[str]] = {}
         self.detach_reasons: dict[str, str] = {}
 
     def problem(self, problem: Problem) -> None:
@@ -140,8 +139,6 @@ class _Run:
             return
         log.info(note)
         self.result.applied.append(note)
-        for attachment in concerned:
-            self.touched.setdefault(attachment, []).append(note)
         if isinstance(action, DetachCompute):
             self.detach_reasons[action.compute.id.key] = action.reason
 
@@ -153,7 +150,6 @@ class _Run:
             current,
             announced,
             problems=self.result.problems,
-            changes=self.touched,
             detach_reasons=self.detach_reasons,
         )
         self.services.notifier.publish(list(announcements.notices))
