@@ -20,7 +20,8 @@ from sandbox.world import Cluster, Extension
 EXTENSIONS_TYPE = "Microsoft.KubernetesConfiguration/extensions"
 
 
-def _cluster_or_404(ctx: Ctx) -> Cluster | Response:
+def cluster_or_404(ctx: Ctx) -> Cluster | Response:
+    """The cluster a child route names, or ARM's 404 for it."""
     cluster_id = ctx.groups["cluster"]
     cluster = ctx.world.cluster(cluster_id)
     if cluster is None:
@@ -62,7 +63,7 @@ def extension_json(cluster: Cluster, extension: Extension, seconds: float) -> di
 
 
 def extensions(ctx: Ctx) -> Response:
-    found = _cluster_or_404(ctx)
+    found = cluster_or_404(ctx)
     if isinstance(found, Response):
         return found
     cluster = found

@@ -27,8 +27,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sandbox.arm_extensions import cluster_or_404
 from sandbox.arm_http import Ctx, arm_error, bad_request, body_of, not_found
-from sandbox.arm_ids import name_of, resource_group_of, type_of
+from sandbox.arm_ids import name_of, resource_group_of
 from sandbox.arm_lro import settles_at
 from sandbox.https import Response
 from sandbox.world import Cluster, ManagedNamespace, Namespace
@@ -53,14 +54,6 @@ SYSTEM_NAMESPACES = frozenset(
 )
 
 
-def _cluster_or_404(ctx: Ctx) -> Cluster | Response:
-    cluster_id = ctx.groups["cluster"]
-    cluster = ctx.world.cluster(cluster_id)
-    if cluster is None:
-        return not_found(type_of(cluster_id), name_of(cluster_id), resource_group_of(cluster_id))
-    return cluster
-
-
 # ---- managed namespaces ----
 
 
@@ -83,7 +76,7 @@ def namespace_json(cluster: Cluster, namespace: ManagedNamespace, seconds: float
 
 
 def managed_namespaces(ctx: Ctx) -> Response:
-    found = _cluster_or_404(ctx)
+    found = cluster_or_404(ctx)
     if isinstance(found, Response):
         return found
     cluster = found
