@@ -4,7 +4,8 @@ import json
 
 from sandbox.scenario import arm_event
 from sandbox.servicebus_double import DeadLetterQueues
-from shared.cli import build_parser, run_dead_letters
+from shared.cli import build_parser
+from shared.commands.dead_letters import run_dead_letters
 from tests.e2e.conftest import ready_document, scenario_from, simple_document
 
 CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"
