@@ -48,6 +48,14 @@ class ClusterBusy(TransientError):
         super().__init__(message, reason="ClusterBusy", retry_after=retry_after)
 
 
+class FailedForNow(TransientError):
+    """Azure says this failed and owners should hear it, but asking again may well work (a
+    managed namespace whose last write ended Failed, written again): reported to the owners like
+    a permanent problem, then re-checked with backoff instead of dead-lettered."""
+
+    reason = "FailedForNow"
+
+
 class PermanentError(AutoattachError):
     """Will fail the same way every time until a person changes something."""
 

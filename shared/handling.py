@@ -91,6 +91,9 @@ def _converge(
         return DeadLetter(error.reason, str(error))
     if result.waiting is not None:
         return _recheck_or_give_up(attempt, result.waiting, recheck_delay_seconds)
+    if result.problems and result.only_rechecks:
+        delay = backoff(attempt, recheck_delay_seconds, result.retry_after)
+        return _recheck_or_give_up(attempt, result.summary(), delay)
     if result.problems:
         return DeadLetter("AttachFailed", result.summary())
     return Completed(result.summary())

@@ -83,11 +83,13 @@ Action = CreateNamespace | InstallExtension | AttachCompute | GrantRole | Revoke
 @dataclass(frozen=True)
 class Problem:
     """Something that needs a person, about one attachment (or one workspace's computes);
-    reported to the workspace owners and dead-lettered, not retried."""
+    reported to the workspace owners and dead-lettered, not retried; unless ``recheck``: Azure
+    reported a failure that asking again may mend, so the cluster is re-checked instead."""
 
     attachment: Attachment | None
     message: str
     workspace_id: ResourceId | None = None
+    recheck: bool = False
 
     @property
     def workspace(self) -> ResourceId:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from shared import notices
 from shared.adapters.notifications import Notification
 from shared.arm_id import ResourceId
-from shared.errors import PermanentError, TransientError
+from shared.errors import FailedForNow, PermanentError, TransientError
 from shared.model import Attachment
 from shared.notices import Record
 from shared.observe import Memo, observe
@@ -49,6 +49,12 @@ class ReconcileResult:
     refused: tuple[str, ...] = ()
     attachments: int = 0
     notifications: list[Notification] = field(default_factory=list)
+    retry_after: float | None = None  # the longest Retry-After of a problem worth re-checking
+
+    @property
+    def only_rechecks(self) -> bool:
+        """Every problem is one that asking Azure again may mend."""
+        return all(problem.recheck for problem in self.problems)
 
     def summary(self) -> str:
         if self.waiting:
@@ -124,6 +130,13 @@ class _Run:
             return
         try:
             note = _perform(action, self.services, observed)
+        except FailedForNow as error:
+            if not concerned:
+                raise
+            for attachment in concerned:
+                self.problem(Problem(attachment, str(error), recheck=True))
+            self.result.retry_after = max(self.result.retry_after or 0, error.retry_after or 0)
+            return
         except PermanentError as error:
             message = str(error)
             if isinstance(action, GrantRole) and action.attachment is None:

@@ -14,9 +14,11 @@ would then refuse the extension's own ``azureml``); what autoattach made is mark
 
 Nothing waits on a poller: ``create`` sends the PUT and reads the operation status once.
 Succeeded is done; Failed is a permanent error for the owners that names the namespace and the
-policy setting; still running is transient (re-check later). ``exists`` is true only for a
-``Succeeded`` managed namespace: ``Failed`` (or still being written) is not ready, so the planner
-asks for it again, and ``create`` then says what went wrong.
+policy setting; still running is transient (re-check later). A namespace whose last write ended
+Failed is written again; while that write runs, owners hear of the earlier failure and the cluster
+is re-checked (``FailedForNow``), never dead-lettered for a write that may yet succeed.
+``exists`` is true only for a ``Succeeded`` managed namespace: ``Failed`` (or still being
+written) is not ready, so the planner asks for it again, and ``create`` then says what went wrong.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from azure.mgmt.containerservice.models import ManagedNamespace, NamespaceProper
 
 from shared.adapters.arm import ArmConnection
 from shared.arm_id import ResourceId
-from shared.errors import PermanentError, TransientError, azure_call
+from shared.errors import FailedForNow, PermanentError, TransientError, azure_call
 from shared.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, AdoptionPolicy, state_text
 
 # The newest managedClusters api-version with managed namespaces in the published type data
@@ -115,10 +117,17 @@ class ManagedNamespaces:
                     ) from None
                 raise
             status, said, retry_after = self._operation(client, headers)
-        if status in _FAILED or (status in _PENDING and before in _FAILED):
+        if status in _FAILED:
             raise PermanentError(
-                _failure(namespace, cluster_id, adoption_policy, said, earlier=status in _PENDING),
+                _failure(namespace, cluster_id, adoption_policy, said, earlier=False),
                 reason="NamespaceNotCreated",
+            )
+        if status in _PENDING and before in _FAILED:
+            # the new write may well succeed: owners hear of the failure, the cluster is re-checked
+            raise FailedForNow(
+                _failure(namespace, cluster_id, adoption_policy, said, earlier=True),
+                reason="NamespaceNotCreated",
+                retry_after=retry_after,
             )
         if status in _PENDING:
             raise TransientError(

@@ -100,3 +100,25 @@ def test_a_cluster_name_with_capitals_and_underscores_gets_a_valid_namespace(san
 
     assert report.deliveries[-1].outcome == "completed"
     assert [m["provisioning_state"] for m in managed(sandbox, "ml-aks-prod-1")] == ["Succeeded"]
+
+
+def test_a_failed_managed_namespace_asked_for_again_is_rechecked_and_attaches_without_a_new_event(
+    sandbox_for,
+):
+    document = azureml_world()
+    document["policy"]["workspaces"][0]["computes"] = [
+        {"name": "{cluster}", "namespace": "azureml-research"}
+    ]
+    document["clusters"][0]["managed_namespaces"] = [
+        {"name": "azureml-research", "provisioning_state": "Failed", "adoption_policy": "Never"}
+    ]
+    sandbox, report = run(sandbox_for, document)
+
+    # owners hear once that the last write failed; the message is not dead-lettered: the write
+    # autoattach sent again succeeds, and the re-check attaches
+    failed = notified(sandbox, "Autoattach.AttachFailed")
+    assert len(failed) == 1 and "last write ended Failed" in failed[0]["data"]["problem"]
+    assert [d.outcome for d in report.deliveries][-1] == "completed"
+    assert not any(d.outcome == "dead-lettered" for d in report.deliveries)
+    attached = notified(sandbox, "Autoattach.ComputeAttached")
+    assert [n["data"]["namespace"] for n in attached] == ["azureml-research"]
