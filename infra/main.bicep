@@ -6,9 +6,11 @@ targetScope = 'subscription'
 // Layout:
 //   resource group rg-<env> (this subscription): identity, Function App, Service Bus, storage, notification topic,
 //     monitoring, optional network. Everything the Function App touches on its own side.
+//   each watched or workspace subscription: autoattach's custom role definitions, assignable there only.
 //   each watched subscription: resource group for the Event Grid system topic and its event subscriptions; the
-//     cluster operator role; Role Based Access Control Administrator limited by an ABAC condition.
-//   each allowed workspace: the compute operator role.
+//     cluster operator role; the role delegator limited by an ABAC condition to the cluster roles; assignment reader.
+//   each allowed workspace: the compute operator role; its resource group: the role delegator for the data roles.
+//   each compute identity the policy names: Managed Identity Operator on that identity.
 
 @minLength(1)
 @maxLength(64)
@@ -63,12 +65,36 @@ param recheckDelaySeconds int = 60
 param sweepSchedule string = '0 */15 * * * *'
 
 @description('Name of the resource group created in each watched subscription for its Event Grid system topic.')
-param eventsResourceGroupName string = 'rg-${environmentName}-events'
+param eventsResourceGroupName string = 'rg-${toLower(replace(replace(replace(replace(environmentName, '_', '-'), '.', '-'), '(', '-'), ')', '-'))}-events'
 
 @description('Region of those resource groups (the system topics themselves are global).')
 param eventsResourceGroupLocation string = location
 
+@description('Comma-separated resource ids of the user-assigned identities the attach policy gives computes (the preprovision hook takes them from the policy). autoattach may assign these and no others.')
+param computeIdentityIds string = ''
+
+@description('Comma-separated names of the kubeconfig secrets in kubeconfigKeyVaultId (the preprovision hook takes them from the policy). Empty: Key Vault Secrets User on the whole vault.')
+param kubeconfigSecretNames string = ''
+
+@description('Comma-separated Microsoft Entra object ids of the workspace owners who may create event subscriptions on the notification topic (EventGrid EventSubscription Contributor on the topic only). Empty: none.')
+param notificationOwnerPrincipalIds string = ''
+
+@allowed([
+  'Group'
+  'User'
+  'ServicePrincipal'
+])
+@description('Type of every id in notificationOwnerPrincipalIds.')
+param notificationOwnerPrincipalType string = 'Group'
+
+@description('Zone-redundant storage and Service Bus (Premium); needs a region with availability zones. Off by default: zone redundancy fails in regions without zones.')
+param zoneRedundant bool = false
+
+// The environment's token: different for each environment name, deployment subscription and region.
 var token = toLower(uniqueString(subscription().id, environmentName, location))
+// azd environment names may hold _ . ( ); Event Grid names take letters, digits and hyphens only, and a resource group
+// name may not end with a period. Names that carry the environment name use this form.
+var envSlug = toLower(replace(replace(replace(replace(environmentName, '_', '-'), '.', '-'), '(', '-'), ')', '-'))
 var tags = {
   'azd-env-name': environmentName
   application: 'autoattach'
@@ -80,23 +106,54 @@ var extensionEventsQueue = 'extension-events'
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
 
+// Every comma-separated list: trimmed, lower-cased (ARM ids and object ids are case-insensitive), blanks (an empty
+// parameter, a trailing comma, ", ,") dropped and duplicates dropped (union), so that no module gets
+// subscription(''), an out-of-range index, or a second deployment of the same name.
 var listedSubscriptionIds = [for id in split(watchedSubscriptions, ','): toLower(trim(id))]
-var watchedSubscriptionIds = empty(watchedSubscriptions) ? array(subscription().subscriptionId) : listedSubscriptionIds
-var workspaceIds = [for id in split(allowedWorkspaceIds, ','): trim(id)]
-var workspaceSubscriptionIds = [for id in workspaceIds: toLower(split(id, '/')[2])]
-// Operators' object ids: blanks (an empty parameter, a trailing comma) dropped, lower-cased and de-duplicated
-// (union) so that each gets one assignment per role and queue. No operators: no operator deployments at all.
+var keptSubscriptionIds = union(filter(listedSubscriptionIds, id => !empty(id)), [])
+var watchedSubscriptionIds = empty(keptSubscriptionIds) ? [
+  subscription().subscriptionId
+] : keptSubscriptionIds
+var listedWorkspaceIds = [for id in split(allowedWorkspaceIds, ','): toLower(trim(id))]
+var workspaceIds = union(filter(listedWorkspaceIds, id => !empty(id)), [])
+var workspaceSubscriptionList = [for id in workspaceIds: split(id, '/')[2]]
+var workspaceSubscriptionIds = union(workspaceSubscriptionList, [])
+// The allowed workspaces' resource groups, each once: where the data roles are delegated.
+var workspaceGroupList = [for id in workspaceIds: '/subscriptions/${split(id, '/')[2]}/resourcegroups/${split(id, '/')[4]}']
+var workspaceGroupIds = union(workspaceGroupList, [])
+var listedComputeIdentityIds = [for id in split(computeIdentityIds, ','): toLower(trim(id))]
+var assignableIdentityIds = union(filter(listedComputeIdentityIds, id => !empty(id)), [])
+var listedSecretNames = [for name in split(kubeconfigSecretNames, ','): trim(name)]
+var secretNames = union(filter(listedSecretNames, name => !empty(name)), [])
+// Operators' object ids: no operators, no operator deployments at all.
 var listedOperatorIds = [for id in split(operatorPrincipalIds, ','): toLower(trim(id))]
 var operatorIds = union(filter(listedOperatorIds, id => !empty(id)), [])
 var operatorQueues = empty(operatorIds) ? [] : [
   clusterEventsQueue
   extensionEventsQueue
 ]
-// union() of arrays drops duplicates: one conditional RBAC Administrator assignment per subscription.
-var roleAssignmentSubscriptionIds = union(watchedSubscriptionIds, workspaceSubscriptionIds)
+var listedOwnerIds = [for id in split(notificationOwnerPrincipalIds, ','): toLower(trim(id))]
+var ownerIds = union(filter(listedOwnerIds, id => !empty(id)), [])
+// Every subscription autoattach works in gets its own custom role definitions (custom-roles.bicep).
+var roleSubscriptionIds = union(watchedSubscriptionIds, workspaceSubscriptionIds)
+// Workspace subscriptions that are not watched: there the assignment reader is assigned on its own.
+var workspaceOnlySubscriptionIds = filter(workspaceSubscriptionIds, id => !contains(watchedSubscriptionIds, id))
+
+// The built-in roles autoattach grants to workspace and compute identities, split by where they are delegated.
+var clusterGrantableRoles = [
+  'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader
+  '85cb6faf-e071-4c9b-8136-154b5a04f717' // Kubernetes Extension Contributor
+  '0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8' // Azure Kubernetes Service Cluster Admin Role
+  '2787bf04-f1f5-4bfe-8383-c8a24483ee38' // Azure Relay Owner
+]
+var dataGrantableRoles = [
+  '7f951dda-4ed3-4680-a7ca-43fe172d538d' // AcrPull
+  '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1' // Storage Blob Data Reader
+  'ba92f5b4-2d11-453d-a403-e96b0029c9fe' // Storage Blob Data Contributor
+]
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
-  name: 'rg-${environmentName}'
+  name: 'rg-${envSlug}'
   location: location
   tags: tags
 }
@@ -132,6 +189,7 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     deadLetterContainerName: deadLetterContainerName
     privateNetworking: privateNetworking
+    zoneRedundant: zoneRedundant
   }
 }
 
@@ -147,6 +205,7 @@ module serviceBus 'modules/servicebus.bicep' = {
       extensionEventsQueue
     ]
     privateNetworking: privateNetworking
+    zoneRedundant: zoneRedundant
   }
 }
 
@@ -171,6 +230,8 @@ module network 'modules/network.bicep' = if (privateNetworking) {
     serviceBusNamespaceId: serviceBus.outputs.id
     storageAccountId: storage.outputs.id
     notificationTopicId: notifications.outputs.id
+    serviceBusHostName: serviceBus.outputs.fullyQualifiedNamespace
+    notificationTopicEndpoint: notifications.outputs.endpoint
   }
 }
 
@@ -205,8 +266,9 @@ module functionApp 'modules/functionapp.bicep' = {
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
-    storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     integrationSubnetId: privateNetworking ? network.outputs.integrationSubnetId : ''
@@ -242,25 +304,38 @@ module operatorAccess 'modules/operator-access.bicep' = [for queueName in operat
   }
 }]
 
-module customRoles 'modules/custom-roles.bicep' = {
-  name: 'autoattach-custom-roles'
+// Owners' groups may subscribe to the notification topic, and nothing more.
+module notificationOwners 'modules/notification-owners.bicep' = if (!empty(ownerIds)) {
+  name: 'notification-owners'
+  scope: group
   params: {
-    nameSuffix: '${environmentName}-${token}'
-    watchedSubscriptionIds: watchedSubscriptionIds
-    workspaceSubscriptionIds: workspaceSubscriptionIds
+    notificationTopicName: notifications.outputs.name
+    principalIds: ownerIds
+    principalType: notificationOwnerPrincipalType
   }
 }
 
+// Deployments at subscription scope keep a location: their names carry the environment's token, so that another
+// environment (another region) never reuses one (InvalidDeploymentLocation).
+module customRoles 'modules/custom-roles.bicep' = [for subscriptionId in roleSubscriptionIds: {
+  name: 'autoattach-roles-${token}-${uniqueString(subscriptionId)}'
+  scope: subscription(subscriptionId)
+  params: {
+    nameSuffix: '${envSlug}-${token}'
+  }
+}]
+
 module watched 'modules/watched-subscription.bicep' = [for subscriptionId in watchedSubscriptionIds: {
-  name: 'autoattach-watch-${uniqueString(subscriptionId, environmentName)}'
+  name: 'autoattach-watch-${token}-${uniqueString(subscriptionId)}'
   scope: subscription(subscriptionId)
   params: {
     resourceGroupName: eventsResourceGroupName
     location: eventsResourceGroupLocation
     tags: tags
-    systemTopicName: 'autoattach-arm-events-${environmentName}'
+    systemTopicName: 'autoattach-arm-events-${envSlug}'
+    token: token
     functionPrincipalId: identity.outputs.principalId
-    clusterOperatorRoleName: customRoles.outputs.clusterOperatorRoleName
+    clusterOperatorRoleName: customRoles[indexOf(roleSubscriptionIds, subscriptionId)].outputs.clusterOperatorRoleName
     hubSubscriptionId: subscription().subscriptionId
     hubResourceGroupName: group.name
     serviceBusNamespaceName: serviceBus.outputs.name
@@ -271,30 +346,65 @@ module watched 'modules/watched-subscription.bicep' = [for subscriptionId in wat
   }
 }]
 
-module delegatedRbac 'modules/delegated-rbac.bicep' = [for subscriptionId in roleAssignmentSubscriptionIds: {
-  name: 'autoattach-rbac-${uniqueString(subscriptionId, environmentName)}'
+// Where clusters live: grant and revoke the cluster roles; read role assignments.
+module delegatedRbac 'modules/delegated-rbac.bicep' = [for subscriptionId in watchedSubscriptionIds: {
+  name: 'autoattach-rbac-${token}-${uniqueString(subscriptionId)}'
   scope: subscription(subscriptionId)
   params: {
     principalId: identity.outputs.principalId
+    roleDelegatorRoleName: customRoles[indexOf(roleSubscriptionIds, subscriptionId)].outputs.roleDelegatorRoleName
+    assignmentReaderRoleName: customRoles[indexOf(roleSubscriptionIds, subscriptionId)].outputs.assignmentReaderRoleName
+    grantableRoleIds: clusterGrantableRoles
+  }
+}]
+
+// Where workspaces live: grant and revoke the data roles, on each workspace's resource group only.
+module workspaceDelegation 'modules/delegated-rbac-group.bicep' = [for groupId in workspaceGroupIds: {
+  name: 'autoattach-data-rbac-${token}-${uniqueString(groupId)}'
+  scope: resourceGroup(split(groupId, '/')[2], split(groupId, '/')[4])
+  params: {
+    principalId: identity.outputs.principalId
+    roleDelegatorRoleName: customRoles[indexOf(roleSubscriptionIds, split(groupId, '/')[2])].outputs.roleDelegatorRoleName
+    grantableRoleIds: dataGrantableRoles
+  }
+}]
+
+module assignmentReader 'modules/assignment-reader.bicep' = [for subscriptionId in workspaceOnlySubscriptionIds: {
+  name: 'autoattach-reader-${token}-${uniqueString(subscriptionId)}'
+  scope: subscription(subscriptionId)
+  params: {
+    principalId: identity.outputs.principalId
+    assignmentReaderRoleName: customRoles[indexOf(roleSubscriptionIds, subscriptionId)].outputs.assignmentReaderRoleName
   }
 }]
 
 module workspaceAccess 'modules/workspace-access.bicep' = [for workspaceId in workspaceIds: {
-  name: 'autoattach-ws-${uniqueString(workspaceId, environmentName)}'
+  name: 'autoattach-ws-${token}-${uniqueString(workspaceId)}'
   scope: resourceGroup(split(workspaceId, '/')[2], split(workspaceId, '/')[4])
   params: {
     workspaceName: last(split(workspaceId, '/'))
     principalId: identity.outputs.principalId
-    computeOperatorRoleName: customRoles.outputs.computeOperatorRoleName
+    computeOperatorRoleName: customRoles[indexOf(roleSubscriptionIds, split(workspaceId, '/')[2])].outputs.computeOperatorRoleName
+  }
+}]
+
+// Attach with a user-assigned identity: assign/action on each identity the policy names, wherever it lives.
+module identityAccess 'modules/identity-access.bicep' = [for identityId in assignableIdentityIds: {
+  name: 'autoattach-mi-${token}-${uniqueString(identityId)}'
+  scope: resourceGroup(split(identityId, '/')[2], split(identityId, '/')[4])
+  params: {
+    identityName: last(split(identityId, '/'))
+    principalId: identity.outputs.principalId
   }
 }]
 
 module keyVaultAccess 'modules/keyvault-access.bicep' = if (!empty(kubeconfigKeyVaultId)) {
-  name: 'autoattach-keyvault'
+  name: 'autoattach-keyvault-${token}'
   scope: resourceGroup(split(kubeconfigKeyVaultId, '/')[2], split(kubeconfigKeyVaultId, '/')[4])
   params: {
     vaultName: last(split(kubeconfigKeyVaultId, '/'))
     principalId: identity.outputs.principalId
+    secretNames: secretNames
   }
 }
 

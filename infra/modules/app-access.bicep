@@ -9,13 +9,16 @@ param queueNames array
 param notificationTopicName string
 param applicationInsightsName string
 
+// On each queue, and only there: the Service Bus triggers receive, complete, abandon and dead-letter messages; the
+// code schedules re-check copies onto the same queue; and Flex Consumption's target-based scaling reads the queue's
+// message count through the Service Bus administration API, which needs the Manage claim. Data Receiver and Data
+// Sender lack it (the extension falls back to peeking, or fails with UnauthorizedAccessException), so the least
+// role that scales is Azure Service Bus Data Owner, scoped to the queue (docs/deploy.md).
 var roles = {
   // Host storage: the Functions host keeps its leases, locks and the Flex deployment package in blobs.
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  // The Service Bus triggers receive, complete, abandon and dead-letter messages.
-  serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
-  // The code schedules re-check copies of a message onto the same queue.
-  serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
+  // Service Bus triggers, re-check copies and target-based scaling on each queue (see above).
+  serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
   // Owner notifications are published to the notification topic.
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
   // Telemetry with Microsoft Entra authentication (local auth is off on Application Insights).
@@ -54,25 +57,14 @@ resource hostStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource queueReceive 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (queueName, i) in queueNames: {
-  name: guid(queues[i].id, principalId, roles.serviceBusDataReceiver)
+resource queueOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (queueName, i) in queueNames: {
+  name: guid(queues[i].id, principalId, roles.serviceBusDataOwner)
   scope: queues[i]
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataOwner)
     principalId: principalId
     principalType: 'ServicePrincipal'
-    description: 'autoattach: Service Bus trigger on ${queueName}'
-  }
-}]
-
-resource queueSend 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (queueName, i) in queueNames: {
-  name: guid(queues[i].id, principalId, roles.serviceBusDataSender)
-  scope: queues[i]
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-    description: 'autoattach: scheduled re-checks onto ${queueName}'
+    description: 'autoattach: Service Bus trigger, scaling and scheduled re-checks on ${queueName}'
   }
 }]
 

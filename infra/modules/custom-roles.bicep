@@ -1,17 +1,17 @@
 targetScope = 'subscription'
 
-// autoattach's two custom roles. Built-in roles are either too broad (Contributor on clusters or workspaces) or too
-// narrow (none covers managed namespaces plus extensions plus computes), so each role lists exactly the operations
-// the code performs, and each operation says why.
+// autoattach's custom roles, created in ONE subscription (the one this module is deployed to) and assignable only
+// there. Every subscription autoattach works in gets its own copy (main.bicep deploys this module once per watched or
+// workspace subscription), so adding or removing a subscription never changes any definition's assignableScopes:
+// ARM refuses to shrink assignableScopes while assignments exist under the removed scope
+// (RoleScopeBeingRemovedContainsAssignments), and a definition is created where it is assignable (docs/deploy.md).
+//
+// Built-in roles are either too broad (Contributor on clusters or workspaces; Role Based Access Control Administrator
+// with */read on the whole subscription) or too narrow, so each role lists exactly the operations the code performs,
+// and each operation says why. No role borrows a read from another.
 
-@description('Unique suffix so that the role names (unique in the tenant) do not collide between environments.')
+@description('Unique suffix (environment and its token) so that role names, unique in the tenant, do not collide.')
 param nameSuffix string
-
-@description('Subscriptions autoattach watches: where the cluster operator role may be assigned.')
-param watchedSubscriptionIds array
-
-@description('Subscriptions of the workspaces autoattach may attach to: where the compute operator role may be assigned.')
-param workspaceSubscriptionIds array
 
 // Assigned on each watched subscription.
 var clusterOperatorActions = [
@@ -26,59 +26,90 @@ var clusterOperatorActions = [
   'Microsoft.KubernetesConfiguration/extensions/read'
   'Microsoft.KubernetesConfiguration/extensions/write'
   'Microsoft.KubernetesConfiguration/extensions/operations/read'
-  // Create the namespace a workspace's compute runs in, through ARM (AKS managed namespaces).
+  // Create the namespace a workspace's compute runs in, through ARM (AKS managed namespaces), and read the PUT's
+  // long-running operation status (Azure-AsyncOperation under the provider's locations).
   'Microsoft.ContainerService/managedClusters/managedNamespaces/read'
   'Microsoft.ContainerService/managedClusters/managedNamespaces/write'
-  // Attach with a user-assigned identity: Azure ML checks that the caller may assign that identity.
-  'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action'
+  'Microsoft.ContainerService/locations/operations/read'
+  'Microsoft.ContainerService/locations/operationresults/read'
+  // Read the Azure Relay an Arc cluster's extension names (it receives Azure Relay Owner for the workspace identity).
+  'Microsoft.Relay/namespaces/read'
+  'Microsoft.Relay/namespaces/hybridConnections/read'
 ]
 
 // Assigned on each workspace the attach policy allows, never on a subscription.
 var computeOperatorActions = [
   // Read the workspace's location, storage account, container registry and identity.
   'Microsoft.MachineLearningServices/workspaces/read'
-  // Attach (create), inspect and detach (delete) the Kubernetes computes autoattach owns.
+  // Attach (create), inspect and detach (delete) the Kubernetes computes autoattach owns, and poll the attach.
   'Microsoft.MachineLearningServices/workspaces/computes/read'
   'Microsoft.MachineLearningServices/workspaces/computes/write'
   'Microsoft.MachineLearningServices/workspaces/computes/delete'
+  'Microsoft.MachineLearningServices/locations/computeOperationsStatus/read'
 ]
 
-resource clusterOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, 'autoattach-cluster-operator', nameSuffix)
-  properties: {
-    roleName: 'autoattach cluster operator (${nameSuffix})'
+// Assigned with an ABAC condition (infra/abac/rbac-admin-condition.txt): on each watched subscription for the cluster
+// roles, on each allowed workspace's resource group for the data roles. Grant and revoke, never for itself.
+var roleDelegatorActions = [
+  'Microsoft.Authorization/roleAssignments/write'
+  'Microsoft.Authorization/roleAssignments/delete'
+]
+
+// Assigned on each watched and workspace subscription: see which roles a principal holds, and list the assignments
+// autoattach made (the sweep removes orphans).
+var assignmentReaderActions = [
+  'Microsoft.Authorization/roleAssignments/read'
+]
+
+var roles = [
+  {
+    key: 'cluster-operator'
+    title: 'cluster operator'
     description: 'autoattach: read AKS and Arc clusters, install the Azure ML extension, create AKS managed namespaces.'
-    type: 'CustomRole'
-    permissions: [
-      {
-        actions: clusterOperatorActions
-        notActions: []
-        dataActions: []
-        notDataActions: []
-      }
-    ]
-    assignableScopes: [for subscriptionId in watchedSubscriptionIds: '/subscriptions/${subscriptionId}']
+    actions: clusterOperatorActions
   }
-}
-
-resource computeOperator 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, 'autoattach-compute-operator', nameSuffix)
-  properties: {
-    roleName: 'autoattach compute operator (${nameSuffix})'
+  {
+    key: 'compute-operator'
+    title: 'compute operator'
     description: 'autoattach: attach and detach Kubernetes computes on an allowed Azure ML workspace.'
+    actions: computeOperatorActions
+  }
+  {
+    key: 'role-delegator'
+    title: 'role delegator'
+    description: 'autoattach: grant and revoke the roles attach needs (limited by an ABAC condition on each assignment).'
+    actions: roleDelegatorActions
+  }
+  {
+    key: 'assignment-reader'
+    title: 'assignment reader'
+    description: 'autoattach: read role assignments.'
+    actions: assignmentReaderActions
+  }
+]
+
+resource definitions 'Microsoft.Authorization/roleDefinitions@2022-04-01' = [for role in roles: {
+  name: guid(subscription().id, 'autoattach-${role.key}', nameSuffix)
+  properties: {
+    roleName: 'autoattach ${role.title} (${nameSuffix}, ${subscription().subscriptionId})'
+    description: role.description
     type: 'CustomRole'
     permissions: [
       {
-        actions: computeOperatorActions
+        actions: role.actions
         notActions: []
         dataActions: []
         notDataActions: []
       }
     ]
-    assignableScopes: [for subscriptionId in workspaceSubscriptionIds: '/subscriptions/${subscriptionId}']
+    assignableScopes: [
+      subscription().id
+    ]
   }
-}
+}]
 
-// The role definitions' names (GUIDs); a custom role is referenced under any of its assignable subscriptions.
-output clusterOperatorRoleName string = clusterOperator.name
-output computeOperatorRoleName string = computeOperator.name
+// The role definitions' names (GUIDs), to be assigned in this subscription.
+output clusterOperatorRoleName string = definitions[0].name
+output computeOperatorRoleName string = definitions[1].name
+output roleDelegatorRoleName string = definitions[2].name
+output assignmentReaderRoleName string = definitions[3].name

@@ -1,38 +1,52 @@
 targetScope = 'subscription'
 
-// Role Based Access Control Administrator for the Function identity on one subscription, limited by an ABAC condition
-// (infra/abac/rbac-admin-condition.txt) to creating and deleting assignments of exactly the roles autoattach grants,
-// and only to service principals (managed identities). Without the condition this role could grant anything,
-// including Owner; with it, it cannot. Owner and User Access Administrator are never assigned.
+// On one watched subscription: the autoattach role delegator (role assignments write and delete, nothing else) for
+// the Function identity, limited by an ABAC condition (infra/abac/rbac-admin-condition.txt) to the roles a workspace
+// identity needs where clusters live, granted to and revoked from service principals other than autoattach itself;
+// and the assignment reader (role assignments read) so that the code sees what is held and what it made.
 //
-// The roles the condition allows, and why autoattach grants each:
-//   AcrPull (7f951dda-...)                        compute identity pulls images from the workspace's registry
-//   Storage Blob Data Reader (2a2b9908-...)       compute identity reads the workspace's storage (read-only policy)
-//   Storage Blob Data Contributor (ba92f5b4-...)  compute identity writes the workspace's storage (read-write policy)
-//   Reader (acdd72a7-...)                         workspace identity reads the cluster (attach needs it)
-//   Kubernetes Extension Contributor (85cb6faf-...) workspace identity manages the Azure ML extension
-//   Azure Kubernetes Service Cluster Admin Role (0ab0b1a8-...) workspace identity reaches the AKS cluster
-//   Azure Relay Owner (2787bf04-...)              workspace identity uses the Arc extension's relay
-//
-// Role Based Access Control Administrator also carries */read on its scope; autoattach's reads are nonetheless
-// listed explicitly in its custom roles so that they stand on their own.
+// The roles the condition allows here, and why autoattach grants each (to the workspace's identity):
+//   Reader (acdd72a7-...)                                     reads the cluster (attach needs it)
+//   Kubernetes Extension Contributor (85cb6faf-...)           manages the Azure ML extension
+//   Azure Kubernetes Service Cluster Admin Role (0ab0b1a8-...) reaches the AKS cluster
+//   Azure Relay Owner (2787bf04-...)                          uses the Arc extension's relay (in the cluster's group)
+// The data roles (AcrPull, Storage Blob Data Reader/Contributor) are delegated only on the workspaces' resource
+// groups: delegated-rbac-group.bicep.
 
 @description('Principal (object) id of the Function App\'s user-assigned identity.')
 param principalId string
 
-var rbacAdministrator = 'f58310d9-a9f6-439a-9e8d-f62e7b41a168'
+@description('Name (GUID) of the autoattach role delegator custom role in this subscription.')
+param roleDelegatorRoleName string
 
-// Whitespace in a condition is insignificant; it is kept on one line for the API.
-var condition = replace(replace(loadTextContent('../abac/rbac-admin-condition.txt'), '\r', ''), '\n', ' ')
+@description('Name (GUID) of the autoattach assignment reader custom role in this subscription.')
+param assignmentReaderRoleName string
 
-resource delegatedRoleAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(subscription().id, principalId, rbacAdministrator)
+@description('Built-in role ids the condition lets autoattach grant and revoke here.')
+param grantableRoleIds array
+
+// The placeholders are filled in; whitespace in a condition is insignificant, so it goes to the API on one line.
+var template = replace(replace(loadTextContent('../abac/rbac-admin-condition.txt'), '\r', ''), '\n', ' ')
+var condition = replace(replace(template, '__GRANTABLE_ROLES__', join(grantableRoleIds, ', ')), '__SELF__', principalId)
+
+resource delegator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, principalId, roleDelegatorRoleName)
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', rbacAdministrator)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleDelegatorRoleName)
     principalId: principalId
     principalType: 'ServicePrincipal'
     condition: condition
     conditionVersion: '2.0'
-    description: 'autoattach: grant and revoke only the roles attach needs, only to managed identities'
+    description: 'autoattach: grant and revoke only the cluster roles attach needs, only to other managed identities'
+  }
+}
+
+resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, principalId, assignmentReaderRoleName)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', assignmentReaderRoleName)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    description: 'autoattach: read role assignments (what is held, what autoattach made)'
   }
 }

@@ -27,10 +27,18 @@ var clusterOperations = [
   'Microsoft.ContainerService/managedClusters/delete'
   'Microsoft.Kubernetes/connectedClusters/write'
   'Microsoft.Kubernetes/connectedClusters/delete'
-  // Tagging an existing resource: data.resourceUri is the tagged resource. Tag writes on any resource match (the
-  // subject's exact form for tag writes is not pinned down well enough to filter on); the handler ignores those that
-  // are not AKS or Arc clusters.
+  // Tagging an existing resource: data.resourceUri (and the subject) is the tagged resource. Alone, this operation
+  // would deliver tag writes on every resource of the subscription: clusterSubjects narrows it to clusters.
   'Microsoft.Resources/tags/write'
+]
+
+// The subject of an ARM event is the resource URI (of the tagged resource, for a tag write). Advanced filters are
+// ANDed, so with this one only events about AKS and Arc clusters (and their child resources, which the handler
+// ignores) reach the queue. StringContains compares case-insensitively. Event Grid allows 25 advanced filters and
+// 25 filter values in all per event subscription: 5 + 2 here.
+var clusterSubjects = [
+  '/providers/Microsoft.ContainerService/managedClusters/'
+  '/providers/Microsoft.Kubernetes/connectedClusters/'
 ]
 
 var extensionOperations = [
@@ -38,8 +46,10 @@ var extensionOperations = [
   'Microsoft.KubernetesConfiguration/extensions/delete'
 ]
 
-// Event Grid's defaults, stated: 30 attempts over 24 hours. The queues' duplicate detection window matches the TTL,
-// because every retry of an event carries the same id (the message id on the queue).
+// Event Grid's defaults, stated: 30 attempts over 24 hours. The queues' duplicate detection window matches the TTL:
+// the MessageId Event Grid gives a delivery is an internal id of its own (not the event id) that it keeps across
+// its redeliveries of that event, so the queue drops a redelivery of a message it already took. The code never reads
+// the MessageId: it reads the event id from the body.
 var retryPolicy = {
   maxDeliveryAttempts: 30
   eventTimeToLiveInMinutes: 1440
@@ -74,6 +84,11 @@ resource clusterEvents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025
           operatorType: 'StringIn'
           key: 'data.operationName'
           values: clusterOperations
+        }
+        {
+          operatorType: 'StringContains'
+          key: 'subject'
+          values: clusterSubjects
         }
       ]
     }

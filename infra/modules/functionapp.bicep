@@ -14,8 +14,9 @@ param identityId string
 @description('Client id of that identity.')
 param identityClientId string
 
-param storageAccountName string
 param storageBlobEndpoint string
+param storageQueueEndpoint string
+param storageTableEndpoint string
 param deploymentContainerName string
 param applicationInsightsConnectionString string
 
@@ -106,10 +107,13 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
 // Host settings: storage and telemetry through the managed identity. Flex Consumption takes the runtime from
 // functionAppConfig, so FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION must not be set.
+// The service URIs come from the storage account itself, so they carry the cloud's storage suffix; the host's
+// __accountName form would assume the public cloud's storage suffix.
 var hostSettings = {
-  AzureWebJobsStorage__accountName: storageAccountName
   // Also read by the code: the cluster ledger (shared/adapters/ledger.py) lives in this account's blobs.
   AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
+  AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
+  AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString

@@ -1,10 +1,15 @@
-// Read-only access to the secrets of the Key Vault where the platform team keeps kubeconfigs for Arc clusters
-// (autoattach creates namespaces on Arc clusters through the Kubernetes API). The vault must use Azure RBAC.
+// Read-only access to the kubeconfigs of Arc clusters (autoattach creates namespaces on Arc clusters through the
+// Kubernetes API). The vault must use Azure RBAC. Key Vault Secrets User on each named secret only, when the
+// secrets are named (the preprovision hook takes them from the policy's kubeconfig_secret URIs); on the whole vault
+// only when they cannot be named at deploy time (a policy that names secrets per cluster with a placeholder).
 
 param vaultName string
 
 @description('Principal (object) id of the Function App\'s user-assigned identity.')
 param principalId string
+
+@description('Names of the secrets autoattach reads. Empty: the whole vault (see docs/deploy.md).')
+param secretNames array = []
 
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 
@@ -12,13 +17,29 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: vaultName
 }
 
-resource readSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource secrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = [for secretName in secretNames: {
+  parent: vault
+  name: secretName
+}]
+
+resource readSecret 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (secretName, i) in secretNames: {
+  name: guid(secrets[i].id, principalId, keyVaultSecretsUser)
+  scope: secrets[i]
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    description: 'autoattach: read the kubeconfig ${secretName}'
+  }
+}]
+
+resource readVault 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (empty(secretNames)) {
   name: guid(vault.id, principalId, keyVaultSecretsUser)
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
     principalId: principalId
     principalType: 'ServicePrincipal'
-    description: 'autoattach: read kubeconfigs for Arc clusters'
+    description: 'autoattach: read kubeconfigs for Arc clusters (secrets not named at deploy time)'
   }
 }

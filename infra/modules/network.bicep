@@ -14,12 +14,23 @@ param serviceBusNamespaceId string
 param storageAccountId string
 param notificationTopicId string
 
+@description('Host name of the Service Bus namespace (<name>.servicebus.<cloud suffix>).')
+param serviceBusHostName string
+
+@description('Endpoint of the notification topic (https://<name>.<region>-1.eventgrid.<cloud suffix>/api/events).')
+param notificationTopicEndpoint string
+
+// Private DNS zone names follow the cloud: the storage suffix comes from environment(), and the Service Bus and
+// Event Grid suffixes (which environment() does not carry) from the resources' own endpoints.
+var serviceBusSuffix = join(skip(split(serviceBusHostName, '.'), 1), '.')
+var eventGridSuffix = join(skip(split(split(notificationTopicEndpoint, '/')[2], '.'), 2), '.')
+
 var endpoints = [
   {
     name: 'servicebus'
     resourceId: serviceBusNamespaceId
     groupId: 'namespace'
-    zone: 'privatelink.servicebus.windows.net'
+    zone: 'privatelink.${serviceBusSuffix}'
   }
   {
     name: 'blob'
@@ -31,7 +42,7 @@ var endpoints = [
     name: 'topic'
     resourceId: notificationTopicId
     groupId: 'topic'
-    zone: 'privatelink.eventgrid.azure.net'
+    zone: 'privatelink.${eventGridSuffix}'
   }
 ]
 

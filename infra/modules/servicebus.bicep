@@ -13,6 +13,9 @@ param queueNames array
 @description('Private networking: Premium (private endpoints need it), public network access denied except trusted services.')
 param privateNetworking bool = false
 
+@description('Zone redundancy (Premium only; needs a region with availability zones). Off by default: it fails in regions without zones.')
+param zoneRedundant bool = false
+
 // Queue settings, chosen for the code's retry design:
 // - Transient failures and "not ready yet" never throw: the handler completes the message and schedules a copy,
 //   so redelivery is not the retry mechanism. Only an unexpected exception (a bug, a crash) abandons a message,
@@ -47,7 +50,7 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
     disableLocalAuth: true
     minimumTlsVersion: '1.2'
     publicNetworkAccess: 'Enabled'
-    zoneRedundant: privateNetworking
+    zoneRedundant: privateNetworking && zoneRedundant
   }
 }
 

@@ -1,7 +1,8 @@
 targetScope = 'subscription'
 
 // Everything autoattach needs in one watched subscription: the Event Grid system topic and its two event
-// subscriptions (in a small resource group of their own), and the Function identity's cluster operator role.
+// subscriptions (in a small resource group of their own), and the Function identity's cluster operator role (a
+// definition of this subscription: custom-roles.bicep, deployed here before this module).
 
 param resourceGroupName string
 param location string
@@ -11,8 +12,11 @@ param systemTopicName string
 @description('Principal (object) id of the Function App\'s user-assigned identity.')
 param functionPrincipalId string
 
-@description('Name (GUID) of the autoattach cluster operator custom role.')
+@description('Name (GUID) of the autoattach cluster operator custom role of this subscription.')
 param clusterOperatorRoleName string
+
+@description('Environment token: deployment names in a subscription differ between environments.')
+param token string
 
 // Where the queues and the dead-letter container live (autoattach's own resource group).
 param hubSubscriptionId string
@@ -37,7 +41,7 @@ resource eventsGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
 }
 
 module topic 'event-topic.bicep' = {
-  name: 'autoattach-topic-${uniqueString(subscription().id)}'
+  name: 'autoattach-topic-${token}'
   scope: eventsGroup
   params: {
     name: systemTopicName
@@ -47,7 +51,7 @@ module topic 'event-topic.bicep' = {
 
 // The topic's identity must be able to send before Event Grid validates the managed-identity destinations.
 module deliveryAccess 'event-delivery-access.bicep' = {
-  name: 'autoattach-delivery-${uniqueString(subscription().id)}'
+  name: 'autoattach-delivery-${token}-${uniqueString(subscription().id)}'
   scope: hubGroup
   params: {
     principalId: topic.outputs.principalId
@@ -62,7 +66,7 @@ module deliveryAccess 'event-delivery-access.bicep' = {
 }
 
 module eventSubscriptions 'event-subscriptions.bicep' = {
-  name: 'autoattach-events-${uniqueString(subscription().id)}'
+  name: 'autoattach-events-${token}'
   scope: eventsGroup
   dependsOn: [
     deliveryAccess

@@ -6,7 +6,7 @@ param workspaceName string
 @description('Principal (object) id of the Function App\'s user-assigned identity.')
 param principalId string
 
-@description('Name (GUID) of the autoattach compute operator custom role.')
+@description('Name (GUID) of the autoattach compute operator custom role of the workspace\'s subscription.')
 param computeOperatorRoleName string
 
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01' existing = {

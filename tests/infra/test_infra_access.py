@@ -11,6 +11,7 @@ from tests.infra.bicep_model import (
     bicep_files,
     body,
     guids,
+    module_path,
     module_using,
     resolve,
     resources_of_type,
@@ -40,8 +41,7 @@ GRANTED_ROLES = {
 EXPECTED_ASSIGNMENTS = {
     "modules/app-access.bicep": {
         "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",  # Storage Blob Data Owner: host storage
-        "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",  # Service Bus Data Receiver: triggers
-        "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",  # Service Bus Data Sender: scheduled re-checks
+        "090c5cfd-751d-490a-894a-3ce6f1109419",  # Service Bus Data Owner: trigger, scaling
         "d5a91429-5739-47e2-a06b-3470a27159e7",  # EventGrid Data Sender: notifications
         "3913510d-42f4-4e42-8a64-420c390055eb",  # Monitoring Metrics Publisher: telemetry
     },
@@ -53,21 +53,41 @@ EXPECTED_ASSIGNMENTS = {
         "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",  # Service Bus Data Receiver: list dead letters
         "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",  # Service Bus Data Sender: replay them
     },
-    "modules/delegated-rbac.bicep": {RBAC_ADMINISTRATOR},
     "modules/keyvault-access.bicep": {"4633458b-17de-408a-b874-0445c86b69e6"},  # Secrets User
+    "modules/identity-access.bicep": {"f1a07417-d97a-45cb-824c-7a7467783830"},  # MI Operator
+    "modules/notification-owners.bicep": {
+        "428e0ff0-5e57-4d9c-a221-2c70d0e0a443"  # EventGrid EventSubscription Contributor
+    },
     # Custom roles, by definition name: see test_custom_roles_*.
+    "modules/delegated-rbac.bicep": set(),
+    "modules/delegated-rbac-group.bicep": set(),
+    "modules/assignment-reader.bicep": set(),
     "modules/watched-subscription.bicep": set(),
     "modules/workspace-access.bicep": set(),
 }
 
 
-def _condition() -> str:
-    return (INFRA / "abac" / "rbac-admin-condition.txt").read_text()
+CLUSTER_ROLES = {
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7",  # Reader
+    "85cb6faf-e071-4c9b-8136-154b5a04f717",  # Kubernetes Extension Contributor
+    "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8",  # Azure Kubernetes Service Cluster Admin Role
+    "2787bf04-f1f5-4bfe-8383-c8a24483ee38",  # Azure Relay Owner
+}
+DATA_ROLES = GRANTED_ROLES - CLUSTER_ROLES
+SELF = "11111111-2222-3333-4444-555555555555"
 
 
-def _clauses() -> tuple[str, str]:
+def _condition(roles: set[str] = GRANTED_ROLES, self_id: str = SELF) -> str:
+    """The condition as the Bicep renders it (delegated-rbac*.bicep fill the placeholders)."""
+    template = (INFRA / "abac" / "rbac-admin-condition.txt").read_text()
+    return template.replace("__GRANTABLE_ROLES__", ", ".join(sorted(roles))).replace(
+        "__SELF__", self_id
+    )
+
+
+def _clauses(roles: set[str] = GRANTED_ROLES) -> tuple[str, str]:
     """The condition's write clause and delete clause."""
-    flat = " ".join(_condition().split())
+    flat = " ".join(_condition(roles).split())
     write, delete = re.split(r"\)\s*\)\s*AND\s*\(\s*\(", flat)
     return write, delete
 
@@ -107,6 +127,19 @@ def test_abac_condition_limits_writes_and_deletes_to_service_principals():
     assert _principal_types(delete, "Resource") == ["ServicePrincipal"]
 
 
+def test_the_app_can_neither_grant_itself_a_role_nor_revoke_one_of_its_own():
+    write, delete = _clauses()
+    exclusion = (
+        "[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAllValues:GuidNotEquals"
+    )
+    assert f"@Request{exclusion} {{{SELF}}}" in write
+    assert f"@Resource{exclusion} {{{SELF}}}" in delete
+    for name in ("modules/delegated-rbac.bicep", "modules/delegated-rbac-group.bicep"):
+        condition = text(variable(template(name), "condition"))
+        assert "__SELF__" in condition and "principalId" in condition, name
+        assert "__GRANTABLE_ROLES__" in condition and "grantableRoleIds" in condition, name
+
+
 def test_abac_condition_has_balanced_parentheses():
     depth = 0
     for char in _condition():
@@ -115,24 +148,46 @@ def test_abac_condition_has_balanced_parentheses():
     assert depth == 0
 
 
-def test_rbac_administrator_is_assigned_only_with_the_abac_condition():
-    tpl = template("modules/delegated-rbac.bicep")
-    (assignment,) = resources_of_type(tpl, ROLE_ASSIGNMENTS).values()
-    props = body(assignment)["properties"]
-    assert guids(tpl, props["roleDefinitionId"]) == {RBAC_ADMINISTRATOR}
-    assert props["conditionVersion"] == "2.0"
-    assert props["principalType"] == "ServicePrincipal"
-    condition = text(resolve(tpl, props["condition"]))
-    assert "load_text_content" in condition and "abac/rbac-admin-condition.txt" in condition
+def _delegations() -> dict[str, dict]:
+    tpl = template("main.bicep")
+    return {
+        module_path(m): m for m in tpl["modules"].values() if "delegated-rbac" in module_path(m)
+    }
 
 
-def test_rbac_administrator_covers_watched_and_workspace_subscriptions():
+def test_cluster_roles_are_delegated_where_clusters_live_and_data_roles_on_workspace_groups():
     main = template("main.bicep")
-    module = module_using(main, "delegated-rbac.bicep")
-    loop = module["config"]["loop_type"]["detail"]["array_name"]
-    assert loop == "roleAssignmentSubscriptionIds"
-    covered = text(variable(main, loop))
-    assert "watchedSubscriptionIds" in covered and "workspaceSubscriptionIds" in covered
+    delegations = _delegations()
+    cluster = delegations["modules/delegated-rbac.bicep"]
+    data = delegations["modules/delegated-rbac-group.bicep"]
+    assert cluster["config"]["loop_type"]["detail"]["array_name"] == "watchedSubscriptionIds"
+    assert data["config"]["loop_type"]["detail"]["array_name"] == "workspaceGroupIds"
+    assert set(resolve(main, body(cluster)["params"]["grantableRoleIds"])) == CLUSTER_ROLES
+    assert set(resolve(main, body(data)["params"]["grantableRoleIds"])) == DATA_ROLES
+    assert template("modules/delegated-rbac-group.bicep")["globals"]["scope"]["value"] != (
+        "subscription"
+    )
+
+
+def test_delegation_is_the_custom_role_delegator_with_the_condition_never_a_built_in_admin():
+    for name in ("modules/delegated-rbac.bicep", "modules/delegated-rbac-group.bicep"):
+        tpl = template(name)
+        (delegator,) = [
+            r
+            for r in resources_of_type(tpl, ROLE_ASSIGNMENTS).values()
+            if "condition" in body(r)["properties"]
+        ]
+        props = body(delegator)["properties"]
+        assert "roleDelegatorRoleName" in text(props["roleDefinitionId"])
+        assert props["conditionVersion"] == "2.0"
+        assert props["principalType"] == "ServicePrincipal"
+        assert props["condition"] == "condition"
+    for path in bicep_files():
+        assert RBAC_ADMINISTRATOR not in path.read_text().lower(), path.name
+    assert _actions("roleDelegatorActions") == [
+        "Microsoft.Authorization/roleAssignments/write",
+        "Microsoft.Authorization/roleAssignments/delete",
+    ]
 
 
 def test_no_owner_user_access_administrator_or_contributor_appears_anywhere_in_the_bicep():
@@ -152,11 +207,17 @@ def test_every_role_assignment_grants_only_the_expected_roles():
 
 
 def test_custom_roles_are_assigned_by_definition_name_and_nothing_else():
-    for name in ("modules/watched-subscription.bicep", "modules/workspace-access.bicep"):
+    for name in (
+        "modules/watched-subscription.bicep",
+        "modules/workspace-access.bicep",
+        "modules/delegated-rbac.bicep",
+        "modules/delegated-rbac-group.bicep",
+        "modules/assignment-reader.bicep",
+    ):
         tpl = template(name)
-        (assignment,) = resources_of_type(tpl, ROLE_ASSIGNMENTS).values()
-        role = text(body(assignment)["properties"]["roleDefinitionId"])
-        assert re.search(r'"(cluster|compute)OperatorRoleName"', role), role
+        for assignment in resources_of_type(tpl, ROLE_ASSIGNMENTS).values():
+            role = text(body(assignment)["properties"]["roleDefinitionId"])
+            assert re.search(r'"(\w+)RoleName"', role), (name, role)
 
 
 def _actions(role: str) -> list[str]:
@@ -181,7 +242,10 @@ def test_cluster_operator_reads_clusters_installs_extensions_and_creates_namespa
         "Microsoft.KubernetesConfiguration/extensions/operations/read",
         "Microsoft.ContainerService/managedClusters/managedNamespaces/read",
         "Microsoft.ContainerService/managedClusters/managedNamespaces/write",
-        "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+        "Microsoft.ContainerService/locations/operations/read",
+        "Microsoft.ContainerService/locations/operationresults/read",
+        "Microsoft.Relay/namespaces/read",
+        "Microsoft.Relay/namespaces/hybridConnections/read",
     }
 
 
@@ -191,6 +255,7 @@ def test_compute_writes_are_granted_only_on_allowed_workspaces():
         "Microsoft.MachineLearningServices/workspaces/computes/read",
         "Microsoft.MachineLearningServices/workspaces/computes/write",
         "Microsoft.MachineLearningServices/workspaces/computes/delete",
+        "Microsoft.MachineLearningServices/locations/computeOperationsStatus/read",
     }
     assert not any("computes" in a for a in _actions("clusterOperatorActions"))
     main = template("main.bicep")
