@@ -4,6 +4,7 @@ import os
 
 import azure.functions as func
 
+from functions import telemetry
 from functions.queue_triggers import blueprint as queue_triggers
 from functions.sweep import blueprint as sweep
 from shared.wiring import current_app
@@ -13,6 +14,8 @@ app.register_functions(queue_triggers)
 app.register_functions(sweep)
 
 if os.environ.get("FUNCTIONS_WORKER_RUNTIME"):
-    # In the Functions host: validate settings and the attach policy once, at start, so a bad
-    # deployment fails loudly here instead of on every message (messages wait on the queue).
+    # In the Functions host: telemetry first (when APPLICATIONINSIGHTS_CONNECTION_STRING is set),
+    # so that start-up is recorded too; then validate settings and the attach policy once, at
+    # start, so a bad deployment fails loudly here instead of on every message.
+    telemetry.configure_from_environment()
     current_app()

@@ -119,7 +119,9 @@ class Rig:
             if spec.initially:
                 give_api_access(sandbox, spec, spec.document)
         sandbox.settings = Settings.from_environment(sandbox.app_settings())
-        sandbox.app = build_app(sandbox.settings, SandboxCredential(), scheduler=sandbox.bus)
+        sandbox.app = build_app(
+            sandbox.settings, SandboxCredential(), scheduler=sandbox.bus, now=sandbox.clock.seconds
+        )
         use_app(sandbox.app)
         seed_jitter(scenario.seed)
         if not self.triggers:

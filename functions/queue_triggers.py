@@ -1,7 +1,8 @@
 """Service Bus triggers for cluster-events and extension-events.
 
 Settling is done here, not by the host (``auto_complete_messages=False``): a re-check is a
-scheduled copy plus complete, a bad message is dead-lettered with its reason.
+scheduled copy plus complete, a bad message is dead-lettered with its reason. Each message handled
+is one span (functions/telemetry.py) carrying its outcome, when telemetry is on.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import azure.functions as func
 import azurefunctions.extensions.bindings.servicebus as servicebus
 
+from functions import telemetry
 from shared import settings as names
 from shared.handling import handle_message
 from shared.settlement import MessageActions, attempt_of, event_id_of, message_body, settle
@@ -24,19 +26,22 @@ def process(
     message: servicebus.ServiceBusReceivedMessage, actions: MessageActions, queue: str
 ) -> None:
     app = current_app()
-    try:
-        outcome = handle_message(
-            message_body(message),
-            attempt=attempt_of(message),
-            services=app.services,
-            recheck_delay_seconds=app.settings.recheck_delay_seconds,
-        )
-    except Exception:
-        # A bug, not a verdict on the message: let Service Bus deliver it again.
-        log.exception("event %s: unexpected failure; abandoning", event_id_of(message))
-        actions.abandon(message)
-        return
-    settle(message, actions, outcome, queue=queue, scheduler=app.scheduler)
+    with telemetry.message_span(queue, message) as span:
+        try:
+            outcome = handle_message(
+                message_body(message),
+                attempt=attempt_of(message),
+                services=app.services,
+                recheck_delay_seconds=app.settings.recheck_delay_seconds,
+            )
+        except Exception as error:
+            # A bug, not a verdict on the message: let Service Bus deliver it again.
+            log.exception("event %s: unexpected failure; abandoning", event_id_of(message))
+            span.abandoned(error)
+            actions.abandon(message)
+            return
+        span.outcome(outcome)
+        settle(message, span.watch(actions), outcome, queue=queue, scheduler=app.scheduler)
 
 
 @blueprint.function_name("cluster_events")

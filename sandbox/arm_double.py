@@ -4,8 +4,10 @@
     client = ResourceManagementClient(cred, sub, base_url=double.base_url,
                                       connection_verify=str(tls.ca_bundle))
 
-Every request needs ``Authorization: Bearer ...`` (401 otherwise), is counted (``counts``) and
-logged (``log``), may be answered by an injected fault (``inject``, ``fail_next_lro``), and carries
+Every request needs ``Authorization: Bearer ...`` (401 otherwise), is counted (``counts``,
+``split_counts``) and logged (``log``), may be answered by an injected fault (``inject``,
+``fail_next_lro``), is charged to ARM's token buckets (``throttle``, sandbox/arm_throttle.py;
+enforced when the world says ``arm_throttling: true``) and carries
 ``x-ms-ratelimit-remaining-subscription-*`` headers. See sandbox/README.md.
 """
 
@@ -19,11 +21,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import arm_authorization, arm_extensions, arm_ml, arm_namespaces, arm_resources
-from sandbox.arm_faults import READ_METHODS, Faults, Throttle, ThrottleLimits
+from sandbox import (
+    arm_authorization,
+    arm_eventgrid,
+    arm_extensions,
+    arm_ml,
+    arm_namespaces,
+    arm_resources,
+    arm_role_definitions,
+    arm_servicebus,
+    arm_storage,
+)
+from sandbox.arm_faults import Faults
 from sandbox.arm_http import Ctx, arm_error
-from sandbox.arm_ids import subscription_of
 from sandbox.arm_lro import LroStore
+from sandbox.arm_throttle import READ_METHODS, Throttle, ThrottleLimits, actor_of, is_poll
 from sandbox.clock import VirtualClock
 from sandbox.contracts import ArmContracts
 from sandbox.https import HttpsDouble, Request, Response
@@ -31,6 +43,7 @@ from sandbox.tls import SandboxTls
 from sandbox.world import World
 
 _SEG = r"[^/]+"
+_THROTTLED_HEADER = "x-sandbox-throttled"  # internal mark, removed before the answer goes out
 _RG = rf"/subscriptions/{_SEG}/resourceGroups/{_SEG}/providers"
 _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
     (
@@ -71,6 +84,36 @@ _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
         rf"(?P<ws>{_RG}/Microsoft\.MachineLearningServices/workspaces/{_SEG})",
         arm_ml.workspace,
     ),
+    # What doctor reads around autoattach (sandbox/hub.py): read-only.
+    (
+        {"GET"},
+        r"(?P<scope>/.*)/providers/Microsoft\.Authorization/roleDefinitions"
+        rf"(?:/(?P<name>{_SEG}))?",
+        arm_role_definitions.role_definitions,
+    ),
+    (
+        {"GET"},
+        rf"(?P<ns>{_RG}/Microsoft\.ServiceBus/namespaces/{_SEG})"
+        rf"(?:/(?P<queues>queues)(?:/(?P<queue>{_SEG}))?)?",
+        arm_servicebus.service_bus,
+    ),
+    (
+        {"GET"},
+        rf"(?P<topic>{_RG}/Microsoft\.EventGrid/systemTopics/{_SEG})"
+        rf"(?:/(?P<subs>eventSubscriptions)(?:/(?P<sub>{_SEG}))?)?",
+        arm_eventgrid.system_topic,
+    ),
+    ({"GET"}, rf"(?P<topic>{_RG}/Microsoft\.EventGrid/topics/{_SEG})", arm_eventgrid.topic),
+    (
+        {"GET"},
+        rf"(?P<account>{_RG}/Microsoft\.Storage/storageAccounts/{_SEG})",
+        arm_storage.storage_account,
+    ),
+    (
+        {"GET"},
+        rf"(?P<registry>{_RG}/Microsoft\.ContainerRegistry/registries/{_SEG})",
+        arm_storage.registry,
+    ),
     ({"GET"}, rf"/subscriptions/(?P<sub>{_SEG})/resources", arm_resources.list_resources),
     (
         {"GET"},
@@ -98,6 +141,15 @@ class LoggedRequest:
     query: dict[str, str]
     status: int
     body: Any = None
+    at: float = 0.0  # virtual seconds when it was served
+    throttled: bool = False  # refused by ARM's token buckets (429 SubscriptionRequestsThrottled)
+
+    @property
+    def kind(self) -> str:
+        """``polls`` (an operation status read), ``reads`` (other GET/HEAD) or ``writes``."""
+        if is_poll(self.method, self.path):
+            return "polls"
+        return "reads" if self.method in READ_METHODS else "writes"
 
 
 class ArmDouble:
@@ -115,7 +167,11 @@ class ArmDouble:
         self.clock = clock
         self.tls = tls
         self.faults = Faults()
-        self.throttle = throttle or Throttle(ThrottleLimits(), enforce=False)
+        # ARM's buckets; enforced only when the world asks (``arm_throttling``) or a test passes
+        # an enforcing Throttle. The region is the one of the ARM instance serving (one a double).
+        self._own_throttle = throttle is None
+        self.throttle = throttle or Throttle(ThrottleLimits(), enforce=world.arm_throttling)
+        self.region = world.arm_region
         self._lro = LroStore(clock)
         world.clock = clock  # computes settle and role assignments take effect on this clock
         self._lock = threading.Lock()
@@ -146,6 +202,11 @@ class ArmDouble:
         self.faults.clear()
         self.reset_counts()
         self._contracts.reset()
+        self.region = world.arm_region
+        if self._own_throttle:
+            self.throttle = Throttle(ThrottleLimits(), enforce=world.arm_throttling)
+        else:
+            self.throttle.reset()
 
     # ---- observation ---------------------------------------------------------------------
 
@@ -153,6 +214,17 @@ class ArmDouble:
     def counts(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
+
+    @property
+    def split_counts(self) -> dict[str, int]:
+        """Since the last ``reset_counts``: ``reads`` (GET/HEAD other than polls), ``polls``
+        (long-running operation status reads), ``writes`` (PUT/PATCH/POST/DELETE), and
+        ``throttled`` (how many of those ARM's buckets refused with 429)."""
+        split = {"reads": 0, "polls": 0, "writes": 0, "throttled": 0}
+        for logged in self.log:
+            split[logged.kind] += 1
+            split["throttled"] += int(logged.throttled)
+        return split
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -200,6 +272,7 @@ class ArmDouble:
 
     def _handle(self, request: Request) -> Response:
         request.path = re.sub(r"/{2,}", "/", request.path)
+        at = self.clock.seconds()
         response = self._respond(request)
         self._contracts.check_response(
             request.method,
@@ -218,8 +291,11 @@ class ArmDouble:
                     dict(request.query),
                     response.status,
                     _parsed(request.body),
+                    at,
+                    response.headers.get(_THROTTLED_HEADER) is not None,
                 )
             )
+        response.headers.pop(_THROTTLED_HEADER, None)
         request_id = str(uuid.uuid4())
         response.headers.setdefault("x-ms-request-id", request_id)
         response.headers.setdefault("x-ms-correlation-request-id", request_id)
@@ -233,8 +309,14 @@ class ArmDouble:
                 "Authentication failed. The 'Authorization' header is missing.",
             )
         throttled, limit_headers = self.throttle.admit(
-            request.method, subscription_of(request.path)
+            request.method,
+            request.path,
+            actor=actor_of(request.headers.get("authorization", "")),
+            region=self.region,
+            now=self.clock.seconds(),
         )
+        if throttled is not None:
+            throttled.headers[_THROTTLED_HEADER] = "1"
         response = throttled or self.faults.take(request.method, request.path)
         drop = None if response is not None else self.faults.take_drop(request.method, request.path)
         if drop is not None and not drop.after_apply:

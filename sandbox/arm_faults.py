@@ -2,22 +2,20 @@
 
 ``Faults.inject`` queues an error for the next ``times`` requests whose method matches and whose
 path contains a substring (case-insensitive). ``fail_next_lro`` makes the next long-running
-operation under a path end Failed. ``Throttle`` keeps ARM's token buckets (per double, in real
-time, because azure-core sleeps in real time when it honours Retry-After).
+operation under a path end Failed. ARM's throttling (token buckets per principal, subscription and
+region, in virtual time) lives in sandbox/arm_throttle.py; its names are re-exported here.
 """
 
 from __future__ import annotations
 
-import math
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sandbox.arm_http import arm_error
+from sandbox.arm_throttle import READ_METHODS, Throttle, ThrottleLimits
 from sandbox.https import Response
 
-READ_METHODS = {"GET", "HEAD"}
+__all__ = ["READ_METHODS", "Drop", "Fault", "Faults", "Throttle", "ThrottleLimits"]
 
 
 @dataclass
@@ -127,78 +125,6 @@ class Faults:
             self._faults.clear()
             self._lro_failures.clear()
             self._drops.clear()
-
-
-@dataclass(frozen=True)
-class ThrottleLimits:
-    """ARM's public-cloud buckets per subscription and principal (see azure-facts.md)."""
-
-    reads: int = 250
-    reads_per_second: float = 25.0
-    writes: int = 200
-    writes_per_second: float = 10.0
-
-
-class _Bucket:
-    def __init__(self, capacity: int, refill: float, now: float) -> None:
-        self.capacity = capacity
-        self.refill = refill
-        self.tokens = float(capacity)
-        self.stamp = now
-
-    def _top_up(self, now: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
-        self.stamp = now
-
-    def take(self, now: float) -> float:
-        """Take a token; returns 0 when taken, else the seconds until one is available."""
-        self._top_up(now)
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.refill
-
-
-class Throttle:
-    """Token buckets for reads and writes; ``enforce=False`` only reports remaining tokens."""
-
-    def __init__(
-        self,
-        limits: ThrottleLimits | None = None,
-        enforce: bool = False,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.limits = limits or ThrottleLimits()
-        self.enforce = enforce
-        self._monotonic = monotonic
-        now = monotonic()
-        self._lock = threading.Lock()
-        self._reads = _Bucket(self.limits.reads, self.limits.reads_per_second, now)
-        self._writes = _Bucket(self.limits.writes, self.limits.writes_per_second, now)
-
-    def admit(self, method: str, subscription: str) -> tuple[Response | None, dict[str, str]]:
-        """Charge one request; returns (429 response or None, rate-limit headers)."""
-        is_read = method.upper() in READ_METHODS
-        kind = "reads" if is_read else "writes"
-        with self._lock:
-            bucket = self._reads if is_read else self._writes
-            wait = bucket.take(self._monotonic()) if self.enforce else 0.0
-            remaining = int(bucket.tokens) if self.enforce else bucket.capacity - 1
-        headers = {f"x-ms-ratelimit-remaining-subscription-{kind}": str(max(0, remaining))}
-        if wait <= 0:
-            return None, headers
-        seconds = max(1, math.ceil(wait))
-        operation = "read" if is_read else "write"
-        response = arm_error(
-            429,
-            "SubscriptionRequestsThrottled",
-            f"Number of '{operation}' requests for subscription '{subscription}' actor "
-            f"'sandbox' exceeded. Please try again after '{seconds}' seconds after the additional "
-            "tokens are available. Refer to https://aka.ms/arm-throttling for additional "
-            "information.",
-            {"Retry-After": str(seconds), **headers},
-        )
-        return response, headers
 
 
 def _seconds_header(value: float) -> str:

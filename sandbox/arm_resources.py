@@ -233,6 +233,8 @@ def _all_resources(world: World) -> list[dict[str, Any]]:
             entries.append(_summary(ws.id, WORKSPACE_TYPE, ws.location, ws.tags))
         for relay in world.relays():
             entries.append(_summary(relay.id, RELAY_TYPE, relay.location, relay.tags))
+        for resource_id, resource_type, location, tags in world.hub.summaries():
+            entries.append(_summary(resource_id, resource_type, location, tags))
     return sorted(entries, key=lambda e: key(e["id"]))
 
 

@@ -120,6 +120,8 @@ class EventGridDouble:
             "subject": event.get("subject"),
             "time": event.get("time"),
             "data": data,
+            # the structured-mode CloudEvent exactly as published (``autoattach sandbox --notices``)
+            "envelope": dict(event),
         }
 
     @staticmethod

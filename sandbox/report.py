@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sandbox.runner import Delivery, PassReport, Sandbox
@@ -36,18 +37,33 @@ def json_report(sandbox: Sandbox, passes: list[PassReport]) -> dict[str, Any]:
                 {key: a[key] for key in ("scope", "role_definition_id", "principal_id")}
                 for a in snapshot["role_assignments"]
             ],
+            # every notice published, in order, with its full data (docs/notifications.md)
             "notifications": [
-                {"type": n["type"], "subject": n["subject"]} for n in sandbox.topic.notifications
+                {key: n[key] for key in ("id", "type", "source", "subject", "time", "data")}
+                for n in sandbox.topic.notifications
             ],
         },
+        # ARM requests: reads (GET/HEAD but polls), polls (long-running operation status reads),
+        # writes (PUT/PATCH/POST/DELETE); per pass, and for the run.
         "requests": {
             "reads": sum(p.reads for p in passes),
+            "polls": sum(p.polls for p in passes),
             "writes": sum(p.writes for p in passes),
         },
-        "passes": [{"reads": p.reads, "writes": p.writes} for p in passes],
+        "passes": [{"reads": p.reads, "polls": p.polls, "writes": p.writes} for p in passes],
         # Every ARM request of the run, checked against the published types (sandbox/contracts.py).
         "contracts": sandbox.arm.contracts,
     }
+
+
+def notices_jsonl(sandbox: Sandbox) -> str:
+    """The notices published during the run as CloudEvents JSON lines: one structured-mode
+    CloudEvent per line, exactly as the product sent it to the topic (docs/notifications.md)."""
+    return "".join(
+        json.dumps(n["envelope"]) + "\n"
+        for n in sandbox.topic.notifications
+        if n["schema"] == "cloudevents"
+    )
 
 
 def describe_delivery(delivery: Delivery) -> str:
@@ -85,6 +101,6 @@ def describe_world(sandbox: Sandbox, passes: list[PassReport]) -> str:
     for index, report in enumerate(passes, start=1):
         out.append(
             f"Pass {index}: {len(report.deliveries)} deliveries, ARM reads {report.reads}, "
-            f"writes {report.writes}, notifications {report.notifications}"
+            f"polls {report.polls}, writes {report.writes}, notifications {report.notifications}"
         )
     return "\n".join(out)

@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,14 +53,49 @@ class Delivery:
     outcome: str = "abandoned"
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    # CPU time of the delivering thread (the trigger, the product and its SDK clients; the
+    # doubles serve in their own threads): what the Function's process spends on this message.
+    cpu_seconds: float = 0.0
 
 
 @dataclass
 class PassReport:
+    """ARM requests of one pass: ``reads`` (GET/HEAD other than polls), ``polls`` (long-running
+    operation status reads), ``writes`` (PUT/PATCH/POST/DELETE); ``throttled`` of them got 429."""
+
     deliveries: list[Delivery]
     reads: int
     writes: int
     notifications: int
+    polls: int = 0
+    throttled: int = 0
+
+    @property
+    def requests(self) -> int:
+        return self.reads + self.polls + self.writes
+
+
+def virtual_sdk_sleeps(clock: VirtualClock) -> Callable[[], None]:
+    """Make azure-core's sleeps (a retry honouring Retry-After, an LRO poller's wait) move the
+    virtual clock instead of real time; returns the function that undoes it.
+
+    With ARM's buckets refilling in virtual time, a real sleep would wait for tokens that never
+    come (the clock stands still while a handler runs) and make a throttled storm take real
+    minutes; in Azure the same sleep lets the bucket refill. The runner delivers one message at a
+    time, so one handler's sleep moving the shared clock is what that one worker would see."""
+    from azure.core.pipeline.transport import HttpTransport
+
+    original = HttpTransport.sleep
+
+    def sleep(self: Any, duration: float) -> None:
+        clock.advance(max(0.0, float(duration)))
+
+    HttpTransport.sleep = sleep  # type: ignore[method-assign]
+
+    def restore() -> None:
+        HttpTransport.sleep = original  # type: ignore[method-assign]
+
+    return restore
 
 
 class _Capture(logging.Handler):
@@ -130,9 +166,12 @@ class Sandbox:
         self._capture = _Capture()
         self._previous_ca = os.environ.get("REQUESTS_CA_BUNDLE")
         self._labels: dict[str, str] = {}
+        self._restore_sleep: Callable[[], None] | None = None
 
     def __enter__(self) -> Sandbox:
         self.arm.start()
+        if self.world.arm_throttling:
+            self._restore_sleep = virtual_sdk_sleeps(self.clock)
         self.topic.start()
         self.kubernetes.start()
         self.vault.start()
@@ -141,7 +180,9 @@ class Sandbox:
             self._give_api_access(cluster)
         os.environ["REQUESTS_CA_BUNDLE"] = str(self.tls.ca_bundle)
         self.settings = Settings.from_environment(self.app_settings())
-        self.app = build_app(self.settings, SandboxCredential(), scheduler=self.bus)
+        self.app = build_app(
+            self.settings, SandboxCredential(), scheduler=self.bus, now=self.clock.seconds
+        )
         seed_jitter(JITTER_SEED)  # re-check delays are jittered; a sandbox run is repeatable
         use_app(self.app)
         self._triggers = self._find_triggers()
@@ -166,6 +207,9 @@ class Sandbox:
         self.kubernetes.stop()
         self.topic.stop()
         self.arm.stop()
+        if self._restore_sleep is not None:
+            self._restore_sleep()
+            self._restore_sleep = None
 
     def app_settings(self) -> dict[str, str]:
         """The app settings a deployment sets, pointed at the doubles."""
@@ -236,12 +280,14 @@ class Sandbox:
                 self._run_step(pending.pop(0), repeat=repeat)
                 continue
             deliveries.append(self._deliver(triggers, start))
-        counts = self.arm.counts
+        counts = self.arm.split_counts
         return PassReport(
             deliveries=deliveries,
             reads=counts["reads"],
             writes=counts["writes"],
             notifications=len(self.topic.notifications) - notified_before,
+            polls=counts["polls"],
+            throttled=counts["throttled"],
         )
 
     def _give_api_access(self, cluster: dict[str, Any]) -> None:
@@ -311,7 +357,9 @@ class Sandbox:
         self._capture.outcomes.clear()
         self._capture.notes.clear()
         at = self.clock.seconds() - start
+        cpu_before = time.thread_time()
         delivered = self.bus.deliver_one(triggers)
+        cpu_seconds = time.thread_time() - cpu_before
         assert delivered is not None
         queue, message = delivered
         base_id = message.event_id
@@ -321,7 +369,12 @@ class Sandbox:
         if "#recheck-" in message.message_id:
             label = f"re-check {message.message_id.rsplit('-', 1)[-1]} of {label}"
         delivery = Delivery(
-            at=at, queue=queue, label=label, id=base_id, notes=list(self._capture.notes)
+            at=at,
+            queue=queue,
+            label=label,
+            id=base_id,
+            notes=list(self._capture.notes),
+            cpu_seconds=cpu_seconds,
         )
         if self._capture.outcomes:
             record = self._capture.outcomes[-1]

@@ -24,8 +24,15 @@ few real milliseconds) while handlers run, so a test can hold a handler, advance
 the lock, and watch the message go to a second handler. A handler that takes long in *real* time
 keeps its lock unless virtual time is advanced.
 
-The AMQP wire protocol is not doubled: the product's scheduler port is served in-process here
-(the real adapter, shared.adapters.rechecks, is a thin call to ``schedule_messages``).
+The AMQP wire protocol is not doubled. What is served in process instead is the seam the product's
+Service Bus adapters are written against (shared.adapters.servicebus): ``DoubleLink`` opens a
+dead-letter receiver and a sender on these queues that behave as azure-servicebus's
+``ServiceBusReceiver`` and ``ServiceBusSender`` do for the calls the adapters make (peek by sequence
+number, peek-lock receive, complete, abandon, send, schedule), handing out real
+``ServiceBusReceivedMessage`` objects (string properties as bytes, as the SDK returns them; the
+dead-letter reason as the ``DeadLetterReason`` property, as Service Bus sets it) and taking real
+``ServiceBusMessage`` objects. The real adapters (shared.adapters.rechecks, .dead_letters) run over
+it: the scheduler port here and ``DeadLetterQueues`` are those adapters.
 """
 
 from __future__ import annotations
@@ -33,22 +40,24 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from azure.servicebus import ServiceBusReceivedMessage
+from azure.servicebus import ServiceBusMessage, ServiceBusReceivedMessage
 from azure.servicebus._pyamqp.message import Header, Message, Properties
-from azure.servicebus.exceptions import MessageAlreadySettled, MessageLockLostError
+from azure.servicebus.exceptions import (
+    MessageAlreadySettled,
+    MessageLockLostError,
+    MessagingEntityNotFoundError,
+)
 
 from sandbox.clock import VirtualClock
-from shared.adapters.dead_letters import (
-    DeadLetter,
-    chosen_as,
-    replay_message_id,
-    replay_properties,
-)
-from shared.adapters.rechecks import ATTEMPT_PROPERTY, CHAIN_PROPERTY
+from shared.adapters.dead_letters import PAGE_SIZE, ServiceBusDeadLetters
+from shared.adapters.rechecks import ServiceBusRecheckScheduler
+from shared.adapters.servicebus import body_of, text_properties
 from shared.events import event_id_in
 
 DUPLICATE_WINDOW_SECONDS = 24 * 3600.0
@@ -76,6 +85,8 @@ class QueuedMessage:
     settled: str | None = None
     dead_letter_reason: str | None = None
     dead_letter_description: str | None = None
+    content_type: str | None = None
+    enqueued_at: float = 0.0  # virtual seconds it reached the queue (a scheduled one: its time)
 
     @property
     def event_id(self) -> str:
@@ -108,6 +119,7 @@ class Queue:
         message_id: str,
         application_properties: dict[str, Any] | None = None,
         at: float | None = None,
+        content_type: str | None = None,
     ) -> bool:
         """Enqueue (at a virtual time, if scheduled). False when dropped as a duplicate."""
         if not message_id or len(message_id) > MESSAGE_ID_MAX_LENGTH:
@@ -120,16 +132,31 @@ class Queue:
             if seen is not None and now - seen < DUPLICATE_WINDOW_SECONDS:
                 return False
             self._seen[message_id] = now
+            visible_at = max(now, at if at is not None else now)
             self.active.append(
                 QueuedMessage(
                     sequence=next(self._sequence),
                     message_id=message_id,
                     body=body,
                     application_properties=dict(application_properties or {}),
-                    visible_at=max(now, at if at is not None else now),
+                    visible_at=visible_at,
+                    content_type=content_type,
+                    enqueued_at=visible_at,
                 )
             )
             return True
+
+    def carry(self, message: QueuedMessage, *, dead_lettered: bool) -> None:
+        """Put back a message kept from an earlier run (sandbox/state.py), with its sequence
+        number; later messages are numbered after it."""
+        with self.lock:
+            if any(m.sequence == message.sequence for m in [*self.active, *self.dead_letters]):
+                raise ValueError(f"sequence number {message.sequence} is already on {self.name}")
+            (self.dead_letters if dead_lettered else self.active).append(message)
+            self.active.sort(key=lambda m: m.sequence)
+            self.dead_letters.sort(key=lambda m: m.sequence)
+            top = max(m.sequence for m in [*self.active, *self.dead_letters])
+            self._sequence = itertools.count(top + 1)
 
     def send_event_grid_delivery(self, body: bytes, *, event_id: str) -> str:
         """What an Event Grid subscription with this queue as its endpoint enqueues for one event.
@@ -212,17 +239,49 @@ class Queue:
                 message.visible_at = self._clock.seconds() + LOCK_SECONDS
 
 
-def received(message: QueuedMessage) -> ServiceBusReceivedMessage:
-    """The SDK message type the host hands an SDK-type Service Bus trigger."""
+def _amqp_value(value: Any) -> Any:
+    """A property value as the SDK hands it back: AMQP strings come back as bytes."""
+    return value.encode() if isinstance(value, str) else value
+
+
+def _epoch_ms(clock: VirtualClock, seconds: float) -> int:
+    return round(clock.at(seconds).timestamp() * 1000)
+
+
+def received(
+    message: QueuedMessage, clock: VirtualClock | None = None, *, peeked: bool = False
+) -> ServiceBusReceivedMessage:
+    """The SDK message type the host hands an SDK-type Service Bus trigger (and a receiver hands
+    its caller): string properties as bytes; on a dead letter, the reason and description as the
+    ``DeadLetterReason`` and ``DeadLetterErrorDescription`` properties Service Bus sets. A peeked
+    message has no lock token."""
+    properties: dict[str | bytes, Any] = {
+        k.encode(): _amqp_value(v) for k, v in message.application_properties.items()
+    }
+    if message.settled == "dead-lettered" or message.dead_letter_reason is not None:
+        for name, value in (
+            ("DeadLetterReason", message.dead_letter_reason),
+            ("DeadLetterErrorDescription", message.dead_letter_description),
+        ):
+            if value is not None:
+                properties[name.encode()] = value.encode()
+    annotations: dict[str | bytes, Any] = {b"x-opt-sequence-number": message.sequence}
+    if clock is not None:
+        annotations[b"x-opt-enqueued-time"] = _epoch_ms(clock, message.enqueued_at)
+        if message.locked_until is not None and not peeked:
+            annotations[b"x-opt-locked-until"] = _epoch_ms(clock, message.locked_until)
     amqp = Message(
         data=[message.body],
-        properties=Properties(message_id=message.message_id.encode()),
-        header=Header(delivery_count=message.delivery_count - 1),
-        application_properties={k.encode(): v for k, v in message.application_properties.items()},
-        delivery_annotations={b"x-opt-lock-token": message.lock_token.bytes_le},
-        message_annotations={b"x-opt-sequence-number": message.sequence},
+        properties=Properties(
+            message_id=message.message_id.encode(),
+            content_type=message.content_type.encode() if message.content_type else None,
+        ),
+        header=Header(delivery_count=max(0, message.delivery_count - 1)),
+        application_properties=properties,
+        delivery_annotations=None if peeked else {b"x-opt-lock-token": message.lock_token.bytes_le},
+        message_annotations=annotations,
     )
-    return ServiceBusReceivedMessage(amqp, receiver=None)
+    return ServiceBusReceivedMessage(amqp, receiver=None, is_peeked_message=peeked)
 
 
 class HostMessageActions:
@@ -293,6 +352,19 @@ class ServiceBusDouble:
         self._clock = clock
         self.queues = {name: Queue(name, clock) for name in queue_names}
 
+    @property
+    def clock(self) -> VirtualClock:
+        return self._clock
+
+    def queue(self, name: str) -> Queue:
+        """A queue by name; an unknown one fails as Service Bus fails (entity not found)."""
+        found = self.queues.get(name)
+        if found is None:
+            raise MessagingEntityNotFoundError(
+                message=f"the messaging entity {name!r} could not be found"
+            )
+        return found
+
     def schedule(
         self,
         queue: str,
@@ -303,14 +375,14 @@ class ServiceBusDouble:
         delay_seconds: float,
         chain: str | None = None,
     ) -> None:
-        properties: dict[str, Any] = {ATTEMPT_PROPERTY: attempt}
-        if chain:
-            properties[CHAIN_PROPERTY] = chain
-        self.queues[queue].send(
+        """The product's RecheckScheduler port: the real adapter, over this double's link."""
+        ServiceBusRecheckScheduler(DoubleLink(self)).schedule(
+            queue,
             body,
             message_id=message_id,
-            application_properties=properties,
-            at=self._clock.seconds() + delay_seconds,
+            attempt=attempt,
+            delay_seconds=delay_seconds,
+            chain=chain,
         )
 
     def next_visible_at(self) -> float | None:
@@ -338,7 +410,7 @@ class ServiceBusDouble:
         token = message.lock_token
         handled = Handled(queue.name, message, message.delivery_count)
         try:
-            triggers[queue.name](message=received(message), message_actions=actions)
+            triggers[queue.name](message=received(message, self._clock), message_actions=actions)
         except Exception as error:
             handled.error = error
             with queue.lock:
@@ -409,47 +481,151 @@ class ServiceBusDouble:
         return done
 
 
-class DeadLetterQueues:
-    """The operator's port (list, replay) served by the queue double, as the real adapter
-    (shared.adapters.dead_letters) serves it from Service Bus."""
+class DoubleLink:
+    """shared.adapters.servicebus.QueueLink served by the double: a dead-letter receiver and a
+    sender per queue, and the virtual clock's time."""
 
     def __init__(self, bus: ServiceBusDouble) -> None:
-        self._bus = bus
+        self.bus = bus
 
-    def peek(self, queue: str) -> list[DeadLetter]:
-        with self._bus.queues[queue].lock:
-            letters = list(self._bus.queues[queue].dead_letters)
-        return [
-            DeadLetter(
-                message_id=m.message_id,
-                reason=m.dead_letter_reason or "",
-                description=m.dead_letter_description or "",
-                body=m.body,
-                enqueued_at=f"t+{m.visible_at:.0f}s",
-                event_id=m.event_id,
+    @contextmanager
+    def dead_letter_receiver(self, queue: str) -> Iterator[DeadLetterReceiver]:
+        """As azure-servicebus's receiver on the dead-letter sub-queue, peek-lock, no prefetch.
+        Closing it settles nothing: locks it still holds run out in (virtual) time, as Service
+        Bus's do."""
+        yield DeadLetterReceiver(self.bus.queue(queue), self.bus.clock)
+
+    @contextmanager
+    def sender(self, queue: str) -> Iterator[QueueSender]:
+        yield QueueSender(self.bus.queue(queue), self.bus.clock)
+
+    def now(self) -> datetime:
+        return self.bus.clock.now()
+
+
+class DeadLetterReceiver:
+    """``ServiceBusReceiver`` on a queue's dead-letter sub-queue, for the calls the adapters make.
+
+    Peeking locks nothing and, from sequence number 0, goes on after the last message this
+    receiver peeked (as the SDK does). Receiving locks the lowest-numbered unlocked dead letters
+    for ``LOCK_SECONDS`` (virtual) and counts a delivery; complete removes one, abandon makes it
+    receivable again at once. Settling a peeked message, or one whose lock ran out or was settled,
+    fails as the SDK's receiver fails."""
+
+    def __init__(self, queue: Queue, clock: VirtualClock) -> None:
+        self._queue = queue
+        self._clock = clock
+        self._last_peeked = 0
+        self._locks: dict[uuid.UUID, QueuedMessage] = {}
+        self.received_count = 0  # every message handed out by receive_messages
+
+    def peek_messages(
+        self, max_message_count: int = 1, *, sequence_number: int = 0
+    ) -> list[ServiceBusReceivedMessage]:
+        start = sequence_number or self._last_peeked + 1
+        with self._queue.lock:
+            found = sorted(
+                (m for m in self._queue.dead_letters if m.sequence >= start),
+                key=lambda m: m.sequence,
+            )[:max_message_count]
+            if found:
+                self._last_peeked = found[-1].sequence
+            return [received(m, self._clock, peeked=True) for m in found]
+
+    def receive_messages(
+        self, max_message_count: int | None = 1, max_wait_time: float | None = None
+    ) -> list[ServiceBusReceivedMessage]:
+        """Nothing to wait for: the clock never moves by itself, so an empty answer now is an
+        empty answer after ``max_wait_time`` too."""
+        with self._queue.lock:
+            now = self._clock.seconds()
+            free = sorted(
+                (
+                    m
+                    for m in self._queue.dead_letters
+                    if m.locked_until is None or m.locked_until <= now
+                ),
+                key=lambda m: m.sequence,
+            )[: max_message_count or 1]
+            taken = []
+            for message in free:
+                message.delivery_count += 1
+                message.lock_token = uuid.uuid4()
+                message.locked_until = now + LOCK_SECONDS
+                self._locks[message.lock_token] = message
+                taken.append(received(message, self._clock))
+            self.received_count += len(taken)
+            return taken
+
+    def _held(self, message: ServiceBusReceivedMessage, action: str) -> QueuedMessage:
+        token = message.lock_token
+        if token is None:
+            raise ValueError(f"{action} is not supported for peeked messages")
+        key = uuid.UUID(bytes_le=token) if isinstance(token, bytes) else uuid.UUID(str(token))
+        held = self._locks.pop(key, None)
+        if held is None:
+            raise MessageAlreadySettled(action=action)
+        if (
+            held.lock_token != key
+            or held not in self._queue.dead_letters
+            or held.locked_until is None
+            or held.locked_until <= self._clock.seconds()
+        ):
+            raise MessageLockLostError(
+                message=f"the lock on dead letter {held.message_id} was lost (it ran out)"
             )
-            for m in letters
+        return held
+
+    def complete_message(self, message: ServiceBusReceivedMessage) -> None:
+        with self._queue.lock:
+            held = self._held(message, "complete")
+            held.locked_until = None
+            held.settled = "completed"
+            self._queue.dead_letters.remove(held)
+
+    def abandon_message(self, message: ServiceBusReceivedMessage) -> None:
+        with self._queue.lock:
+            held = self._held(message, "abandon")
+            held.locked_until = None
+
+
+class QueueSender:
+    """``ServiceBusSender`` on a queue: takes real ``ServiceBusMessage`` objects."""
+
+    def __init__(self, queue: Queue, clock: VirtualClock) -> None:
+        self._queue = queue
+        self._clock = clock
+
+    def _send(self, message: ServiceBusMessage, at: float | None) -> int:
+        if not isinstance(message, ServiceBusMessage):
+            raise TypeError(f"expected a ServiceBusMessage, got {type(message).__name__}")
+        self._queue.send(
+            body_of(message),
+            message_id=str(message.message_id or ""),
+            application_properties=text_properties(message.application_properties),
+            at=at,
+            content_type=message.content_type,
+        )
+        with self._queue.lock:
+            return max((m.sequence for m in self._queue.active), default=0)
+
+    def send_messages(self, message: ServiceBusMessage) -> None:
+        """Sent at once; a message id seen within the duplicate-detection window is dropped
+        silently, as Service Bus drops it."""
+        for one in message if isinstance(message, list) else [message]:
+            self._send(one, None)
+
+    def schedule_messages(
+        self, messages: ServiceBusMessage, schedule_time_utc: datetime
+    ) -> list[int]:
+        at = (schedule_time_utc - self._clock.at(0)).total_seconds()
+        return [
+            self._send(one, at) for one in (messages if isinstance(messages, list) else [messages])
         ]
 
-    def replay(self, queue: str, message_ids: Iterable[str] | None) -> list[str]:
-        """As the real adapter: a copy of each chosen dead letter (chosen by message id or by
-        event id) goes back with its attempt count and a new re-check chain."""
-        target = self._bus.queues[queue]
-        wanted = None if message_ids is None else set(message_ids)
-        replayed = []
-        with target.lock:
-            for message in list(target.dead_letters):
-                chosen = chosen_as(message.message_id, message.event_id, wanted)
-                if chosen is None:
-                    continue
-                target.dead_letters.remove(message)
-                properties = {
-                    str(k): v for k, v in replay_properties(message.application_properties).items()
-                }
-                target.send(
-                    message.body,
-                    message_id=replay_message_id(message.event_id, properties[CHAIN_PROPERTY]),
-                    application_properties=properties,
-                )
-                replayed.append(chosen)
-        return replayed
+
+class DeadLetterQueues(ServiceBusDeadLetters):
+    """The operators' dead-letter adapter (shared.adapters.dead_letters) over this double."""
+
+    def __init__(self, bus: ServiceBusDouble, *, page_size: int = PAGE_SIZE) -> None:
+        super().__init__(DoubleLink(bus), page_size=page_size)

@@ -30,6 +30,7 @@ from sandbox.arm_ids import (
     type_of,
 )
 from sandbox.clock import VirtualClock
+from sandbox.hub import Hub
 
 SYSTEM_ASSIGNED = "system_assigned"
 USER_ASSIGNED = "user_assigned"
@@ -251,6 +252,7 @@ class RoleAssignment:
     name: str
     description: str | None = None
     principal_type: str | None = None
+    condition: str | None = None  # an ABAC condition (conditionVersion 2.0) limiting it
     # Listed at once, but the double's own authorization checks honour it only from this
     # virtual time on (role propagation); None: effective from the start.
     effective_at: float | None = None
@@ -275,6 +277,7 @@ class World:
         self.computes: dict[str, Compute] = {}  # key(workspace id) + "/computes/" + name.lower()
         self.role_assignments: dict[str, RoleAssignment] = {}  # key(assignment id)
         self.relay_namespaces: dict[str, Relay] = {}  # key(relay id)
+        self.hub = Hub()  # what doctor reads around autoattach (sandbox/hub.py)
         self.extra_principals: set[str] = set()
         self.extension_install_seconds = DEFAULT_EXTENSION_INSTALL_SECONDS  # for extension PUTs
         self.extension_install_outcome = "Succeeded"  # or "Failed": how extension PUTs end
@@ -283,6 +286,8 @@ class World:
         self.namespace_create_seconds = DEFAULT_NAMESPACE_CREATE_SECONDS  # managed namespace PUT
         self.role_propagation_seconds = DEFAULT_ROLE_PROPAGATION_SECONDS  # until effective
         self.lro_retry_after_seconds = DEFAULT_LRO_RETRY_AFTER_SECONDS  # on pending LROs
+        self.arm_throttling = False  # enforce ARM's token buckets (sandbox/arm_throttle.py)
+        self.arm_region = "sandbox"  # region of the ARM instance serving: buckets are per region
         self.clock: VirtualClock | None = None  # set by the ARM double serving this world
 
     def seconds(self) -> float:
@@ -433,6 +438,9 @@ class World:
                         "description": r.description,
                     }
                     for r in sorted(self.role_assignments.values(), key=lambda r: key(r.id))
+                    # not the deployment's grants to autoattach's own identity (``autoattach``
+                    # section, read by doctor): autoattach never changes those
+                    if r.principal_id.lower() != self.hub.deployment.get("principal_id", "").lower()
                 ],
                 "relays": [
                     {

@@ -24,6 +24,7 @@ from sandbox.arm_ids import (
     relay_id,
     type_of,
 )
+from sandbox.hub import HUB_SECTIONS, HubError, parse_hub
 from sandbox.world import (
     CONNECTIVITY_STATUSES,
     INSTALL_OUTCOMES,
@@ -53,6 +54,7 @@ SECTIONS = {
     "role_assignments",
     "principals",
     "relays",
+    *HUB_SECTIONS,  # sandbox/hub.py: what doctor reads around autoattach
 }
 # Virtual durations (seconds >= 0), each a World attribute of the same name.
 DURATIONS = (
@@ -63,7 +65,7 @@ DURATIONS = (
     "role_propagation_seconds",
     "lro_retry_after_seconds",
 )
-OPTIONS = {*DURATIONS, "extension_install_outcome"}
+OPTIONS = {*DURATIONS, "extension_install_outcome", "arm_throttling", "arm_region"}
 
 
 def parse_world(world: World, data: Any) -> None:
@@ -76,6 +78,10 @@ def parse_world(world: World, data: Any) -> None:
             f"world: unknown section(s) {sorted(unknown)}; known: {sorted(SECTIONS | OPTIONS)}"
         )
     _options(world, data)
+    try:
+        parse_hub(world.hub, data)
+    except HubError as error:
+        raise WorldError(str(error)) from None
     for index, entry in enumerate(_section(data, "identities")):
         identity = _identity(entry, f"identities[{index}]")
         world.identities[key(identity.id)] = identity
@@ -102,6 +108,7 @@ def parse_world(world: World, data: Any) -> None:
             name=str(entry.get("name") or uuid.uuid4()),
             description=entry.get("description"),
             principal_type=entry.get("principal_type"),
+            condition=entry.get("condition"),
         )
         world.role_assignments[key(assignment.id)] = assignment
     for index, principal in enumerate(_section(data, "principals")):
@@ -123,6 +130,14 @@ def _options(world: World, data: dict[str, Any]) -> None:
             f"world: extension_install_outcome {outcome!r} is not one of {sorted(INSTALL_OUTCOMES)}"
         )
     world.extension_install_outcome = str(outcome)
+    throttling = data.get("arm_throttling", world.arm_throttling)
+    if not isinstance(throttling, bool):
+        raise WorldError("world: arm_throttling must be true or false")
+    world.arm_throttling = throttling
+    region = data.get("arm_region", world.arm_region)
+    if not isinstance(region, str) or not region:
+        raise WorldError("world: arm_region must be a region name")
+    world.arm_region = region
 
 
 def parse_cluster(entry: Any, where: str) -> Cluster:

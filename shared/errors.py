@@ -48,6 +48,14 @@ class ClusterBusy(TransientError):
         super().__init__(message, reason="ClusterBusy", retry_after=retry_after)
 
 
+class StillRunning(TransientError):
+    """Azure accepted the write and is still carrying it out (a namespace being made or being
+    deleted): the rest of the plan goes ahead, then the cluster is looked at again no sooner
+    than ``retry_after``."""
+
+    reason = "StillRunning"
+
+
 class FailedForNow(TransientError):
     """Azure says this failed and owners should hear it, but asking again may well work (a
     managed namespace whose last write ended Failed, written again): reported to the owners like

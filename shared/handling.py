@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from shared.errors import ClusterBusy, PermanentError, TransientError
 from shared.events import (
+    RECONCILE_REQUEST_TYPE,
     SWEEP_REQUEST_TYPE,
     ClusterSignal,
     IgnoredEvent,
@@ -61,7 +63,10 @@ def handle_message(
         return DeadLetter(error.reason, str(error))
     if isinstance(parsed, IgnoredEvent):
         return Completed(f"ignored: {parsed.reason}")
-    outcome = _converge(parsed, attempt, services, recheck_delay_seconds)
+    return _capped(parsed, attempt, _converge(parsed, attempt, services, recheck_delay_seconds))
+
+
+def _capped(parsed: ClusterSignal, attempt: int, outcome: Outcome) -> Outcome:
     if (
         isinstance(outcome, RecheckLater)
         and parsed.operation == SWEEP_REQUEST_TYPE
@@ -80,7 +85,11 @@ def _converge(
         # One handler per cluster at a time, across threads and instances; lost mid-run, the
         # ledger's writes fail as transient and the cluster is re-checked.
         with services.ledger.lease(parsed.cluster_id):
-            result = reconcile(parsed.cluster_id, services)
+            outcome = _capped(
+                parsed, attempt, _reconciled(parsed, attempt, services, recheck_delay_seconds)
+            )
+            remember_outcome(services, parsed, attempt, outcome)
+            return outcome
     except ClusterBusy as error:
         # Another handler is converging this cluster right now: look again soon, never give up.
         return RecheckLater(f"{error.reason}: {error}", busy_delay(error.retry_after))
@@ -89,14 +98,60 @@ def _converge(
         return _recheck_or_give_up(attempt, f"{error.reason}: {error}", delay)
     except PermanentError as error:
         return DeadLetter(error.reason, str(error))
+
+
+def _reconciled(
+    parsed: ClusterSignal, attempt: int, services: Services, recheck_delay_seconds: float
+) -> Outcome:
+    """The outcome of reconciling the cluster (its lease held)."""
+    try:
+        # a sweep or a person's request reads everything: drift is found there
+        discover = parsed.operation in (SWEEP_REQUEST_TYPE, RECONCILE_REQUEST_TYPE)
+        result = reconcile(parsed.cluster_id, services, discover=discover)
+    except ClusterBusy as error:
+        return RecheckLater(f"{error.reason}: {error}", busy_delay(error.retry_after))
+    except TransientError as error:
+        delay = backoff(attempt, recheck_delay_seconds, error.retry_after)
+        return _recheck_or_give_up(attempt, f"{error.reason}: {error}", delay)
+    except PermanentError as error:
+        return DeadLetter(error.reason, str(error))
     if result.waiting is not None:
-        return _recheck_or_give_up(attempt, result.waiting, recheck_delay_seconds)
+        # a write Azure is still carrying out said when to look again; else the usual delay
+        delay = recheck_delay_seconds
+        if result.retry_after:
+            delay = backoff(0, result.retry_after, result.retry_after)
+        return _recheck_or_give_up(attempt, result.waiting, delay)
     if result.problems and result.only_rechecks:
         delay = backoff(attempt, recheck_delay_seconds, result.retry_after)
         return _recheck_or_give_up(attempt, result.summary(), delay)
     if result.problems:
         return DeadLetter("AttachFailed", result.summary())
     return Completed(result.summary())
+
+
+def remember_outcome(
+    services: Services, parsed: ClusterSignal, attempt: int, outcome: Outcome
+) -> None:
+    """Keep the outcome in the cluster's ledger, for ``autoattach status``. Best effort: a
+    failure to keep it is logged and never changes the outcome."""
+    kept: dict[str, str | int]
+    if isinstance(outcome, Completed):
+        kept = {"outcome": "completed", "summary": outcome.summary}
+    elif isinstance(outcome, RecheckLater):
+        kept = {"outcome": "re-check later", "reason": outcome.reason}
+    else:
+        kept = {"outcome": "dead-lettered", "reason": outcome.reason}
+        kept["summary"] = outcome.description
+    kept |= {
+        "event_id": parsed.event_id,
+        "operation": parsed.operation,
+        "attempt": attempt,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    try:
+        services.ledger.record_outcome(parsed.cluster_id, kept)
+    except Exception as error:  # whatever it was: the record never changes the outcome
+        log.warning("cluster %s: could not keep the last outcome: %s", parsed.cluster_id, error)
 
 
 _jitter = random.Random()

@@ -5,7 +5,8 @@ role assignments behind, so the sweep also looks at everything autoattach made.
   (untagged or deleted, the reconcile detaches it and revokes its roles);
 - every role assignment autoattach made (its deterministic name and description): on a cluster,
   that cluster is reconciled, or, when the cluster is gone, the assignment is removed; on a
-  registry or storage account, it is removed once no compute autoattach keeps needs it.
+  registry or storage account, it is removed once no compute autoattach keeps needs it; on an
+  Azure Relay, once no living Arc cluster's extension names that relay (its cluster was deleted).
 
 Deciding is pure (``orphaned``); reading and revoking go through the same adapters as reconcile.
 """
@@ -38,13 +39,22 @@ class Survey:
 
 
 def orphaned(
-    made: Iterable[MadeAssignment], needed: set[Need], gone_clusters: set[ResourceId]
+    made: Iterable[MadeAssignment],
+    needed: set[Need],
+    gone_clusters: set[ResourceId],
+    relays_in_use: set[ResourceId] | None = None,
 ) -> list[MadeAssignment]:
     """Pure: the assignments autoattach made that no kept compute needs any more. Data roles
     (registry, storage) go when no compute autoattach keeps needs them at that scope; cluster
-    rights go when their cluster no longer exists (a living cluster's reconcile decides)."""
+    rights go when their cluster no longer exists (a living cluster's reconcile decides);
+    Azure Relay Owner goes when no living Arc cluster's extension names that relay (None: the
+    relays were not read, keep them)."""
     orphans = []
     for assignment in made:
+        if assignment.role is Role.AZURE_RELAY_OWNER:
+            if relays_in_use is not None and assignment.scope not in relays_in_use:
+                orphans.append(assignment)
+            continue
         if assignment.role in DATA_ROLES:
             key = (assignment.scope.key, assignment.role.value, assignment.principal_id.lower())
             if key not in needed:
@@ -54,9 +64,12 @@ def orphaned(
     return orphans
 
 
-def survey(services: Services, subscriptions: Iterable[str]) -> Survey:
+def survey(
+    services: Services, subscriptions: Iterable[str], tagged: Iterable[ResourceId] = ()
+) -> Survey:
     """Read what autoattach made (computes in policy workspaces, role assignments in the given
-    subscriptions and those of the workspaces' resources) and decide what to revisit."""
+    subscriptions and those of the workspaces' resources) and decide what to revisit. ``tagged``
+    are the tagged clusters: an Arc one among them may be mid-attach, so its relay stays."""
     policy = services.policy
     kept: list[ComputeState] = []
     clusters: dict[ResourceId, None] = {}
@@ -78,7 +91,22 @@ def survey(services: Services, subscriptions: Iterable[str]) -> Survey:
             clusters[scope] = None
         else:
             gone.add(scope)
-    return Survey(tuple(clusters), tuple(orphaned(made, needed, gone)))
+    relays = None
+    if any(a.role is Role.AZURE_RELAY_OWNER for a in made):
+        relays = _relays_in_use(services, [*tagged, *clusters])
+    return Survey(tuple(clusters), tuple(orphaned(made, needed, gone, relays)))
+
+
+def _relays_in_use(services: Services, clusters: Iterable[ResourceId]) -> set[ResourceId]:
+    """The relays the Azure ML extensions of these Arc clusters name (those that still exist)."""
+    relays: set[ResourceId] = set()
+    for cluster_id in dict.fromkeys(clusters):
+        if cluster_id.resource_type != CONNECTED_CLUSTER:
+            continue
+        extension = services.extensions.find_azureml(cluster_id)
+        if extension is not None and extension.relay is not None:
+            relays.add(extension.relay)
+    return relays
 
 
 def revoke_orphans(services: Services, orphans: Iterable[MadeAssignment]) -> int:

@@ -61,6 +61,16 @@ ROLE_TITLES = {
 
 
 @dataclass(frozen=True)
+class MadeAssignment:
+    """A role assignment autoattach made: its deterministic name matches scope, role and
+    principal, and it carries autoattach's description."""
+
+    scope: ResourceId
+    role: Role
+    principal_id: str
+
+
+@dataclass(frozen=True)
 class ComputeIdentity:
     type: IdentityType
     resource_id: ResourceId | None = None  # the user-assigned identity, when type says so

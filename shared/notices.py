@@ -10,6 +10,8 @@ later (an extension missing again) is a new episode with a new id.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from typing import Any
 
 from shared.adapters.notifications import Notification
 from shared.arm_id import InvalidResourceId, ResourceId
-from shared.model import SUCCEEDED, WhenExtensionMissing
+from shared.model import SUCCEEDED, Attachment, ClusterState, WhenExtensionMissing
 from shared.planner import (
     AttachCompute,
     CreateNamespace,
@@ -31,12 +33,15 @@ from shared.planner import (
     principal_of,
     release_reason,
 )
+from shared.policy import TagDecision
 
 ATTACHED = "Autoattach.ComputeAttached"
 DETACHED = "Autoattach.ComputeDetached"
 ATTACH_FAILED = "Autoattach.AttachFailed"
 WAITING = "Autoattach.AttachWaiting"
 EXTENSION_INSTALLING = "Autoattach.ExtensionInstalling"
+# To the platform team: tag entries the attach policy refused (subject: the cluster id).
+TAG_REFUSED = "Autoattach.TagRefused"
 
 # Fixed namespace for notice ids: uuid5(namespace, fact) is the same wherever it is computed.
 NOTICE_NAMESPACE = uuid.UUID("0d7f4f0e-8a3c-5b7e-9f21-6c1d2e3a4b5c")
@@ -81,6 +86,7 @@ def derive(
         *_waiting(observed, current),
         *_installing(observed, current),
         *_failed(observed, [*current.problems, *problems]),
+        *_refused(observed.cluster, observed.decision),
     ]
     record: Record = {}
     notices: list[Notification] = []
@@ -171,9 +177,70 @@ def _attached(
             "compute": compute.id.raw,
             "workspace": attachment.workspace_id.raw,
             "cluster": observed.cluster.id.raw,
+            "shape": shape(attachment),
         }
         facts.append(Fact(key, notice, entry))
     return facts
+
+
+def shape(attachment: Attachment) -> str:
+    """What the policy asked of a compute when it was announced: a compute announced with
+    another shape (namespace, identity, storage access) is not the one the policy wants now."""
+    identity = attachment.identity.resource_id.key if attachment.identity.resource_id else ""
+    return "|".join(
+        (
+            attachment.namespace,
+            attachment.identity.type.value,
+            identity,
+            attachment.storage_access.value,
+        )
+    )
+
+
+def settled(
+    cluster: ClusterState,
+    decision: TagDecision,
+    announced: Mapping[str, Mapping[str, Any]],
+) -> bool:
+    """Pure: the ledger shows this cluster converged as its tag asks now: every attachment was
+    announced attached in the shape the policy wants, nothing else autoattach announced for it
+    is still out, and no waiting or failure is open; a refusal of tag entries is settled once
+    that same refusal was announced (it stays as long as the tag does). Then an event need read
+    nothing more; drift since (a compute a person removed) is the sweep's to find."""
+    if not cluster.exists or not decision.attachments:
+        return False
+    if cluster.provisioning_state.lower() != SUCCEEDED:
+        return False
+    if any(not _tag_settled(cluster.id, a, announced) for a in decision.attachments):
+        return False
+    wanted = {attached_key(a) for a in decision.attachments}
+    # the tag's refusal, announced already: it stays as long as the tag does, and is no work
+    told = {key for key, entry in announced.items() if entry.get("active", True)}
+    wanted |= {f.key for f in _refused(cluster, decision) if f.key in told}
+    for key, entry in announced.items():
+        if not entry.get("active", True):
+            continue
+        if key not in wanted:
+            return False  # another compute still announced, or a wait or failure still open
+    return all(f.key in wanted for f in _refused(cluster, decision))
+
+
+def attached_key(attachment: Attachment) -> str:
+    compute_id = attachment.workspace_id.child("computes", attachment.compute_name)
+    return f"attached|{compute_id.key}"
+
+
+def _tag_settled(
+    cluster_id: ResourceId, attachment: Attachment, announced: Mapping[str, Mapping[str, Any]]
+) -> bool:
+    entry = announced.get(attached_key(attachment))
+    return (
+        entry is not None
+        and entry.get("type") == ATTACHED
+        and entry.get("active", True)
+        and entry.get("shape") == shape(attachment)
+        and str(entry.get("cluster", "")).lower() == cluster_id.key
+    )
 
 
 def _detached(
@@ -237,7 +304,8 @@ def _why_gone(observed: Observation, workspace_id: ResourceId, name: str) -> str
 
 def _nobody_installs(observed: Observation) -> bool:
     return (
-        observed.extension is None
+        observed.extension_read
+        and observed.extension is None
         and observed.extension_policy.when_missing is WhenExtensionMissing.WAIT
         and observed.cluster.exists
         and observed.cluster.provisioning_state.lower() == SUCCEEDED
@@ -293,6 +361,24 @@ def _installing(observed: Observation, current: Plan) -> list[Fact]:
         )
         facts.append(Fact(key, notice, {"type": EXTENSION_INSTALLING}))
     return facts
+
+
+def _refused(cluster: ClusterState, decision: TagDecision) -> list[Fact]:
+    """One notice to the platform team (subject: the cluster) per distinct refusal: the tag's
+    refused entries and why. Another set of refused entries (or reasons) is another fact."""
+    if not cluster.exists or not decision.refused:
+        return []
+    entries = [{"entry": entry, "reason": reason} for entry, reason in decision.refusals]
+    digest = hashlib.sha256(
+        json.dumps([decision.tag_key.lower(), entries], sort_keys=True).encode()
+    ).hexdigest()[:16]
+    key = f"refused|{cluster.id.key}|{digest}"
+    notice = Notification(
+        type=TAG_REFUSED,
+        subject=cluster.id.raw,
+        data={"cluster": cluster.id.raw, "tag_key": decision.tag_key, "entries": entries},
+    )
+    return [Fact(key, notice, {"type": TAG_REFUSED, "refused": list(decision.refused)})]
 
 
 def _failed(observed: Observation, problems: Iterable[Problem]) -> list[Fact]:

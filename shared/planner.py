@@ -20,6 +20,7 @@ from shared.model import (
     ExtensionPolicy,
     ExtensionState,
     IdentityType,
+    MadeAssignment,
     NamespaceRoute,
     Role,
     StorageAccess,
@@ -39,6 +40,8 @@ class CreateNamespace:
     cluster_id: ResourceId
     namespace: str
     route: NamespaceRoute
+    # what ARM showed of it when observed (None: nothing; "failed": the last write failed)
+    state: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,8 @@ class Observation:
     # clusters still need: never revoked here, whatever this cluster no longer needs.
     kept_elsewhere: frozenset[tuple[str, str, str]] = frozenset()
     namespaces: frozenset[str] = frozenset()
+    # namespaces ARM shows in another state than Succeeded (lower-case): failed, being written
+    namespace_states: dict[str, str] = field(default_factory=dict)
     # user-assigned identity key -> its principal id, read from ARM
     principals: dict[str, str] = field(default_factory=dict)
     relay: ResourceId | None = None
@@ -127,6 +132,15 @@ class Observation:
     role_holdings: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     # (scope key, principal id) -> those of them held through an assignment autoattach made
     our_roles: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    # False when every wanted compute was already there: the extension (and the namespaces under
+    # those computes) were not read, and are taken as they were (the sweep reads them)
+    extension_read: bool = True
+    # autoattach's assignments of cluster rights on this cluster and its relay, read when
+    # something leaves (None: not read, nothing to release)
+    made_here: tuple[MadeAssignment, ...] | None = None
+    # principals Azure made in this reconcile (a new compute's system-assigned identity): they
+    # hold no roles yet, so nobody reads their assignments
+    new_principals: frozenset[str] = frozenset()
 
     def holds(self, scope: ResourceId, principal_id: str, role: Role) -> bool:
         return role.value in self.role_holdings.get((scope.key, principal_id), frozenset())
@@ -179,8 +193,11 @@ def extension_failed(extension: ExtensionState | None) -> bool:
     return extension is not None and extension.provisioning_state.lower() in FAILED_STATES
 
 
-def readiness(cluster: ClusterState, extension: ExtensionState | None) -> str | None:
-    """Why the cluster cannot take computes yet, or None when it can."""
+def readiness(
+    cluster: ClusterState, extension: ExtensionState | None, *, extension_read: bool = True
+) -> str | None:
+    """Why the cluster cannot take computes yet, or None when it can (the extension is judged
+    only when it was read)."""
     if not cluster.exists:
         return None
     state = cluster.provisioning_state.lower()
@@ -191,6 +208,8 @@ def readiness(cluster: ClusterState, extension: ExtensionState | None) -> str | 
             f"Arc cluster {cluster.id.name} is {cluster.connectivity_status}: autoattach waits "
             "until its agents connect again"
         )
+    if not extension_read:
+        return None
     if extension is None:
         return f"the Azure ML extension is not installed on cluster {cluster.id.name}"
     if extension.provisioning_state.lower() != SUCCEEDED:
@@ -242,14 +261,14 @@ def plan(observed: Observation) -> Plan:
     if not attachments:
         return Plan(tuple(actions), wait_reason=detaching[0] if detaching and not actions else None)
 
-    if extension_failed(observed.extension):
+    if observed.extension_read and extension_failed(observed.extension):
         assert observed.extension is not None
         message = (
             f"the Azure ML extension {observed.extension.id.name} on cluster {cluster.id.name} "
             f"ended {observed.extension.provisioning_state}; fix or reinstall it, then replay"
         )
         return Plan(tuple(actions), problems=tuple(Problem(a, message) for a in attachments))
-    waiting = readiness(cluster, observed.extension)
+    waiting = readiness(cluster, observed.extension, extension_read=observed.extension_read)
     if waiting is not None:
         if (
             observed.extension is None
@@ -293,9 +312,15 @@ def plan(observed: Observation) -> Plan:
             )
             continue
         if attachment.namespace not in observed.namespaces:
-            action = CreateNamespace(cluster.id, attachment.namespace, observed.namespace_route)
+            action = CreateNamespace(
+                cluster.id,
+                attachment.namespace,
+                observed.namespace_route,
+                observed.namespace_states.get(attachment.namespace),
+            )
             if action not in actions:
                 actions.append(action)
+            continue  # attached once the namespace is there (the next round)
         if attachment.workspace_id not in ready_workspaces:
             continue
         if compute is None:
@@ -464,23 +489,33 @@ def _release_prerequisites(
 ) -> list[Action]:
     """Revoke the cluster rights autoattach gave a workspace identity once no workspace on that
     identity keeps a compute on the cluster. Assignments a person made are never touched."""
-    if not observed.cluster.exists:
+    if not observed.cluster.exists or observed.made_here is None:
         return []
     staying = {
-        observed.principals.get(w.user_assigned_identity.key)
+        principal.lower()
         for w in observed.workspaces.values()
-        if w.user_assigned_identity is not None and any(a.workspace_id == w.id for a in attachments)
+        if w.user_assigned_identity is not None
+        and any(a.workspace_id == w.id for a in attachments)
+        and (principal := observed.principals.get(w.user_assigned_identity.key))
+    }
+    names = {
+        principal.lower(): w.id.name
+        for w in observed.workspaces.values()
+        if w.user_assigned_identity is not None
+        and (principal := observed.principals.get(w.user_assigned_identity.key))
     }
     actions: list[Action] = []
-    for workspace in observed.workspaces.values():
-        identity = workspace.user_assigned_identity
-        principal = observed.principals.get(identity.key) if identity else None
-        if not principal or principal in staying:
+    for made in observed.made_here:
+        principal = made.principal_id.lower()
+        if principal in staying:
             continue
-        for scope, role in prerequisite_roles(observed.cluster, observed.relay):
-            if observed.made_by_us(scope, principal, role):
-                why = f"workspace {workspace.id.name}'s identity"
-                actions.append(RevokeRole(scope, role, principal, why))
+        whose = names.get(principal)
+        why = (
+            f"workspace {whose}'s identity"
+            if whose
+            else "a workspace identity no compute here needs"
+        )
+        actions.append(RevokeRole(made.scope, made.role, made.principal_id, why))
     return list(dict.fromkeys(actions))
 
 

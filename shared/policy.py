@@ -1,18 +1,32 @@
 """The attach policy: which workspaces each cluster may join, and how.
 
-A tag on a cluster only asks; the policy decides. Loaded once at start from JSON; every error
-names the entry and the field at fault.
+A tag on a cluster only asks; the policy decides. Loaded once at start from JSON, by the
+Functions app and by ``autoattach policy validate`` alike: first against the published JSON
+Schema (shared/schemas/attach-policy.schema.json; unknown keys are refused), then the checks
+below. Every error names the entry and the field at fault.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
-from shared.arm_id import MANAGED_CLUSTER, WORKSPACE, InvalidResourceId, ResourceId
+from jsonschema import Draft202012Validator, ValidationError
+
+from shared.arm_id import (
+    CONNECTED_CLUSTER,
+    MANAGED_CLUSTER,
+    WORKSPACE,
+    InvalidResourceId,
+    ResourceId,
+)
+from shared.errors import PermanentError
 from shared.model import (
     AdoptionPolicy,
     Attachment,
@@ -29,10 +43,21 @@ NAMESPACE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 NAMESPACE_LITERAL = re.compile(r"^[a-z0-9-]*$")
 DEFAULT_COMPUTE_NAME = "{cluster}"
 DEFAULT_NAMESPACE = "azureml"
+SCHEMA_FILE = "schemas/attach-policy.schema.json"  # inside the ``shared`` package
+# Key Vault secret names: 1-127 of 0-9, a-z, A-Z and '-'.
+SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+CLUSTER_PLACEHOLDER = "{cluster}"
 
 
 class PolicyError(ValueError):
-    """The attach policy document is invalid; the message says where and why."""
+    """The attach policy document is invalid; each problem says where (the JSON path) and why,
+    and ``source`` (a file, or the app setting) where the document came from."""
+
+    def __init__(self, *problems: str, source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__("\n".join(prefix + problem for problem in problems))
 
 
 @dataclass(frozen=True)
@@ -81,17 +106,33 @@ class AttachPolicy:
     namespaces: NamespacePolicy = field(default_factory=NamespacePolicy)
 
     @classmethod
-    def from_json(cls, text: str) -> AttachPolicy:
+    def from_json(cls, text: str, source: str | None = None) -> AttachPolicy:
+        """Parse and check a policy document; ``source`` names it in errors (a file name, or
+        the app setting it came from)."""
         try:
             document = json.loads(text)
         except json.JSONDecodeError as error:
             raise PolicyError(
-                f"attach policy is not JSON: {error.msg} at char {error.pos}"
+                f"attach policy is not JSON: {error.msg} at line {error.lineno} "
+                f"column {error.colno}",
+                source=source,
             ) from None
-        return cls.from_dict(document)
+        return cls.from_dict(document, source)
 
     @classmethod
-    def from_dict(cls, document: Any) -> AttachPolicy:
+    def from_dict(cls, document: Any, source: str | None = None) -> AttachPolicy:
+        """The one way a policy is loaded: the JSON Schema first (every problem, each with its
+        path), then the semantic checks (the first problem)."""
+        problems = schema_problems(document)
+        if problems:
+            raise PolicyError(*problems, source=source)
+        try:
+            return cls._checked(document)
+        except PolicyError as error:
+            raise PolicyError(*error.problems, source=source) from None
+
+    @classmethod
+    def _checked(cls, document: Any) -> AttachPolicy:
         if not isinstance(document, dict) or not isinstance(document.get("workspaces"), list):
             raise PolicyError("attach policy must be an object with a 'workspaces' list")
         rules = tuple(
@@ -127,7 +168,9 @@ class AttachPolicy:
         matches = [a for a in self.cluster_access if cluster_id.is_within(a.scope)]
         best = max(matches, key=lambda a: len(a.scope.key), default=None)
         if best is not None and best.kubeconfig_secret:
-            return NamespaceRoute("kubernetes", best.kubeconfig_secret)
+            return NamespaceRoute(
+                "kubernetes", render_kubeconfig_secret(best.kubeconfig_secret, cluster_id)
+            )
         if azure_rbac and cluster_id.resource_type == MANAGED_CLUSTER:
             return NamespaceRoute("arm", adoption_policy=self.namespaces.adoption_policy)
         return None
@@ -135,10 +178,21 @@ class AttachPolicy:
 
 @dataclass(frozen=True)
 class TagDecision:
-    """What a cluster's tag asked for, split into what the policy allows and what it refuses."""
+    """What a cluster's tag asked for, split into what the policy allows and what it refuses.
+
+    ``refused`` holds the refused tag entries, ``reasons`` why each was refused (in the same
+    order), and ``tag_key`` the tag they were read from."""
 
     attachments: tuple[Attachment, ...]
     refused: tuple[str, ...]
+    reasons: tuple[str, ...] = ()
+    tag_key: str = ""
+
+    @property
+    def refusals(self) -> tuple[tuple[str, str], ...]:
+        """(entry, reason) for each refused entry."""
+        reasons = self.reasons + ("not allowed by the attach policy",) * len(self.refused)
+        return tuple(zip(self.refused, reasons, strict=False))
 
 
 def decide_attachments(
@@ -150,10 +204,12 @@ def decide_attachments(
         return TagDecision((), ())
     attachments: list[Attachment] = []
     refused: list[str] = []
+    reasons: list[str] = []
     for entry in dict.fromkeys(e.strip() for e in value.split(",") if e.strip()):
         candidates = [r for r in policy.workspaces if r.matches(entry) and r.allows(cluster_id)]
         if len(candidates) != 1:
             refused.append(entry)
+            reasons.append(refusal_reason(entry, cluster_id, policy))
             continue
         rule = candidates[0]
         for template in rule.computes:
@@ -166,7 +222,31 @@ def decide_attachments(
                     storage_access=rule.storage_access,
                 )
             )
-    return TagDecision(tuple(dict.fromkeys(attachments)), tuple(refused))
+    return TagDecision(
+        tuple(dict.fromkeys(attachments)), tuple(refused), tuple(reasons), tag_key=tag_key
+    )
+
+
+def refusal_reason(entry: str, cluster_id: ResourceId, policy: AttachPolicy) -> str:
+    """Pure: why the policy grants this cluster nothing for a tag entry (the entry is refused)."""
+    named = [r for r in policy.workspaces if r.matches(entry)]
+    allowed = [r for r in named if r.allows(cluster_id)]
+    if not named:
+        return (
+            f"no workspace in the attach policy is named {entry!r} (give a workspace's name or "
+            "its full resource id, as the policy lists it)"
+        )
+    if not allowed:
+        names = ", ".join(r.workspace_id.raw for r in named)
+        return (
+            f"the attach policy does not let cluster {cluster_id.name} join {names}: the "
+            "cluster is outside the workspace's allowed cluster scopes"
+        )
+    names = ", ".join(r.workspace_id.raw for r in allowed)
+    return (
+        f"{entry!r} names {len(allowed)} workspaces this cluster may join ({names}); tag the "
+        "workspace's full resource id instead"
+    )
 
 
 def render_compute_name(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
@@ -194,24 +274,83 @@ def render_namespace(template: str, cluster_id: ResourceId, rule: WorkspaceRule)
     return name
 
 
+def render_kubeconfig_secret(template: str, cluster_id: ResourceId) -> str:
+    """The kubeconfig secret URI for one cluster: ``{cluster}`` in the secret name becomes the
+    cluster's name as it is. A name Key Vault cannot hold (only 0-9, a-z, A-Z and '-', at most
+    127 characters; AKS names may hold '_') is refused rather than altered, so two clusters
+    never end up sharing one secret."""
+    if CLUSTER_PLACEHOLDER not in template:
+        return template
+    rendered = template.replace(CLUSTER_PLACEHOLDER, cluster_id.name)
+    name = _secret_name(rendered)
+    if not SECRET_NAME.match(name):
+        raise PermanentError(
+            f"kubeconfig secret {template} cannot be named for cluster {cluster_id.name}: "
+            f"{name!r} is not a Key Vault secret name (1-127 of 0-9, a-z, A-Z and '-'); "
+            "give the cluster its own entry in the policy's 'clusters' section, with its id as "
+            "the scope and a secret name of its own",
+            reason="KubeconfigSecretNameInvalid",
+        )
+    return rendered
+
+
 def _fill(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
     return template.format(cluster=cluster_id.name, workspace=rule.workspace_id.name)
+
+
+def _secret_name(uri: str) -> str:
+    return uri.split("/secrets/", 1)[1].split("/", 1)[0] if "/secrets/" in uri else ""
+
+
+def _is_one_cluster(scope: ResourceId) -> bool:
+    try:
+        return scope.resource_type in (MANAGED_CLUSTER, CONNECTED_CLUSTER)
+    except InvalidResourceId:  # a subscription or resource group: no provider
+        return False
 
 
 def _cluster_access(entry: Any, where: str) -> ClusterAccess:
     if not isinstance(entry, dict):
         raise PolicyError(f"{where} must be an object")
+    scope = _resource_id(entry.get("scope"), f"{where}.scope")
     secret = entry.get("kubeconfig_secret")
-    if secret is not None and (
-        not isinstance(secret, str)
-        or not secret.startswith("https://")
-        or "/secrets/" not in secret
-    ):
+    if secret is None:
+        return ClusterAccess(scope, None)
+    at = f"{where}.kubeconfig_secret"
+    if not isinstance(secret, str) or not secret.startswith("https://") or not _secret_name(secret):
         raise PolicyError(
-            f"{where}.kubeconfig_secret must be a Key Vault secret URI "
-            "(https://<vault>.vault.azure.net/secrets/<name>)"
+            f"{at} must be a Key Vault secret URI "
+            "(https://<vault>.vault.azure.net/secrets/<name>, {cluster} allowed in <name>)"
         )
-    return ClusterAccess(_resource_id(entry.get("scope"), f"{where}.scope"), secret)
+    unknown = sorted(set(re.findall(r"\{[^}]*\}", secret)) - {CLUSTER_PLACEHOLDER})
+    if unknown:
+        raise PolicyError(
+            f"{at}: unknown placeholder(s) {', '.join(unknown)}; only {{cluster}} (the "
+            "cluster's name) is filled in"
+        )
+    name = _secret_name(secret)
+    if secret.count(CLUSTER_PLACEHOLDER) != name.count(CLUSTER_PLACEHOLDER):
+        raise PolicyError(f"{at}: {{cluster}} may only appear in the secret's name")
+    literal = name.replace(CLUSTER_PLACEHOLDER, "")
+    if not re.fullmatch(r"[0-9A-Za-z-]*", literal) or len(literal) > 126:
+        raise PolicyError(
+            f"{at}: secret name {name!r} is not a Key Vault secret name: 1-127 of 0-9, a-z, "
+            "A-Z and '-' (outside {cluster})"
+        )
+    if CLUSTER_PLACEHOLDER in name and secret.split("/secrets/", 1)[1].strip("/").count("/"):
+        raise PolicyError(
+            f"{at}: a version cannot be pinned with {{cluster}} (each cluster's secret has "
+            "versions of its own); leave it out and the latest version is read"
+        )
+    if CLUSTER_PLACEHOLDER not in name and not _is_one_cluster(scope):
+        raise PolicyError(
+            f"{at} names one secret for every cluster under {scope}, which can hold more than "
+            "one cluster: each would be reached with the same kubeconfig, so one cluster's "
+            "namespaces would be made on another. Put {cluster} in the secret name (e.g. "
+            ".../secrets/kubeconfig-{cluster}: one secret per cluster, named after it), or make "
+            "the scope a single cluster's id"
+        )
+    return ClusterAccess(scope, secret)
 
 
 def _extension_policy(entry: Any) -> ExtensionPolicy:
@@ -348,11 +487,6 @@ def _check_namespace_template(template: str, sample: str, where: str) -> None:
 def _namespace_policy(entry: Any) -> NamespacePolicy:
     if not isinstance(entry, dict):
         raise PolicyError("'namespaces' must be an object with an 'adoption_policy'")
-    unknown = sorted(set(entry) - {"adoption_policy", "delete_policy"})
-    if unknown:
-        raise PolicyError(
-            f"namespaces: unknown setting(s) {unknown}; known: adoption_policy, delete_policy"
-        )
     value = entry.get("adoption_policy", NamespacePolicy.adoption_policy.value)
     try:
         adoption = AdoptionPolicy(value)
@@ -379,3 +513,102 @@ def _resource_id(value: Any, where: str) -> ResourceId:
         return ResourceId.parse(value)
     except InvalidResourceId as error:
         raise PolicyError(f"{where}: {error}") from None
+
+
+# -- the JSON Schema ---------------------------------------------------------------------------
+
+
+@functools.cache
+def policy_schema() -> dict[str, Any]:
+    """The published JSON Schema (draft 2020-12) of the attach policy, shipped in the package."""
+    text = resources.files("shared").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    schema = policy_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def schema_problems(document: Any) -> tuple[str, ...]:
+    """Every way ``document`` breaks the schema, each as ``<JSON path>: <what is wrong>``, in
+    document order; empty when it fits."""
+    errors = sorted(_validator().iter_errors(document), key=_document_order)
+    problems: list[str] = []
+    for error in errors:
+        problems.extend(_describe(error))
+    return tuple(dict.fromkeys(problems))
+
+
+def _document_order(error: ValidationError) -> list[tuple[int, int, str]]:
+    return [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in error.absolute_path]
+
+
+def json_path(path: Any) -> str:
+    """``workspaces[0].storage_access`` for the path ("workspaces", 0, "storage_access")."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _describe(error: ValidationError) -> list[str]:
+    path = list(error.absolute_path)
+    where = json_path(path) or "the policy"
+    instance = error.instance
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = sorted(error.schema.get("properties", {}))
+        problems = []
+        for key in sorted(set(instance) - set(known)):
+            guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+            problems.append(
+                f"{json_path([*path, key])}: unknown key{hint}; known here: {', '.join(known)}"
+            )
+        return problems
+    if kind == "required" and isinstance(instance, dict):
+        return [
+            f"{json_path([*path, key])} is required"
+            for key in error.validator_value
+            if key not in instance
+        ]
+    if kind == "enum":
+        choices = [repr(v) for v in error.validator_value]
+        allowed = (
+            choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
+        )
+        why = f" ({error.schema['description']})" if len(choices) == 1 else ""
+        return [f"{where} must be {allowed}, got {instance!r}{why}"]
+    if kind == "type":
+        wanted = error.validator_value
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        return [
+            f"{where} must be {' or '.join(_ARTICLES[t] for t in wanted)}, got {_kind(instance)}"
+        ]
+    if kind in ("minItems", "minLength"):
+        return [f"{where} must not be empty"]
+    return [f"{where}: {error.message}"]
+
+
+_ARTICLES = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+    "null": "null",
+}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if value is None:
+        return "null"
+    names = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+    return f"{names.get(type(value), type(value).__name__)} {json.dumps(value)[:40]}"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
-from shared.adapters.dead_letters import DeadLetter
+from shared.adapters.dead_letters import DeadLetter, Replayed
+from shared.adapters.ledger import LedgerView
 from shared.adapters.notifications import Notification
-from shared.adapters.roles import HeldRoles, MadeAssignment
+from shared.adapters.roles import Assignment, HeldRoles, MadeAssignment
 from shared.arm_id import ResourceId
 from shared.model import (
     Attachment,
@@ -36,9 +38,16 @@ class Extensions(Protocol):
 
 
 class Namespaces(Protocol):
-    def exists(self, cluster_id: ResourceId, namespace: str, route: NamespaceRoute) -> bool: ...
+    def state(
+        self, cluster_id: ResourceId, namespace: str, route: NamespaceRoute
+    ) -> str | None: ...
     def create(
-        self, cluster_id: ResourceId, namespace: str, route: NamespaceRoute, location: str
+        self,
+        cluster_id: ResourceId,
+        namespace: str,
+        route: NamespaceRoute,
+        location: str,
+        before: str | None = None,
     ) -> None: ...
 
 
@@ -52,6 +61,8 @@ class Workspaces(Protocol):
 
 class RoleAssignments(Protocol):
     def held(self, scope: ResourceId, principal_id: str) -> HeldRoles: ...
+    def of_principal(self, principal_id: str, subscription_id: str) -> list[Assignment]: ...
+    def made_at(self, scope: ResourceId) -> list[MadeAssignment]: ...
     def grant(self, scope: ResourceId, role: Role, principal_id: str) -> None: ...
     def revoke(self, scope: ResourceId, role: Role, principal_id: str) -> None: ...
     def made_in(self, subscription_id: str) -> list[MadeAssignment]: ...
@@ -75,8 +86,16 @@ class RecheckScheduler(Protocol):
 
 
 class DeadLetterQueues(Protocol):
+    """shared.adapters.dead_letters.ServiceBusDeadLetters (over Azure or the queue double)."""
+
+    def now(self) -> datetime: ...
     def peek(self, queue: str) -> list[DeadLetter]: ...
-    def replay(self, queue: str, message_ids: Iterable[str] | None) -> list[str]: ...
+    def replay(
+        self,
+        queue: str,
+        letters: Sequence[DeadLetter],
+        on_each: Callable[[Replayed], None] | None = None,
+    ) -> list[Replayed]: ...
 
 
 class ClusterLease(Protocol):
@@ -91,12 +110,16 @@ class ClusterLedger(Protocol):
     ``lease`` serializes work on one cluster across threads and instances; it raises
     ``ClusterBusy`` while another holder has it. ``announced`` and ``record`` read and replace the
     announced set (notice id -> small record) and need the lease held by the caller: a lease lost
-    meanwhile makes them fail as a TransientError.
+    meanwhile makes them fail as a TransientError. ``record_outcome`` keeps what became of the
+    last message about the cluster, under the lease too; ``view`` reads the ledger without the
+    lease, for people (``autoattach status``), never to decide anything.
     """
 
     def lease(self, cluster_id: ResourceId) -> AbstractContextManager[ClusterLease]: ...
     def announced(self, cluster_id: ResourceId) -> dict[str, dict[str, Any]]: ...
     def record(self, cluster_id: ResourceId, entries: dict[str, dict[str, Any]]) -> None: ...
+    def record_outcome(self, cluster_id: ResourceId, outcome: dict[str, Any]) -> None: ...
+    def view(self, cluster_id: ResourceId) -> LedgerView: ...
 
 
 @dataclass

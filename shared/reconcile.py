@@ -1,7 +1,9 @@
 """Reconcile one cluster: observe Azure, plan purely, apply through adapters, notify owners.
 
-Rounds repeat until the plan is empty, because what a step creates (a compute's identity) is
-what the next step needs (its role assignments). Nothing here waits on Azure: when the cluster
+Plans repeat until the plan is empty, because what a step creates (a compute's identity) is
+what the next step needs (its role assignments); between them the observation is carried
+forward from the writes' answers (shared.progress), and read again only after writes whose
+outcome Azure decides (installs, detaches, revokes). Nothing here waits on Azure: when the cluster
 is not ready the result says so and the caller schedules a re-check.
 """
 
@@ -13,10 +15,10 @@ from dataclasses import dataclass, field
 from shared import notices
 from shared.adapters.notifications import Notification
 from shared.arm_id import ResourceId
-from shared.errors import FailedForNow, PermanentError, TransientError
-from shared.model import Attachment
+from shared.errors import FailedForNow, PermanentError, StillRunning, TransientError
+from shared.model import Attachment, ComputeState
 from shared.notices import Record
-from shared.observe import Memo, observe
+from shared.observe import Memo, observe, observe_cluster
 from shared.planner import (
     Action,
     AttachCompute,
@@ -31,6 +33,7 @@ from shared.planner import (
     plan,
 )
 from shared.ports import Services
+from shared.progress import Applied, carried
 
 log = logging.getLogger("autoattach.reconcile")
 
@@ -50,6 +53,7 @@ class ReconcileResult:
     attachments: int = 0
     notifications: list[Notification] = field(default_factory=list)
     retry_after: float | None = None  # the longest Retry-After of a problem worth re-checking
+    settled: bool = False  # the ledger shows it converged as the tag asks: nothing was read
 
     @property
     def only_rechecks(self) -> bool:
@@ -62,6 +66,8 @@ class ReconcileResult:
         if not self.applied and not self.refused and not self.problems and not self.attachments:
             return "nothing to do: the cluster is not tagged for any workspace, or is gone"
         parts = [f"{len(self.applied)} change(s)" if self.applied else "already converged"]
+        if self.settled:
+            parts = ["already converged, as last announced (the sweep checks for drift)"]
         if self.refused:
             parts.append(f"tag entries not allowed by policy: {', '.join(self.refused)}")
         if self.problems:
@@ -69,28 +75,45 @@ class ReconcileResult:
         return "; ".join(parts)
 
 
-def reconcile(cluster_id: ResourceId, services: Services) -> ReconcileResult:
+def reconcile(
+    cluster_id: ResourceId, services: Services, *, discover: bool = False
+) -> ReconcileResult:
     """Converge one cluster, then tell owners what Azure now shows and they were not yet told.
-    Raises TransientError for the caller to retry later. The caller holds the cluster's lease."""
+    Raises TransientError for the caller to retry later. The caller holds the cluster's lease.
+
+    ``discover`` (the sweep) reads everything, listing every workspace of the policy; an event
+    reads what it needs, and nothing more when the cluster's ledger shows it converged as its
+    tag asks (drift since is the sweep's to find)."""
     result = ReconcileResult(cluster_id)
     run = _Run(services, result)
     memo = Memo()
     announced = services.ledger.announced(cluster_id)
+    seen = observe_cluster(cluster_id, services)
+    result.refused = seen[1].refused
+    result.attachments = len(seen[1].attachments)
+    if not discover and notices.settled(seen[0], seen[1], announced):
+        result.settled = True
+        return result
     observed: Observation | None = None
     current: Plan | None = None
     try:
+        observed = observe(cluster_id, services, memo, announced, discover=discover, seen=seen)
         for _round in range(MAX_ROUNDS):
-            observed = observe(cluster_id, services, memo, announced)
-            result.refused = observed.decision.refused
-            result.attachments = len(observed.decision.attachments)
             current = run.without_blocked(plan(observed), observed)
-            for action in current.actions:
-                run.apply(action, observed)
-            if current.wait_reason is not None:
-                result.waiting = current.wait_reason
+            applied = [run.apply(action, observed) for action in current.actions]
+            if current.wait_reason is not None or run.running:
+                result.waiting = current.wait_reason or run.running[0]
                 return result
             if not current.actions:
                 return result
+            # actions not applied (blocked, refused) changed nothing
+            following = carried(observed, [a for a in applied if a is not None])
+            if following is None:  # Azure decides what remains: read it again
+                memo, seen = Memo(), observe_cluster(cluster_id, services)
+                following = observe(
+                    cluster_id, services, memo, announced, discover=discover, seen=seen
+                )
+            observed = following
         raise TransientError(f"cluster {cluster_id.name} did not converge in {MAX_ROUNDS} rounds")
     finally:
         if observed is not None and current is not None:
@@ -104,6 +127,7 @@ class _Run:
         self.services = services
         self.result = result
         self.blocked: set[Attachment] = set()
+        self.running: list[str] = []  # writes Azure accepted and is still carrying out
         self.detach_reasons: dict[str, str] = {}
 
     def problem(self, problem: Problem) -> None:
@@ -124,19 +148,25 @@ class _Run:
         ]
         return Plan(tuple(keep), current.wait_reason, current.problems)
 
-    def apply(self, action: Action, observed: Observation) -> None:
+    def apply(self, action: Action, observed: Observation) -> Applied | None:
+        """Carry out one action; what Azure answered, or None when it was not done."""
         concerned = _attachments_of(action, observed)
         if concerned and all(a in self.blocked for a in concerned):
-            return
+            return None
         try:
-            note = _perform(action, self.services, observed)
+            note, compute = _perform(action, self.services, observed)
+        except StillRunning as error:
+            # Azure is at it: the rest of the plan goes ahead, then the cluster waits for it
+            self.running.append(str(error))
+            self.result.retry_after = max(self.result.retry_after or 0, error.retry_after or 0)
+            return None
         except FailedForNow as error:
             if not concerned:
                 raise
             for attachment in concerned:
                 self.problem(Problem(attachment, str(error), recheck=True))
             self.result.retry_after = max(self.result.retry_after or 0, error.retry_after or 0)
-            return
+            return None
         except PermanentError as error:
             message = str(error)
             if isinstance(action, GrantRole) and action.attachment is None:
@@ -149,11 +179,12 @@ class _Run:
                 raise
             for attachment in concerned:
                 self.problem(Problem(attachment, message))
-            return
+            return None
         log.info(note)
         self.result.applied.append(note)
         if isinstance(action, DetachCompute):
             self.detach_reasons[action.compute.id.key] = action.reason
+        return Applied(action, compute)
 
     def announce(self, observed: Observation, current: Plan, announced: Record) -> None:
         """Publish what the owners were not told yet, then remember it (announced until
@@ -171,44 +202,55 @@ class _Run:
             self.services.ledger.record(self.result.cluster_id, announcements.record)
 
 
-def _perform(action: Action, services: Services, observed: Observation) -> str:
-    """Carry out one action through its adapter; return what was done, in words."""
+def _perform(
+    action: Action, services: Services, observed: Observation
+) -> tuple[str, ComputeState | None]:
+    """Carry out one action through its adapter; return what was done, in words (and the
+    compute an attach made, as Azure answered)."""
     cluster = observed.cluster
     if isinstance(action, CreateNamespace):
         services.namespaces.create(
-            action.cluster_id, action.namespace, action.route, cluster.location
+            action.cluster_id, action.namespace, action.route, cluster.location, action.state
         )
-        return f"created namespace {action.namespace} on {cluster.id.name} (via {action.route.via})"
+        return (
+            f"created namespace {action.namespace} on {cluster.id.name} (via {action.route.via})",
+            None,
+        )
     if isinstance(action, InstallExtension):
         services.extensions.install(action.cluster_id, action.policy)
         return (
-            f"started installing the Azure ML extension {action.policy.name} on {cluster.id.name}"
+            f"started installing the Azure ML extension {action.policy.name} on {cluster.id.name}",
+            None,
         )
     if isinstance(action, AttachCompute):
-        services.workspaces.attach(action.attachment, action.cluster_id)
+        compute = services.workspaces.attach(action.attachment, action.cluster_id)
         a = action.attachment
         return (
             f"attached {cluster.id.name} as compute {a.compute_name} in workspace "
-            f"{a.workspace_id.name} (namespace {a.namespace}, {a.identity.type.value} identity)"
+            f"{a.workspace_id.name} (namespace {a.namespace}, {a.identity.type.value} identity)",
+            compute,
         )
     if isinstance(action, GrantRole):
         services.roles.grant(action.scope, action.role, action.principal_id)
         whose = "" if action.attachment else f" (workspace {action.workspace_id.name}'s identity)"
         return (
             f"granted {action.role.display_name} on {action.scope.name} to "
-            f"{action.principal_id}{whose}"
+            f"{action.principal_id}{whose}",
+            None,
         )
     if isinstance(action, RevokeRole):
         services.roles.revoke(action.scope, action.role, action.principal_id)
         return (
             f"removed {action.role.display_name} on {action.scope.name} from "
-            f"{action.principal_id} ({action.why})"
+            f"{action.principal_id} ({action.why})",
+            None,
         )
     assert isinstance(action, DetachCompute)
     services.workspaces.detach(action.compute.workspace_id, action.compute.name)
     return (
         f"detached compute {action.compute.name} from workspace "
-        f"{action.compute.workspace_id.name}: {action.reason}"
+        f"{action.compute.workspace_id.name}: {action.reason}",
+        None,
     )
 
 

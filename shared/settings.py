@@ -117,6 +117,12 @@ class Settings:
             ledger_blob_endpoint=_blob_endpoint(env),
         )
 
+    def policy_source(self) -> str:
+        """Where the attach policy comes from, as its errors name it."""
+        if self.attach_policy_file is not None:
+            return f"{ATTACH_POLICY_FILE}={self.attach_policy_file}"
+        return f"app setting {ATTACH_POLICY}"
+
     def policy_text(self) -> str:
         """The attach policy document, from the app setting or the file it names."""
         if self.attach_policy_json is not None:

@@ -64,7 +64,7 @@ def request_reconciles(app: App, now: datetime | None = None) -> int:
     ]
     # Beyond the tagged clusters: those holding what autoattach made (a lost untag or delete
     # event), and role assignments nothing needs any more (shared.healing).
-    found = survey(app.services, app.settings.sweep_subscriptions)
+    found = survey(app.services, app.settings.sweep_subscriptions, tagged)
     revoke_orphans(app.services, found.orphans)
     for cluster_id in dict.fromkeys([*tagged, *found.clusters]):
         message_id = sweep_message_id(cluster_id.raw, window)

@@ -118,6 +118,12 @@ var hostSettings = {
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // OpenTelemetry (host.json telemetryMode, functions/telemetry.py): the Python worker configures the Azure Monitor
+  // distro and links each message's span to the host's invocation; only the product's own loggers are exported;
+  // and no outcome span is sampled away (the distro's default keeps about 5 traces a second). See docs/operations.md.
+  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
+  PYTHON_APPLICATIONINSIGHTS_LOGGER_NAME: 'autoattach'
+  OTEL_TRACES_SAMPLER: 'always_on'
 }
 
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.policies import RetryPolicy
+from azure.core.rest import HttpRequest
 
 from shared.settings import DEFAULT_ARM_ENDPOINT
 
@@ -76,3 +77,34 @@ class ArmConnection:
             self._clients[key] = factory(self.credential, subscription_id, **self.client_kwargs())
         client: Client = self._clients[key]
         return client
+
+
+def operation_status(
+    client: Any, headers: dict[str, str]
+) -> tuple[str, dict[str, Any], float | None]:
+    """A long-running PUT's status from its first answer: (status lower-cased, its error, its
+    Retry-After). No ``Azure-AsyncOperation``: the PUT was synchronous and succeeded. A
+    ``Retry-After`` asks the client not to look before then, so the operation is taken as
+    running, unread (every status read takes a token from ARM's read budget); otherwise its
+    status is read once, through ``client`` (any ARM client)."""
+    url = next((v for k, v in headers.items() if k.lower() == "azure-asyncoperation"), None)
+    if not url:
+        return "succeeded", {}, None
+    asked = _seconds(next((v for k, v in headers.items() if k.lower() == "retry-after"), None))
+    if asked:
+        return "inprogress", {}, asked
+    response = client.send_request(HttpRequest("GET", url))
+    response.raise_for_status()
+    payload = response.json() if response.content else {}
+    payload = payload if isinstance(payload, dict) else {}
+    error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+    wait = _seconds(response.headers.get("Retry-After"))
+    return str(payload.get("status") or "").lower(), error or {}, wait
+
+
+def _seconds(value: str | None) -> float | None:
+    """A Retry-After in seconds (ARM sends delta-seconds), None when absent or unreadable."""
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

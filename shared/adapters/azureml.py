@@ -3,24 +3,20 @@
 Attach and detach are long-running in Azure (the compute is ``Creating`` / ``Deleting`` for tens
 of seconds to minutes). ``MLClient.compute.begin_*`` always polls, in a thread that sleeps in real
 time, so the adapter sends only the first request, through the same SDK's operations with
-``polling=False``, and returns; the caller looks at the compute again in a scheduled re-check.
+``polling=False``, reads the operation's status once (done at once, it reads the compute, whose
+principal the grants need) and returns; the caller looks again in a scheduled re-check.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from azure.ai.ml import MLClient
-from azure.ai.ml.entities import (
-    Compute,
-    IdentityConfiguration,
-    KubernetesCompute,
-    ManagedIdentityConfiguration,
-)
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.resource.resources import ResourceManagementClient
 
-from shared.adapters.arm import ArmConnection, retry_kwargs
+from shared.adapters.arm import ArmConnection, operation_status, retry_kwargs
+from shared.adapters.cache import TtlCache
 from shared.arm_id import InvalidResourceId, ResourceId
 from shared.errors import TransientError, azure_call
 from shared.model import (
@@ -33,6 +29,10 @@ from shared.model import (
     state_text,
 )
 
+if TYPE_CHECKING:  # azure-ai-ml takes over a second to import: only when first used (cold start)
+    from azure.ai.ml import MLClient
+    from azure.ai.ml.entities import IdentityConfiguration, KubernetesCompute
+
 CUSTOM_CLOUD = "AutoattachCustomCloud"
 # Azure ML's answer to an attach whose workspace identity cannot (yet) see the cluster's
 # extension: "extension not installed". The planner attaches only after it saw the extension
@@ -41,9 +41,14 @@ EXTENSION_NOT_READY = "ExtensionNotReady"
 
 
 class AzureMLWorkspaces:
-    def __init__(self, arm: ArmConnection) -> None:
+    def __init__(
+        self, arm: ArmConnection, workspaces: TtlCache[WorkspaceState] | None = None
+    ) -> None:
         self._arm = arm
         self._clients: dict[str, MLClient] = {}
+        # Registry, storage account and identity of a workspace: read once per few minutes per
+        # process, not once per cluster (autoattach never changes them).
+        self._workspaces: TtlCache[WorkspaceState] = workspaces or TtlCache()
 
     def _ml(self, workspace_id: ResourceId) -> MLClient:
         if workspace_id.key not in self._clients:
@@ -61,6 +66,8 @@ class AzureMLWorkspaces:
                         "registry_discovery_endpoint": endpoint,
                     },
                 }
+            from azure.ai.ml import MLClient
+
             self._clients[workspace_id.key] = MLClient(
                 self._arm.credential,
                 workspace_id.subscription,
@@ -72,6 +79,9 @@ class AzureMLWorkspaces:
         return self._clients[workspace_id.key]
 
     def get_workspace(self, workspace_id: ResourceId) -> WorkspaceState:
+        return self._workspaces.get(workspace_id.key, lambda: self._read_workspace(workspace_id))
+
+    def _read_workspace(self, workspace_id: ResourceId) -> WorkspaceState:
         with azure_call(f"read workspace {workspace_id}"):
             workspace = self._ml(workspace_id).workspaces.get(workspace_id.name)
         return WorkspaceState(
@@ -97,6 +107,8 @@ class AzureMLWorkspaces:
 
     def attach(self, attachment: Attachment, cluster_id: ResourceId) -> ComputeState:
         """Attach the cluster as a Kubernetes compute (``az ml compute attach``), marked as ours."""
+        from azure.ai.ml.entities import KubernetesCompute
+
         compute = KubernetesCompute(
             name=attachment.compute_name,
             resource_id=cluster_id.raw,
@@ -108,7 +120,7 @@ class AzureMLWorkspaces:
         action = f"attach {cluster_id.name} as {attachment.compute_name}"
         with azure_call(action):
             try:
-                result = self._start_attach(attachment.workspace_id, compute)
+                result, headers = self._start_attach(attachment.workspace_id, compute)
             except HttpResponseError as error:
                 if _detail_codes(error) & {EXTENSION_NOT_READY}:
                     raise TransientError(
@@ -118,22 +130,41 @@ class AzureMLWorkspaces:
                         reason="PrerequisiteNotEffective",
                     ) from error
                 raise
+            # one look at the operation: done at once, the compute (its new principal) is read;
+            # still running, the caller looks again later
+            client = self._arm.client(
+                ResourceManagementClient, attachment.workspace_id.subscription
+            )
+            status, _error, _wait = operation_status(client, headers)
+        if status == "succeeded":
+            settled = self.get_compute(attachment.workspace_id, attachment.compute_name)
+            if settled is not None:
+                return settled
         return compute_state(attachment.workspace_id, result)
 
-    def _start_attach(self, workspace_id: ResourceId, compute: KubernetesCompute) -> Any:
-        """What ``compute.begin_create_or_update`` does (workspace GET for the location, the
-        SDK's own serialization, PUT), minus the polling: the PUT's answer (``Creating``)."""
+    def _start_attach(
+        self, workspace_id: ResourceId, compute: KubernetesCompute
+    ) -> tuple[Any, dict[str, str]]:
+        """What ``compute.begin_create_or_update`` does (the SDK's own serialization, PUT), minus
+        the polling (the PUT's answer, ``Creating``) and minus its workspace GET for the location:
+        the cached workspace has it."""
+        from azure.ai.ml.entities import Compute
+
         operations = self._ml(workspace_id).compute
-        compute.location = operations._get_workspace_location()
+        compute.location = self.get_workspace(workspace_id).location
         poller = operations._operation.begin_create_or_update(
             workspace_id.resource_group,
             workspace_id.name,
             compute_name=str(compute.name),
             parameters=compute._to_rest_object(),
             polling=False,
-            cls=lambda response, deserialized, headers: Compute._from_rest_object(deserialized),
+            cls=lambda response, deserialized, headers: (
+                Compute._from_rest_object(deserialized),
+                dict(response.http_response.headers),
+            ),
         )
-        return poller.result()
+        answer: tuple[Any, dict[str, str]] = poller.result()  # type: ignore[assignment]
+        return answer
 
     def detach(self, workspace_id: ResourceId, name: str) -> None:
         """Start detaching (``az ml compute detach``); the compute is ``Deleting`` meanwhile."""
@@ -151,6 +182,8 @@ class AzureMLWorkspaces:
 
 
 def _identity(attachment: Attachment) -> IdentityConfiguration:
+    from azure.ai.ml.entities import IdentityConfiguration, ManagedIdentityConfiguration
+
     # snake-case types: "SystemAssigned" is serialized as "Systemassigned" by azure-ai-ml.
     if attachment.identity.type is IdentityType.USER_ASSIGNED:
         assert attachment.identity.resource_id is not None

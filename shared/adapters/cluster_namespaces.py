@@ -4,28 +4,50 @@ adoption policy for ARM managed namespaces. Neither path ever deletes a namespac
 
 from __future__ import annotations
 
-from shared.adapters.kube_namespaces import KubernetesApiNamespaces
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from shared.adapters.namespaces import ManagedNamespaces
 from shared.arm_id import ResourceId
-from shared.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, NamespaceRoute
+from shared.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, SUCCEEDED, NamespaceRoute
+
+if TYPE_CHECKING:  # the kubernetes client is imported on the first Kubernetes-API cluster only
+    from shared.adapters.kube_namespaces import KubernetesApiNamespaces
 
 
 class ClusterNamespaces:
-    def __init__(self, managed: ManagedNamespaces, kubernetes: KubernetesApiNamespaces) -> None:
+    def __init__(
+        self, managed: ManagedNamespaces, kubernetes: Callable[[], KubernetesApiNamespaces]
+    ) -> None:
         self._managed = managed
-        self._kubernetes = kubernetes
+        self._make_kubernetes = kubernetes
+        self._kube: KubernetesApiNamespaces | None = None
 
-    def exists(self, cluster_id: ResourceId, namespace: str, route: NamespaceRoute) -> bool:
+    @property
+    def _kubernetes(self) -> KubernetesApiNamespaces:
+        if self._kube is None:
+            self._kube = self._make_kubernetes()
+        return self._kube
+
+    def state(self, cluster_id: ResourceId, namespace: str, route: NamespaceRoute) -> str | None:
+        """``succeeded`` when ready for computes; else what ARM shows (lower-case), or None."""
         if route.kubeconfig_secret is not None:
-            return self._kubernetes.exists(route.kubeconfig_secret, namespace)
-        return self._managed.exists(cluster_id, namespace)
+            ready = self._kubernetes.exists(route.kubeconfig_secret, namespace)
+            return SUCCEEDED if ready else None
+        return self._managed.state(cluster_id, namespace)
 
     def create(
-        self, cluster_id: ResourceId, namespace: str, route: NamespaceRoute, location: str
+        self,
+        cluster_id: ResourceId,
+        namespace: str,
+        route: NamespaceRoute,
+        location: str,
+        before: str | None = None,
     ) -> None:
+        """``before`` is the state observed (so it is not read again)."""
         if route.kubeconfig_secret is not None:
             self._kubernetes.create(
                 route.kubeconfig_secret, namespace, {MANAGED_BY_TAG: MANAGED_BY_VALUE}
             )
         else:
-            self._managed.create(cluster_id, namespace, location, route.adoption_policy)
+            self._managed.create(cluster_id, namespace, location, route.adoption_policy, before)

@@ -8,6 +8,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from shared.adapters.arm import ArmConnection
+from shared.adapters.cache import TtlCache
 from shared.arm_id import CONNECTED_CLUSTER, InvalidResourceId, ResourceId
 from shared.errors import azure_call
 from shared.model import ClusterState
@@ -20,8 +21,10 @@ API_VERSIONS = {
 
 
 class ArmClusters:
-    def __init__(self, arm: ArmConnection) -> None:
+    def __init__(self, arm: ArmConnection, principals: TtlCache[str] | None = None) -> None:
         self._arm = arm
+        # An identity's principal id never changes while the identity lives; cached per process.
+        self._principals: TtlCache[str] = principals or TtlCache()
 
     def _resources(self, subscription_id: str) -> Any:
         return self._arm.client(ResourceManagementClient, subscription_id).resources
@@ -51,7 +54,10 @@ class ArmClusters:
         )
 
     def principal_of_identity(self, identity_id: ResourceId) -> str:
-        """The principal id of a user-assigned managed identity, read from ARM."""
+        """The principal id of a user-assigned managed identity, read from ARM (cached)."""
+        return self._principals.get(identity_id.key, lambda: self._read_principal(identity_id))
+
+    def _read_principal(self, identity_id: ResourceId) -> str:
         with azure_call(f"read managed identity {identity_id}"):
             resource = self._resources(identity_id.subscription).get_by_id(
                 identity_id.raw,

@@ -6,6 +6,10 @@ One blob per cluster, ``autoattach-ledger/clusters/<sha256 of the lowercased clu
 blob lease, renewed in the background while the work runs and released on exit; another holder
 makes it raise ``ClusterBusy``. ``announced`` and ``record`` read and replace the blob's JSON
 under that lease, so a lease lost meanwhile (expired, broken, taken) fails them as transient.
+
+The blob also keeps the cluster's last outcome (``record_outcome``, under the lease: what became
+of the last message about it), and ``view`` reads both without a lease, for people
+(``autoattach status``): ``{"cluster", "announced": {...}, "last_outcome": {...}}``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.credentials import TokenCredential
@@ -63,12 +68,23 @@ def ledger_blob_name(cluster_id: ResourceId) -> str:
     return f"clusters/{hashlib.sha256(cluster_id.key.encode()).hexdigest()}.json"
 
 
+@dataclass(frozen=True)
+class LedgerView:
+    """One cluster's ledger as last written: the notices announced (id -> small record) and the
+    outcome of the last message handled for it (None: none recorded yet)."""
+
+    announced: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_outcome: dict[str, Any] | None = None
+
+
 class HeldLease:
     """A lease this process holds on one cluster's ledger blob."""
 
     def __init__(self, lease: BlobLeaseClient, cluster_id: ResourceId) -> None:
         self._lease = lease
         self.cluster_id = cluster_id
+        # the blob's document as this holder last read or wrote it (None: not read yet)
+        self.document: dict[str, Any] | None = None
 
     @property
     def lease_id(self) -> str:
@@ -194,25 +210,45 @@ class BlobClusterLedger:
             text = (
                 self._container.get_blob_client(name).download_blob(lease=held.lease_id).readall()
             )
-        try:
-            document = json.loads(text)
-            entries = document["announced"]
-            if not isinstance(entries, dict):
-                raise TypeError("announced is not an object")
-        except (ValueError, KeyError, TypeError) as error:
-            # Only autoattach writes it; unreadable means announce again (same CloudEvent ids).
-            log.warning(
-                "cluster %s: unreadable ledger (%s); treating as empty", cluster_id.name, error
-            )
-            return {}
-        return {str(k): dict(v) for k, v in entries.items() if isinstance(v, dict)}
+        held.document = _parsed(text, cluster_id)
+        return _view(held.document).announced
 
     def record(self, cluster_id: ResourceId, entries: dict[str, dict[str, Any]]) -> None:
+        self._write(cluster_id, announced=entries)
+
+    def record_outcome(self, cluster_id: ResourceId, outcome: dict[str, Any]) -> None:
+        """Keep what became of the last message about the cluster (beside what was announced)."""
+        self._write(cluster_id, last_outcome=outcome)
+
+    def view(self, cluster_id: ResourceId) -> LedgerView:
+        """The ledger as last written, read without the lease (for people; never for deciding):
+        empty when the cluster has none."""
+        blob = self._container.get_blob_client(ledger_blob_name(cluster_id))
+        try:
+            with _storage_call(
+                f"read the ledger of cluster {cluster_id.name}",
+                raw_codes={"BlobNotFound", "ContainerNotFound"},
+            ):
+                text = blob.download_blob().readall()
+        except _Missing:
+            return LedgerView()
+        return _view(_parsed(text, cluster_id))
+
+    def _write(self, cluster_id: ResourceId, **changes: Any) -> None:
+        """Replace some top-level keys of the document, keeping the others as last read."""
         name, held = self._holding(cluster_id)
+        if held.document is None:
+            self.announced(cluster_id)
+        document = {**(held.document or {}), **changes, "cluster": cluster_id.key}
+        document.setdefault("announced", {})
         with _storage_call(f"write the ledger of cluster {cluster_id.name}"):
             self._container.get_blob_client(name).upload_blob(
-                _document(cluster_id, entries), overwrite=True, lease=held.client, **_json()
+                json.dumps(document, sort_keys=True).encode(),
+                overwrite=True,
+                lease=held.client,
+                **_json(),
             )
+        held.document = document
 
     def _holding(self, cluster_id: ResourceId) -> tuple[str, HeldLease]:
         name = ledger_blob_name(cluster_id)
@@ -269,6 +305,28 @@ def _typed(error: HttpResponseError, code: str, action: str) -> AutoattachError:
 def _code(error: HttpResponseError) -> str:
     code = getattr(error, "error_code", None)
     return str(getattr(code, "value", code) or "")
+
+
+def _parsed(text: bytes | str, cluster_id: ResourceId) -> dict[str, Any]:
+    """The ledger document; an unreadable one is taken as empty (only autoattach writes it:
+    unreadable means announce again, under the same CloudEvent ids)."""
+    try:
+        document = json.loads(text)
+        if not isinstance(document, dict) or not isinstance(document["announced"], dict):
+            raise TypeError("announced is not an object")
+    except (ValueError, KeyError, TypeError) as error:
+        log.warning("cluster %s: unreadable ledger (%s); treating as empty", cluster_id.name, error)
+        return {"cluster": cluster_id.key, "announced": {}}
+    return document
+
+
+def _view(document: dict[str, Any]) -> LedgerView:
+    entries = document.get("announced") or {}
+    last = document.get("last_outcome")
+    return LedgerView(
+        announced={str(k): dict(v) for k, v in entries.items() if isinstance(v, dict)},
+        last_outcome=dict(last) if isinstance(last, dict) else None,
+    )
 
 
 def _document(cluster_id: ResourceId, entries: dict[str, dict[str, Any]]) -> bytes:

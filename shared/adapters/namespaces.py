@@ -26,13 +26,12 @@ from __future__ import annotations
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.core.rest import HttpRequest
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.containerservice.models import ManagedNamespace, NamespaceProperties
 
-from shared.adapters.arm import ArmConnection
+from shared.adapters.arm import ArmConnection, operation_status
 from shared.arm_id import ResourceId
-from shared.errors import FailedForNow, PermanentError, TransientError, azure_call
+from shared.errors import FailedForNow, PermanentError, StillRunning, azure_call
 from shared.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, AdoptionPolicy, state_text
 
 # The newest managedClusters api-version with managed namespaces in the published type data
@@ -82,11 +81,12 @@ class ManagedNamespaces:
         namespace: str,
         location: str,
         adoption_policy: AdoptionPolicy = AdoptionPolicy.IF_IDENTICAL,
+        before: str | None = None,
     ) -> None:
+        """``before``: its state as just observed (None: absent)."""
         action = f"create namespace {namespace} on {cluster_id}"
-        before = self.state(cluster_id, namespace)
         if before in _PENDING:
-            raise TransientError(
+            raise StillRunning(
                 f"{action}: ARM is still writing managed namespace {namespace} "
                 f"({before}); looking again later",
                 reason="NamespaceProvisioning",
@@ -111,12 +111,12 @@ class ManagedNamespaces:
                 ).result()
             except HttpResponseError as refused:
                 if refused.status_code == 409:  # another write of it still running
-                    raise TransientError(
+                    raise StillRunning(
                         f"{action}: ARM is still writing it (HTTP 409); looking again later",
                         reason="NamespaceProvisioning",
                     ) from None
                 raise
-            status, said, retry_after = self._operation(client, headers)
+            status, said, retry_after = operation_status(client, headers)
         if status in _FAILED:
             raise PermanentError(
                 _failure(namespace, cluster_id, adoption_policy, said, earlier=False),
@@ -130,32 +130,12 @@ class ManagedNamespaces:
                 retry_after=retry_after,
             )
         if status in _PENDING:
-            raise TransientError(
+            raise StillRunning(
                 f"{action}: asked ARM for managed namespace {namespace}; it is still being "
                 "made, looking again later",
                 reason="NamespaceProvisioning",
                 retry_after=retry_after,
             )
-
-    @staticmethod
-    def _operation(
-        client: ContainerServiceClient, headers: dict[str, str]
-    ) -> tuple[str, dict[str, Any], float | None]:
-        """One read of the PUT's Azure-AsyncOperation status: (status, error, Retry-After)."""
-        url = next((v for k, v in headers.items() if k.lower() == "azure-asyncoperation"), None)
-        if not url:
-            return "succeeded", {}, None  # a synchronous answer: the PUT itself succeeded
-        response = client.send_request(HttpRequest("GET", url))
-        response.raise_for_status()
-        payload = response.json() if response.content else {}
-        payload = payload if isinstance(payload, dict) else {}
-        error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
-        retry_after = response.headers.get("Retry-After")
-        try:
-            wait = float(retry_after) if retry_after else None
-        except ValueError:
-            wait = None
-        return str(payload.get("status") or "").lower(), error or {}, wait
 
 
 def _failure(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
-from azure.core.credentials import TokenCredential
-from azure.servicebus import ServiceBusClient, ServiceBusMessage
+from azure.servicebus import ServiceBusMessage
 from azure.servicebus.exceptions import ServiceBusError
 
+from shared.adapters.servicebus import QueueLink
 from shared.errors import TransientError
 
 ATTEMPT_PROPERTY = "autoattach-attempt"
@@ -24,8 +24,11 @@ def new_chain() -> str:
 
 
 class ServiceBusRecheckScheduler:
-    def __init__(self, fully_qualified_namespace: str, credential: TokenCredential) -> None:
-        self._client = ServiceBusClient(fully_qualified_namespace, credential)
+    """The RecheckScheduler port over a QueueLink (shared.adapters.servicebus.ServiceBusLink in
+    Azure; the queue double's link in tests)."""
+
+    def __init__(self, link: QueueLink) -> None:
+        self._link = link
 
     def schedule(
         self,
@@ -48,9 +51,9 @@ class ServiceBusRecheckScheduler:
             application_properties=properties,
             content_type="application/json",
         )
-        at = datetime.now(UTC) + timedelta(seconds=delay_seconds)
+        at = self._link.now() + timedelta(seconds=delay_seconds)
         try:
-            with self._client.get_queue_sender(queue) as sender:
+            with self._link.sender(queue) as sender:
                 sender.schedule_messages(message, at)
         except ServiceBusError as error:
             raise TransientError(f"schedule a re-check on {queue}: {error}") from error

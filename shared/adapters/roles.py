@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.authorization import AuthorizationManagementClient
@@ -14,7 +15,9 @@ from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreatePara
 from shared.adapters.arm import ArmConnection
 from shared.arm_id import InvalidResourceId, ResourceId
 from shared.errors import azure_call
-from shared.model import ROLE_ASSIGNMENT_DESCRIPTION, Role
+from shared.model import ROLE_ASSIGNMENT_DESCRIPTION, MadeAssignment, Role
+
+__all__ = ["Assignment", "HeldRoles", "MadeAssignment", "RoleAssignments", "holdings"]
 
 # Fixed namespace: the same scope, role and principal always give the same assignment name.
 ASSIGNMENT_NAMESPACE = uuid.UUID("5f0c3a52-7a0e-4f57-9d5c-6f1c2b9a7e31")
@@ -24,19 +27,45 @@ KNOWN_ROLES = frozenset(role.value for role in Role)
 
 
 @dataclass(frozen=True)
-class MadeAssignment:
-    """A role assignment autoattach made: its deterministic name matches scope, role and
-    principal, and it carries autoattach's description."""
-
-    scope: ResourceId
-    role: Role
-    principal_id: str
-
-
-@dataclass(frozen=True)
 class HeldRoles:
     roles: frozenset[str]
     ours: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One role assignment of a principal: where, which role (GUID), and whether autoattach
+    made it (its deterministic name)."""
+
+    scope: ResourceId
+    role: str
+    principal_id: str
+    ours: bool
+
+
+def holdings(assignments: list[Assignment], scope: ResourceId) -> HeldRoles:
+    """Pure: the roles held at ``scope`` (assigned there or above it), and those held through
+    autoattach's own assignment at exactly that scope."""
+    roles = {a.role for a in assignments if scope.is_within(a.scope)}
+    ours = {a.role for a in assignments if a.ours and a.scope == scope}
+    return HeldRoles(frozenset(roles), frozenset(ours))
+
+
+def _made(assignment: Any) -> MadeAssignment | None:
+    """The assignment as one autoattach made (deterministic name and description), or None."""
+    if (assignment.description or "") != ROLE_ASSIGNMENT_DESCRIPTION:
+        return None
+    role = (assignment.role_definition_id or "").rsplit("/", 1)[-1].lower()
+    principal = (assignment.principal_id or "").lower()
+    if role not in KNOWN_ROLES or not principal or not assignment.scope:
+        return None
+    try:
+        target = ResourceId.parse(assignment.scope)
+    except InvalidResourceId:
+        return None
+    if (assignment.name or "").lower() != assignment_name(target, Role(role), principal):
+        return None
+    return MadeAssignment(target, Role(role), principal)
 
 
 def assignment_name(scope: ResourceId, role: Role, principal_id: str) -> str:
@@ -79,6 +108,39 @@ class RoleAssignments:
                 ours.add(role)
         return HeldRoles(frozenset(roles), frozenset(ours))
 
+    def of_principal(self, principal_id: str, subscription_id: str) -> list[Assignment]:
+        """Every assignment the principal has in the subscription (and above it): one read
+        serves every scope there (``holdings`` tells what it holds at each)."""
+        scope = f"/subscriptions/{subscription_id}"
+        with azure_call(f"list role assignments of {principal_id} in {subscription_id}"):
+            found = list(
+                self._arm.client(
+                    AuthorizationManagementClient, subscription_id
+                ).role_assignments.list_for_scope(scope, filter=f"principalId eq '{principal_id}'")
+            )
+        assignments = []
+        for assignment in found:
+            if (assignment.principal_id or "").lower() != principal_id.lower():
+                continue
+            try:
+                target = ResourceId.parse(assignment.scope or "")
+            except InvalidResourceId:
+                continue
+            role = (assignment.role_definition_id or "").rsplit("/", 1)[-1].lower()
+            ours = role in KNOWN_ROLES and (assignment.name or "").lower() == assignment_name(
+                target, Role(role), principal_id
+            )
+            assignments.append(Assignment(target, role, principal_id.lower(), ours))
+        return assignments
+
+    def made_at(self, scope: ResourceId) -> list[MadeAssignment]:
+        """The assignments autoattach made at exactly this scope, to any principal."""
+        with azure_call(f"list role assignments on {scope}"):
+            found = list(
+                self._client(scope).role_assignments.list_for_scope(scope.raw, filter="atScope()")
+            )
+        return [made for made in map(_made, found) if made is not None and made.scope == scope]
+
     def made_in(self, subscription_id: str) -> list[MadeAssignment]:
         """Every assignment autoattach made in the subscription, at any scope (for the sweep)."""
         scope = f"/subscriptions/{subscription_id}"
@@ -88,21 +150,7 @@ class RoleAssignments:
                     AuthorizationManagementClient, subscription_id
                 ).role_assignments.list_for_scope(scope)
             )
-        made = []
-        for assignment in assignments:
-            if (assignment.description or "") != ROLE_ASSIGNMENT_DESCRIPTION:
-                continue
-            role = (assignment.role_definition_id or "").rsplit("/", 1)[-1].lower()
-            principal = (assignment.principal_id or "").lower()
-            if role not in KNOWN_ROLES or not principal or not assignment.scope:
-                continue
-            try:
-                target = ResourceId.parse(assignment.scope)
-            except InvalidResourceId:
-                continue
-            if (assignment.name or "").lower() == assignment_name(target, Role(role), principal):
-                made.append(MadeAssignment(target, Role(role), principal))
-        return made
+        return [made for made in map(_made, assignments) if made is not None]
 
     def grant(self, scope: ResourceId, role: Role, principal_id: str) -> None:
         parameters = RoleAssignmentCreateParameters(

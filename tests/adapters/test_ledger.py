@@ -14,7 +14,7 @@ from sandbox.blob_double import BlobStorageDouble
 from sandbox.clock import VirtualClock
 from sandbox.credential import SandboxCredential
 from sandbox.tls import SandboxTls
-from shared.adapters.ledger import CONTAINER, BlobClusterLedger, ledger_blob_name
+from shared.adapters.ledger import CONTAINER, BlobClusterLedger, LedgerView, ledger_blob_name
 from shared.arm_id import ResourceId
 from shared.errors import ClusterBusy, PermanentError, TransientError
 
@@ -215,3 +215,44 @@ def test_reading_or_writing_the_ledger_without_holding_its_lease_is_a_bug(
         ledger.announced(cluster)
     with pytest.raises(RuntimeError, match="under its lease"):
         ledger.record(cluster, {})
+
+
+OUTCOME = {"outcome": "completed", "reason": "1 change(s)", "event_id": "e-1", "at": "2026-01-01"}
+
+
+def test_the_last_outcome_is_kept_beside_what_was_announced_whichever_is_written_last(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+):
+    entries = {"id-1": NOTICE}
+    with ledger.lease(cluster):
+        ledger.announced(cluster)
+        ledger.record(cluster, entries)
+        ledger.record_outcome(cluster, OUTCOME)
+    assert stored(storage, cluster) == {
+        "cluster": cluster.key,
+        "announced": entries,
+        "last_outcome": OUTCOME,
+    }
+    later = make_ledger(storage, tls)
+    with later.lease(cluster):  # another instance records the announced set only
+        later.announced(cluster)
+        later.record(cluster, {})
+    assert ledger.view(cluster).last_outcome == OUTCOME
+    with later.lease(cluster):  # ... or the outcome only, without reading first
+        later.record_outcome(cluster, {**OUTCOME, "event_id": "e-2"})
+    view = ledger.view(cluster)
+    assert view.announced == {}
+    assert view.last_outcome == {**OUTCOME, "event_id": "e-2"}
+
+
+def test_a_person_views_the_ledger_without_its_lease_while_a_handler_holds_it(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+):
+    assert ledger.view(cluster) == LedgerView()  # nothing kept for this cluster yet
+    with ledger.lease(cluster):
+        ledger.record(cluster, {"id-1": NOTICE})
+        ledger.record_outcome(cluster, OUTCOME)
+        seen = make_ledger(storage, tls).view(cluster)
+    assert seen == LedgerView(announced={"id-1": NOTICE}, last_outcome=OUTCOME)
+    with pytest.raises(RuntimeError, match="under its lease"):
+        ledger.record_outcome(cluster, OUTCOME)

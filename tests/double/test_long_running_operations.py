@@ -92,15 +92,26 @@ def _compute_body(cluster: str) -> dict[str, Any]:
     }
 
 
-def test_the_attach_adapter_sends_the_put_and_returns_creating_without_polling(
+def test_the_attach_adapter_sends_the_put_and_returns_creating_without_looking_before_retry_after(
     workspaces: AzureMLWorkspaces, arm: ArmDouble
 ) -> None:
     state = workspaces.attach(_attachment(WS, "k8s-aks"), ResourceId.parse(AKS))
     assert state.provisioning_state == "Creating"
     assert state.principal_id is None  # the compute's identity is made with it
     assert state.managed_by_autoattach and state.namespace == "team-x"
+    # the PUT's answer asks to wait (Retry-After): no status read before then, and no waiting
     assert [(r.method, r.path) for r in arm.log] == [("GET", WS), ("PUT", f"{WS}/computes/k8s-aks")]
     assert _polls(arm) == []
+
+
+def test_a_second_attach_in_the_same_workspace_reads_the_workspace_no_more(
+    workspaces: AzureMLWorkspaces, arm: ArmDouble
+) -> None:
+    workspaces.attach(_attachment(WS, "k8s-aks"), ResourceId.parse(AKS))
+    before = len([r for r in arm.log if r.method == "GET" and r.path == WS])
+    workspaces.attach(_attachment(WS, "k8s-aks-2"), ResourceId.parse(AKS))
+    after = len([r for r in arm.log if r.method == "GET" and r.path == WS])
+    assert before == after == 1  # the location comes from the cached workspace
 
 
 def test_an_attached_compute_is_creating_for_the_attach_seconds_then_shows_its_principal(
@@ -259,7 +270,8 @@ def test_with_no_durations_attach_and_detach_settle_at_once(
     world.compute_attach_seconds = 0
     world.compute_detach_seconds = 0
     state = workspaces.attach(_attachment(WS, "k8s-aks"), ResourceId.parse(AKS))
-    assert state.provisioning_state == "Creating"  # the PUT's own answer, as in Azure
+    # the operation's one status read says done: the adapter reads the compute, with its principal
+    assert state.provisioning_state == "Succeeded" and state.principal_id
     assert ml_for("ws-research").compute.get("k8s-aks").provisioning_state == "Succeeded"
     workspaces.detach(ResourceId.parse(WS), "k8s-aks")
     assert world.compute(WS, "k8s-aks") is None

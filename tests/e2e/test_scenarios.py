@@ -22,7 +22,7 @@ def test_a_malformed_message_is_dead_lettered_with_its_reason(run_cli, tmp_path)
         {"id": "bad-1", "outcome": "dead-lettered", "reason": report["events"][0]["reason"]}
     ]
     assert report["events"][0]["reason"].startswith("MalformedEvent: message body is not JSON")
-    assert report["requests"] == {"reads": 0, "writes": 0}
+    assert report["requests"] == {"reads": 0, "polls": 0, "writes": 0}
 
 
 def test_a_batch_of_two_events_in_one_message_is_dead_lettered_not_half_handled(sandbox_for):

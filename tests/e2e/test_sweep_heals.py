@@ -5,9 +5,7 @@ from sandbox.scenario import arm_event
 from shared.adapters.roles import assignment_name
 from shared.arm_id import ResourceId
 from shared.model import Role
-from shared.sweep import request_reconciles
-from shared.wiring import current_app
-from tests.e2e.conftest import ready_document, scenario_from
+from tests.e2e.conftest import ready_document, scenario_from, sweep
 
 CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
@@ -20,12 +18,6 @@ def attached(document):
     cluster = document["clusters"][0]["id"]
     steps = [{"at": 0, "event": arm_event(CLUSTER_WRITE, cluster, event_id="create")}]
     return cluster, scenario_from(document, steps)
-
-
-def sweep(sandbox):
-    sandbox.clock.advance_to(sandbox.clock.seconds() + 3600)
-    request_reconciles(current_app(), now=sandbox.clock.now())
-    return sandbox.deliver_pending()
 
 
 def ours(sandbox):

@@ -5,8 +5,9 @@ from dataclasses import replace
 
 from shared.arm_id import ResourceId
 from shared.model import Role, WhenExtensionMissing
-from shared.notices import ATTACHED, DETACHED, WAITING, derive
+from shared.notices import ATTACHED, DETACHED, TAG_REFUSED, WAITING, derive, settled
 from shared.planner import plan
+from shared.policy import decide_attachments
 from tests.unit.test_planner import (
     ATTACHMENT,
     REGISTRY,
@@ -83,3 +84,84 @@ def test_a_cluster_that_keeps_waiting_for_its_extension_is_announced_once_per_ep
     again = [n for n in back.notices if n.type == WAITING]
     assert len(again) == 1
     assert again[0].id != first.notices[0].id
+
+
+# ---- refused tag entries reach the platform team -------------------------------------------
+
+
+def refusing(*entries: str, **changes):
+    """The converged cluster, its tag also naming ``entries`` the policy refuses."""
+    decision = replace(
+        converged().decision,
+        refused=entries,
+        reasons=tuple(f"no workspace in the attach policy is named {e!r}" for e in entries),
+        tag_key="azureml-attach",
+    )
+    return replace(converged(), decision=decision, **changes)
+
+
+def test_each_refused_tag_entry_carries_the_reason_the_policy_refused_it():
+    from tests.unit.test_policy import CLUSTER as POLICY_CLUSTER
+    from tests.unit.test_policy import OTHER_CLUSTER, policy
+
+    tags = {"azureml-attach": "ws-research,ws-unknown"}
+    decision = decide_attachments(OTHER_CLUSTER, tags, "azureml-attach", policy())
+    reasons = dict(decision.refusals)
+    assert "does not let cluster aks-x join" in reasons["ws-research"]
+    assert "no workspace in the attach policy is named 'ws-unknown'" in reasons["ws-unknown"]
+    assert decision.tag_key == "azureml-attach"
+    allowed = decide_attachments(
+        POLICY_CLUSTER, {"azureml-attach": "ws-prod"}, "azureml-attach", policy()
+    )
+    assert allowed.refusals == ()
+
+
+def test_a_refused_tag_entry_is_announced_to_the_platform_team_once_with_the_reason():
+    observed = refusing("ws-unknown")
+    first = derive(observed, plan(observed), {})
+    refused = [n for n in first.notices if n.type == TAG_REFUSED]
+    assert len(refused) == 1
+    assert refused[0].subject == observed.cluster.id.raw
+    assert refused[0].data == {
+        "cluster": observed.cluster.id.raw,
+        "tag_key": "azureml-attach",
+        "entries": [
+            {
+                "entry": "ws-unknown",
+                "reason": "no workspace in the attach policy is named 'ws-unknown'",
+            }
+        ],
+    }
+    assert derive(observed, plan(observed), first.record).notices == ()
+    # a run that failed before recording announces it again, under the same id
+    assert [
+        n.id for n in derive(observed, plan(observed), {}).notices if n.type == TAG_REFUSED
+    ] == [refused[0].id]
+
+
+def test_another_refusal_is_news_and_the_old_one_clears():
+    first = derive(refusing("ws-unknown"), plan(refusing("ws-unknown")), {})
+    changed = refusing("ws-unknown", "ws-other")
+    second = derive(changed, plan(changed), first.record)
+    assert [n.type for n in second.notices] == [TAG_REFUSED]
+    assert [e["entry"] for e in second.notices[0].data["entries"]] == ["ws-unknown", "ws-other"]
+    assert second.notices[0].id != first.notices[-1].id
+    fixed = derive(converged(), plan(converged()), second.record)
+    assert fixed.notices == ()
+    assert not any(e.get("active", True) for e in fixed.record.values() if e["type"] == TAG_REFUSED)
+
+
+def test_a_converged_cluster_whose_tag_keeps_a_refused_entry_is_settled_once_the_refusal_was_told():
+    observed = refusing("ws-unknown")
+    cluster, decision = observed.cluster, observed.decision
+    told = derive(observed, plan(observed), {}).record
+    assert settled(cluster, decision, told)  # a replay reads nothing more
+    # attached and announced before the tag grew a refused entry: not settled, the refusal is news
+    before = derive(converged(), plan(converged()), {}).record
+    assert settled(cluster, converged().decision, before)
+    assert not settled(cluster, decision, before)
+    # the refusal changed: news again
+    other = refusing("ws-other").decision
+    assert not settled(cluster, other, told)
+    # the refused entry was removed from the tag: the open refusal must be cleared first
+    assert not settled(cluster, converged().decision, told)

@@ -7,6 +7,7 @@ from shared.model import (
     ExtensionPolicy,
     ExtensionState,
     IdentityType,
+    MadeAssignment,
     NamespaceRoute,
     Role,
     StorageAccess,
@@ -89,11 +90,10 @@ def observation(**changes) -> Observation:
 
 
 def test_a_fresh_cluster_gets_its_namespace_before_its_compute():
-    actions = plan(observation()).actions
-    assert actions == (
-        CreateNamespace(CLUSTER, "azureml", ARM_ROUTE),
-        AttachCompute(ATTACHMENT, CLUSTER, "westeurope"),
-    )
+    assert plan(observation()).actions == (CreateNamespace(CLUSTER, "azureml", ARM_ROUTE),)
+    # the compute is attached once the namespace is there, never while ARM still makes it
+    ready = observation(namespaces=frozenset({"azureml"}))
+    assert plan(ready).actions == (AttachCompute(ATTACHMENT, CLUSTER, "westeurope"),)
 
 
 def test_an_attached_compute_gets_acrpull_and_the_storage_role_policy_names():
@@ -332,21 +332,32 @@ def test_a_workspace_identity_loses_the_cluster_rights_autoattach_gave_when_it_l
         SUB + "/resourceGroups/rg-ml/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ws"
     )
     workspace = WorkspaceState(WORKSPACE, "westeurope", STORAGE, REGISTRY, identity)
-    granted = {
-        (CLUSTER.key, "ws-principal"): frozenset({Role.READER.value, Role.AKS_CLUSTER_ADMIN.value})
-    }
+    made = (
+        MadeAssignment(CLUSTER, Role.READER, "ws-principal"),
+        MadeAssignment(CLUSTER, Role.AKS_CLUSTER_ADMIN, "ws-principal"),
+    )
     result = plan(
         observation(
             decision=TagDecision((), ()),
             owned=(compute(),),
             workspaces={WORKSPACE: workspace},
             principals={identity.key: "ws-principal"},
-            role_holdings=granted,
-            our_roles=granted,
+            made_here=made,
         )
     )
     revoked = {(a.scope, a.role) for a in result.actions if isinstance(a, RevokeRole)}
     assert revoked == {(CLUSTER, Role.READER), (CLUSTER, Role.AKS_CLUSTER_ADMIN)}
+
+
+def test_cluster_rights_autoattach_gave_an_identity_no_workspace_here_uses_are_revoked():
+    # the run that detached that workspace's last compute stopped before revoking: the next run
+    # no longer sees the workspace, only autoattach's assignments on the cluster
+    made = (MadeAssignment(CLUSTER, Role.KUBERNETES_EXTENSION_CONTRIBUTOR, "gone-principal"),)
+    result = plan(observation(decision=TagDecision((), ()), made_here=made))
+    revoked = [
+        (a.scope, a.role, a.principal_id) for a in result.actions if isinstance(a, RevokeRole)
+    ]
+    assert revoked == [(CLUSTER, Role.KUBERNETES_EXTENSION_CONTRIBUTOR, "gone-principal")]
 
 
 def test_an_arc_cluster_that_is_offline_or_expired_is_waited_for_not_failed():

@@ -4,6 +4,7 @@ import re
 import pytest
 
 from shared.arm_id import ResourceId
+from shared.errors import PermanentError
 from shared.model import IdentityType, StorageAccess
 from shared.policy import AttachPolicy, PolicyError, decide_attachments
 
@@ -91,7 +92,7 @@ def test_long_compute_names_are_shortened_deterministically_to_24_characters():
     ("document", "message"),
     [
         ("{", "not JSON"),
-        ('{"workspaces": {}}', "'workspaces' list"),
+        ('{"workspaces": {}}', "workspaces must be a list"),
         (
             '{"workspaces": [{"workspace": "ws", "clusters": ["/subscriptions/x"]}]}',
             "workspaces[0].workspace",
@@ -222,8 +223,8 @@ def test_the_adoption_policy_setting_reaches_the_arm_namespace_route(value):
         ({"adoption_policy": "Sometimes"}, "namespaces.adoption_policy"),
         ({"adoption_policy": "never"}, "namespaces.adoption_policy"),
         ({"delete_policy": "Delete"}, "namespaces.delete_policy"),
-        ({"adoptionPolicy": "Never"}, "namespaces: unknown setting"),
-        ("Never", "'namespaces' must be an object"),
+        ({"adoptionPolicy": "Never"}, "namespaces.adoptionPolicy: unknown key"),
+        ("Never", "namespaces must be an object"),
     ],
 )
 def test_an_invalid_namespaces_setting_is_refused_naming_it(namespaces, message):
@@ -255,3 +256,80 @@ def test_a_cluster_scope_naming_the_workspaces_subscription_in_other_case_is_acc
         "workspaces": [{"workspace": WS + "ws-research", "clusters": [SUB.upper()]}],
     }
     assert AttachPolicy.from_json(json.dumps(document)).workspaces[0].allows(CLUSTER)
+
+
+EDGE = SUB + "/resourceGroups/rg-edge"
+ARC_1 = ResourceId.parse(EDGE + "/providers/Microsoft.Kubernetes/connectedClusters/arc-1")
+ARC_2 = ResourceId.parse(EDGE + "/providers/Microsoft.Kubernetes/connectedClusters/arc-2")
+VAULT = "https://kv-platform.vault.azure.net/secrets/"
+
+
+def with_access(*entries):
+    return policy(
+        clusters=[{"scope": scope, "kubeconfig_secret": secret} for scope, secret in entries]
+    )
+
+
+def secret_for(document_policy, cluster):
+    route = document_policy.namespace_route(cluster, azure_rbac=False)
+    assert route is not None and route.via == "kubernetes"
+    return route.kubeconfig_secret
+
+
+def test_a_kubeconfig_secret_named_per_cluster_renders_each_clusters_own_name():
+    access = with_access((EDGE, VAULT + "kubeconfig-{cluster}"))
+
+    assert secret_for(access, ARC_1) == VAULT + "kubeconfig-arc-1"
+    assert secret_for(access, ARC_2) == VAULT + "kubeconfig-arc-2"
+
+
+@pytest.mark.parametrize("scope", [EDGE, SUB], ids=["resource group", "subscription"])
+def test_one_kubeconfig_secret_for_a_scope_that_can_hold_many_clusters_is_refused(scope):
+    with pytest.raises(PolicyError) as caught:
+        with_access((scope, VAULT + "kubeconfig-arc-1"))
+
+    message = str(caught.value)
+    assert message.startswith("clusters[0].kubeconfig_secret names one secret for every cluster")
+    assert "{cluster}" in message
+
+
+def test_a_literal_kubeconfig_secret_for_one_cluster_is_used_for_that_cluster_only():
+    access = with_access(
+        (EDGE, VAULT + "kubeconfig-{cluster}"), (ARC_1.raw, VAULT + "arc-one-admin")
+    )
+
+    assert secret_for(access, ARC_1) == VAULT + "arc-one-admin"
+    assert secret_for(access, ARC_2) == VAULT + "kubeconfig-arc-2"
+
+
+def test_a_cluster_name_key_vault_cannot_hold_is_refused_not_altered():
+    access = with_access((SUB + "/resourceGroups/rg-platform", VAULT + "kubeconfig-{cluster}"))
+
+    with pytest.raises(PermanentError) as caught:
+        access.namespace_route(PROD_CLUSTER, azure_rbac=False)  # AKS_Prod-1 has an '_'
+
+    assert caught.value.reason == "KubeconfigSecretNameInvalid"
+    assert "'kubeconfig-AKS_Prod-1' is not a Key Vault secret name" in str(caught.value)
+    assert "its id as the scope" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        (VAULT + "kubeconfig-{name}", "unknown placeholder(s) {name}"),
+        (
+            "https://{cluster}.vault.azure.net/secrets/kubeconfig",
+            "only appear in the secret's name",
+        ),
+        (VAULT + "kube_config-{cluster}", "is not a Key Vault secret name"),
+        (VAULT + "x" * 127 + "{cluster}", "is not a Key Vault secret name"),
+        ("kubeconfig-{cluster}", "must be a Key Vault secret URI"),
+        (VAULT + "kubeconfig-{cluster}/" + "0" * 32, "a version cannot be pinned"),
+    ],
+)
+def test_a_kubeconfig_secret_template_that_cannot_name_a_secret_is_refused(secret, message):
+    with pytest.raises(PolicyError) as caught:
+        with_access((EDGE, secret))
+
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("clusters[0].kubeconfig_secret")

@@ -1,0 +1,74 @@
+"""One line per check: ok, problem or cannot tell, with what to do; as text or JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    OK = "ok"
+    PROBLEM = "problem"
+    UNKNOWN = "cannot tell"
+
+
+@dataclass(frozen=True)
+class Check:
+    """``area`` groups the lines (settings, policy, workspaces, permissions, events, queues,
+    clusters, notifications); ``subject`` is what was checked; ``fix`` says what to do (empty when
+    ok)."""
+
+    area: str
+    subject: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def ok(area: str, subject: str, detail: str) -> Check:
+    return Check(area, subject, Status.OK, detail)
+
+
+def problem(area: str, subject: str, detail: str, fix: str) -> Check:
+    return Check(area, subject, Status.PROBLEM, detail, fix)
+
+
+def unknown(area: str, subject: str, detail: str, fix: str = "") -> Check:
+    return Check(area, subject, Status.UNKNOWN, detail, fix)
+
+
+# Exit status: documented in --help and docs/first-deployment.md.
+EXIT_OK = 0  # nothing is a problem (some checks may say "cannot tell")
+EXIT_PROBLEM = 1  # at least one check is a problem
+EXIT_USAGE = 2  # wrong input: a world file or option doctor cannot use
+
+
+def exit_code(checks: list[Check]) -> int:
+    return EXIT_PROBLEM if any(c.status is Status.PROBLEM for c in checks) else EXIT_OK
+
+
+def as_text(checks: list[Check]) -> str:
+    lines = []
+    for check in checks:
+        line = f"{check.status.value:<11}  {check.area}: {check.subject}: {check.detail}"
+        if check.fix:
+            line += f"\n             -> {check.fix}"
+        lines.append(line)
+    counts = {s: sum(1 for c in checks if c.status is s) for s in Status}
+    lines.append(
+        f"{len(checks)} checks: {counts[Status.OK]} ok, {counts[Status.PROBLEM]} problem(s), "
+        f"{counts[Status.UNKNOWN]} cannot tell"
+    )
+    return "\n".join(lines)
+
+
+def as_json(checks: list[Check]) -> str:
+    return json.dumps(
+        {
+            "checks": [{**asdict(c), "status": c.status.value} for c in checks],
+            "problems": sum(1 for c in checks if c.status is Status.PROBLEM),
+            "exit_code": exit_code(checks),
+        },
+        indent=2,
+    )

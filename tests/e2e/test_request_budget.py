@@ -1,0 +1,68 @@
+"""ARM's request budget, pinned: what a new attachment and a replayed event cost, so the counts
+cannot creep back (ARM throttles each principal per subscription and region, and in a burst of
+new clusters reads per write decide throughput). Operations finish at once here; with realistic
+durations the same work is spread over re-checks (benchmarks/README.md has both)."""
+
+from sandbox.scenario import arm_event
+from tests.e2e.conftest import ready_document, scenario_from
+
+CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"
+
+
+def tagged_for(document, workspaces: int):
+    """aks-ml tagged for ws-research alone (1), both workspaces (2), or both with a second
+    compute in ws-prod (3 attachments)."""
+    cluster = document["clusters"][0]
+    cluster["tags"]["azureml-attach"] = "ws-research" if workspaces == 1 else "ws-research,ws-prod"
+    if workspaces == 3:
+        document["policy"]["workspaces"][1]["computes"].append(
+            {"name": "{cluster}-prod2", "namespace": "azureml-prod2"}
+        )
+    return document
+
+
+def event(document, at: float, event_id: str, cluster: int = 0):
+    cluster_id = document["clusters"][cluster]["id"]
+    return {"at": at, "event": arm_event(CLUSTER_WRITE, cluster_id, event_id=event_id)}
+
+
+def test_a_new_attachment_costs_six_reads_two_polls_and_four_writes(sandbox_for):
+    document = tagged_for(ready_document(), 1)
+    sandbox = sandbox_for(scenario_from(document, [event(document, 0, "create")]))
+    report = sandbox.run_pass(0)
+
+    assert [d.outcome for d in report.deliveries] == ["completed"]
+    # cluster, compute (absent), workspace, extension, namespace, and the attached compute's
+    # final read (its principal); the namespace's and the attach's operation status are polls
+    assert (report.reads, report.polls, report.writes) == (6, 2, 4)
+
+
+def test_another_cluster_joining_the_same_workspace_reads_it_no_more(sandbox_for):
+    document = tagged_for(ready_document(), 1)
+    document["clusters"][1]["tags"] = {"azureml-attach": "ws-research"}
+    document["clusters"][1]["extensions"] = [
+        {**document["clusters"][0]["extensions"][0], "name": "azureml"}
+    ]
+    steps = [event(document, 0, "first"), event(document, 60, "second", cluster=1)]
+    sandbox = sandbox_for(scenario_from(document, steps))
+    before = sandbox.run_pass(0)
+
+    workspace_reads = [
+        r for r in sandbox.arm.log if r.method == "GET" and r.path.lower().endswith("/ws-research")
+    ]
+    assert len(workspace_reads) == 1  # the second cluster's attach uses the cached workspace
+    assert (before.reads, before.writes) == (6 + 5, 4 + 4)
+
+
+def test_a_replayed_event_of_a_converged_cluster_costs_one_read_and_no_write(sandbox_for):
+    for workspaces in (1, 2, 3):
+        document = tagged_for(ready_document(), workspaces)
+        steps = [event(document, 0, "create"), event(document, 600, "create-again")]
+        sandbox = sandbox_for(scenario_from(document, steps))
+        first = sandbox.run_pass(0)
+        assert first.deliveries[-1].outcome == "completed"
+        replay = sandbox.run_pass(1)
+
+        assert all(d.outcome == "completed" for d in replay.deliveries)
+        per_event = (replay.reads / len(replay.deliveries), replay.writes)
+        assert per_event == (1, 0), f"{workspaces} attachment(s)"
