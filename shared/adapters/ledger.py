@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from azure.core.credentials import TokenCredential
@@ -217,7 +218,12 @@ class BlobClusterLedger:
         self._write(cluster_id, announced=entries)
 
     def record_outcome(self, cluster_id: ResourceId, outcome: dict[str, Any]) -> None:
-        """Keep what became of the last message about the cluster (beside what was announced)."""
+        """Keep what became of the last message about the cluster (beside what was announced).
+        The same outcome as the one kept, kept less than an hour ago, is not written again: a
+        replay of a converged cluster then costs the ledger no write."""
+        _name, held = self._holding(cluster_id)
+        if held.document is not None and _same_outcome(held.document.get("last_outcome"), outcome):
+            return
         self._write(cluster_id, last_outcome=outcome)
 
     def view(self, cluster_id: ResourceId) -> LedgerView:
@@ -259,6 +265,24 @@ class BlobClusterLedger:
                 f"the ledger of cluster {cluster_id.name} is read and written only under its lease"
             )
         return name, held
+
+
+OUTCOME_REFRESH_SECONDS = 3600.0
+
+
+def _same_outcome(kept: Any, outcome: dict[str, Any]) -> bool:
+    """The kept outcome says what this one says (ignoring which event and when), and is recent."""
+    if not isinstance(kept, dict):
+        return False
+    fields = ("outcome", "reason", "summary")
+    if any(kept.get(f) != outcome.get(f) for f in fields):
+        return False
+    try:
+        then = datetime.fromisoformat(str(kept.get("at")))
+        now = datetime.fromisoformat(str(outcome.get("at")))
+    except ValueError:
+        return False
+    return 0 <= (now - then).total_seconds() < OUTCOME_REFRESH_SECONDS
 
 
 class _Missing(Exception):

@@ -256,3 +256,27 @@ def test_a_person_views_the_ledger_without_its_lease_while_a_handler_holds_it(
     assert seen == LedgerView(announced={"id-1": NOTICE}, last_outcome=OUTCOME)
     with pytest.raises(RuntimeError, match="under its lease"):
         ledger.record_outcome(cluster, OUTCOME)
+
+
+def test_the_same_outcome_again_within_the_hour_costs_the_ledger_no_write(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+):
+    first = {"outcome": "completed", "summary": "already converged", "at": "2026-01-01T10:00:00"}
+
+    def writes() -> int:
+        return len([r for r in storage.log if r.operation == "put_blob"])
+
+    with ledger.lease(cluster):
+        ledger.announced(cluster)
+        ledger.record_outcome(cluster, first)
+        before = writes()
+        ledger.record_outcome(cluster, {**first, "event_id": "e-2", "at": "2026-01-01T10:10:00"})
+        assert writes() == before  # a replay of a converged cluster: nothing new to keep
+        ledger.record_outcome(
+            cluster, {**first, "summary": "1 change(s)", "at": "2026-01-01T10:11:00"}
+        )
+        assert writes() == before + 1  # another outcome is kept at once
+        ledger.record_outcome(
+            cluster, {**first, "summary": "1 change(s)", "at": "2026-01-01T12:00:00"}
+        )
+        assert writes() == before + 2  # and the same one is refreshed after an hour
