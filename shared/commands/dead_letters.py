@@ -172,9 +172,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_on_state(args: argparse.Namespace) -> int:
-    from sandbox.state import StateError, load_state, save_state
-
     from sandbox.servicebus_double import DeadLetterQueues
+    from sandbox.state import StateError, load_state, save_state
 
     try:
         state = load_state(args.state)
