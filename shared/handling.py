@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.errors import ClusterBusy, PermanentError, TransientError
+from shared.errors import AutoattachError, ClusterBusy, TransientError
 from shared.events import (
     RECONCILE_REQUEST_TYPE,
     SWEEP_REQUEST_TYPE,
@@ -90,14 +90,20 @@ def _converge(
             )
             remember_outcome(services, parsed, attempt, outcome)
             return outcome
-    except ClusterBusy as error:
-        # Another handler is converging this cluster right now: look again soon, never give up.
+    except AutoattachError as error:  # the lease: busy, lost, or storage refusing
+        return _outcome_of(error, attempt, recheck_delay_seconds)
+
+
+def _outcome_of(error: AutoattachError, attempt: int, recheck_delay_seconds: float) -> Outcome:
+    """A typed failure's outcome: busy looks again soon and never gives up; transient is
+    retried with backoff up to the re-check limit; permanent is dead-lettered."""
+    if isinstance(error, ClusterBusy):
+        # Another handler is converging this cluster right now.
         return RecheckLater(f"{error.reason}: {error}", busy_delay(error.retry_after))
-    except TransientError as error:
+    if isinstance(error, TransientError):
         delay = backoff(attempt, recheck_delay_seconds, error.retry_after)
         return _recheck_or_give_up(attempt, f"{error.reason}: {error}", delay)
-    except PermanentError as error:
-        return DeadLetter(error.reason, str(error))
+    return DeadLetter(error.reason, str(error))
 
 
 def _reconciled(
@@ -108,13 +114,8 @@ def _reconciled(
         # a sweep or a person's request reads everything: drift is found there
         discover = parsed.operation in (SWEEP_REQUEST_TYPE, RECONCILE_REQUEST_TYPE)
         result = reconcile(parsed.cluster_id, services, discover=discover)
-    except ClusterBusy as error:
-        return RecheckLater(f"{error.reason}: {error}", busy_delay(error.retry_after))
-    except TransientError as error:
-        delay = backoff(attempt, recheck_delay_seconds, error.retry_after)
-        return _recheck_or_give_up(attempt, f"{error.reason}: {error}", delay)
-    except PermanentError as error:
-        return DeadLetter(error.reason, str(error))
+    except AutoattachError as error:
+        return _outcome_of(error, attempt, recheck_delay_seconds)
     if result.waiting is not None:
         # a write Azure is still carrying out said when to look again; else the usual delay
         delay = recheck_delay_seconds
