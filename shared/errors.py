@@ -51,9 +51,21 @@ class ClusterBusy(TransientError):
 class StillRunning(TransientError):
     """Azure accepted the write and is still carrying it out (a namespace being made or being
     deleted): the rest of the plan goes ahead, then the cluster is looked at again no sooner
-    than ``retry_after``."""
+    than ``retry_after``. ``operation`` is the write's status URL (``Azure-AsyncOperation``)
+    when Azure gave one: the re-check polls it instead of reading the cluster again."""
 
     reason = "StillRunning"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        retry_after: float | None = None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, retry_after=retry_after)
+        self.operation = operation
 
 
 class FailedForNow(TransientError):

@@ -113,7 +113,7 @@ def _reconciled(
     try:
         # a sweep or a person's request reads everything: drift is found there
         discover = parsed.operation in (SWEEP_REQUEST_TYPE, RECONCILE_REQUEST_TYPE)
-        result = reconcile(parsed.cluster_id, services, discover=discover)
+        result = reconcile(parsed.cluster_id, services, discover=discover, continuing=attempt > 0)
     except AutoattachError as error:
         return _outcome_of(error, attempt, recheck_delay_seconds)
     if result.waiting is not None:

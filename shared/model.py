@@ -177,6 +177,8 @@ class ComputeState:
     managed_by_autoattach: bool
     user_assigned_identity: ResourceId | None = None
     created_on: str = ""  # when Azure ML made it: a re-attached compute is another change
+    # the status URL of the attach that answered with this state, while it runs (not compared)
+    operation: str | None = field(default=None, compare=False)
 
     @property
     def id(self) -> ResourceId:

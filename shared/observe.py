@@ -21,6 +21,7 @@ from typing import Any
 
 from shared.adapters.roles import Assignment, MadeAssignment, holdings
 from shared.arm_id import InvalidResourceId, ResourceId
+from shared.continuation import COMPUTE, NAMESPACE, Continuation
 from shared.model import (
     FAILED_STATES,
     SUCCEEDED,
@@ -423,3 +424,51 @@ def with_holdings(
 
 def _with(observed: Observation, **changes: Any) -> Observation:
     return Observation(**{**observed.__dict__, **changes})
+
+
+def observe_continued(
+    continued: Continuation,
+    services: Services,
+    memo: Memo,
+    announced: Mapping[str, Mapping[str, Any]],
+) -> Observation:
+    """The observation a re-check goes on from, once the writes its reconcile waited for are
+    done: what that reconcile saw, with those writes' results. The computes it attached are read
+    (their new principal); nothing else is."""
+    policy = services.policy
+    cluster = continued.cluster
+    decision = decide_attachments(cluster.id, cluster.tags, services.tag_key, policy)
+    made = {p.name.lower() for p in continued.pending if p.kind == COMPUTE}
+    computes: dict[tuple[ResourceId, str], ComputeState] = {}
+    for compute in continued.computes:
+        if compute.id.key in made:
+            fresh = services.workspaces.get_compute(compute.workspace_id, compute.name)
+            if fresh is None:
+                continue
+            compute = fresh
+        computes[compute_key(compute.workspace_id, compute.name)] = compute
+    owned = [c for c in computes.values() if c.managed_by_autoattach and c.cluster_id == cluster.id]
+    namespaces = set(continued.namespaces)
+    namespaces |= {p.name for p in continued.pending if p.kind == NAMESPACE}
+    workspace_ids = dict.fromkeys(
+        [a.workspace_id for a in decision.attachments] + [c.workspace_id for c in owned]
+    )
+    workspaces = {w: services.workspaces.get_workspace(w) for w in workspace_ids}
+    to_attach = [a for a in decision.attachments if _needs_attaching(a, computes)]
+    principals = _principals(services, list(computes.values()), workspaces)
+    observed = Observation(
+        cluster=cluster,
+        decision=decision,
+        extension_read=False,
+        extension_policy=policy.extension,
+        namespace_route=policy.namespace_route(cluster.id, cluster.azure_rbac),
+        workspaces=workspaces,
+        computes=computes,
+        owned=tuple(owned),
+        allowed_workspaces=frozenset(policy.workspaces_for(cluster.id)),
+        namespaces=frozenset(namespaces),
+        principals=principals,
+        relay=continued.relay,
+        new_principals=_new_principals(owned, [], announced),
+    )
+    return with_holdings(_as_announced(observed, [], announced), services, memo, to_attach)

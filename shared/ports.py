@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from shared.adapters.dead_letters import DeadLetter, Replayed
 from shared.adapters.ledger import LedgerView
 from shared.adapters.notifications import Notification
+from shared.adapters.operations import OperationStatus
 from shared.adapters.roles import Assignment, HeldRoles, MadeAssignment
 from shared.arm_id import ResourceId
 from shared.model import (
@@ -68,6 +69,10 @@ class RoleAssignments(Protocol):
     def made_in(self, subscription_id: str) -> list[MadeAssignment]: ...
 
 
+class Operations(Protocol):
+    def status(self, url: str) -> OperationStatus: ...
+
+
 class Notifier(Protocol):
     def publish(self, notifications: list[Notification]) -> None: ...
 
@@ -112,7 +117,9 @@ class ClusterLedger(Protocol):
     announced set (notice id -> small record) and need the lease held by the caller: a lease lost
     meanwhile makes them fail as a TransientError. ``record_outcome`` keeps what became of the
     last message about the cluster, under the lease too; ``view`` reads the ledger without the
-    lease, for people (``autoattach status``), never to decide anything.
+    lease, for people (``autoattach status``), never to decide anything. ``continuation`` (read
+    with ``announced``) and ``keep_continuation`` hold what the last reconcile saw and the writes
+    it waits for, so its re-check polls them instead of reading everything again.
     """
 
     def lease(self, cluster_id: ResourceId) -> AbstractContextManager[ClusterLease]: ...
@@ -120,6 +127,8 @@ class ClusterLedger(Protocol):
     def record(self, cluster_id: ResourceId, entries: dict[str, dict[str, Any]]) -> None: ...
     def record_outcome(self, cluster_id: ResourceId, outcome: dict[str, Any]) -> None: ...
     def view(self, cluster_id: ResourceId) -> LedgerView: ...
+    def continuation(self, cluster_id: ResourceId) -> dict[str, Any] | None: ...
+    def keep_continuation(self, cluster_id: ResourceId, state: dict[str, Any] | None) -> None: ...
 
 
 @dataclass
@@ -135,3 +144,4 @@ class Services:
     roles: RoleAssignments
     notifier: Notifier
     ledger: ClusterLedger
+    operations: Operations

@@ -15,10 +15,17 @@ from dataclasses import dataclass, field
 from shared import notices
 from shared.adapters.notifications import Notification
 from shared.arm_id import ResourceId
-from shared.errors import FailedForNow, PermanentError, StillRunning, TransientError
+from shared.continuation import NAMESPACE, Continuation, Pending, capture, restore
+from shared.errors import (
+    AutoattachError,
+    FailedForNow,
+    PermanentError,
+    StillRunning,
+    TransientError,
+)
 from shared.model import Attachment, ComputeState
 from shared.notices import Record
-from shared.observe import Memo, observe, observe_cluster
+from shared.observe import Memo, observe, observe_cluster, observe_continued
 from shared.planner import (
     Action,
     AttachCompute,
@@ -32,6 +39,7 @@ from shared.planner import (
     RevokeRole,
     plan,
 )
+from shared.policy import decide_attachments
 from shared.ports import Services
 from shared.progress import Applied, carried
 
@@ -76,33 +84,55 @@ class ReconcileResult:
 
 
 def reconcile(
-    cluster_id: ResourceId, services: Services, *, discover: bool = False
+    cluster_id: ResourceId,
+    services: Services,
+    *,
+    discover: bool = False,
+    continuing: bool = False,
 ) -> ReconcileResult:
     """Converge one cluster, then tell owners what Azure now shows and they were not yet told.
     Raises TransientError for the caller to retry later. The caller holds the cluster's lease.
 
     ``discover`` (the sweep) reads everything, listing every workspace of the policy; an event
     reads what it needs, and nothing more when the cluster's ledger shows it converged as its
-    tag asks (drift since is the sweep's to find)."""
+    tag asks (drift since is the sweep's to find). ``continuing`` (a re-check) goes on from what
+    the last reconcile left in the ledger when it waited only for its own writes: it polls them
+    (shared.continuation)."""
     result = ReconcileResult(cluster_id)
     run = _Run(services, result)
     memo = Memo()
     announced = services.ledger.announced(cluster_id)
-    seen = observe_cluster(cluster_id, services)
-    result.refused = seen[1].refused
-    result.attachments = len(seen[1].attachments)
-    if not discover and notices.settled(seen[0], seen[1], announced):
-        result.settled = True
-        return result
+    kept = services.ledger.continuation(cluster_id)
+    continued = restore(kept) if kept and continuing and not discover else None
+    if continued is not None:
+        running = _still_running(continued, services, result)
+        if running:
+            return result
+        if running is None:  # one failed: read everything, Azure says what became of it
+            continued = None
+    if continued is None:
+        seen = observe_cluster(cluster_id, services)
+        result.refused = seen[1].refused
+        result.attachments = len(seen[1].attachments)
+        if not discover and notices.settled(seen[0], seen[1], announced):
+            result.settled = True
+            return result
     observed: Observation | None = None
     current: Plan | None = None
+    waiting = False
     try:
-        observed = observe(cluster_id, services, memo, announced, discover=discover, seen=seen)
+        if continued is None:
+            observed = observe(cluster_id, services, memo, announced, discover=discover, seen=seen)
+        else:
+            observed = observe_continued(continued, services, memo, announced)
+            result.refused = observed.decision.refused
+            result.attachments = len(observed.decision.attachments)
         for _round in range(MAX_ROUNDS):
             current = run.without_blocked(plan(observed), observed)
             applied = [run.apply(action, observed) for action in current.actions]
             if current.wait_reason is not None or run.running:
                 result.waiting = current.wait_reason or run.running[0]
+                waiting = True
                 return result
             if not current.actions:
                 return result
@@ -118,6 +148,34 @@ def reconcile(
     finally:
         if observed is not None and current is not None:
             run.announce(observed, current, announced)
+        state = capture(observed, run.pending) if waiting and observed is not None else None
+        if kept is not None or state is not None:
+            try:
+                services.ledger.keep_continuation(cluster_id, state)
+            except AutoattachError as error:  # the re-check reads everything instead
+                log.warning("cluster %s: could not keep the continuation: %s", cluster_id, error)
+
+
+def _still_running(
+    continued: Continuation, services: Services, result: ReconcileResult
+) -> bool | None:
+    """Poll the writes the last reconcile waited for: True while one still runs (the result says
+    so), False when all succeeded, None when one failed."""
+    statuses = [services.operations.status(p.url) for p in continued.pending]
+    if any(not s.running and not s.succeeded for s in statuses):
+        return None
+    running = [(p, s) for p, s in zip(continued.pending, statuses, strict=True) if s.running]
+    if not running:
+        return False
+    what = ", ".join(f"{p.kind} {p.name.rsplit('/', 1)[-1]}" for p, _s in running)
+    result.waiting = f"Azure is still carrying out autoattach's writes: {what}"
+    result.retry_after = max((s.retry_after or 0 for _p, s in running), default=0) or None
+    decision = decide_attachments(
+        continued.cluster.id, continued.cluster.tags, services.tag_key, services.policy
+    )
+    result.refused = decision.refused
+    result.attachments = len(decision.attachments)
+    return True
 
 
 class _Run:
@@ -128,6 +186,7 @@ class _Run:
         self.result = result
         self.blocked: set[Attachment] = set()
         self.running: list[str] = []  # writes Azure accepted and is still carrying out
+        self.pending: list[Pending] = []  # those of them a re-check can poll
         self.detach_reasons: dict[str, str] = {}
 
     def problem(self, problem: Problem) -> None:
@@ -158,6 +217,10 @@ class _Run:
         except StillRunning as error:
             # Azure is at it: the rest of the plan goes ahead, then the cluster waits for it
             self.running.append(str(error))
+            if error.operation and isinstance(action, CreateNamespace):
+                self.pending.append(Pending(NAMESPACE, action.namespace, error.operation))
+            else:
+                self.pending.append(Pending("unknown", "", ""))  # nothing to poll: read again
             self.result.retry_after = max(self.result.retry_after or 0, error.retry_after or 0)
             return None
         except FailedForNow as error:

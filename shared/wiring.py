@@ -21,6 +21,7 @@ from shared.adapters.extensions import ClusterExtensions
 from shared.adapters.ledger import BlobClusterLedger
 from shared.adapters.namespaces import ManagedNamespaces
 from shared.adapters.notifications import EventGridNotifier
+from shared.adapters.operations import ArmOperations
 from shared.adapters.rechecks import ServiceBusRecheckScheduler
 from shared.adapters.roles import RoleAssignments
 from shared.adapters.servicebus import ServiceBusLink
@@ -61,6 +62,7 @@ def build_app(
         roles=RoleAssignments(arm),
         notifier=EventGridNotifier(settings.notification_topic_endpoint, credential),
         ledger=BlobClusterLedger(settings.ledger_blob_endpoint, credential),
+        operations=ArmOperations(arm),
     )
     if scheduler is None:
         scheduler = ServiceBusRecheckScheduler(

@@ -87,7 +87,7 @@ def operation_status(
     ``Retry-After`` asks the client not to look before then, so the operation is taken as
     running, unread (every status read takes a token from ARM's read budget); otherwise its
     status is read once, through ``client`` (any ARM client)."""
-    url = next((v for k, v in headers.items() if k.lower() == "azure-asyncoperation"), None)
+    url = async_operation(headers)
     if not url:
         return "succeeded", {}, None
     asked = _seconds(next((v for k, v in headers.items() if k.lower() == "retry-after"), None))
@@ -100,6 +100,11 @@ def operation_status(
     error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
     wait = _seconds(response.headers.get("Retry-After"))
     return str(payload.get("status") or "").lower(), error or {}, wait
+
+
+def async_operation(headers: dict[str, str]) -> str | None:
+    """A long-running write's status URL, from its first answer's headers."""
+    return next((v for k, v in headers.items() if k.lower() == "azure-asyncoperation"), None)
 
 
 def _seconds(value: str | None) -> float | None:

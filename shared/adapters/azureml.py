@@ -10,12 +10,13 @@ principal the grants need) and returns; the caller looks again in a scheduled re
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from shared.adapters.arm import ArmConnection, operation_status, retry_kwargs
+from shared.adapters.arm import ArmConnection, async_operation, operation_status, retry_kwargs
 from shared.adapters.cache import TtlCache
 from shared.arm_id import InvalidResourceId, ResourceId
 from shared.errors import TransientError, azure_call
@@ -140,7 +141,8 @@ class AzureMLWorkspaces:
             settled = self.get_compute(attachment.workspace_id, attachment.compute_name)
             if settled is not None:
                 return settled
-        return compute_state(attachment.workspace_id, result)
+        started = compute_state(attachment.workspace_id, result)
+        return replace(started, operation=async_operation(headers))
 
     def _start_attach(
         self, workspace_id: ResourceId, compute: KubernetesCompute

@@ -217,6 +217,20 @@ class BlobClusterLedger:
     def record(self, cluster_id: ResourceId, entries: dict[str, dict[str, Any]]) -> None:
         self._write(cluster_id, announced=entries)
 
+    def continuation(self, cluster_id: ResourceId) -> dict[str, Any] | None:
+        """What the last reconcile left for its re-check (read with ``announced``), or None."""
+        _name, held = self._holding(cluster_id)
+        if held.document is None:
+            self.announced(cluster_id)
+        found = (held.document or {}).get("continuation")
+        return dict(found) if isinstance(found, dict) else None
+
+    def keep_continuation(self, cluster_id: ResourceId, state: dict[str, Any] | None) -> None:
+        """Replace it (None: clear it); nothing is written when it is already so."""
+        if self.continuation(cluster_id) == state:
+            return
+        self._write(cluster_id, continuation=state)
+
     def record_outcome(self, cluster_id: ResourceId, outcome: dict[str, Any]) -> None:
         """Keep what became of the last message about the cluster (beside what was announced).
         The same outcome as the one kept, kept less than an hour ago, is not written again: a

@@ -29,7 +29,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.containerservice.models import ManagedNamespace, NamespaceProperties
 
-from shared.adapters.arm import ArmConnection, operation_status
+from shared.adapters.arm import ArmConnection, async_operation, operation_status
 from shared.arm_id import ResourceId
 from shared.errors import FailedForNow, PermanentError, StillRunning, azure_call
 from shared.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, AdoptionPolicy, state_text
@@ -135,6 +135,7 @@ class ManagedNamespaces:
                 "made, looking again later",
                 reason="NamespaceProvisioning",
                 retry_after=retry_after,
+                operation=async_operation(headers),
             )
 
 

@@ -66,3 +66,44 @@ def test_a_replayed_event_of_a_converged_cluster_costs_one_read_and_no_write(san
         assert all(d.outcome == "completed" for d in replay.deliveries)
         per_event = (replay.reads / len(replay.deliveries), replay.writes)
         assert per_event == (1, 0), f"{workspaces} attachment(s)"
+
+
+def test_with_azures_realistic_durations_re_checks_poll_the_writes_instead_of_reading_again(
+    sandbox_for,
+):
+    document = tagged_for(ready_document(realistic_timing=True), 1)
+    sandbox = sandbox_for(scenario_from(document, [event(document, 0, "create")]))
+    report = sandbox.run_pass(0)
+
+    assert report.deliveries[-1].outcome == "completed"
+    assert len(report.deliveries) > 1  # the namespace and the attach took their time
+    # the first delivery reads (cluster, compute, workspace, extension, namespace); re-checks
+    # poll the namespace's and the attach's operations; the attached compute is read once
+    assert (report.reads, report.writes) == (6, 4)
+    assert report.polls >= 2
+
+
+def test_a_tag_removed_while_autoattach_waits_for_its_writes_is_honoured_by_the_re_check(
+    sandbox_for,
+):
+    document = tagged_for(ready_document(realistic_timing=True), 1)
+    cluster = document["clusters"][0]["id"]
+    steps = [
+        event(document, 0, "create"),  # the namespace PUT is still running when it ends
+        {"at": 2, "change": {"op": "set_tags", "resource": cluster, "tags": {}}},
+        {
+            "at": 3,
+            "event": arm_event(
+                "Microsoft.Resources/tags/write",
+                cluster + "/providers/Microsoft.Resources/tags/default",
+                event_id="untag",
+            ),
+        },
+    ]
+    sandbox = sandbox_for(scenario_from(document, steps))
+    sandbox.run_pass(0)
+
+    # the untag's reconcile read everything and dropped what the first one left for its
+    # re-check, which then reads again rather than attaching from what it had seen
+    assert sandbox.world.snapshot()["computes"] == []
+    assert not [n for n in sandbox.topic.notifications if n["type"].endswith("ComputeAttached")]
