@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -51,6 +52,31 @@ def retry_kwargs() -> dict[str, Any]:
     }
 
 
+def transport_kwargs() -> dict[str, Any]:
+    """HTTP settings for every client the product builds. Unless a proxy is configured,
+    ``requests`` is told not to walk the whole environment for proxy settings on every request
+    (about a sixth of the client's CPU per request with a Functions app's settings); the CA
+    bundle (``REQUESTS_CA_BUNDLE``) is read once here instead. With a proxy in the environment
+    (``HTTPS_PROXY``, ``HTTP_PROXY``), ``requests`` keeps its own handling, ``NO_PROXY`` too."""
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return {}
+    kwargs: dict[str, Any] = {"use_env_settings": False}
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        kwargs["connection_verify"] = bundle
+    return kwargs
+
+
+_PROXY_VARIABLES = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
+
+
 @dataclass
 class ArmConnection:
     """The ARM endpoint (public cloud, a sovereign cloud, or the local double) and credential."""
@@ -68,6 +94,7 @@ class ArmConnection:
             "base_url": self.endpoint,
             "credential_scopes": [self.endpoint.rstrip("/") + "/.default"],
             **retry_kwargs(),
+            **transport_kwargs(),
         }
 
     def client(self, factory: Callable[..., Client], subscription_id: str) -> Client:

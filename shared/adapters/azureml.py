@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from shared.adapters.arm import ArmConnection, async_operation, operation_status, retry_kwargs
+from shared.adapters.arm import (
+    ArmConnection,
+    async_operation,
+    operation_status,
+    retry_kwargs,
+    transport_kwargs,
+)
 from shared.adapters.cache import TtlCache
 from shared.arm_id import InvalidResourceId, ResourceId
 from shared.errors import TransientError, azure_call
@@ -76,6 +82,7 @@ class AzureMLWorkspaces:
                 workspace_id.name,
                 **kwargs,
                 **retry_kwargs(),
+                **transport_kwargs(),
             )
         return self._clients[workspace_id.key]
 

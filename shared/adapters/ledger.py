@@ -34,6 +34,7 @@ from azure.storage.blob import (
     LinearRetry,
 )
 
+from shared.adapters.arm import transport_kwargs
 from shared.arm_id import ResourceId
 from shared.errors import (
     AutoattachError,
@@ -120,6 +121,8 @@ class BlobClusterLedger:
         client_options.setdefault(
             "retry_policy", LinearRetry(backoff=1, random_jitter_range=1, retry_total=2)
         )
+        for name, value in transport_kwargs().items():
+            client_options.setdefault(name, value)
         service = BlobServiceClient(blob_endpoint, credential=credential, **client_options)
         self._container = service.get_container_client(CONTAINER)
         self._lease_seconds = lease_seconds

@@ -9,7 +9,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.messaging import CloudEvent
 from azure.eventgrid import EventGridPublisherClient
 
-from shared.adapters.arm import IN_CALL_BACKOFF_MAX_SECONDS, IN_CALL_RETRIES
+from shared.adapters.arm import IN_CALL_BACKOFF_MAX_SECONDS, IN_CALL_RETRIES, transport_kwargs
 from shared.errors import azure_call
 
 SOURCE = "/autoattach"
@@ -36,6 +36,7 @@ class EventGridNotifier:
             credential,
             retry_total=IN_CALL_RETRIES,
             retry_backoff_max=IN_CALL_BACKOFF_MAX_SECONDS,
+            **transport_kwargs(),
         )
 
     def publish(self, notifications: list[Notification]) -> None:
