@@ -1,5 +1,6 @@
 """The Functions app: registers the blueprints in functions/. No logic lives here."""
 
+import logging
 import os
 
 import azure.functions as func
@@ -18,4 +19,7 @@ if os.environ.get("FUNCTIONS_WORKER_RUNTIME"):
     # so that start-up is recorded too; then validate settings and the attach policy once, at
     # start, so a bad deployment fails loudly here instead of on every message.
     telemetry.configure_from_environment()
+    # The Azure SDKs log every HTTP request and response (headers included) at INFO; in the host
+    # that is CPU per request and noise beside the outcome spans. Their warnings still show.
+    logging.getLogger("azure").setLevel(logging.WARNING)
     current_app()
