@@ -47,7 +47,11 @@ class HttpsDouble:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.socket = tls.server_context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll interval: stopping waits for the serve loop's next poll (0.5 s by default,
+        # a few seconds per sandbox with its five doubles)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -60,7 +64,8 @@ class HttpsDouble:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits forever for a loop that never started
+            self._server.shutdown()
         self._server.server_close()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

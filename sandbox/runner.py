@@ -169,6 +169,14 @@ class Sandbox:
         self._restore_sleep: Callable[[], None] | None = None
 
     def __enter__(self) -> Sandbox:
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()  # a refused policy or setting leaves no double running
+            raise
+        return self
+
+    def _start(self) -> None:
         self.arm.start()
         if self.world.arm_throttling:
             self._restore_sleep = virtual_sdk_sleeps(self.clock)
@@ -191,7 +199,6 @@ class Sandbox:
             logger.addHandler(self._capture)
             logger.setLevel(logging.INFO)
             logger.propagate = False
-        return self
 
     def __exit__(self, *exc: object) -> None:
         for name in ("autoattach.settlement", "autoattach.reconcile"):

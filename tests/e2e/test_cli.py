@@ -56,3 +56,19 @@ def test_a_world_without_a_policy_is_refused_with_the_reason(run_cli, tmp_path):
     code, _, err = run_cli("sandbox", "--world", str(world))
     assert code == 2
     assert "needs a 'policy' object" in err
+
+
+def test_a_sandbox_whose_policy_is_refused_leaves_no_double_running():
+    import pytest
+
+    from sandbox.runner import Sandbox
+    from shared.policy import PolicyError
+    from tests.e2e.conftest import ready_document, scenario_from
+
+    document = ready_document()
+    document["policy"]["workspaces"][0]["storage_access"] = "everything"
+    sandbox = Sandbox(scenario_from(document))
+    with pytest.raises(PolicyError):
+        sandbox.__enter__()
+    assert not sandbox.arm._server._thread.is_alive()
+    assert not sandbox.storage._server._thread.is_alive()
