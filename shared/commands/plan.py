@@ -18,6 +18,7 @@ from shared.commands.target import (
     WHERE_HELP,
     Target,
     WrongInput,
+    add_cluster,
     add_where,
     cluster_id,
     opened,
@@ -67,12 +68,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=PLAN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--cluster",
-        required=True,
-        metavar="ID",
-        help="the AKS or Arc cluster's resource id (/subscriptions/.../managedClusters/NAME)",
-    )
+    add_cluster(parser)
     parser.add_argument(
         "--output",
         "-o",

@@ -19,6 +19,7 @@ from shared.commands.target import (
     WHERE_HELP,
     Target,
     WrongInput,
+    add_cluster,
     add_where,
     cluster_id,
     in_sandbox,
@@ -57,12 +58,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=RECONCILE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--cluster",
-        required=True,
-        metavar="ID",
-        help="the AKS or Arc cluster's resource id (/subscriptions/.../managedClusters/NAME)",
-    )
+    add_cluster(parser)
     parser.add_argument(
         "--reason",
         default=None,

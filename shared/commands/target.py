@@ -87,6 +87,16 @@ def add_where(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_cluster(parser: argparse.ArgumentParser) -> None:
+    """The required ``--cluster ID`` of the commands about one cluster."""
+    parser.add_argument(
+        "--cluster",
+        required=True,
+        metavar="ID",
+        help="the AKS or Arc cluster's resource id (/subscriptions/.../managedClusters/NAME)",
+    )
+
+
 def in_sandbox(args: argparse.Namespace) -> bool:
     return args.world is not None or bool(args.demo)
 
