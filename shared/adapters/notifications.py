@@ -49,7 +49,11 @@ class EventGridNotifier:
 
 def _cloud_event(notice: Notification) -> CloudEvent[dict[str, Any]]:
     event: CloudEvent[dict[str, Any]] = CloudEvent(
-        source=SOURCE, type=notice.type, subject=notice.subject, data=notice.data
+        source=SOURCE,
+        type=notice.type,
+        subject=notice.subject,
+        data=notice.data,
+        datacontenttype="application/json",
     )
     if notice.id:
         event.id = notice.id  # deterministic: the same change, the same id
