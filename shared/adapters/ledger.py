@@ -85,8 +85,10 @@ class HeldLease:
     def __init__(self, lease: BlobLeaseClient, cluster_id: ResourceId) -> None:
         self._lease = lease
         self.cluster_id = cluster_id
-        # the blob's document as this holder last read or wrote it (None: not read yet)
+        # the blob's document as this holder last read or changed it (None: not read yet), and
+        # whether it holds changes not written yet (written once, when the work is done)
         self.document: dict[str, Any] | None = None
+        self.changed = False
 
     @property
     def lease_id(self) -> str:
@@ -143,7 +145,12 @@ class BlobClusterLedger:
         stop = threading.Event()
         renewer = self._start_renewer(held, stop)
         try:
-            yield held
+            try:
+                yield held
+            except BaseException:
+                self._write_quietly(held)  # what was announced stays recorded, if it can
+                raise
+            self._write_changes(held)  # lost lease or storage refusing: typed, the caller retries
         finally:
             stop.set()
             if renewer is not None:
@@ -209,7 +216,10 @@ class BlobClusterLedger:
     # ---- what was announced ----------------------------------------------------------------
 
     def announced(self, cluster_id: ResourceId) -> dict[str, dict[str, Any]]:
+        """Read once per lease: under it, only this holder changes the document."""
         name, held = self._holding(cluster_id)
+        if held.document is not None:
+            return _view(held.document).announced
         with _storage_call(f"read the ledger of cluster {cluster_id.name}"):
             text = (
                 self._container.get_blob_client(name).download_blob(lease=held.lease_id).readall()
@@ -258,20 +268,34 @@ class BlobClusterLedger:
         return _view(_parsed(text, cluster_id))
 
     def _write(self, cluster_id: ResourceId, **changes: Any) -> None:
-        """Replace some top-level keys of the document, keeping the others as last read."""
-        name, held = self._holding(cluster_id)
+        """Replace some top-level keys of the document, keeping the others as last read. Written
+        once, when the work under the lease is done (one Blob write per message, not three)."""
+        _name, held = self._holding(cluster_id)
         if held.document is None:
             self.announced(cluster_id)
         document = {**(held.document or {}), **changes, "cluster": cluster_id.key}
         document.setdefault("announced", {})
-        with _storage_call(f"write the ledger of cluster {cluster_id.name}"):
+        held.document = document
+        held.changed = True
+
+    def _write_changes(self, held: HeldLease) -> None:
+        if not held.changed or held.document is None:
+            return
+        name = ledger_blob_name(held.cluster_id)
+        with _storage_call(f"write the ledger of cluster {held.cluster_id.name}"):
             self._container.get_blob_client(name).upload_blob(
-                json.dumps(document, sort_keys=True).encode(),
+                json.dumps(held.document, sort_keys=True).encode(),
                 overwrite=True,
                 lease=held.client,
                 **_json(),
             )
-        held.document = document
+        held.changed = False
+
+    def _write_quietly(self, held: HeldLease) -> None:
+        try:
+            self._write_changes(held)
+        except AutoattachError as error:
+            log.warning("cluster %s: ledger not written: %s", held.cluster_id.name, error)
 
     def _holding(self, cluster_id: ResourceId) -> tuple[str, HeldLease]:
         name = ledger_blob_name(cluster_id)

@@ -252,7 +252,8 @@ def test_a_person_views_the_ledger_without_its_lease_while_a_handler_holds_it(
     with ledger.lease(cluster):
         ledger.record(cluster, {"id-1": NOTICE})
         ledger.record_outcome(cluster, OUTCOME)
-        seen = make_ledger(storage, tls).view(cluster)
+    with ledger.lease(cluster):
+        seen = make_ledger(storage, tls).view(cluster)  # what the last message left
     assert seen == LedgerView(announced={"id-1": NOTICE}, last_outcome=OUTCOME)
     with pytest.raises(RuntimeError, match="under its lease"):
         ledger.record_outcome(cluster, OUTCOME)
@@ -266,17 +267,39 @@ def test_the_same_outcome_again_within_the_hour_costs_the_ledger_no_write(
     def writes() -> int:
         return len([r for r in storage.log if r.operation == "put_blob"])
 
+    def handled(outcome: dict) -> int:
+        """One message's outcome kept under its own lease: the Blob writes it cost."""
+        before = writes()
+        with ledger.lease(cluster):
+            ledger.announced(cluster)
+            ledger.record_outcome(cluster, outcome)
+        return writes() - before
+
+    handled(first)
+    # a replay of a converged cluster: nothing new to keep
+    assert handled({**first, "event_id": "e-2", "at": "2026-01-01T10:10:00"}) == 0
+    changed = {**first, "summary": "1 change(s)", "at": "2026-01-01T10:11:00"}
+    assert handled(changed) == 1  # another outcome is kept at once
+    assert handled({**changed, "at": "2026-01-01T12:00:00"}) == 1  # and refreshed after an hour
+
+
+def test_what_one_message_records_is_written_once_when_its_work_is_done(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+):
     with ledger.lease(cluster):
         ledger.announced(cluster)
-        ledger.record_outcome(cluster, first)
-        before = writes()
-        ledger.record_outcome(cluster, {**first, "event_id": "e-2", "at": "2026-01-01T10:10:00"})
-        assert writes() == before  # a replay of a converged cluster: nothing new to keep
-        ledger.record_outcome(
-            cluster, {**first, "summary": "1 change(s)", "at": "2026-01-01T10:11:00"}
-        )
-        assert writes() == before + 1  # another outcome is kept at once
-        ledger.record_outcome(
-            cluster, {**first, "summary": "1 change(s)", "at": "2026-01-01T12:00:00"}
-        )
-        assert writes() == before + 2  # and the same one is refreshed after an hour
+        before = len([r for r in storage.log if r.operation == "put_blob"])
+        ledger.record(cluster, {"id-1": NOTICE})
+        ledger.keep_continuation(cluster, {"pending": []})
+        ledger.record_outcome(cluster, OUTCOME)
+    assert len([r for r in storage.log if r.operation == "put_blob"]) == before + 1
+    assert stored(storage, cluster)["announced"] == {"id-1": NOTICE}
+
+
+def test_what_was_announced_is_written_even_when_the_work_then_fails(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+):
+    with pytest.raises(RuntimeError, match="boom"), ledger.lease(cluster):
+        ledger.record(cluster, {"id-1": NOTICE})  # published, then recorded
+        raise RuntimeError("boom")
+    assert stored(storage, cluster)["announced"] == {"id-1": NOTICE}
