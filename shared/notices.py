@@ -211,7 +211,7 @@ def settled(
         return False
     if cluster.provisioning_state.lower() != SUCCEEDED:
         return False
-    if any(not _tag_settled(cluster.id, a, announced) for a in decision.attachments):
+    if any(not announced_as_wanted(cluster.id, a, announced) for a in decision.attachments):
         return False
     wanted = {attached_key(a) for a in decision.attachments}
     # the tag's refusal, announced already: it stays as long as the tag does, and is no work
@@ -230,9 +230,11 @@ def attached_key(attachment: Attachment) -> str:
     return f"attached|{compute_id.key}"
 
 
-def _tag_settled(
+def announced_as_wanted(
     cluster_id: ResourceId, attachment: Attachment, announced: Mapping[str, Mapping[str, Any]]
 ) -> bool:
+    """The ledger shows this attachment's compute announced attached, for this cluster, in the
+    shape the policy wants now (and not since seen gone)."""
     entry = announced.get(attached_key(attachment))
     return (
         entry is not None

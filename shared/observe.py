@@ -32,7 +32,7 @@ from shared.model import (
     Role,
     WorkspaceState,
 )
-from shared.notices import attached_key, shape
+from shared.notices import announced_as_wanted
 from shared.planner import (
     CLUSTER_PREREQUISITES,
     Observation,
@@ -152,15 +152,12 @@ def _as_announced(
     for attachment in observed.decision.attachments:
         compute = observed.compute_for(attachment)
         workspace = observed.workspaces.get(attachment.workspace_id)
-        entry = announced.get(attached_key(attachment))
         if (
             compute is None
             or workspace is None
             or compute in leaving
             or compute.provisioning_state.lower() != SUCCEEDED
-            or entry is None
-            or not entry.get("active", True)
-            or entry.get("shape") != shape(attachment)
+            or not announced_as_wanted(observed.cluster.id, attachment, announced)
         ):
             continue
         principal = principal_of(observed, compute)

@@ -12,7 +12,7 @@ from shared.adapters.dead_letters import DeadLetter, Replayed
 from shared.adapters.ledger import LedgerView
 from shared.adapters.notifications import Notification
 from shared.adapters.operations import OperationStatus
-from shared.adapters.roles import Assignment, HeldRoles, MadeAssignment
+from shared.adapters.roles import Assignment, MadeAssignment
 from shared.arm_id import ResourceId
 from shared.model import (
     Attachment,
@@ -61,7 +61,6 @@ class Workspaces(Protocol):
 
 
 class RoleAssignments(Protocol):
-    def held(self, scope: ResourceId, principal_id: str) -> HeldRoles: ...
     def of_principal(self, principal_id: str, subscription_id: str) -> list[Assignment]: ...
     def made_at(self, scope: ResourceId) -> list[MadeAssignment]: ...
     def grant(self, scope: ResourceId, role: Role, principal_id: str) -> None: ...

@@ -12,13 +12,14 @@ The PUT asks for no labels or annotations (a label would be a difference, and ``
 would then refuse the extension's own ``azureml``); what autoattach made is marked by the ARM tag
 ``managed-by: autoattach`` on the managed namespace resource.
 
-Nothing waits on a poller: ``create`` sends the PUT and reads the operation status once.
-Succeeded is done; Failed is a permanent error for the owners that names the namespace and the
-policy setting; still running is transient (re-check later). A namespace whose last write ended
-Failed is written again; while that write runs, owners hear of the earlier failure and the cluster
-is re-checked (``FailedForNow``), never dead-lettered for a write that may yet succeed.
-``exists`` is true only for a ``Succeeded`` managed namespace: ``Failed`` (or still being
-written) is not ready, so the planner asks for it again, and ``create`` then says what went wrong.
+Nothing waits on a poller: ``create`` sends the PUT and, unless its answer asks to wait
+(``Retry-After``), reads the operation status once. Succeeded is done; Failed is a permanent
+error for the owners that names the namespace and the policy setting; still running is
+``StillRunning``, with the operation's URL for the re-check to poll. A namespace whose last write
+ended Failed is written again; while that write runs, owners hear of the earlier failure and the
+cluster is re-checked (``FailedForNow``), never dead-lettered for a write that may yet succeed.
+Only a ``Succeeded`` managed namespace is ready (``state``): ``Failed`` or still being written
+is not, so the planner asks for it again, and ``create`` then says what went wrong.
 """
 
 from __future__ import annotations
@@ -70,10 +71,6 @@ class ManagedNamespaces:
         properties = found.properties
         state = state_text(properties.provisioning_state if properties else None)
         return state.lower() or "succeeded"
-
-    def exists(self, cluster_id: ResourceId, namespace: str) -> bool:
-        """Ready for computes: a managed namespace that is ``Succeeded``."""
-        return self.state(cluster_id, namespace) == "succeeded"
 
     def create(
         self,

@@ -86,28 +86,6 @@ class RoleAssignments:
     def _client(self, scope: ResourceId) -> AuthorizationManagementClient:
         return self._arm.client(AuthorizationManagementClient, scope.subscription)
 
-    def held(self, scope: ResourceId, principal_id: str) -> HeldRoles:
-        """Role GUIDs the principal holds at (or above) the scope, and which of those come from
-        an assignment autoattach made (its deterministic name, at exactly this scope)."""
-        with azure_call(f"list role assignments on {scope}"):
-            assignments = list(
-                self._client(scope).role_assignments.list_for_scope(
-                    scope.raw, filter=f"principalId eq '{principal_id}'"
-                )
-            )
-        roles: set[str] = set()
-        ours: set[str] = set()
-        for assignment in assignments:
-            if (assignment.principal_id or "").lower() != principal_id.lower():
-                continue
-            role = (assignment.role_definition_id or "").rsplit("/", 1)[-1].lower()
-            roles.add(role)
-            if role in KNOWN_ROLES and (assignment.name or "").lower() == assignment_name(
-                scope, Role(role), principal_id
-            ):
-                ours.add(role)
-        return HeldRoles(frozenset(roles), frozenset(ours))
-
     def of_principal(self, principal_id: str, subscription_id: str) -> list[Assignment]:
         """Every assignment the principal has in the subscription (and above it): one read
         serves every scope there (``holdings`` tells what it holds at each)."""
