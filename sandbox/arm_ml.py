@@ -7,7 +7,9 @@ workspaces' discovery calls, 2023-10-01 / 2024-10-01-preview for computes; the d
 Attach and detach take virtual time (the world's ``compute_attach_seconds`` and
 ``compute_detach_seconds``): the compute shows ``Creating`` (``Updating`` for a re-PUT) or
 ``Deleting`` meanwhile, and the operation status answers ``InProgress``. A system-assigned
-compute's ``identity.principalId`` appears once its creation has settled. A workspace on a
+compute's ``identity.principalId`` is in the attach's answer and every read after it (ARM makes a
+system-assigned identity before the resource provider sees the PUT); a world with
+``compute_principal_on_put: false`` shows it only once the creation has settled. A workspace on a
 user-assigned identity can attach only once that identity's prerequisite roles on the cluster
 have *taken effect* (role propagation, ``arm_authorization.holds_effective``).
 """
@@ -105,7 +107,10 @@ def workspace(ctx: Ctx) -> Response:
         return Response(200, workspace_json(ctx, found))
 
 
-def compute_json(ctx: Ctx, compute: Compute) -> dict[str, Any]:
+def compute_json(ctx: Ctx, compute: Compute, shown_state: str | None = None) -> dict[str, Any]:
+    """The compute as ARM shows it; ``shown_state``: the state an answer reports instead (the
+    attach's answer says ``Creating`` even when it settles at once)."""
+    state = shown_state or compute.provisioning_state
     identity: dict[str, Any] | None
     if compute.identity_type is None:
         identity = None
@@ -120,8 +125,8 @@ def compute_json(ctx: Ctx, compute: Compute) -> dict[str, Any]:
                 }
             },
         }
-    elif compute.provisioning_state == "Creating":
-        identity = {"type": "SystemAssigned"}  # made with the compute: no principal yet
+    elif state == "Creating" and not ctx.world.compute_principal_on_put:
+        identity = {"type": "SystemAssigned"}  # the guess this world takes: no principal yet
     else:
         identity = {
             "type": "SystemAssigned",
@@ -143,7 +148,7 @@ def compute_json(ctx: Ctx, compute: Compute) -> dict[str, Any]:
             "createdOn": _created_on(ctx, compute),
             "modifiedOn": stamp,
             "resourceId": compute.resource_id,
-            "provisioningState": compute.provisioning_state,
+            "provisioningState": state,
             "provisioningErrors": None,
             "isAttachedCompute": True,
             "disableLocalAuth": True,
@@ -263,8 +268,7 @@ def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -
     elif uai_id:
         compute.principal_id = ctx.world.identities[key(uai_id)].principal_id
     ctx.world.put_compute(compute)
-    payload = compute_json(ctx, compute)
-    payload["properties"]["provisioningState"] = pending_state
+    payload = compute_json(ctx, compute, shown_state=pending_state)
     headers = ctx.lro_headers(compute.id, failed, done_at=done_at)
     return Response(200 if existing else 201, payload, headers)
 

@@ -287,6 +287,9 @@ class World:
         self.role_propagation_seconds = DEFAULT_ROLE_PROPAGATION_SECONDS  # until effective
         self.lro_retry_after_seconds = DEFAULT_LRO_RETRY_AFTER_SECONDS  # on pending LROs
         self.arm_throttling = False  # enforce ARM's token buckets (sandbox/arm_throttle.py)
+        # a system-assigned compute's principalId in the attach's answer (ARM makes the identity
+        # before the RP sees the PUT); False: only once the compute is Succeeded
+        self.compute_principal_on_put = True
         self.arm_region = "sandbox"  # region of the ARM instance serving: buckets are per region
         self.clock: VirtualClock | None = None  # set by the ARM double serving this world
 

@@ -65,7 +65,8 @@ DURATIONS = (
     "role_propagation_seconds",
     "lro_retry_after_seconds",
 )
-OPTIONS = {*DURATIONS, "extension_install_outcome", "arm_throttling", "arm_region"}
+SWITCHES = ("arm_throttling", "compute_principal_on_put")  # true or false, World attributes
+OPTIONS = {*DURATIONS, *SWITCHES, "extension_install_outcome", "arm_region"}
 
 
 def parse_world(world: World, data: Any) -> None:
@@ -130,10 +131,11 @@ def _options(world: World, data: dict[str, Any]) -> None:
             f"world: extension_install_outcome {outcome!r} is not one of {sorted(INSTALL_OUTCOMES)}"
         )
     world.extension_install_outcome = str(outcome)
-    throttling = data.get("arm_throttling", world.arm_throttling)
-    if not isinstance(throttling, bool):
-        raise WorldError("world: arm_throttling must be true or false")
-    world.arm_throttling = throttling
+    for switch in SWITCHES:
+        value = data.get(switch, getattr(world, switch))
+        if not isinstance(value, bool):
+            raise WorldError(f"world: {switch} must be true or false")
+        setattr(world, switch, value)
     region = data.get("arm_region", world.arm_region)
     if not isinstance(region, str) or not region:
         raise WorldError("world: arm_region must be a region name")

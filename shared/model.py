@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from shared.arm_id import CONNECTED_CLUSTER, ResourceId
@@ -183,3 +183,18 @@ class ComputeState:
     @property
     def id(self) -> ResourceId:
         return self.workspace_id.child("computes", self.name)
+
+
+def attached_as_answered(compute: ComputeState) -> ComputeState | None:
+    """The compute once its attach has succeeded, as the attach's own answer showed it, when
+    that answer already names the identity its grants go to: a system-assigned identity's
+    principal (ARM makes the identity before Azure ML sees the PUT), a user-assigned identity,
+    or none. None when only reading the settled compute can tell (no principal in the answer)."""
+    if compute.identity_type is IdentityType.SYSTEM_ASSIGNED and not compute.principal_id:
+        return None
+    if (
+        compute.identity_type is IdentityType.USER_ASSIGNED
+        and compute.user_assigned_identity is None
+    ):
+        return None
+    return replace(compute, provisioning_state="Succeeded", operation=None)

@@ -31,6 +31,7 @@ from shared.model import (
     IdentityType,
     Role,
     WorkspaceState,
+    attached_as_answered,
 )
 from shared.notices import announced_as_wanted
 from shared.planner import (
@@ -430,8 +431,9 @@ def observe_continued(
     announced: Mapping[str, Mapping[str, Any]],
 ) -> Observation:
     """The observation a re-check goes on from, once the writes its reconcile waited for are
-    done: what that reconcile saw, with those writes' results. The computes it attached are read
-    (their new principal); nothing else is."""
+    done: what that reconcile saw, with those writes' results. A compute it attached is as the
+    attach's answer showed it, or read when that answer did not name its new principal; nothing
+    else is read."""
     policy = services.policy
     cluster = continued.cluster
     decision = decide_attachments(cluster.id, cluster.tags, services.tag_key, policy)
@@ -439,7 +441,9 @@ def observe_continued(
     computes: dict[tuple[ResourceId, str], ComputeState] = {}
     for compute in continued.computes:
         if compute.id.key in made:
-            fresh = services.workspaces.get_compute(compute.workspace_id, compute.name)
+            fresh = attached_as_answered(compute) or services.workspaces.get_compute(
+                compute.workspace_id, compute.name
+            )
             if fresh is None:
                 continue
             compute = fresh

@@ -3,8 +3,9 @@
 Attach and detach are long-running in Azure (the compute is ``Creating`` / ``Deleting`` for tens
 of seconds to minutes). ``MLClient.compute.begin_*`` always polls, in a thread that sleeps in real
 time, so the adapter sends only the first request, through the same SDK's operations with
-``polling=False``, reads the operation's status once (done at once, it reads the compute, whose
-principal the grants need) and returns; the caller looks again in a scheduled re-check.
+``polling=False``, reads the operation's status once and returns; the caller looks again in a
+scheduled re-check. The PUT's answer names a system-assigned compute's new principal (which the
+grants need); where it does not, a compute done at once is read for it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from shared.model import (
     ComputeState,
     IdentityType,
     WorkspaceState,
+    attached_as_answered,
     state_text,
 )
 
@@ -138,17 +140,20 @@ class AzureMLWorkspaces:
                         reason="PrerequisiteNotEffective",
                     ) from error
                 raise
-            # one look at the operation: done at once, the compute (its new principal) is read;
-            # still running, the caller looks again later
+            # one look at the operation: still running, the caller looks again later; done at
+            # once, the compute is as the answer showed it, or read when the answer did not
+            # name its new principal
             client = self._arm.client(
                 ResourceManagementClient, attachment.workspace_id.subscription
             )
             status, _error, _wait = operation_status(client, headers)
+        started = compute_state(attachment.workspace_id, result)
         if status == "succeeded":
-            settled = self.get_compute(attachment.workspace_id, attachment.compute_name)
+            settled = attached_as_answered(started) or self.get_compute(
+                attachment.workspace_id, attachment.compute_name
+            )
             if settled is not None:
                 return settled
-        started = compute_state(attachment.workspace_id, result)
         return replace(started, operation=async_operation(headers))
 
     def _start_attach(

@@ -97,7 +97,7 @@ def test_the_attach_adapter_sends_the_put_and_returns_creating_without_looking_b
 ) -> None:
     state = workspaces.attach(_attachment(WS, "k8s-aks"), ResourceId.parse(AKS))
     assert state.provisioning_state == "Creating"
-    assert state.principal_id is None  # the compute's identity is made with it
+    assert state.principal_id  # ARM made the system-assigned identity with the PUT
     assert state.managed_by_autoattach and state.namespace == "team-x"
     # the PUT's answer asks to wait (Retry-After): no status read before then, and no waiting
     assert [(r.method, r.path) for r in arm.log] == [("GET", WS), ("PUT", f"{WS}/computes/k8s-aks")]
@@ -114,15 +114,16 @@ def test_a_second_attach_in_the_same_workspace_reads_the_workspace_no_more(
     assert before == after == 1  # the location comes from the cached workspace
 
 
-def test_an_attached_compute_is_creating_for_the_attach_seconds_then_shows_its_principal(
+def test_an_attached_compute_is_creating_for_the_attach_seconds_with_its_principal_throughout(
     workspaces: AzureMLWorkspaces, ml: MLClient, clock: VirtualClock, world: World
 ) -> None:
     assert world.compute_attach_seconds == 60  # the default
-    workspaces.attach(_attachment(WS, "k8s-aks"), ResourceId.parse(AKS))
+    started = workspaces.attach(_attachment(WS, "k8s-aks"), ResourceId.parse(AKS))
+    assert started.provisioning_state == "Creating" and started.principal_id  # in the answer
     clock.advance(59)
     creating = ml.compute.get("k8s-aks")
     assert creating.provisioning_state == "Creating"
-    assert creating.identity is not None and creating.identity.principal_id is None
+    assert creating.identity is not None and creating.identity.principal_id == started.principal_id
     assert (
         next(c for c in world.snapshot()["computes"] if c["name"] == "k8s-aks")[
             "provisioning_state"
@@ -132,8 +133,23 @@ def test_an_attached_compute_is_creating_for_the_attach_seconds_then_shows_its_p
     clock.advance(1)
     ready = workspaces.get_compute(ResourceId.parse(WS), "k8s-aks")
     assert ready is not None and ready.provisioning_state == "Succeeded"
-    assert ready.principal_id  # visible once the compute is made
+    assert ready.principal_id == started.principal_id
     assert {c.name: c.provisioning_state for c in ml.compute.list()}["k8s-aks"] == "Succeeded"
+
+
+def test_in_a_world_that_shows_no_principal_while_creating_it_appears_once_the_compute_is_made(
+    workspaces: AzureMLWorkspaces, ml: MLClient, clock: VirtualClock, world: World
+) -> None:
+    world.compute_principal_on_put = False
+    started = workspaces.attach(_attachment(WS, "k8s-aks"), ResourceId.parse(AKS))
+    assert started.provisioning_state == "Creating" and started.principal_id is None
+    clock.advance(59)
+    creating = ml.compute.get("k8s-aks")
+    assert creating.identity is not None and creating.identity.principal_id is None
+    clock.advance(1)
+    ready = workspaces.get_compute(ResourceId.parse(WS), "k8s-aks")
+    assert ready is not None and ready.provisioning_state == "Succeeded"
+    assert ready.principal_id  # visible once the compute is made
 
 
 def test_a_pending_attach_answers_in_progress_with_retry_after_until_it_settles(

@@ -26,15 +26,35 @@ def event(document, at: float, event_id: str, cluster: int = 0):
     return {"at": at, "event": arm_event(CLUSTER_WRITE, cluster_id, event_id=event_id)}
 
 
-def test_a_new_attachment_costs_six_reads_two_polls_and_four_writes(sandbox_for):
+def test_a_new_attachment_costs_five_reads_two_polls_and_four_writes(sandbox_for):
     document = tagged_for(ready_document(), 1)
     sandbox = sandbox_for(scenario_from(document, [event(document, 0, "create")]))
     report = sandbox.run_pass(0)
 
     assert [d.outcome for d in report.deliveries] == ["completed"]
-    # cluster, compute (absent), workspace, extension, namespace, and the attached compute's
-    # final read (its principal); the namespace's and the attach's operation status are polls
-    assert (report.reads, report.polls, report.writes) == (6, 2, 4)
+    # cluster, compute (absent), workspace, extension, namespace; the attach's answer names the
+    # compute's new principal, so the grants need no read of it; the namespace's and the
+    # attach's operation status are polls
+    assert (report.reads, report.polls, report.writes) == (5, 2, 4)
+
+
+def test_where_the_attach_answer_has_no_principal_yet_the_attached_compute_is_read_once(
+    sandbox_for,
+):
+    for realistic in (False, True):
+        document = tagged_for(ready_document(realistic_timing=realistic), 1)
+        document["compute_principal_on_put"] = False
+        sandbox = sandbox_for(scenario_from(document, [event(document, 0, "create")]))
+        report = sandbox.run_pass(0)
+
+        assert report.deliveries[-1].outcome == "completed"
+        assert (report.reads, report.writes) == (6, 4), f"realistic timing: {realistic}"
+        world = sandbox.world.snapshot()
+        [compute] = world["computes"]
+        granted = [
+            a for a in world["role_assignments"] if a["principal_id"] == compute["principal_id"]
+        ]
+        assert len(granted) == 2  # AcrPull and the storage role, to the principal it was given
 
 
 def test_another_cluster_joining_the_same_workspace_reads_it_no_more(sandbox_for):
@@ -51,7 +71,7 @@ def test_another_cluster_joining_the_same_workspace_reads_it_no_more(sandbox_for
         r for r in sandbox.arm.log if r.method == "GET" and r.path.lower().endswith("/ws-research")
     ]
     assert len(workspace_reads) == 1  # the second cluster's attach uses the cached workspace
-    assert (before.reads, before.writes) == (6 + 5, 4 + 4)
+    assert (before.reads, before.writes) == (5 + 4, 4 + 4)
 
 
 def test_a_replayed_event_of_a_converged_cluster_costs_one_read_and_no_write(sandbox_for):
@@ -78,8 +98,8 @@ def test_with_azures_realistic_durations_re_checks_poll_the_writes_instead_of_re
     assert report.deliveries[-1].outcome == "completed"
     assert len(report.deliveries) > 1  # the namespace and the attach took their time
     # the first delivery reads (cluster, compute, workspace, extension, namespace); re-checks
-    # poll the namespace's and the attach's operations; the attached compute is read once
-    assert (report.reads, report.writes) == (6, 4)
+    # poll the namespace's and the attach's operations, whose answer named the principal
+    assert (report.reads, report.writes) == (5, 4)
     assert report.polls >= 2
 
 
