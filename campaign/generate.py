@@ -279,6 +279,8 @@ def _world(rng: random.Random, specs: list[ClusterSpec]) -> dict[str, Any]:
         "compute_attach_seconds": rng.choice([0, 60]),
         "compute_detach_seconds": rng.choice([0, 30]),
         "role_propagation_seconds": 0,
+        # both guesses of whether Azure ML's attach answer names the new principal
+        "compute_principal_on_put": rng.choice([True, False]),
     }
 
 
