@@ -10,6 +10,20 @@ under that lease, so a lease lost meanwhile (expired, broken, taken) fails them 
 The blob also keeps the cluster's last outcome (``record_outcome``, under the lease: what became
 of the last message about it), and ``view`` reads both without a lease, for people
 (``autoattach status``): ``{"cluster", "announced": {...}, "last_outcome": {...}}``.
+
+Blob requests per message (each costs ~2 ms of client CPU): acquire, release, and the write only
+when something changed. The download is skipped when this process already holds the blob's exact
+content: it remembers, per ledger blob, the ETag and bytes it last downloaded or uploaded itself
+(a bounded LRU, ``remembered`` blobs, default ``REMEMBERED_LEDGERS``), and Lease Blob (acquire)
+answers the blob's current ETag (Blob REST reference, "Lease Blob", response headers; kept as
+``BlobLeaseClient.etag``). The remembered bytes are used only when that ETag equals the
+remembered one. Every write to a blob, by any client, gives it a new ETag and lease operations
+leave it as it is, so an equal ETag means the blob still holds those bytes: a ledger another
+instance (or anyone) wrote is downloaded again, and the lease then keeps it from changing until
+this holder writes or lets go. A write refused (lease lost) remembers nothing new.
+A new cluster's blob is created empty (that upload's ETag remembered too, so it is not
+downloaded either); the container is created only when the acquire said ``ContainerNotFound``,
+so a process creates it once, not once per new cluster (``ContainerAlreadyExists`` still fine).
 """
 
 from __future__ import annotations
@@ -18,6 +32,7 @@ import hashlib
 import json
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +50,7 @@ from azure.storage.blob import (
 )
 
 from shared.adapters.arm import transport_kwargs
+from shared.adapters.http_transport import BLOB_CLIENT_CONNECTION
 from shared.arm_id import ResourceId
 from shared.errors import (
     AutoattachError,
@@ -50,6 +66,9 @@ log = logging.getLogger("autoattach.ledger")
 CONTAINER = "autoattach-ledger"
 LEASE_SECONDS = 60
 BUSY_RETRY_SECONDS = 5.0
+# Ledger blobs whose last known content one process remembers (about 3 KB each for a cluster in
+# three workspaces: some 12 MB at most).
+REMEMBERED_LEDGERS = 4096
 ROLE_NEEDED = "Storage Blob Data Contributor on the app's storage account"
 
 _BUSY_CODES = frozenset({"LeaseAlreadyPresent", "LeaseIsBreakingAndCannotBeAcquired"})
@@ -98,6 +117,11 @@ class HeldLease:
     def client(self) -> BlobLeaseClient:
         return self._lease
 
+    @property
+    def etag(self) -> str | None:
+        """The blob's ETag as the acquire answered it."""
+        return self._lease.etag
+
     def renew(self) -> None:
         with _storage_call(f"renew the ledger lease of cluster {self.cluster_id.name}"):
             self._lease.renew()
@@ -118,12 +142,13 @@ class BlobClusterLedger:
         *,
         lease_seconds: int = LEASE_SECONDS,
         renew_every: float | None = LEASE_SECONDS / 3,
+        remembered: int = REMEMBERED_LEDGERS,
         **client_options: Any,
     ) -> None:
         client_options.setdefault(
             "retry_policy", LinearRetry(backoff=1, random_jitter_range=1, retry_total=2)
         )
-        for name, value in transport_kwargs().items():
+        for name, value in transport_kwargs(**(BLOB_CLIENT_CONNECTION | client_options)).items():
             client_options.setdefault(name, value)
         service = BlobServiceClient(blob_endpoint, credential=credential, **client_options)
         self._container = service.get_container_client(CONTAINER)
@@ -131,6 +156,7 @@ class BlobClusterLedger:
         self._renew_every = renew_every
         self._held: dict[str, HeldLease] = {}
         self._lock = threading.Lock()
+        self._known = _KnownContents(remembered)
 
     # ---- the lease -------------------------------------------------------------------------
 
@@ -174,25 +200,31 @@ class BlobClusterLedger:
                     raise TransientError(
                         f"{action}: the ledger blob vanished", reason="LeaseLost"
                     ) from missing
-                self._create(blob, cluster_id)
+                self._create(blob, cluster_id, container=missing.code == "ContainerNotFound")
         raise AssertionError("unreachable")
 
-    def _create(self, blob: BlobClient, cluster_id: ResourceId) -> None:
-        """The container and an empty ledger blob, tolerating whoever created them first."""
+    def _create(self, blob: BlobClient, cluster_id: ResourceId, *, container: bool) -> None:
+        """An empty ledger blob (and the container, when the acquire said it is missing),
+        tolerating whoever created them first."""
+        if container:
+            try:
+                with _storage_call(
+                    f"create the ledger container {CONTAINER}", raw_codes={"ContainerAlreadyExists"}
+                ):
+                    self._container.create_container()
+            except _Missing:
+                pass
+        data = _document(cluster_id, {})
         try:
             with _storage_call(
-                f"create the ledger container {CONTAINER}", raw_codes={"ContainerAlreadyExists"}
+                f"create the ledger of cluster {cluster_id.name}",
+                # ContainerNotFound: deleted meanwhile; the next acquire says so and creates it
+                raw_codes={"BlobAlreadyExists", "ContainerNotFound"},
             ):
-                self._container.create_container()
+                created = blob.upload_blob(data, overwrite=False, **_json())
         except _Missing:
-            pass
-        try:
-            with _storage_call(
-                f"create the ledger of cluster {cluster_id.name}", raw_codes={"BlobAlreadyExists"}
-            ):
-                blob.upload_blob(_document(cluster_id, {}), overwrite=False, **_json())
-        except _Missing:
-            pass
+            return
+        self._known.keep(blob.blob_name, created.get("etag"), data)
 
     def _start_renewer(self, held: HeldLease, stop: threading.Event) -> threading.Thread | None:
         if self._renew_every is None:
@@ -220,10 +252,12 @@ class BlobClusterLedger:
         name, held = self._holding(cluster_id)
         if held.document is not None:
             return _view(held.document).announced
-        with _storage_call(f"read the ledger of cluster {cluster_id.name}"):
-            text = (
-                self._container.get_blob_client(name).download_blob(lease=held.lease_id).readall()
-            )
+        text = self._known.content(name, held.etag)
+        if text is None:
+            with _storage_call(f"read the ledger of cluster {cluster_id.name}"):
+                download = self._container.get_blob_client(name).download_blob(lease=held.lease_id)
+                text = download.readall()
+            self._known.keep(name, download.properties.etag, text)
         held.document = _parsed(text, cluster_id)
         return _view(held.document).announced
 
@@ -282,13 +316,12 @@ class BlobClusterLedger:
         if not held.changed or held.document is None:
             return
         name = ledger_blob_name(held.cluster_id)
+        data = json.dumps(held.document, sort_keys=True).encode()
         with _storage_call(f"write the ledger of cluster {held.cluster_id.name}"):
-            self._container.get_blob_client(name).upload_blob(
-                json.dumps(held.document, sort_keys=True).encode(),
-                overwrite=True,
-                lease=held.client,
-                **_json(),
+            written = self._container.get_blob_client(name).upload_blob(
+                data, overwrite=True, lease=held.client, **_json()
             )
+        self._known.keep(name, written.get("etag"), data)
         held.changed = False
 
     def _write_quietly(self, held: HeldLease) -> None:
@@ -306,6 +339,35 @@ class BlobClusterLedger:
                 f"the ledger of cluster {cluster_id.name} is read and written only under its lease"
             )
         return name, held
+
+
+class _KnownContents:
+    """Ledger blob name -> (ETag, bytes) as this process last downloaded or uploaded it; the
+    least recently used forgotten beyond ``size``. Thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self._size = max(0, size)
+        self._entries: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def content(self, name: str, etag: str | None) -> bytes | None:
+        """The bytes remembered for ``name`` if the blob's ETag is still ``etag``, else None."""
+        with self._lock:
+            found = self._entries.get(name)
+            if found is None or not etag or found[0] != etag:
+                return None
+            self._entries.move_to_end(name)
+            return found[1]
+
+    def keep(self, name: str, etag: str | None, data: bytes | str) -> None:
+        with self._lock:
+            if not etag or self._size == 0:
+                self._entries.pop(name, None)
+                return
+            self._entries[name] = (etag, data.encode() if isinstance(data, str) else data)
+            self._entries.move_to_end(name)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
 
 
 OUTCOME_REFRESH_SECONDS = 3600.0
@@ -328,6 +390,10 @@ def _same_outcome(kept: Any, outcome: dict[str, Any]) -> bool:
 
 class _Missing(Exception):
     """An expected storage answer (not found, already exists) the caller handles itself."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 @contextmanager

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from azure.storage.blob import BlobServiceClient
 
 from sandbox.blob_double import BlobStorageDouble
 from sandbox.clock import VirtualClock
@@ -134,10 +135,12 @@ def test_cluster_ids_that_differ_only_in_case_share_one_ledger(
         assert ledger.announced(shouted) == {"id-1": NOTICE}
 
 
-def test_a_lease_taken_over_after_it_expired_makes_the_late_write_fail_as_transient(
+def test_a_lease_taken_over_after_it_expired_makes_the_late_read_and_write_fail_as_transient(
     ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
 ):
     other_instance = make_ledger(storage, tls)
+    with other_instance.lease(cluster):
+        pass  # the ledger exists; ``ledger`` has never read it (so it must download it)
     with ledger.lease(cluster):
         storage.clock.advance(61)
         with other_instance.lease(cluster):
@@ -155,12 +158,29 @@ def test_a_lease_taken_over_after_it_expired_makes_the_late_write_fail_as_transi
 def test_a_lease_that_ran_out_unnoticed_fails_the_write_as_transient(
     ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
 ):
-    with ledger.lease(cluster):
+    # The ledger was created by this process: read from memory, the lapse shows at the write.
+    with pytest.raises(TransientError) as lost, ledger.lease(cluster):
         storage.clock.advance(61)
-        with pytest.raises(TransientError) as lost:
-            ledger.record(cluster, {"late": NOTICE})
+        ledger.record(cluster, {"late": NOTICE})
     assert lost.value.reason == "LeaseLost"
     assert stored(storage, cluster)["announced"] == {}
+
+
+def test_a_holder_that_read_its_ledger_from_memory_and_lost_the_lease_writes_nothing(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+):
+    other_instance = make_ledger(storage, tls)
+    with ledger.lease(cluster):
+        ledger.record(cluster, {"first": NOTICE})
+    with pytest.raises(TransientError) as lost, ledger.lease(cluster):
+        assert ledger.announced(cluster) == {"first": NOTICE}  # remembered, not downloaded
+        storage.clock.advance(61)
+        with other_instance.lease(cluster):
+            ledger.record(cluster, {"late": NOTICE})
+            other_instance.record(cluster, {"current": NOTICE})
+    assert lost.value.reason == "LeaseLost"
+    assert not isinstance(lost.value, ClusterBusy)
+    assert stored(storage, cluster)["announced"] == {"current": NOTICE}
 
 
 def test_renewing_keeps_the_lease_past_its_first_minute(
@@ -303,3 +323,150 @@ def test_what_was_announced_is_written_even_when_the_work_then_fails(
         ledger.record(cluster, {"id-1": NOTICE})  # published, then recorded
         raise RuntimeError("boom")
     assert stored(storage, cluster)["announced"] == {"id-1": NOTICE}
+
+
+# ---- Blob requests per delivery: what this process already knows is not asked again ----------
+
+
+def requests_for(storage: BlobStorageDouble, cluster: ResourceId, since: int) -> list[str]:
+    """The Blob operations made on the cluster's ledger blob since log entry ``since``
+    (refusals as ``operation->code``)."""
+    name = ledger_blob_name(cluster)
+    return [
+        r.operation + (f"->{r.code}" if r.code else "")
+        for r in storage.log[since:]
+        if r.path.endswith(name)
+    ]
+
+
+def test_a_second_delivery_for_the_same_cluster_in_the_same_process_does_not_download_the_ledger_again(  # noqa: E501
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+):
+    with ledger.lease(cluster):
+        ledger.record(cluster, {"id-1": NOTICE})
+    since = len(storage.log)
+    with ledger.lease(cluster):
+        assert ledger.announced(cluster) == {"id-1": NOTICE}
+        ledger.record_outcome(cluster, OUTCOME)
+    with ledger.lease(cluster):  # and again after a write of its own
+        assert ledger.announced(cluster) == {"id-1": NOTICE}
+        assert ledger.continuation(cluster) is None
+    assert requests_for(storage, cluster, since) == [
+        "lease_acquire",
+        "put_blob",
+        "lease_release",
+        "lease_acquire",
+        "lease_release",
+    ]
+    assert ledger.view(cluster).last_outcome == OUTCOME
+
+
+def test_a_ledger_changed_by_another_process_is_downloaded_again(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+):
+    other_instance = make_ledger(storage, tls)
+    with ledger.lease(cluster):
+        ledger.record(cluster, {"mine": NOTICE})
+    with other_instance.lease(cluster):
+        assert other_instance.announced(cluster) == {"mine": NOTICE}
+        other_instance.record(cluster, {"theirs": NOTICE})
+    with ledger.lease(cluster):
+        assert ledger.announced(cluster) == {"theirs": NOTICE}
+        ledger.record(cluster, {"mine again": NOTICE})
+    since = len(storage.log)
+    with other_instance.lease(cluster):  # its own last write is no longer the blob's content
+        assert other_instance.announced(cluster) == {"mine again": NOTICE}
+    assert requests_for(storage, cluster, since) == ["lease_acquire", "get_blob", "lease_release"]
+
+
+def test_a_ledger_blob_rewritten_by_any_other_client_is_downloaded_again(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+):
+    with ledger.lease(cluster):
+        ledger.record(cluster, {"mine": NOTICE})
+    someone = BlobServiceClient(
+        storage.endpoint, credential=SandboxCredential(), connection_verify=str(tls.ca_bundle)
+    ).get_blob_client(CONTAINER, ledger_blob_name(cluster))
+    document = {"cluster": cluster.key, "announced": {"restored": NOTICE}}
+    someone.upload_blob(json.dumps(document).encode(), overwrite=True)
+    since = len(storage.log)
+    with ledger.lease(cluster):
+        assert ledger.announced(cluster) == {"restored": NOTICE}
+    assert requests_for(storage, cluster, since) == ["lease_acquire", "get_blob", "lease_release"]
+
+
+def test_a_new_clusters_ledger_does_not_create_the_container_twice_nor_download_what_it_created(
+    tls: SandboxTls,
+):
+    fresh = BlobStorageDouble(tls, VirtualClock()).start()
+    try:
+        ledger = make_ledger(fresh, tls)
+        first, second = (
+            ResourceId.parse(
+                f"{SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{n}"
+            )
+            for n in ("aks-first", "aks-second")
+        )
+        for cluster in (first, second):
+            with ledger.lease(cluster):
+                assert ledger.announced(cluster) == {}
+        containers = [r for r in fresh.log if r.operation == "create_container"]
+        assert [(r.status, r.code) for r in containers] == [(201, "")]
+        assert requests_for(fresh, second, 0) == [
+            "lease_acquire->BlobNotFound",
+            "put_blob",
+            "lease_acquire",
+            "lease_release",
+        ]
+        assert json.loads(fresh.blob(CONTAINER, ledger_blob_name(second)) or b"") == {
+            "cluster": second.key,
+            "announced": {},
+        }
+    finally:
+        fresh.stop()
+
+
+def test_the_ledgers_this_process_remembers_are_bounded_the_least_recently_used_forgotten(
+    storage: BlobStorageDouble, tls: SandboxTls
+):
+    ledger = BlobClusterLedger(
+        storage.endpoint,
+        SandboxCredential(),
+        renew_every=None,
+        remembered=2,
+        connection_verify=str(tls.ca_bundle),
+    )
+    clusters = [
+        ResourceId.parse(
+            f"{SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/"
+            f"aks-{uuid.uuid4().hex[:8]}"
+        )
+        for _ in range(3)
+    ]
+    for cluster in clusters:
+        with ledger.lease(cluster):
+            ledger.record(cluster, {cluster.name: NOTICE})
+    since = len(storage.log)
+    for cluster in (clusters[2], clusters[0], clusters[1]):
+        with ledger.lease(cluster):
+            assert ledger.announced(cluster) == {cluster.name: NOTICE}
+    downloads = [r.path for r in storage.log[since:] if r.operation == "get_blob"]
+    # 0 was forgotten when 2 came; reading 0 again then forgot 1
+    assert [p.rsplit("/", 1)[-1] for p in downloads] == [
+        ledger_blob_name(clusters[0]).rsplit("/", 1)[-1],
+        ledger_blob_name(clusters[1]).rsplit("/", 1)[-1],
+    ]
+
+
+def test_a_write_refused_for_a_lost_lease_leaves_the_next_holder_reading_what_the_blob_holds(
+    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+):
+    with ledger.lease(cluster):
+        ledger.record(cluster, {"kept": NOTICE})
+    with pytest.raises(TransientError), ledger.lease(cluster):
+        ledger.record(cluster, {"never written": NOTICE})
+        storage.clock.advance(61)
+        with make_ledger(storage, tls).lease(cluster):
+            pass  # another instance took the lapsed lease (and wrote nothing)
+    with ledger.lease(cluster):
+        assert ledger.announced(cluster) == {"kept": NOTICE}

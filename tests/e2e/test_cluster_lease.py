@@ -109,3 +109,26 @@ def test_eight_concurrent_deliveries_for_one_cluster_attach_each_compute_once_an
     assert sorted(r.path.rsplit("/", 1)[-1] for r in puts) == ["aks-ml", "aks-ml-prod"]
     attached = [n for n in sandbox.topic.notifications if n["type"] == "Autoattach.ComputeAttached"]
     assert sorted(n["data"]["compute"] for n in attached) == ["aks-ml", "aks-ml-prod"]
+
+
+def test_one_instance_handling_a_new_cluster_and_its_replays_never_downloads_its_ledger(
+    sandbox_for,
+):
+    """Blob requests per delivery (each costs the client ~2 ms of CPU): the lease and, when
+    something changed, the write; what this instance wrote itself is not read back."""
+    document = ready_document()
+    cluster = document["clusters"][0]["id"]
+    events = [
+        {"at": at, "event": arm_event(CLUSTER_WRITE, cluster, event_id=f"e-{at}")}
+        for at in (0, 60, 120)
+    ]
+    sandbox = sandbox_for(scenario_from(document, events))
+    report = sandbox.run_pass(0)
+
+    assert [d.outcome for d in report.deliveries] == ["completed"] * 3
+    operations = [r.operation for r in sandbox.storage.log if r.status < 400]
+    refused = [r.code for r in sandbox.storage.log if r.status >= 400]
+    assert refused == ["ContainerNotFound"]  # the first acquire, in a new account
+    assert operations.count("create_container") == 1
+    assert operations.count("get_blob") == 0
+    assert operations.count("lease_acquire") == operations.count("lease_release") == 3
