@@ -7,7 +7,10 @@ from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.core.messaging import CloudEvent
-from azure.eventgrid import EventGridPublisherClient
+
+# The basic-topic publisher itself: azure-eventgrid 4.x's public EventGridPublisherClient builds it
+# for a basic topic with the api-version only, dropping every other keyword (transport, retries).
+from azure.eventgrid._legacy import EventGridPublisherClient
 
 from shared.adapters.arm import IN_CALL_BACKOFF_MAX_SECONDS, IN_CALL_RETRIES, transport_kwargs
 from shared.errors import azure_call
@@ -30,7 +33,8 @@ class Notification:
 class EventGridNotifier:
     def __init__(self, endpoint: str, credential: TokenCredential) -> None:
         # The publisher builds azure-core's own RetryPolicy from these (it takes no policy
-        # object): two retries, short backoff. A Retry-After is still honoured in full.
+        # object): two retries, short backoff. A Retry-After is still honoured in full. The
+        # basic-topic client is built directly: the public one would drop these (see import).
         self._client = EventGridPublisherClient(
             endpoint,
             credential,
