@@ -40,7 +40,7 @@ from kubernetes import client as k8s
 from kubernetes.config import new_client_from_config_dict
 from kubernetes.config.config_exception import ConfigException
 
-from shared.adapters.arm import retry_kwargs
+from shared.adapters.arm import retry_kwargs, transport_kwargs
 from shared.errors import PermanentError, TransientError, azure_call
 
 log = logging.getLogger(__name__)
@@ -162,8 +162,14 @@ class KubernetesApiNamespaces:
         with self._lock:
             secrets = self._vaults.get(vault_url)
             if secrets is None:
+                # the product's transport; a CA bundle given here is its (else the environment's)
+                tls = {} if self._verify is True else {"connection_verify": self._verify}
                 secrets = SecretClient(
-                    vault_url, self._credential, connection_verify=self._verify, **retry_kwargs()
+                    vault_url,
+                    self._credential,
+                    connection_verify=self._verify,  # used by the requests transport (proxy)
+                    **retry_kwargs(),
+                    **transport_kwargs(**tls),
                 )
                 self._vaults[vault_url] = secrets
         with azure_call(f"reading kubeconfig secret {uri}"):
