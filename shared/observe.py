@@ -325,8 +325,8 @@ def _kept_elsewhere(
     }
     kept: set[tuple[str, str, str]] = set()
     for compute in elsewhere:
-        if compute.provisioning_state.lower() in FAILED_STATES:
-            continue
+        if compute.provisioning_state.lower() in FAILED_STATES | {"deleting"}:
+            continue  # failed, or being detached: it needs nothing any more
         if compute.user_assigned_identity not in shared_identities:
             continue
         rule = services.policy.rule_for(compute.workspace_id)

@@ -410,13 +410,14 @@ def _release_unwanted(observed: Observation, attachments: tuple[Attachment, ...]
     still_needed = _needed_grants(observed, attachments)
     actions: list[Action] = []
     for compute in observed.owned:
-        if compute.provisioning_state.lower() == "deleting":
-            continue  # already on its way out
         reason = release_reason(
             observed, compute, wanted.get(compute_key(compute.workspace_id, compute.name))
         )
         if reason is None:
             continue
+        # already on its way out: no second detach, but the roles it held still go once no
+        # other compute needs them (another cluster's, sharing its identity, may have left since)
+        detaching = compute.provisioning_state.lower() == "deleting"
         workspace = observed.workspaces.get(compute.workspace_id)
         principal = principal_of(observed, compute)
         if workspace is not None and principal:
@@ -432,7 +433,8 @@ def _release_unwanted(observed: Observation, attachments: tuple[Attachment, ...]
                         actions.append(
                             RevokeRole(scope, role, principal, f"compute {compute.name}")
                         )
-        actions.append(DetachCompute(compute, reason))
+        if not detaching:
+            actions.append(DetachCompute(compute, reason))
     return actions + _release_prerequisites(observed, attachments)
 
 

@@ -81,6 +81,29 @@ def test_untagging_one_cluster_keeps_the_roles_a_shared_identity_needs_for_the_o
     assert "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1" in roles  # Storage Blob Data Reader
 
 
+def test_untagging_both_clusters_one_after_the_other_leaves_the_shared_identity_no_roles(
+    sandbox_for,
+):
+    document = two_clusters_one_identity()
+    document["compute_detach_seconds"] = 30  # the first detach still runs when the second comes
+    first, second = (c["id"] for c in document["clusters"])
+    steps = [
+        event(0, CLUSTER_WRITE, first, "create-1"),
+        event(1, CLUSTER_WRITE, second, "create-2"),
+        {"at": 100, "change": {"op": "set_tags", "resource": second, "tags": {}}},
+        event(101, TAGS_WRITE, second, "untag-2"),
+        {"at": 105, "change": {"op": "set_tags", "resource": first, "tags": {}}},
+        event(106, TAGS_WRITE, first, "untag-1"),
+    ]
+    sandbox = sandbox_for(scenario_from(document, steps))
+    sandbox.run_pass(0)
+
+    assert compute_names(sandbox) == []
+    # the second cluster's compute was being detached when the first was untagged: it needed
+    # nothing any more, so no sweep is needed to take the identity's roles away
+    assert assignments_of(sandbox, UAI_PRINCIPAL) == []
+
+
 def test_an_event_naming_the_cluster_in_other_casing_does_not_flap_its_compute(sandbox_for):
     document = ready_document()
     cluster = document["clusters"][0]["id"]

@@ -181,6 +181,39 @@ def test_a_workspace_removed_from_the_tag_loses_the_compute_autoattach_made_and_
     assert "no longer tagged" in result.actions[-1].reason
 
 
+def test_a_compute_already_being_detached_has_its_roles_revoked_unless_another_still_needs_them():
+    # a user-assigned identity several clusters' computes share: while the other cluster's
+    # compute was there, the roles were kept; once it no longer needs them they go, even though
+    # this compute's own detach is already under way
+    leaving = compute(provisioning_state="Deleting")
+    holdings = dict(CONVERGED_HOLDINGS)
+    result = plan(
+        observation(
+            decision=TagDecision((), ()),
+            owned=(leaving,),
+            role_holdings=holdings,
+            our_roles=holdings,
+        )
+    )
+    assert set(result.actions) == {
+        RevokeRole(REGISTRY, Role.ACR_PULL, "principal-1", "compute aks-ml"),
+        RevokeRole(STORAGE, Role.STORAGE_BLOB_DATA_CONTRIBUTOR, "principal-1", "compute aks-ml"),
+    }  # and no second detach
+
+    still_used = plan(
+        observation(
+            decision=TagDecision((), ()),
+            owned=(leaving,),
+            role_holdings=holdings,
+            our_roles=holdings,
+            kept_elsewhere=frozenset({(REGISTRY.key, Role.ACR_PULL.value, "principal-1")}),
+        )
+    )
+    assert set(still_used.actions) == {
+        RevokeRole(STORAGE, Role.STORAGE_BLOB_DATA_CONTRIBUTOR, "principal-1", "compute aks-ml")
+    }
+
+
 def test_a_deleted_cluster_detaches_what_autoattach_made_there():
     gone = ClusterState(id=CLUSTER, exists=False)
     result = plan(
