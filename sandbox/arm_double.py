@@ -33,7 +33,7 @@ from sandbox import (
     arm_storage,
 )
 from sandbox.arm_faults import Faults
-from sandbox.arm_http import Ctx, arm_error
+from sandbox.arm_http import Ctx, arm_error, compresses
 from sandbox.arm_lro import LroStore
 from sandbox.arm_throttle import READ_METHODS, Throttle, ThrottleLimits, actor_of, is_poll
 from sandbox.clock import VirtualClock
@@ -178,7 +178,7 @@ class ArmDouble:
         self._counts = {"reads": 0, "writes": 0}
         self._log: list[LoggedRequest] = []
         self._contracts = ArmContracts()
-        self._server = HttpsDouble(tls, self._handle)
+        self._server = HttpsDouble(tls, self._handle, gzip_when=compresses)
 
     # ---- lifecycle -----------------------------------------------------------------------
 

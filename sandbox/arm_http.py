@@ -96,3 +96,17 @@ class Ctx:
             done_at=done_at,
             retry_after=self.world.lro_retry_after_seconds,
         )
+
+
+def compresses(request: Request, response: Response) -> bool:
+    """Whether ARM gzips this answer for a client that accepts gzip: the JSON answer of a
+    successful GET (a resource, a list page, an operation status). Writes (PUT/PATCH/POST/DELETE)
+    and errors -- ARM's own 401/404/429 and the resource providers' -- go out plain with a
+    Content-Length. Real answers show this for GETs and writes; for errors it is a guess (see the
+    README's "Compressed answers")."""
+    return (
+        request.method == "GET"
+        and 200 <= response.status < 300
+        and response.body is not None
+        and response.raw is None
+    )

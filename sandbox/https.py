@@ -1,7 +1,15 @@
-"""A small threaded HTTPS server with JSON helpers, the base of every double."""
+"""A small threaded HTTPS server with JSON helpers, the base of every double.
+
+A double that compresses as its service does passes ``gzip_when(request, response)``: a JSON
+answer it says yes to goes out gzip-compressed when the request's ``Accept-Encoding`` takes gzip
+(``accepts_gzip``), with ``Content-Encoding: gzip``, ``Vary: Accept-Encoding`` and chunked
+transfer encoding instead of a Content-Length. The handler's ``Response`` keeps the plain JSON, so
+whatever the double checks or logs of it is unchanged.
+"""
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
@@ -37,13 +45,47 @@ class Response:
 
 
 Handler = Callable[[Request], Response]
+# Whether this answer is one the service gzips for a client that accepts gzip.
+GzipPolicy = Callable[[Request, Response], bool]
+# zlib's fastest level: the double's CPU counts against the same two cores as the client's, and
+# the client's decompression costs the same whatever the level (which level Azure uses is unknown).
+GZIP_LEVEL = 1
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` header takes gzip (RFC 9110 section 12.5.3): ``gzip`` (or
+    its alias ``x-gzip``) with a non-zero quality, or else ``*`` with a non-zero quality. No
+    header or an empty one: no (a server may then send only the identity coding)."""
+    named: float | None = None
+    wildcard: float | None = None
+    for item in accept_encoding.split(","):
+        coding, _, parameters = item.partition(";")
+        coding = coding.strip().lower()
+        quality = 1.0
+        for parameter in parameters.split(";"):
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = 0.0
+        if coding in ("gzip", "x-gzip"):
+            named = max(named or 0.0, quality)
+        elif coding == "*":
+            wildcard = quality
+    if named is not None:
+        return named > 0
+    return wildcard is not None and wildcard > 0
 
 
 class HttpsDouble:
     """Serves ``handle(request) -> Response`` over TLS on 127.0.0.1, on a free port."""
 
-    def __init__(self, tls: SandboxTls, handle: Handler) -> None:
+    def __init__(
+        self, tls: SandboxTls, handle: Handler, gzip_when: GzipPolicy | None = None
+    ) -> None:
         self._handle = handle
+        self._gzip_when = gzip_when
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.socket = tls.server_context.wrap_socket(self._server.socket, server_side=True)
@@ -70,6 +112,7 @@ class HttpsDouble:
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         handle = self._handle
+        gzip_when = self._gzip_when
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -106,12 +149,27 @@ class HttpsDouble:
                     payload = b""
                 else:
                     payload = json.dumps(response.body).encode()
-                self.send_response(response.status)
                 headers = {"Content-Type": "application/json", **response.headers}
+                compress = (
+                    gzip_when is not None
+                    and bool(payload)
+                    and response.raw is None
+                    and accepts_gzip(request.headers.get("accept-encoding", ""))
+                    and gzip_when(request, response)
+                )
+                if compress:
+                    payload = gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0)
+                    headers["Content-Encoding"] = "gzip"
+                    headers["Vary"] = "Accept-Encoding"
+                    headers["Transfer-Encoding"] = "chunked"
+                else:
+                    headers["Content-Length"] = str(len(payload))
+                self.send_response(response.status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
+                if compress:  # one chunk, then the last (empty) one
+                    payload = b"%x\r\n%s\r\n0\r\n\r\n" % (len(payload), payload)
                 self.wfile.write(payload)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _serve
