@@ -42,6 +42,7 @@ from shared.planner import (
 from shared.policy import decide_attachments
 from shared.ports import Services
 from shared.progress import Applied, carried
+from shared.wording import action_words
 
 log = logging.getLogger("autoattach.reconcile")
 
@@ -271,50 +272,23 @@ def _perform(
     """Carry out one action through its adapter; return what was done, in words (and the
     compute an attach made, as Azure answered)."""
     cluster = observed.cluster
+    compute: ComputeState | None = None
     if isinstance(action, CreateNamespace):
         services.namespaces.create(
             action.cluster_id, action.namespace, action.route, cluster.location, action.state
         )
-        return (
-            f"created namespace {action.namespace} on {cluster.id.name} (via {action.route.via})",
-            None,
-        )
-    if isinstance(action, InstallExtension):
+    elif isinstance(action, InstallExtension):
         services.extensions.install(action.cluster_id, action.policy)
-        return (
-            f"started installing the Azure ML extension {action.policy.name} on {cluster.id.name}",
-            None,
-        )
-    if isinstance(action, AttachCompute):
+    elif isinstance(action, AttachCompute):
         compute = services.workspaces.attach(action.attachment, action.cluster_id)
-        a = action.attachment
-        return (
-            f"attached {cluster.id.name} as compute {a.compute_name} in workspace "
-            f"{a.workspace_id.name} (namespace {a.namespace}, {a.identity.type.value} identity)",
-            compute,
-        )
-    if isinstance(action, GrantRole):
+    elif isinstance(action, GrantRole):
         services.roles.grant(action.scope, action.role, action.principal_id)
-        whose = "" if action.attachment else f" (workspace {action.workspace_id.name}'s identity)"
-        return (
-            f"granted {action.role.display_name} on {action.scope.name} to "
-            f"{action.principal_id}{whose}",
-            None,
-        )
-    if isinstance(action, RevokeRole):
+    elif isinstance(action, RevokeRole):
         services.roles.revoke(action.scope, action.role, action.principal_id)
-        return (
-            f"removed {action.role.display_name} on {action.scope.name} from "
-            f"{action.principal_id} ({action.why})",
-            None,
-        )
-    assert isinstance(action, DetachCompute)
-    services.workspaces.detach(action.compute.workspace_id, action.compute.name)
-    return (
-        f"detached compute {action.compute.name} from workspace "
-        f"{action.compute.workspace_id.name}: {action.reason}",
-        None,
-    )
+    else:
+        assert isinstance(action, DetachCompute)
+        services.workspaces.detach(action.compute.workspace_id, action.compute.name)
+    return action_words(action, cluster.id.name, done=True), compute
 
 
 def _attachments_of(action: Action, observed: Observation) -> list[Attachment]:

@@ -39,6 +39,7 @@ from shared.planner import (
     data_roles,
     plan,
 )
+from shared.wording import action_words
 
 PLAN_HELP = f"""\
 Show what autoattach would do for one cluster now, and why, without doing any of it: the
@@ -198,52 +199,31 @@ def action_json(action: Action, observed: Observation) -> dict[str, Any]:
 
 
 def describe_action(action: Action, observed: Observation) -> tuple[str, str]:
-    """(kind, words): worded as reconcile words what it did (shared.reconcile._perform)."""
-    cluster = observed.cluster.id.name
-    if isinstance(action, CreateNamespace):
-        again = f" (ARM shows it {action.state})" if action.state else ""
-        return (
-            "create-namespace",
-            f"create namespace {action.namespace} on {cluster} (via {action.route.via}){again}",
-        )
-    if isinstance(action, InstallExtension):
-        return (
-            "install-extension",
-            f"install the Azure ML extension {action.policy.name} on {cluster}",
-        )
+    """(kind, words): worded as reconcile words what it did (shared.wording), with what a person
+    deciding needs beside it (the state ARM shows, the grants an attach leads to)."""
+    text = action_words(action, observed.cluster.id.name, done=False)
+    if isinstance(action, CreateNamespace) and action.state:
+        text += f" (ARM shows it {action.state})"
     if isinstance(action, AttachCompute):
-        a = action.attachment
-        text = (
-            f"attach {cluster} as compute {a.compute_name} in workspace {a.workspace_id.name} "
-            f"(namespace {a.namespace}, {a.identity.type.value} identity)"
-        )
-        workspace = observed.workspaces.get(a.workspace_id)
+        workspace = observed.workspaces.get(action.attachment.workspace_id)
         if workspace is not None:
             roles = [
-                f"{role.display_name} on {scope.name}" for scope, role in data_roles(a, workspace)
+                f"{role.display_name} on {scope.name}"
+                for scope, role in data_roles(action.attachment, workspace)
             ]
             if roles:
                 text += f"; then grant its identity {' and '.join(roles)}"
-        return "attach", text
-    if isinstance(action, GrantRole):
-        whose = "" if action.attachment else f" (workspace {action.workspace_id.name}'s identity)"
-        return (
-            "grant",
-            f"grant {action.role.display_name} on {action.scope.name} to "
-            f"{action.principal_id}{whose}",
-        )
-    if isinstance(action, RevokeRole):
-        return (
-            "revoke",
-            f"remove {action.role.display_name} on {action.scope.name} from "
-            f"{action.principal_id} ({action.why})",
-        )
-    assert isinstance(action, DetachCompute)
-    return (
-        "detach",
-        f"detach compute {action.compute.name} from workspace "
-        f"{action.compute.workspace_id.name}: {action.reason}",
-    )
+    return _KINDS[type(action)], text
+
+
+_KINDS: dict[type, str] = {
+    CreateNamespace: "create-namespace",
+    InstallExtension: "install-extension",
+    AttachCompute: "attach",
+    GrantRole: "grant",
+    RevokeRole: "revoke",
+    DetachCompute: "detach",
+}
 
 
 def describe(report: dict[str, Any]) -> str:
