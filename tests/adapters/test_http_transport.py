@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import requests
 import trustme
 from azure.core import PipelineClient
 from azure.core.exceptions import (
@@ -39,32 +38,10 @@ from shared.adapters.notifications import EventGridNotifier, Notification
 from shared.errors import TransientError, azure_call
 from tests.e2e.conftest import ready_document, scenario_from
 
-PROXIES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
-
 
 @pytest.fixture(scope="module")
 def tls() -> SandboxTls:
     return SandboxTls.create()
-
-
-@pytest.fixture
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXIES:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def requests_sends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The URLs requests' Session.send was asked to send (the requests transport's path)."""
-    sent: list[str] = []
-    original = requests.Session.send
-
-    def send(self: requests.Session, request: Any, **kwargs: Any) -> Any:
-        sent.append(str(request.url))
-        return original(self, request, **kwargs)
-
-    monkeypatch.setattr(requests.Session, "send", send)
-    return sent
 
 
 class Server:

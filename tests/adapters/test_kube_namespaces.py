@@ -377,28 +377,9 @@ def test_no_log_line_carries_the_kubeconfig_or_its_token(
 
 
 def test_the_kubeconfig_is_read_from_key_vault_through_the_products_transport_not_requests(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, no_proxy: None, requests_sends: list[str]
 ) -> None:
-    import requests
-
-    for name in (
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    through_requests: list[str] = []
-    original = requests.Session.send
-
-    def send(self: requests.Session, request: object, **kwargs: object) -> object:
-        through_requests.append(str(getattr(request, "url", "")))
-        return original(self, request, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(requests.Session, "send", send)
     sandbox.adapter.create(sandbox.uri, "team-t", LABELS)
 
     assert sandbox.secret_reads == 1
-    assert through_requests == []
+    assert requests_sends == []
