@@ -85,8 +85,11 @@ def observe(
     cluster_id = cluster.id  # ARM's spelling: compute names come from it, not from the event
     attachments = decision.attachments
     computes, owned, elsewhere = _computes(services, cluster_id, attachments, announced, discover)
+    departed = (
+        [] if discover else _departed(cluster_id, announced or {}, [*computes.values(), *owned])
+    )
     workspace_ids = dict.fromkeys(
-        [a.workspace_id for a in attachments] + [c.workspace_id for c in owned]
+        [a.workspace_id for a in attachments] + [c.workspace_id for c in [*owned, *departed]]
     )
     workspaces = {w: services.workspaces.get_workspace(w) for w in workspace_ids}
     allowed = frozenset(policy.workspaces_for(cluster_id))
@@ -108,7 +111,7 @@ def observe(
     # Azure Relay Owner goes only to the relay this cluster's extension names.
     relay = extension.relay if extension is not None and cluster.kind == "arc" else None
 
-    principals = _principals(services, [*computes.values(), *owned], workspaces)
+    principals = _principals(services, [*computes.values(), *owned, *departed], workspaces)
     for attachment in to_attach:  # a user-assigned compute identity to be: its roles matter
         if attachment.identity.resource_id is not None:
             identity = attachment.identity.resource_id
@@ -123,18 +126,21 @@ def observe(
         workspaces=workspaces,
         computes=computes,
         owned=tuple(owned),
+        departed=tuple(departed),
         allowed_workspaces=allowed,
         namespaces=namespaces,
         namespace_states=namespace_states,
         principals=principals,
         relay=relay,
     )
-    leaving = [c for c in owned if _leaving(observed, c)]
+    leaving = [c for c in [*owned, *departed] if _leaving(observed, c)]
     observed = _with(observed, new_principals=_new_principals(owned, leaving, announced))
     if leaving and not discover and any(c.user_assigned_identity for c in leaving):
         # a shared user-assigned identity may still serve computes on other clusters
         elsewhere = _all_elsewhere(services, cluster_id)
-    observed = _with(observed, kept_elsewhere=_kept_elsewhere(services, owned, elsewhere))
+    observed = _with(
+        observed, kept_elsewhere=_kept_elsewhere(services, [*owned, *departed], elsewhere)
+    )
     if leaving or discover or _ledger_lost_some(announced, computes, owned):
         observed = _with(observed, made_here=_made_here(services, cluster, relay))
     if not discover:
@@ -224,6 +230,49 @@ def _announced_computes(announced: Mapping[str, Mapping[str, Any]]) -> list[tupl
             continue
         named.append((workspace_id, compute_id.name))
     return named
+
+
+def _departed(
+    cluster_id: ResourceId,
+    announced: Mapping[str, Mapping[str, Any]],
+    present: list[ComputeState],
+) -> list[ComputeState]:
+    """Computes on a user-assigned identity the ledger says were announced attached for this
+    cluster and Azure no longer shows (detached meanwhile, by this or another run): as they were
+    announced, so that the roles their identity may still hold are looked at. A system-assigned
+    identity went with its compute."""
+    shown = {compute_key(c.workspace_id, c.name) for c in present}
+    departed = []
+    for entry in announced.values():
+        if entry.get("type") != "Autoattach.ComputeAttached" or not entry.get("active", True):
+            continue
+        namespace, identity_type, identity, _access = (
+            str(entry.get("shape", "")).split("|") + [""] * 4
+        )[:4]
+        if identity_type != IdentityType.USER_ASSIGNED.value or not identity:
+            continue
+        try:
+            compute_id = ResourceId.parse(str(entry.get("compute", "")))
+            workspace_id = ResourceId.parse(str(entry.get("workspace", "")))
+            uai = ResourceId.parse(identity)
+        except InvalidResourceId:
+            continue
+        if compute_key(workspace_id, compute_id.name) in shown:
+            continue
+        departed.append(
+            ComputeState(
+                workspace_id=workspace_id,
+                name=compute_id.name,
+                cluster_id=cluster_id,
+                namespace=namespace,
+                identity_type=IdentityType.USER_ASSIGNED,
+                principal_id=None,
+                provisioning_state="Deleted",
+                managed_by_autoattach=True,
+                user_assigned_identity=uai,
+            )
+        )
+    return departed
 
 
 def _ledger_lost_some(
@@ -383,7 +432,7 @@ def with_holdings(
     principal and subscription. A system-assigned principal Azure made moments ago for a compute
     this reconcile attached holds nothing yet: no read for it."""
     pairs: dict[tuple[str, str], ResourceId] = {}
-    for compute in list(observed.computes.values()) + list(observed.owned):
+    for compute in [*observed.computes.values(), *observed.owned, *observed.departed]:
         workspace = observed.workspaces.get(compute.workspace_id)
         principal = principal_of(observed, compute)
         if workspace is None or not principal or principal.lower() in observed.new_principals:

@@ -117,6 +117,9 @@ class Observation:
     # Computes autoattach made for this cluster, in every workspace of the policy (or known to
     # have been served before).
     owned: tuple[ComputeState, ...] = ()
+    # Computes on a user-assigned identity that the cluster's ledger says autoattach announced
+    # and that Azure no longer shows: the roles their identity held may still need removing.
+    departed: tuple[ComputeState, ...] = ()
     # The workspaces the policy lets this cluster join (a tag can ask for no others).
     allowed_workspaces: frozenset[ResourceId] = frozenset()
     # (scope key, role GUID, principal id lower-cased) that computes autoattach keeps on other
@@ -409,15 +412,16 @@ def _release_unwanted(observed: Observation, attachments: tuple[Attachment, ...]
     wanted = {compute_key(a.workspace_id, a.compute_name): a for a in attachments}
     still_needed = _needed_grants(observed, attachments)
     actions: list[Action] = []
-    for compute in observed.owned:
+    for compute in [*observed.owned, *observed.departed]:
         reason = release_reason(
             observed, compute, wanted.get(compute_key(compute.workspace_id, compute.name))
         )
         if reason is None:
             continue
-        # already on its way out: no second detach, but the roles it held still go once no
-        # other compute needs them (another cluster's, sharing its identity, may have left since)
-        detaching = compute.provisioning_state.lower() == "deleting"
+        # already on its way out, or gone: no (second) detach, but the roles it held still go
+        # once no other compute needs them (another cluster's, sharing its identity, may have
+        # left since)
+        detaching = compute in observed.departed or compute.provisioning_state.lower() == "deleting"
         workspace = observed.workspaces.get(compute.workspace_id)
         principal = principal_of(observed, compute)
         if workspace is not None and principal:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import copy
 
 from sandbox.scenario import arm_event
+from shared.arm_id import ResourceId
 from shared.policy import AttachPolicy
+from shared.reconcile import reconcile
 from tests.e2e.conftest import ready_document, scenario_from
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
@@ -101,6 +103,41 @@ def test_untagging_both_clusters_one_after_the_other_leaves_the_shared_identity_
     assert compute_names(sandbox) == []
     # the second cluster's compute was being detached when the first was untagged: it needed
     # nothing any more, so no sweep is needed to take the identity's roles away
+    assert assignments_of(sandbox, UAI_PRINCIPAL) == []
+
+
+def test_two_clusters_untagged_at_the_same_moment_leave_their_shared_identity_no_roles(
+    sandbox_for,
+):
+    # the worst interleaving: each cluster's reconcile saw the other's compute still attached
+    # (so each kept the shared identity's roles), then both detached
+    document = two_clusters_one_identity()
+    first, second = (c["id"] for c in document["clusters"])
+    steps = [
+        event(0, CLUSTER_WRITE, first, "create-1"),
+        event(1, CLUSTER_WRITE, second, "create-2"),
+        {"at": 100, "change": {"op": "set_tags", "resource": first, "tags": {}}},
+        {"at": 100, "change": {"op": "set_tags", "resource": second, "tags": {}}},
+        event(101, TAGS_WRITE, first, "untag-1"),
+    ]
+    sandbox = sandbox_for(scenario_from(document, steps))
+    services = sandbox.app.services
+    detach = services.workspaces.detach
+    interleaved: list[str] = []
+
+    def detach_after_the_other_cluster_ran(workspace_id, name):
+        if name == "aks-ml" and not interleaved:
+            # the second cluster's untag is handled between the first one's look and its detach
+            interleaved.append(name)
+            other = ResourceId.parse(second)
+            with services.ledger.lease(other):
+                reconcile(other, services)
+        return detach(workspace_id, name)
+
+    services.workspaces.detach = detach_after_the_other_cluster_ran
+    sandbox.run_pass(0)
+
+    assert interleaved and compute_names(sandbox) == []
     assert assignments_of(sandbox, UAI_PRINCIPAL) == []
 
 

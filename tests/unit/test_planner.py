@@ -214,6 +214,35 @@ def test_a_compute_already_being_detached_has_its_roles_revoked_unless_another_s
     }
 
 
+def test_a_compute_gone_since_it_was_announced_has_its_identitys_roles_revoked_and_no_detach():
+    uai = ResourceId.parse(
+        SUB + "/resourceGroups/rg-id/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ml"
+    )
+    gone = compute(
+        identity_type=IdentityType.USER_ASSIGNED,
+        principal_id=None,
+        user_assigned_identity=uai,
+        provisioning_state="Deleted",
+    )
+    holdings = {
+        (REGISTRY.key, "uai-principal"): frozenset({Role.ACR_PULL.value}),
+        (STORAGE.key, "uai-principal"): frozenset({Role.STORAGE_BLOB_DATA_CONTRIBUTOR.value}),
+    }
+    result = plan(
+        observation(
+            decision=TagDecision((), ()),
+            departed=(gone,),
+            principals={uai.key: "uai-principal"},
+            role_holdings=holdings,
+            our_roles=holdings,
+        )
+    )
+    assert set(result.actions) == {
+        RevokeRole(REGISTRY, Role.ACR_PULL, "uai-principal", "compute aks-ml"),
+        RevokeRole(STORAGE, Role.STORAGE_BLOB_DATA_CONTRIBUTOR, "uai-principal", "compute aks-ml"),
+    }
+
+
 def test_a_deleted_cluster_detaches_what_autoattach_made_there():
     gone = ClusterState(id=CLUSTER, exists=False)
     result = plan(
