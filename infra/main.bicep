@@ -369,6 +369,16 @@ module workspaceDelegation 'modules/delegated-rbac-group.bicep' = [for groupId i
   }
 }]
 
+// Where workspaces live: read the status of the attaches and detaches (ARM wants the resource group level for that).
+module operationReader 'modules/operation-reader.bicep' = [for groupId in workspaceGroupIds: {
+  name: 'autoattach-op-reader-${token}-${uniqueString(groupId)}'
+  scope: resourceGroup(split(groupId, '/')[2], split(groupId, '/')[4])
+  params: {
+    principalId: identity.outputs.principalId
+    operationReaderRoleName: customRoles[indexOf(roleSubscriptionIds, split(groupId, '/')[2])].outputs.operationReaderRoleName
+  }
+}]
+
 module assignmentReader 'modules/assignment-reader.bicep' = [for subscriptionId in workspaceOnlySubscriptionIds: {
   name: 'autoattach-reader-${token}-${uniqueString(subscriptionId)}'
   scope: subscription(subscriptionId)

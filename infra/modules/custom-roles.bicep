@@ -45,7 +45,15 @@ var computeOperatorActions = [
   'Microsoft.MachineLearningServices/workspaces/computes/read'
   'Microsoft.MachineLearningServices/workspaces/computes/write'
   'Microsoft.MachineLearningServices/workspaces/computes/delete'
-  'Microsoft.MachineLearningServices/locations/computeOperationsStatus/read'
+]
+
+// Assigned on each allowed workspace's resource group: read the status of the attaches and detaches autoattach starts.
+// ARM needs this at the resource group level, not on the workspace (modules/operation-reader.bicep). Azure ML's status
+// URL is .../providers/Microsoft.MachineLearningServices/locations/{region}/computeOperationsStatus/{id}; the action's
+// exact name is not in any list we could read, and a custom role with an action the provider does not know fails to
+// deploy, so this one role takes the provider's location reads (status, usages, quotas, VM sizes: nothing else).
+var operationReaderActions = [
+  'Microsoft.MachineLearningServices/locations/*/read'
 ]
 
 // Assigned with an ABAC condition (infra/abac/rbac-admin-condition.txt): on each watched subscription for the cluster
@@ -86,6 +94,12 @@ var roles = [
     description: 'autoattach: read role assignments.'
     actions: assignmentReaderActions
   }
+  {
+    key: 'operation-reader'
+    title: 'operation reader'
+    description: 'autoattach: read the status of the Azure ML operations it starts.'
+    actions: operationReaderActions
+  }
 ]
 
 resource definitions 'Microsoft.Authorization/roleDefinitions@2022-04-01' = [for role in roles: {
@@ -113,3 +127,4 @@ output clusterOperatorRoleName string = definitions[0].name
 output computeOperatorRoleName string = definitions[1].name
 output roleDelegatorRoleName string = definitions[2].name
 output assignmentReaderRoleName string = definitions[3].name
+output operationReaderRoleName string = definitions[4].name

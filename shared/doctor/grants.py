@@ -63,13 +63,13 @@ CUSTOM_ROLES: dict[str, tuple[str, ...]] = {
         "Microsoft.MachineLearningServices/workspaces/computes/read",
         "Microsoft.MachineLearningServices/workspaces/computes/write",
         "Microsoft.MachineLearningServices/workspaces/computes/delete",
-        "Microsoft.MachineLearningServices/locations/computeOperationsStatus/read",
     ),
     "role delegator": (
         "Microsoft.Authorization/roleAssignments/write",
         "Microsoft.Authorization/roleAssignments/delete",
     ),
     "assignment reader": ("Microsoft.Authorization/roleAssignments/read",),
+    "operation reader": ("Microsoft.MachineLearningServices/locations/*/read",),
 }
 # What the role delegator's condition lets autoattach grant: where clusters live, and on the
 # workspaces' resource groups (infra/main.bicep clusterGrantableRoles / dataGrantableRoles).
@@ -153,6 +153,8 @@ def expected_grants(hub: HubResources, watched: Iterable[str], policy: AttachPol
         groups.setdefault(group.key, group)
     for group in groups.values():
         needs.append(Need(group, "role delegator", "grant data roles", grantable=DATA_GRANTABLE))
+        # ARM checks an operation's status at the resource group, not at the workspace
+        needs.append(Need(group, "operation reader", "read the status of attaches and detaches"))
     for sub in dict.fromkeys(g.subscription.lower() for g in groups.values()):
         if sub not in watched_subs:
             scope = ResourceId.parse(f"/subscriptions/{sub}")

@@ -64,6 +64,7 @@ EXPECTED_ASSIGNMENTS = {
     "modules/assignment-reader.bicep": set(),
     "modules/watched-subscription.bicep": set(),
     "modules/workspace-access.bicep": set(),
+    "modules/operation-reader.bicep": set(),
 }
 
 
@@ -213,6 +214,7 @@ def test_custom_roles_are_assigned_by_definition_name_and_nothing_else():
         "modules/delegated-rbac.bicep",
         "modules/delegated-rbac-group.bicep",
         "modules/assignment-reader.bicep",
+        "modules/operation-reader.bicep",
     ):
         tpl = template(name)
         for assignment in resources_of_type(tpl, ROLE_ASSIGNMENTS).values():
@@ -255,7 +257,6 @@ def test_compute_writes_are_granted_only_on_allowed_workspaces():
         "Microsoft.MachineLearningServices/workspaces/computes/read",
         "Microsoft.MachineLearningServices/workspaces/computes/write",
         "Microsoft.MachineLearningServices/workspaces/computes/delete",
-        "Microsoft.MachineLearningServices/locations/computeOperationsStatus/read",
     }
     assert not any("computes" in a for a in _actions("clusterOperatorActions"))
     main = template("main.bicep")
@@ -264,6 +265,24 @@ def test_compute_writes_are_granted_only_on_allowed_workspaces():
     access = template("modules/workspace-access.bicep")
     (assignment,) = resources_of_type(access, ROLE_ASSIGNMENTS).values()
     assert body(assignment)["scope"] == "workspace"
+
+
+def test_the_status_of_attaches_and_detaches_can_be_read_on_each_workspaces_resource_group():
+    # ARM: "To track the status of an asynchronous operation, you need sufficient permission at
+    # the level of the resource group. If you only have permission at the level of the resource,
+    # you can start the operation but you can't track its status." The compute operator is on
+    # the workspace (a resource), so the status reads need a role on its resource group.
+    assert _actions("operationReaderActions") == [
+        "Microsoft.MachineLearningServices/locations/*/read"
+    ]
+    main = template("main.bicep")
+    module = module_using(main, "operation-reader.bicep")
+    assert module["config"]["loop_type"]["detail"]["array_name"] == "workspaceGroupIds"
+    reader = template("modules/operation-reader.bicep")
+    (assignment,) = resources_of_type(reader, ROLE_ASSIGNMENTS).values()
+    assert "operationReaderRoleName" in text(body(assignment)["properties"]["roleDefinitionId"])
+    assert "scope" not in body(assignment)  # the module's own scope: the resource group
+    assert reader["globals"]["scope"]["value"] != "subscription"
 
 
 def test_function_identity_is_user_assigned_and_the_only_identity_of_the_app():
