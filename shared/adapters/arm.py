@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.policies import RetryPolicy
@@ -15,6 +17,7 @@ from shared.adapters.http_transport import Urllib3Transport
 from shared.settings import DEFAULT_ARM_ENDPOINT
 
 Client = TypeVar("Client")
+log = logging.getLogger("autoattach.arm")
 
 # Retries inside one SDK call hold the message lock and sleep in real time (azure-core honours any
 # Retry-After: three 429s with Retry-After 20 blocked a call for 60 s). So a call retries at most
@@ -122,6 +125,12 @@ class ArmConnection:
         return client
 
 
+# A status that could not be read: ARM refused the status URL (403). ARM checks it at the
+# resource group level, not on the resource, so a deployment whose roles sit on the resource can
+# start a write and not follow it; the caller then follows the write by reading the resource.
+UNREADABLE = "unreadable"
+
+
 def operation_status(
     client: Any, headers: dict[str, str]
 ) -> tuple[str, dict[str, Any], float | None]:
@@ -129,7 +138,8 @@ def operation_status(
     Retry-After). No ``Azure-AsyncOperation``: the PUT was synchronous and succeeded. A
     ``Retry-After`` asks the client not to look before then, so the operation is taken as
     running, unread (every status read takes a token from ARM's read budget); otherwise its
-    status is read once, through ``client`` (any ARM client)."""
+    status is read once, through ``client`` (any ARM client). A refused read is ``UNREADABLE``
+    (logged with ARM's words: they name the action and scope to grant)."""
     url = async_operation(headers)
     if not url:
         return "succeeded", {}, None
@@ -137,12 +147,28 @@ def operation_status(
     if asked:
         return "inprogress", {}, asked
     response = client.send_request(HttpRequest("GET", url))
+    if response.status_code == 403:
+        log.warning(
+            "cannot read the status of operation %s (%s); following the write by reading the "
+            "resource instead",
+            urlsplit(url).path,
+            _refusal(response),
+        )
+        return UNREADABLE, {}, None
     response.raise_for_status()
     payload = response.json() if response.content else {}
     payload = payload if isinstance(payload, dict) else {}
     error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
     wait = _seconds(response.headers.get("Retry-After"))
     return str(payload.get("status") or "").lower(), error or {}, wait
+
+
+def _refusal(response: Any) -> str:
+    try:
+        error = response.json().get("error") or {}
+        return f"{error.get('code', 'HTTP 403')}: {error.get('message', '')}".strip()
+    except (ValueError, AttributeError):
+        return "HTTP 403"
 
 
 def async_operation(headers: dict[str, str]) -> str | None:

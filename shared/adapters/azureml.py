@@ -18,6 +18,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from shared.adapters.arm import (
+    UNREADABLE,
     ArmConnection,
     async_operation,
     operation_status,
@@ -154,7 +155,9 @@ class AzureMLWorkspaces:
             )
             if settled is not None:
                 return settled
-        return replace(started, operation=async_operation(headers))
+        # a status ARM would not show: the re-check reads the compute instead
+        operation = None if status == UNREADABLE else async_operation(headers)
+        return replace(started, operation=operation)
 
     def _start_attach(
         self, workspace_id: ResourceId, compute: KubernetesCompute

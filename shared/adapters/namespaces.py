@@ -30,7 +30,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.containerservice.models import ManagedNamespace, NamespaceProperties
 
-from shared.adapters.arm import ArmConnection, async_operation, operation_status
+from shared.adapters.arm import UNREADABLE, ArmConnection, async_operation, operation_status
 from shared.arm_id import ResourceId
 from shared.errors import FailedForNow, PermanentError, StillRunning, azure_call
 from shared.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, AdoptionPolicy, state_text
@@ -126,13 +126,14 @@ class ManagedNamespaces:
                 reason="NamespaceNotCreated",
                 retry_after=retry_after,
             )
-        if status in _PENDING:
+        if status in _PENDING or status == UNREADABLE:
             raise StillRunning(
                 f"{action}: asked ARM for managed namespace {namespace}; it is still being "
                 "made, looking again later",
                 reason="NamespaceProvisioning",
                 retry_after=retry_after,
-                operation=async_operation(headers),
+                # a status ARM would not show: the re-check reads the namespace instead
+                operation=None if status == UNREADABLE else async_operation(headers),
             )
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from shared.adapters.arm import ArmConnection, operation_status
+from shared.adapters.arm import UNREADABLE, ArmConnection, operation_status
 from shared.errors import azure_call
 
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([0-9A-Fa-f-]{36})/", re.IGNORECASE)
@@ -21,12 +21,14 @@ _SUBSCRIPTION = re.compile(r"^/subscriptions/([0-9A-Fa-f-]{36})/", re.IGNORECASE
 
 @dataclass(frozen=True)
 class OperationStatus:
-    status: str  # lower-case: succeeded, failed, canceled, or still running (inprogress, ...)
+    # lower-case: succeeded, failed, canceled, unreadable (ARM refused the read: neither running
+    # nor done, so the caller reads the resources), or still running (inprogress, ...)
+    status: str
     retry_after: float | None = None
 
     @property
     def running(self) -> bool:
-        return self.status not in ("succeeded", "failed", "canceled")
+        return self.status not in ("succeeded", "failed", "canceled", UNREADABLE)
 
     @property
     def succeeded(self) -> bool:

@@ -127,3 +127,23 @@ def test_a_tag_removed_while_autoattach_waits_for_its_writes_is_honoured_by_the_
     # re-check, which then reads again rather than attaching from what it had seen
     assert sandbox.world.snapshot()["computes"] == []
     assert not [n for n in sandbox.topic.notifications if n["type"].endswith("ComputeAttached")]
+
+
+def test_when_arm_refuses_the_status_reads_autoattach_follows_its_writes_by_reading_them(
+    sandbox_for,
+):
+    # a deployment whose roles do not cover the operation status URLs (ARM checks them at the
+    # resource group level): the writes start, each status read is refused, and autoattach
+    # reads the namespace and the compute themselves instead, not dead-lettering the event
+    document = tagged_for(ready_document(realistic_timing=True), 1)
+    sandbox = sandbox_for(scenario_from(document, [event(document, 0, "create")]))
+    sandbox.arm.inject("GET", "/locations/", 403, "AuthorizationFailed", times=1000)
+    report = sandbox.run_pass(0)
+
+    outcomes = [d.outcome for d in report.deliveries]
+    assert "dead-lettered" not in outcomes and outcomes[-1] == "completed", outcomes
+    world = sandbox.world.snapshot()
+    [compute] = world["computes"]
+    assert compute["provisioning_state"] == "Succeeded"
+    granted = [a for a in world["role_assignments"] if a["principal_id"] == compute["principal_id"]]
+    assert len(granted) == 2
