@@ -8,7 +8,9 @@ Every request needs ``Authorization: Bearer ...`` (401 otherwise), is counted (`
 ``split_counts``) and logged (``log``), may be answered by an injected fault (``inject``,
 ``fail_next_lro``), is charged to ARM's token buckets (``throttle``, sandbox/arm_throttle.py;
 enforced when the world says ``arm_throttling: true``) and carries
-``x-ms-ratelimit-remaining-subscription-*`` headers. See sandbox/README.md.
+``x-ms-ratelimit-remaining-subscription-*`` headers, and is authorized with Azure RBAC against
+the world's role assignments when the world says ``arm_authorization: true``
+(sandbox/arm_rbac.py). See sandbox/README.md.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sandbox import (
     arm_extensions,
     arm_ml,
     arm_namespaces,
+    arm_rbac,
     arm_resources,
     arm_role_definitions,
     arm_servicebus,
@@ -46,9 +49,16 @@ _SEG = r"[^/]+"
 _THROTTLED_HEADER = "x-sandbox-throttled"  # internal mark, removed before the answer goes out
 _RG = rf"/subscriptions/{_SEG}/resourceGroups/{_SEG}/providers"
 _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
+    (  # long-running operation statuses, as each provider words them (sandbox/arm_lro.py)
+        {"GET"},
+        rf"/subscriptions/{_SEG}/providers/{_SEG}/locations/{_SEG}"
+        rf"/(?:operationStatuses|operations|computeOperationsStatus)/(?P<op>{_SEG})",
+        lambda ctx: ctx.lro.status(ctx.groups["op"]),
+    ),
     (
         {"GET"},
-        rf"/subscriptions/{_SEG}/providers/{_SEG}/locations/{_SEG}/operationStatuses/(?P<op>{_SEG})",
+        rf"{_RG}/{_SEG}/{_SEG}/{_SEG}/providers/Microsoft\.KubernetesConfiguration"
+        rf"/extensions/{_SEG}/operations/(?P<op>{_SEG})",
         lambda ctx: ctx.lro.status(ctx.groups["op"]),
     ),
     (
@@ -172,7 +182,7 @@ class ArmDouble:
         self._own_throttle = throttle is None
         self.throttle = throttle or Throttle(ThrottleLimits(), enforce=world.arm_throttling)
         self.region = world.arm_region
-        self._lro = LroStore(clock)
+        self._lro = LroStore(clock, self._location_of)
         world.clock = clock  # computes settle and role assignments take effect on this clock
         self._lock = threading.Lock()
         self._counts = {"reads": 0, "writes": 0}
@@ -198,7 +208,7 @@ class ArmDouble:
         self.world = world
         self.clock = clock
         world.clock = clock
-        self._lro = LroStore(clock)
+        self._lro = LroStore(clock, self._location_of)
         self.faults.clear()
         self.reset_counts()
         self._contracts.reset()
@@ -322,6 +332,8 @@ class ArmDouble:
         if drop is not None and not drop.after_apply:
             return Response(0, drop=True)
         if response is None:
+            response = self._authorize(request)
+        if response is None:
             refused = self._contracts.check_request(
                 request.method, request.path, request.query.get("api-version", ""), request.body
             )
@@ -331,6 +343,25 @@ class ArmDouble:
         for name, value in limit_headers.items():
             response.headers.setdefault(name, value)
         return response
+
+    def _authorize(self, request: Request) -> Response | None:
+        """ARM's 403 when the world enforces RBAC and the caller may not do this; else None."""
+        if not self.world.arm_authorization:
+            return None
+        principal = arm_rbac.principal_of(self.world, request.headers.get("authorization", ""))
+        return arm_rbac.authorize(
+            self.world,
+            principal,
+            request.method,
+            request.path,
+            request.body,
+            self._lro.resource_of,
+        )
+
+    def _location_of(self, resource_id: str) -> str:
+        """A resource's region for its status URLs (the ARM instance's when the world does not
+        hold the resource)."""
+        return self.world.location_of(resource_id) or self.world.arm_region
 
     def _route(self, request: Request) -> Response:
         for methods, pattern, handler in _COMPILED:

@@ -15,6 +15,15 @@ clients), so such operations send ``Retry-After-Ms: 1``, which azure-core honour
 
 Resources whose writes take time report their provisioning state with ``state_at``: a route
 handler keeps the write's ``settles_at`` next to the resource and resolves it at request time.
+
+The status URL is the one the resource's provider gives (``status_path``), in the resource's
+region: Azure ML ``.../providers/Microsoft.MachineLearningServices/locations/{region}/
+computeOperationsStatus/{id}`` (an ``az ml compute attach --debug`` log, Azure/AML-Kubernetes
+issue 155); AKS ``.../providers/Microsoft.ContainerService/locations/{region}/operations/{id}``
+(the Azure SDKs' ContainerService recordings); cluster extensions the operation status of the
+extension itself, ``{extension id}/operations/{id}`` (the KubernetesConfiguration REST spec's
+``OperationStatus_Get``); any other provider ARM's generic ``.../locations/{region}/
+operationStatuses/{id}``.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from __future__ import annotations
 import math
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +48,28 @@ class Operation:
     error: dict[str, Any] | None = None
     done_at: float | None = None  # virtual seconds; None: finished when started
     retry_after: float = 10.0  # seconds, the hint on a pending status
+    resource_id: str = ""  # the resource whose write this is
+
+
+# Provider (lower-cased) -> the segment of its location-based status URLs.
+STATUS_SEGMENT = {
+    "microsoft.machinelearningservices": "computeOperationsStatus",
+    "microsoft.containerservice": "operations",
+}
+GENERIC_STATUS_SEGMENT = "operationStatuses"
+EXTENSIONS_PROVIDER = "microsoft.kubernetesconfiguration"
+
+
+def status_path(resource_id: str, location: str, op_id: str) -> str:
+    """The path of the status URL the resource's provider gives for one of its operations."""
+    provider = type_of(resource_id).split("/")[0] or "Microsoft.Resources"
+    if provider.lower() == EXTENSIONS_PROVIDER:
+        return f"{resource_id.rstrip('/')}/operations/{op_id}"
+    segment = STATUS_SEGMENT.get(provider.lower(), GENERIC_STATUS_SEGMENT)
+    return (
+        f"/subscriptions/{subscription_of(resource_id)}/providers/{provider}"
+        f"/locations/{location}/{segment}/{op_id}"
+    )
 
 
 def settles_at(now: float, duration: float) -> float | None:
@@ -53,8 +85,10 @@ def state_at(pending: str, final: str, settles: float | None, seconds: float) ->
 
 
 class LroStore:
-    def __init__(self, clock: VirtualClock) -> None:
+    def __init__(self, clock: VirtualClock, locate: Callable[[str], str] | None = None) -> None:
+        """``locate``: a resource id -> its region (the status URL's location)."""
         self._clock = clock
+        self._locate = locate or (lambda _resource_id: "sandbox")
         self._lock = threading.Lock()
         self._operations: dict[str, Operation] = {}
 
@@ -79,16 +113,19 @@ class LroStore:
             }
         with self._lock:
             self._operations[op_id] = Operation(
-                op_id, status, self._stamp(), error, done_at, retry_after
+                op_id, status, self._stamp(), error, done_at, retry_after, resource_id
             )
-        provider = type_of(resource_id).split("/")[0] or "Microsoft.Resources"
-        url = (
-            f"{base_url}/subscriptions/{subscription_of(resource_id)}/providers/{provider}"
-            f"/locations/sandbox/operationStatuses/{op_id}?api-version={api_version}"
-        )
+        path = status_path(resource_id, self._locate(resource_id), op_id)
+        url = f"{base_url}{path}?api-version={api_version}"
         if done_at is not None and self._clock.seconds() < done_at:
             return {"Azure-AsyncOperation": url, "Retry-After": _whole(retry_after)}
         return {"Azure-AsyncOperation": url, "Retry-After-Ms": "1"}
+
+    def resource_of(self, op_id: str) -> str | None:
+        """The resource whose write the operation is (None: no such operation)."""
+        with self._lock:
+            operation = self._operations.get(op_id.lower())
+        return operation.resource_id if operation is not None else None
 
     def status(self, op_id: str) -> Response:
         with self._lock:

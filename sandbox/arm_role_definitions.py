@@ -28,7 +28,7 @@ def definition_json(definition: RoleDefinition, stamp: str) -> dict[str, Any]:
             "permissions": [
                 {
                     "actions": list(definition.actions),
-                    "notActions": [],
+                    "notActions": list(definition.not_actions),
                     "dataActions": list(definition.data_actions),
                     "notDataActions": [],
                 }

@@ -36,8 +36,10 @@ DELETE_METHODS = {"DELETE"}
 KINDS = ("reads", "writes", "deletes")
 GLOBAL_FACTOR = 15  # global (all principals) buckets: 15 times a principal's
 _ACTOR_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "autoattach-sandbox-arm-actors")
-_POLL = re.compile(
-    r"^/subscriptions/[^/]+/providers/[^/]+/locations/[^/]+/(operationStatuses|operationResults)/",
+_POLL = re.compile(  # the status URLs sandbox/arm_lro.py hands out, and ARM's generic ones
+    r"^/subscriptions/[^/]+/(providers/[^/]+/locations/[^/]+/"
+    r"(operationStatuses|operationResults|operations|computeOperationsStatus)/"
+    r"|resourceGroups/.+/providers/Microsoft\.KubernetesConfiguration/extensions/[^/]+/operations/)",
     re.IGNORECASE,
 )
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([^/?]+)", re.IGNORECASE)

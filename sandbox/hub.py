@@ -98,6 +98,7 @@ class RoleDefinition:
     actions: list[str]
     data_actions: list[str] = field(default_factory=list)
     description: str = ""
+    not_actions: list[str] = field(default_factory=list)  # taken out of ``actions``
     assignable_scopes: list[str] = field(default_factory=list)
 
     @property
@@ -256,7 +257,12 @@ def _role_definition(entry: Any, where: str) -> RoleDefinition:
     definition_id = _typed_id(entry, where, ROLE_DEFINITION_TYPE)
     actions = entry.get("actions") or []
     data_actions = entry.get("data_actions") or []
-    for name, value in (("actions", actions), ("data_actions", data_actions)):
+    not_actions = entry.get("not_actions") or []
+    for name, value in (
+        ("actions", actions),
+        ("data_actions", data_actions),
+        ("not_actions", not_actions),
+    ):
         if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
             raise HubError(f"{where}: {name} must be a list of strings")
     scopes = entry.get("assignable_scopes") or ["/" + "/".join(definition_id.split("/")[1:3])]
@@ -266,5 +272,6 @@ def _role_definition(entry: Any, where: str) -> RoleDefinition:
         actions=list(actions),
         data_actions=list(data_actions),
         description=str(entry.get("description") or ""),
+        not_actions=list(not_actions),
         assignable_scopes=[str(s) for s in scopes],
     )

@@ -287,6 +287,7 @@ class World:
         self.role_propagation_seconds = DEFAULT_ROLE_PROPAGATION_SECONDS  # until effective
         self.lro_retry_after_seconds = DEFAULT_LRO_RETRY_AFTER_SECONDS  # on pending LROs
         self.arm_throttling = False  # enforce ARM's token buckets (sandbox/arm_throttle.py)
+        self.arm_authorization = False  # authorize every request with RBAC (sandbox/arm_rbac.py)
         # a system-assigned compute's principalId in the attach's answer (ARM makes the identity
         # before the RP sees the PUT); False: only once the compute is Succeeded
         self.compute_principal_on_put = True
@@ -362,6 +363,31 @@ class World:
             for name, connection in relay.hybrid_connections.items():
                 stored.hybrid_connections.setdefault(name, connection)
             return stored
+
+    def location_of(self, resource_id: str) -> str | None:
+        """The region of a resource the world holds, or of its nearest parent that it holds (a
+        compute's workspace, an extension's or managed namespace's cluster); None: unknown."""
+        parts = [p for p in resource_id.strip("/").split("/") if p]
+        hub = self.hub
+        with self.lock:
+            tables: list[dict[str, Any]] = [
+                self.clusters,
+                self.workspaces,
+                self.identities,
+                self.relay_namespaces,
+                hub.storage_accounts,
+                hub.registries,
+                hub.service_bus,
+                hub.topics,
+            ]
+            while len(parts) > 2:
+                candidate = key("/".join(parts))
+                for table in tables:
+                    found = table.get(candidate)
+                    if found is not None:
+                        return str(found.location)
+                parts = parts[:-2]
+        return None
 
     def known_principals(self) -> set[str]:
         with self.lock:

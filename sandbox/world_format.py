@@ -65,7 +65,8 @@ DURATIONS = (
     "role_propagation_seconds",
     "lro_retry_after_seconds",
 )
-SWITCHES = ("arm_throttling", "compute_principal_on_put")  # true or false, World attributes
+# true or false, World attributes
+SWITCHES = ("arm_throttling", "arm_authorization", "compute_principal_on_put")
 OPTIONS = {*DURATIONS, *SWITCHES, "extension_install_outcome", "arm_region"}
 
 

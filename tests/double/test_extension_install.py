@@ -46,7 +46,7 @@ def _first_status_poll(arm: ArmDouble) -> LoggedRequest:
     """azure-core's poller thread GETs the operation status right after the PUT; wait for it."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        polls = [r for r in arm.log if "/operationStatuses/" in r.path]
+        polls = [r for r in arm.log if r.kind == "polls"]
         if polls:
             return polls[0]
         time.sleep(0.01)

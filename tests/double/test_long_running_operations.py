@@ -61,7 +61,7 @@ def _attachment(workspace: str, name: str) -> Attachment:
 
 
 def _polls(arm: ArmDouble) -> list[str]:
-    return [r.path for r in arm.log if "/operationStatuses/" in r.path]
+    return [r.path for r in arm.log if r.kind == "polls"]
 
 
 def _compute_url(arm: ArmDouble, workspace: str, name: str) -> str:

@@ -21,6 +21,7 @@ from tests.double.arm_world import (
     AKS_PLAIN,
     ARC,
     STORAGE,
+    SUB,
     UAI,
     UAI_PRINCIPAL,
     WS,
@@ -106,7 +107,12 @@ def test_compute_put_returns_system_assigned_principal_that_shows_in_snapshot(
         ("GET", arm.log[2].path),
         ("GET", f"{COMPUTES}/k8s-aks"),
     ]
-    assert "/operationStatuses/" in arm.log[2].path
+    # Azure ML's own status URL, in the workspace's region (AML-Kubernetes issue 155's log)
+    assert arm.log[2].path.startswith(
+        f"/subscriptions/{SUB}/providers/Microsoft.MachineLearningServices/locations/westeurope"
+        "/computeOperationsStatus/"
+    )
+    assert arm.log[2].kind == "polls"
     assert arm.log[1].body["identity"] == {"type": "SystemAssigned"}
 
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from sandbox.report import describe_world, json_report
 from tests.e2e.conftest import ready_document, scenario_from
+
+# The status URLs the providers give: .../locations/{r}/{computeOperationsStatus|operations|
+# operationStatuses}/{id}, and a cluster extension's own .../extensions/{e}/operations/{id}.
+STATUS_URL = re.compile(
+    r"/locations/[^/]+/(computeOperationsStatus|operations|operationStatuses)/"
+    r"|/extensions/[^/]+/operations/",
+    re.IGNORECASE,
+)
 
 
 def kinds_in(log) -> dict[str, int]:
     found = {"reads": 0, "polls": 0, "writes": 0}
     for request in log:
-        if request.method == "GET" and "/operationstatuses/" in request.path.lower():
+        if request.method == "GET" and STATUS_URL.search(request.path):
             found["polls"] += 1
         elif request.method == "GET":
             found["reads"] += 1
