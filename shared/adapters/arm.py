@@ -129,6 +129,8 @@ class ArmConnection:
 # resource group level, not on the resource, so a deployment whose roles sit on the resource can
 # start a write and not follow it; the caller then follows the write by reading the resource.
 UNREADABLE = "unreadable"
+# How the warning about it begins (docs/operations.md queries for it).
+STATUS_REFUSED = "cannot read the status of operation"
 
 
 def operation_status(
@@ -149,8 +151,8 @@ def operation_status(
     response = client.send_request(HttpRequest("GET", url))
     if response.status_code == 403:
         log.warning(
-            "cannot read the status of operation %s (%s); following the write by reading the "
-            "resource instead",
+            "%s %s (%s); following the write by reading the resource instead",
+            STATUS_REFUSED,
             urlsplit(url).path,
             _refusal(response),
         )
