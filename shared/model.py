@@ -121,6 +121,9 @@ class WorkspaceState:
     container_registry: ResourceId | None
     # Set when the workspace runs under a user-assigned identity: attach then needs its rights.
     user_assigned_identity: ResourceId | None = None
+    # That identity's principal, as the workspace's own answer names it ("" when it does not:
+    # then it is read from the identity, which needs a read right on it)
+    user_assigned_principal: str = ""
 
 
 class AdoptionPolicy(StrEnum):

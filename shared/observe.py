@@ -413,13 +413,25 @@ def _principals(
         for c in computes
         if c.identity_type is IdentityType.USER_ASSIGNED and c.user_assigned_identity is not None
     ]
-    identities += [
-        w.user_assigned_identity for w in workspaces.values() if w.user_assigned_identity
-    ]
-    return {
-        identity.key: services.clusters.principal_of_identity(identity)
-        for identity in dict.fromkeys(identities)
+    principals = {
+        w.user_assigned_identity.key: principal
+        for w in workspaces.values()
+        if w.user_assigned_identity and (principal := workspace_principal(services, w))
     }
+    for identity in dict.fromkeys(identities):
+        if identity.key not in principals:
+            principals[identity.key] = services.clusters.principal_of_identity(identity)
+    return principals
+
+
+def workspace_principal(services: Services, workspace: WorkspaceState) -> str:
+    """The principal of the workspace's user-assigned identity ("" without one): as the
+    workspace's answer named it, else read from the identity."""
+    if workspace.user_assigned_identity is None:
+        return ""
+    return workspace.user_assigned_principal or services.clusters.principal_of_identity(
+        workspace.user_assigned_identity
+    )
 
 
 def with_holdings(

@@ -95,12 +95,14 @@ class AzureMLWorkspaces:
     def _read_workspace(self, workspace_id: ResourceId) -> WorkspaceState:
         with azure_call(f"read workspace {workspace_id}"):
             workspace = self._ml(workspace_id).workspaces.get(workspace_id.name)
+        identity = _workspace_identity(workspace)
         return WorkspaceState(
             id=workspace_id,
             location=workspace.location or "",
             storage_account=_optional_id(workspace.storage_account),
             container_registry=_optional_id(workspace.container_registry),
-            user_assigned_identity=_workspace_identity(workspace),
+            user_assigned_identity=identity,
+            user_assigned_principal=_principal_named(workspace, identity),
         )
 
     def get_compute(self, workspace_id: ResourceId, name: str) -> ComputeState | None:
@@ -224,6 +226,21 @@ def _workspace_identity(workspace: Any) -> ResourceId | None:
         return primary
     users = identity.user_assigned_identities or []
     return _optional_id(users[0].resource_id) if users else None
+
+
+def _principal_named(workspace: Any, identity: ResourceId | None) -> str:
+    """The principal the workspace's answer gives its user-assigned ``identity`` (ARM lists each
+    user-assigned identity with its principalId), or "" when it gives none."""
+    if identity is None:
+        return ""
+    users = getattr(getattr(workspace, "identity", None), "user_assigned_identities", None)
+    for user in users or []:
+        if _optional_id(getattr(user, "resource_id", None)) == identity:
+            # azure-ai-ml 1.35 keeps the answer's ``principalId`` under that name, leaving
+            # ``principal_id`` None, on a workspace's identities
+            principal = getattr(user, "principal_id", None) or getattr(user, "principalId", None)
+            return str(principal or "")
+    return ""
 
 
 def compute_state(workspace_id: ResourceId, compute: Any) -> ComputeState:

@@ -24,6 +24,7 @@ from shared.commands.target import (
 )
 from shared.errors import AutoattachError
 from shared.model import ComputeState, IdentityType, MadeAssignment
+from shared.observe import workspace_principal
 
 STATUS_HELP = f"""\
 Show what autoattach keeps: the computes it attached (state, cluster, namespace, identity), the
@@ -126,9 +127,8 @@ def gather(
     principals.pop(None, None)
     identities: dict[str, list[str]] = {}  # a workspace identity's principal -> workspace names
     for w in dict.fromkeys(c.workspace_id for c in computes):
-        identity = services.workspaces.get_workspace(w).user_assigned_identity
-        if identity is not None:
-            principal = services.clusters.principal_of_identity(identity).lower()
+        principal = workspace_principal(services, services.workspaces.get_workspace(w)).lower()
+        if principal:
             identities.setdefault(principal, []).append(w.name)
     subscriptions = dict.fromkeys(
         [w.subscription for w in workspaces] + [c.subscription for c in clusters]

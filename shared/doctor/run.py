@@ -19,7 +19,7 @@ from shared.doctor import workspaces as workspace_checks
 from shared.doctor.reads import DoctorReads, RoleDefinitionInfo
 from shared.doctor.report import Check, ok, problem, unknown
 from shared.errors import AutoattachError
-from shared.observe import observe_cluster
+from shared.observe import observe_cluster, workspace_principal
 from shared.planner import prerequisite_roles
 from shared.policy import AttachPolicy, PolicyError
 from shared.ports import DeadLetterQueues, Services
@@ -386,7 +386,7 @@ def _cluster(
         identity = workspace.user_assigned_identity
         if identity is None:
             continue
-        principal = services.clusters.principal_of_identity(identity)
+        principal = workspace_principal(services, workspace)
         held = services.roles.of_principal(principal, cluster.id.subscription)
         missing = [
             (scope, role)

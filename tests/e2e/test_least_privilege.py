@@ -1,6 +1,6 @@
 """The product runs on exactly what its infra grants its identity, against an ARM that authorizes
 every request (``arm_authorization: true``, sandbox/arm_rbac.py): the demo converges with no
-request refused; with one grant missing, the refusal reaches owners and operators as the product
+request refused; with one grant missing, the refusal reaches operators as the product
 types it (``AuthorizationFailed``, shared/errors.py).
 
 The world holds the custom roles of shared/doctor/grants.py ``CUSTOM_ROLES`` (the actions of
@@ -14,8 +14,6 @@ import json
 import uuid
 from importlib import resources
 from typing import Any
-
-import pytest
 
 from sandbox.arm_ids import key
 from sandbox.arm_rbac import action_of
@@ -102,12 +100,6 @@ def computes_of(sandbox: Sandbox) -> set[tuple[str, str, str]]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="infra/ grants no read on a workspace's user-assigned identity: GET "
-    "{identity} (Microsoft.ManagedIdentity/userAssignedIdentities/read) is refused (lead: infra, "
-    "grants.py); remove this mark once expected_grants covers it",
-)
 def test_the_demo_converges_on_exactly_what_infra_grants_with_no_request_refused(sandbox_for):
     free = sandbox_for(scenario_from(demo_document(), demo_events()))
     free.run_pass(0)
@@ -123,7 +115,7 @@ def test_the_demo_converges_on_exactly_what_infra_grants_with_no_request_refused
     assert dead == []
 
 
-def test_without_the_compute_operator_on_a_workspace_owners_and_operators_hear_authorization_failed(
+def test_without_the_compute_operator_on_a_workspace_operators_get_a_dead_letter_naming_the_refusal(
     sandbox_for,
 ):
     demo = demo_document()
