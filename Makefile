@@ -52,9 +52,10 @@ bench: $(STAMP)
 
 # Figures, not a unit test: a seeded, randomized campaign of 10,000 events over the sandbox (changes,
 # duplicate and lost deliveries, ARM faults, worker crashes), with its invariants checked after each
-# scenario's sweep. Replay a violation with `$(BIN)/python -m campaign --seed S --events N`.
+# scenario's sweep; ARM authorizes every request against exactly what infra/ grants autoattach.
+# Replay a violation with `$(BIN)/python -m campaign --least-privilege --seed S --events N`.
 campaign: $(STAMP)
-	$(BIN)/python -m campaign --events 10000
+	$(BIN)/python -m campaign --events 10000 --least-privilege
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

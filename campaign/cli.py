@@ -33,6 +33,7 @@ class Summary:
     dead_letters: Counter[str] = field(default_factory=Counter)
     violations: list[tuple[int, Violation]] = field(default_factory=list)  # (events/scenario, v)
     seconds: float = 0.0
+    least_privilege: bool = False  # ARM authorized every request against infra/'s grants
 
     def add(self, result: ScenarioResult, events_per_scenario: int) -> None:
         self.scenarios += 1
@@ -52,11 +53,13 @@ def run_campaign(
     *,
     total_events: int | None = None,
     on_result: Callable[[ScenarioResult], None] | None = None,
+    least_privilege: bool = False,
 ) -> Summary:
-    """Run one scenario per seed (until ``total_events`` events, when given)."""
-    summary = Summary()
+    """Run one scenario per seed (until ``total_events`` events, when given); with
+    ``least_privilege``, ARM authorizes every request against exactly what infra/ grants."""
+    summary = Summary(least_privilege=least_privilege)
     started = time.monotonic()
-    with Rig() as rig:
+    with Rig(least_privilege=least_privilege) as rig:
         for seed in seeds:
             if total_events is not None and summary.events >= total_events:
                 break
@@ -83,6 +86,7 @@ def render(summary: Summary) -> str:
         *((f"  {reason}", str(count)) for reason, count in sorted(summary.dead_letters.items())),
         ("notifications published", str(summary.notifications)),
         ("  repeats of an id (at-least-once)", str(summary.duplicate_notifications)),
+        ("ARM authorized against infra/'s grants", "yes" if summary.least_privilege else "no"),
         ("violations", str(len(summary.violations))),
         ("  seeds with a violation", str(len({v.seed for _, v in summary.violations}))),
         ("wall time", f"{summary.seconds:.1f} s"),
@@ -91,7 +95,8 @@ def render(summary: Summary) -> str:
     lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
     if summary.violations:
         lines.append("")
-        lines.append("violations (replay: python -m campaign --seed S --events N):")
+        flag = " --least-privilege" if summary.least_privilege else ""
+        lines.append(f"violations (replay: python -m campaign{flag} --seed S --events N):")
         for events, violation in summary.violations:
             lines.append(
                 f"  seed {violation.seed} (--events {events}): {violation.invariant}: "
@@ -112,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"events in each seed's scenario (default {DEFAULT_EVENTS_PER_SCENARIO})",
     )
     parser.add_argument("--progress", action="store_true", help="one line per scenario")
+    parser.add_argument(
+        "--least-privilege",
+        action="store_true",
+        help="ARM authorizes every request of autoattach against exactly the roles infra/ grants "
+        "it (sandbox/least_privilege.py): a missing grant shows as a violation",
+    )
     args = parser.parse_args(argv)
 
     def progress(result: ScenarioResult) -> None:
@@ -124,11 +135,17 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     if args.seed is not None:
-        summary = run_campaign([args.seed], args.events, on_result=progress)
+        summary = run_campaign(
+            [args.seed], args.events, on_result=progress, least_privilege=args.least_privilege
+        )
     else:
         seeds = range(args.seed_from, args.seed_from + 10 * args.events + 1)
         summary = run_campaign(
-            list(seeds), args.events_per_scenario, total_events=args.events, on_result=progress
+            list(seeds),
+            args.events_per_scenario,
+            total_events=args.events,
+            on_result=progress,
+            least_privilege=args.least_privilege,
         )
     print(render(summary))
     return 1 if summary.violations else 0

@@ -31,6 +31,7 @@ from campaign.invariants import (
 from campaign.tripwire import Tripwire
 from sandbox.arm_ids import key
 from sandbox.credential import SandboxCredential
+from sandbox.least_privilege import with_deployment_grants
 from sandbox.runner import Sandbox, registered_queue_triggers
 from sandbox.scenario import Scenario, arm_event
 from sandbox.servicebus_double import QueuedMessage, ServiceBusDouble, Trigger
@@ -75,9 +76,10 @@ class _Sent:
 class Rig:
     """A started sandbox that runs scenarios one after another."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, least_privilege: bool = False) -> None:
         self.sandbox: Sandbox | None = None
         self.triggers: dict[str, Trigger] = {}
+        self.least_privilege = least_privilege
 
     def __enter__(self) -> Rig:
         return self
@@ -106,7 +108,12 @@ class Rig:
         sandbox.scenario = plain
         start = math.ceil((sandbox.clock.seconds() + 1) / SCENARIO_SPACING_SECONDS)
         sandbox.clock.advance_to(start * SCENARIO_SPACING_SECONDS)
-        world = World.from_dict(copy.deepcopy(scenario.world))
+        document = copy.deepcopy(scenario.world)
+        if self.least_privilege:
+            document = with_deployment_grants(
+                document, scenario.policy, watched=[spec.id for spec in scenario.clusters]
+            )
+        world = World.from_dict(document)
         sandbox.world = world
         sandbox.arm.use(world, sandbox.clock)
         sandbox.bus = ServiceBusDouble(

@@ -1,6 +1,8 @@
 """A small seeded campaign inside `make test`: random changes, duplicate, late and lost
 deliveries, ARM faults, dropped connections and worker crashes through the real triggers; after
-every message is settled and one sweep, no invariant may be violated (campaign/invariants.py)."""
+every message is settled and one sweep, no invariant may be violated (campaign/invariants.py).
+ARM authorizes every request against exactly the roles infra/ grants autoattach
+(sandbox/least_privilege.py), so a path that needs a right infra/ does not give fails here."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ EVENTS = 40
 
 
 def test_a_small_campaign_ends_with_the_world_the_policy_asks_for_and_every_invariant_kept():
-    summary = run_campaign(SEEDS, EVENTS)
+    summary = run_campaign(SEEDS, EVENTS, least_privilege=True)
     assert summary.events == len(SEEDS) * EVENTS
     assert summary.deliveries > 0
     assert sum(summary.faults.values()) > 0

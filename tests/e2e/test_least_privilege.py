@@ -11,77 +11,30 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 from importlib import resources
 from typing import Any
 
 from sandbox.arm_ids import key
 from sandbox.arm_rbac import action_of
+from sandbox.least_privilege import with_deployment_grants
 from sandbox.runner import Sandbox
 from sandbox.scenario import split_world_file
-from shared.arm_id import ResourceId
-from shared.doctor.grants import CUSTOM_ROLES, HubResources, condition_for, expected_grants
-from shared.policy import AttachPolicy
 from tests.e2e.conftest import demo_document, scenario_from
-
-APP = "5e1f0c3a-9a7e-4b1d-8c2f-6d3a1b0e9f41"  # the deployment's identity in these worlds
-ROLE_NAMESPACE = uuid.UUID("1b6f1a7e-0c3e-4f7b-9a55-6a0d3c2b1e90")
 
 
 def demo_events() -> list[dict[str, Any]]:
     return json.loads(resources.files("sandbox").joinpath("demo_events.json").read_text())
 
 
-def role_id(subscription: str, role: str) -> str:
-    """A custom role's id in a subscription (by title), or a built-in role's (by GUID)."""
-    guid = (
-        str(uuid.uuid5(ROLE_NAMESPACE, f"{subscription}/{role}")) if role in CUSTOM_ROLES else role
-    )
-    return f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
-
-
 def least_privilege(document: dict[str, Any], *, without: str | None = None) -> dict[str, Any]:
     """The world file with RBAC enforced and exactly the grants infra/ makes (less any whose
     ``role @ scope`` contains ``without``)."""
-    document = copy.deepcopy(document)
-    world, policy_data, _ = split_world_file(copy.deepcopy(document), "least-privilege world")
-    policy = AttachPolicy.from_json(
-        json.dumps(policy_data).replace("{sandbox_vault}", "https://kv.example")
-    )
-    watched = {ResourceId.parse(c["id"]).subscription.lower() for c in world["clusters"]}
-    needs = expected_grants(HubResources(), sorted(watched), policy)
-    subscriptions = sorted({n.scope.subscription.lower() for n in needs})
-    document["role_definitions"] = [
-        {
-            "id": role_id(sub, title),
-            "role_name": f"autoattach {title} (test, {sub})",
-            "actions": list(actions),
-            "assignable_scopes": [f"/subscriptions/{sub}"],
-        }
-        for sub in subscriptions
-        for title, actions in CUSTOM_ROLES.items()
-    ]
-    document["role_assignments"] = [
-        *document.get("role_assignments", []),
-        *(
-            {
-                "scope": need.scope.raw,
-                "role_definition_id": role_id(need.scope.subscription.lower(), need.role),
-                "principal_id": APP,
-                "principal_type": "ServicePrincipal",
-                "description": f"{need.role} @ {need.scope.raw}",
-                **({"condition": condition_for(need.grantable, APP)} if need.grantable else {}),
-            }
-            for need in needs
-            if without is None or without.lower() not in f"{need.role} @ {need.scope.raw}".lower()
-        ),
-    ]
-    document["autoattach"] = {
-        "resource_group": f"/subscriptions/{subscriptions[0]}/resourceGroups/rg-autoattach",
-        "principal_id": APP,
+    world, policy, tag_key = split_world_file(copy.deepcopy(document), "least-privilege world")
+    return {
+        **with_deployment_grants(world, policy, without=without),
+        "policy": policy,
+        "tag_key": tag_key,
     }
-    document["arm_authorization"] = True
-    return document
 
 
 def refusals(sandbox: Sandbox) -> list[tuple[str, str, str]]:
