@@ -18,7 +18,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 sandbox: $(STAMP)
-	$(BIN)/autoattach sandbox
+	$(BIN)/autoattach sandbox --least-privilege
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -103,4 +103,10 @@ def describe_world(sandbox: Sandbox, passes: list[PassReport]) -> str:
             f"Pass {index}: {len(report.deliveries)} deliveries, ARM reads {report.reads}, "
             f"polls {report.polls}, writes {report.writes}, notifications {report.notifications}"
         )
+    if sandbox.world.arm_authorization:
+        refused = sum(1 for request in sandbox.arm.log if request.status == 403)
+        out.append(
+            "ARM authorized every request against the world's role assignments: "
+            f"{refused} refused (403)"
+        )
     return "\n".join(out)

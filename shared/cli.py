@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(one structured-mode CloudEvent per line, as sent to the topic), to test a subscriber "
         "against (docs/notifications.md)",
     )
+    sandbox.add_argument(
+        "--least-privilege",
+        action="store_true",
+        help="ARM authorizes every request of autoattach against exactly the roles infra/ "
+        "grants it (the custom roles and scopes of docs/deploy.md); a refusal shows as ARM "
+        "shows it: 403 AuthorizationFailed, naming the action and scope",
+    )
     for command in COMMANDS.values():
         command.register(commands)
     return parser
@@ -142,6 +149,10 @@ def run_sandbox(args: argparse.Namespace) -> int:
         else:
             document, where = read_json(args.world, "world file"), str(args.world)
         world, policy, tag_key = split_world_file(document, where)
+        if args.least_privilege:
+            from sandbox.least_privilege import with_deployment_grants
+
+            world = with_deployment_grants(world, policy)
         if args.events is None and args.world is None:
             text = resources.files("sandbox").joinpath("demo_events.json").read_text()
             steps = parse_steps(json.loads(text), "built-in demo events")

@@ -224,3 +224,11 @@ def test_the_account_tells_step_by_step_what_happened(run_cli):
     assert "granted Azure Relay Owner on" in out
     assert "detached compute aks-old from workspace ws-research: cluster aks-old was deleted" in out
     assert "Pass 1:" in out
+
+
+def test_the_demo_on_exactly_what_infra_grants_converges_with_no_request_refused(run_cli):
+    code, out, _ = run_cli("sandbox", "--least-privilege")
+
+    assert code == 0
+    assert "ARM authorized every request against the world's role assignments: 0 refused" in out
+    assert "notified Autoattach.ComputeAttached" in out
