@@ -80,3 +80,16 @@ BASE_WORLD: dict[str, Any] = {
     ],
     "role_assignments": [],
 }
+
+
+def compute_body(cluster: str = AKS) -> dict[str, Any]:
+    """A raw Kubernetes compute PUT body (system-assigned identity, namespace team-x)."""
+    return {
+        "location": "westeurope",
+        "identity": {"type": "SystemAssigned"},
+        "properties": {
+            "computeType": "Kubernetes",
+            "resourceId": cluster,
+            "properties": {"namespace": "team-x"},
+        },
+    }

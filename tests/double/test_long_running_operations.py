@@ -30,7 +30,15 @@ from shared.adapters.azureml import AzureMLWorkspaces
 from shared.arm_id import ResourceId
 from shared.errors import TransientError
 from shared.model import Attachment, ComputeIdentity, IdentityType, StorageAccess
-from tests.double.arm_world import AKS, BASE_WORLD, SUB, UAI_PRINCIPAL, WS, WS_UAI
+from tests.double.arm_world import (
+    AKS,
+    BASE_WORLD,
+    SUB,
+    UAI_PRINCIPAL,
+    WS,
+    WS_UAI,
+    compute_body,
+)
 from tests.double.conftest import MlFactory
 
 ROLES = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions"
@@ -78,18 +86,6 @@ def _raw(method: str, url: str, tls: SandboxTls, body: Any = None) -> requests.R
         verify=str(tls.ca_bundle),
         timeout=10,
     )
-
-
-def _compute_body(cluster: str) -> dict[str, Any]:
-    return {
-        "location": "westeurope",
-        "identity": {"type": "SystemAssigned"},
-        "properties": {
-            "computeType": "Kubernetes",
-            "resourceId": cluster,
-            "properties": {"namespace": "team-x"},
-        },
-    }
 
 
 def test_the_attach_adapter_sends_the_put_and_returns_creating_without_looking_before_retry_after(
@@ -155,7 +151,7 @@ def test_in_a_world_that_shows_no_principal_while_creating_it_appears_once_the_c
 def test_a_pending_attach_answers_in_progress_with_retry_after_until_it_settles(
     arm: ArmDouble, tls: SandboxTls, clock: VirtualClock
 ) -> None:
-    put = _raw("PUT", _compute_url(arm, WS, "k8s-raw"), tls, _compute_body(AKS))
+    put = _raw("PUT", _compute_url(arm, WS, "k8s-raw"), tls, compute_body(AKS))
     assert put.status_code == 201
     assert put.json()["properties"]["provisioningState"] == "Creating"
     assert put.headers["Retry-After"] == "10"
@@ -248,7 +244,7 @@ def test_without_the_cluster_admin_role_in_effect_attach_is_an_internal_server_e
         world.role_assignments[str(uuid.uuid4())] = RoleAssignment(
             AKS, f"{ROLES}/{role}", UAI_PRINCIPAL, str(uuid.uuid4())
         )
-    put = _raw("PUT", _compute_url(arm, WS_UAI, "k8s-prod"), tls, _compute_body(AKS))
+    put = _raw("PUT", _compute_url(arm, WS_UAI, "k8s-prod"), tls, compute_body(AKS))
     assert put.status_code == 500
     assert put.json()["error"]["code"] == "InternalServerError"
     assert world.compute(WS_UAI, "k8s-prod") is None

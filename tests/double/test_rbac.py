@@ -32,7 +32,7 @@ from sandbox.credential import SandboxCredential
 from sandbox.tls import SandboxTls
 from sandbox.world import World, WorldError
 from shared.doctor.grants import CLUSTER_GRANTABLE, DATA_GRANTABLE, condition_for
-from tests.double.arm_world import AKS, AKS_PLAIN, BASE_WORLD, RG, SUB, WS
+from tests.double.arm_world import AKS, AKS_PLAIN, BASE_WORLD, RG, SUB, WS, compute_body
 
 APP = "5e1f0c3a-9a7e-4b1d-8c2f-6d3a1b0e9f41"  # autoattach's identity (the world's autoattach)
 OTHER = "9a9a9a9a-0000-4000-8000-000000000001"  # a managed identity autoattach grants roles to
@@ -164,18 +164,6 @@ def refused(response: requests.Response, action: str, scope: str) -> bool:
         and f"perform action '{action}' over scope '{scope}' or the scope is invalid"
         in error["message"]
     )
-
-
-def compute_body(cluster: str = AKS) -> dict[str, Any]:
-    return {
-        "location": "westeurope",
-        "identity": {"type": "SystemAssigned"},
-        "properties": {
-            "computeType": "Kubernetes",
-            "resourceId": cluster,
-            "properties": {"namespace": "team-x"},
-        },
-    }
 
 
 # ---- the action and the scope ----------------------------------------------------------------
