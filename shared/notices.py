@@ -197,6 +197,15 @@ def shape(attachment: Attachment) -> str:
     )
 
 
+def shape_parts(entry: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """(namespace, identity type, identity key, storage access) of an announced entry's shape
+    (``shape``); empty strings where the entry has none."""
+    namespace, identity_type, identity, access = (
+        str(entry.get("shape", "")).split("|") + [""] * 4
+    )[:4]
+    return namespace, identity_type, identity, access
+
+
 def settled(
     cluster: ClusterState,
     decision: TagDecision,

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.adapters.roles import Assignment, MadeAssignment, holdings
-from shared.arm_id import InvalidResourceId, ResourceId
+from shared.arm_id import ResourceId
 from shared.continuation import COMPUTE, NAMESPACE, Continuation
+from shared.ledger_record import announced_computes, departed_computes, lost_some, new_principals
 from shared.model import (
     FAILED_STATES,
     SUCCEEDED,
@@ -85,9 +86,8 @@ def observe(
     cluster_id = cluster.id  # ARM's spelling: compute names come from it, not from the event
     attachments = decision.attachments
     computes, owned, elsewhere = _computes(services, cluster_id, attachments, announced, discover)
-    departed = (
-        [] if discover else _departed(cluster_id, announced or {}, [*computes.values(), *owned])
-    )
+    shown = [*computes.values(), *owned]
+    departed = [] if discover else departed_computes(cluster_id, announced or {}, shown)
     workspace_ids = dict.fromkeys(
         [a.workspace_id for a in attachments] + [c.workspace_id for c in [*owned, *departed]]
     )
@@ -134,14 +134,14 @@ def observe(
         relay=relay,
     )
     leaving = [c for c in [*owned, *departed] if _leaving(observed, c)]
-    observed = _with(observed, new_principals=_new_principals(owned, leaving, announced))
+    observed = _with(observed, new_principals=new_principals(owned, leaving, announced))
     if leaving and not discover and any(c.user_assigned_identity for c in leaving):
         # a shared user-assigned identity may still serve computes on other clusters
         elsewhere = _all_elsewhere(services, cluster_id)
     observed = _with(
         observed, kept_elsewhere=_kept_elsewhere(services, [*owned, *departed], elsewhere)
     )
-    if leaving or discover or _ledger_lost_some(announced, computes, owned):
+    if leaving or discover or lost_some(announced, computes, owned):
         observed = _with(observed, made_here=_made_here(services, cluster, relay))
     if not discover:
         observed = _as_announced(observed, leaving, announced or {})
@@ -207,7 +207,7 @@ def _computes(
                 computes[key] = named
                 if named.managed_by_autoattach and named.cluster_id == cluster_id:
                     found[key] = named
-    for workspace_id, name in _announced_computes(announced or {}):
+    for workspace_id, name in announced_computes(announced or {}):
         key = compute_key(workspace_id, name)
         if key in found or key in computes:
             continue
@@ -215,96 +215,6 @@ def _computes(
         if known is not None and known.managed_by_autoattach and known.cluster_id == cluster_id:
             found[key] = known
     return computes, list(found.values()), elsewhere
-
-
-def _announced_computes(announced: Mapping[str, Mapping[str, Any]]) -> list[tuple[ResourceId, str]]:
-    """(workspace, compute name) of every compute the ledger says was announced attached."""
-    named = []
-    for entry in announced.values():
-        if entry.get("type") != "Autoattach.ComputeAttached":
-            continue
-        try:
-            compute_id = ResourceId.parse(str(entry.get("compute", "")))
-            workspace_id = ResourceId.parse(str(entry.get("workspace", "")))
-        except InvalidResourceId:
-            continue
-        named.append((workspace_id, compute_id.name))
-    return named
-
-
-def _departed(
-    cluster_id: ResourceId,
-    announced: Mapping[str, Mapping[str, Any]],
-    present: list[ComputeState],
-) -> list[ComputeState]:
-    """Computes on a user-assigned identity the ledger says were announced attached for this
-    cluster and Azure no longer shows (detached meanwhile, by this or another run): as they were
-    announced, so that the roles their identity may still hold are looked at. A system-assigned
-    identity went with its compute."""
-    shown = {compute_key(c.workspace_id, c.name) for c in present}
-    departed = []
-    for entry in announced.values():
-        if entry.get("type") != "Autoattach.ComputeAttached" or not entry.get("active", True):
-            continue
-        namespace, identity_type, identity, _access = (
-            str(entry.get("shape", "")).split("|") + [""] * 4
-        )[:4]
-        if identity_type != IdentityType.USER_ASSIGNED.value or not identity:
-            continue
-        try:
-            compute_id = ResourceId.parse(str(entry.get("compute", "")))
-            workspace_id = ResourceId.parse(str(entry.get("workspace", "")))
-            uai = ResourceId.parse(identity)
-        except InvalidResourceId:
-            continue
-        if compute_key(workspace_id, compute_id.name) in shown:
-            continue
-        departed.append(
-            ComputeState(
-                workspace_id=workspace_id,
-                name=compute_id.name,
-                cluster_id=cluster_id,
-                namespace=namespace,
-                identity_type=IdentityType.USER_ASSIGNED,
-                principal_id=None,
-                provisioning_state="Deleted",
-                managed_by_autoattach=True,
-                user_assigned_identity=uai,
-            )
-        )
-    return departed
-
-
-def _ledger_lost_some(
-    announced: Mapping[str, Mapping[str, Any]] | None,
-    computes: Mapping[tuple[ResourceId, str], ComputeState],
-    owned: list[ComputeState],
-) -> bool:
-    """An announced compute Azure no longer shows: something left, maybe half-way."""
-    present = {compute_key(c.workspace_id, c.name) for c in [*computes.values(), *owned]}
-    return any(
-        compute_key(workspace, name) not in present
-        for workspace, name in _announced_computes(announced or {})
-    )
-
-
-def _new_principals(
-    owned: list[ComputeState],
-    leaving: list[ComputeState],
-    announced: Mapping[str, Mapping[str, Any]] | None,
-) -> frozenset[str]:
-    """System-assigned principals of autoattach's computes that were never announced: Azure
-    made them for autoattach's own attach, and only autoattach grants them roles, so they are
-    taken as holding none yet (a grant that exists already is a harmless 409)."""
-    told = {compute_key(w, n) for w, n in _announced_computes(announced or {})}
-    return frozenset(
-        c.principal_id.lower()
-        for c in owned
-        if c.identity_type is IdentityType.SYSTEM_ASSIGNED
-        and c.principal_id
-        and c not in leaving
-        and compute_key(c.workspace_id, c.name) not in told
-    )
 
 
 def _needs_attaching(
@@ -531,6 +441,6 @@ def observe_continued(
         namespaces=frozenset(namespaces),
         principals=principals,
         relay=continued.relay,
-        new_principals=_new_principals(owned, [], announced),
+        new_principals=new_principals(owned, [], announced),
     )
     return with_holdings(_as_announced(observed, [], announced), services, memo, to_attach)
