@@ -35,7 +35,7 @@ from sandbox.scenario import Scenario
 from sandbox.tls import SandboxTls
 from sandbox.world import World
 from shared.adapters.namespaces import container_service_client
-from shared.arm_id import ResourceId
+from shared.decisions.arm_id import ResourceId
 
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 BLOB_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"

@@ -27,7 +27,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from benchmarks.worlds import fleet
 from sandbox.runner import Delivery, Sandbox
 from shared.adapters import arm
-from shared.arm_id import ResourceId
+from shared.decisions.arm_id import ResourceId
 
 TRANSPORTS = ("requests", "urllib3")
 

@@ -37,9 +37,9 @@ from sandbox.scenario import Scenario, arm_event
 from sandbox.servicebus_double import QueuedMessage, ServiceBusDouble, Trigger
 from sandbox.world import World, WorldError
 from shared import settings as names
-from shared.handling import seed_jitter
+from shared.engine.handling import seed_jitter
+from shared.engine.sweep import SWEEP_WINDOW_SECONDS, request_reconciles
 from shared.settings import Settings
-from shared.sweep import SWEEP_WINDOW_SECONDS, request_reconciles
 from shared.wiring import build_app, use_app
 
 SCENARIO_SPACING_SECONDS = 7 * 24 * 3600.0  # each scenario starts on a fresh week

@@ -1,7 +1,8 @@
 """What must hold after a scenario, once every message is settled and one sweep has run.
 
 Pure functions over plain data: the world's snapshot and cluster facts, the attach policy
-(``shared.policy.decide_attachments`` says what a cluster's tags ask for and the policy grants),
+(``shared.decisions.policy.decide_attachments`` says what a cluster's tags ask for and the
+policy grants),
 the notifications the Event Grid topic received, and what became of every queue message.
 
 - world: every compute autoattach made (tag ``managed-by: autoattach``) serves an existing
@@ -26,9 +27,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.arm_id import CONNECTED_CLUSTER, ResourceId
-from shared.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, Attachment, Role, StorageAccess
-from shared.policy import AttachPolicy, TagDecision, decide_attachments
+from shared.decisions.arm_id import CONNECTED_CLUSTER, ResourceId
+from shared.decisions.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, Attachment, Role, StorageAccess
+from shared.decisions.policy import AttachPolicy, TagDecision, decide_attachments
 
 ATTACHED = "Autoattach.ComputeAttached"
 DETACHED = "Autoattach.ComputeDetached"

@@ -14,8 +14,8 @@ import azurefunctions.extensions.bindings.servicebus as servicebus
 
 from functions import telemetry
 from shared import settings as names
-from shared.handling import handle_message
-from shared.settlement import MessageActions, attempt_of, event_id_of, message_body, settle
+from shared.engine.handling import handle_message
+from shared.engine.settlement import MessageActions, attempt_of, event_id_of, message_body, settle
 from shared.wiring import current_app
 
 log = logging.getLogger("autoattach.functions")

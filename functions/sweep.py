@@ -7,7 +7,7 @@ import logging
 import azure.functions as func
 
 from shared import settings as names
-from shared.sweep import request_reconciles
+from shared.engine.sweep import request_reconciles
 from shared.wiring import current_app
 
 log = logging.getLogger("autoattach.functions")

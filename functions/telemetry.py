@@ -18,9 +18,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from shared.events import ClusterSignal, MalformedEvent, parse_message
-from shared.handling import Completed, DeadLetter, Outcome, RecheckLater
-from shared.settlement import MessageActions, attempt_of, chain_of, event_id_of, message_body
+from shared.decisions.events import ClusterSignal, MalformedEvent, parse_message
+from shared.engine.handling import Completed, DeadLetter, Outcome, RecheckLater
+from shared.engine.settlement import MessageActions, attempt_of, chain_of, event_id_of, message_body
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer, TracerProvider

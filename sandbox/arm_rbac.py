@@ -59,7 +59,7 @@ class Permissions:
 
 # Built-in roles, with their control-plane actions as Microsoft's "Azure built-in roles" lists
 # them: Reader (what autoattach grants workspace identities, useful in tests) and the built-in
-# roles infra/ gives the app's identity (shared/doctor/grants.py BUILT_IN_TITLES). Data actions
+# roles infra/ gives the app's identity (console/doctor/grants.py BUILT_IN_TITLES). Data actions
 # are not modelled: the double authorizes ARM, not data planes.
 BUILT_IN_ROLES: dict[str, Permissions] = {
     # Reader

@@ -35,7 +35,7 @@ import yaml
 from sandbox.clock import VirtualClock
 from sandbox.https import HttpsDouble, Request, Response
 from sandbox.tls import SandboxTls
-from shared.arm_id import ResourceId
+from shared.decisions.arm_id import ResourceId
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PREFIX = re.compile(r"^/clusters/(?P<key>[0-9a-f]+)(?P<rest>/.*)?$")

@@ -1,5 +1,5 @@
 """A world holding exactly what autoattach's infra grants its identity, with ARM's authorization
-on (``arm_authorization``, sandbox/arm_rbac.py): the custom roles of shared/doctor/grants.py
+on (``arm_authorization``, sandbox/arm_rbac.py): the custom roles of console/doctor/grants.py
 ``CUSTOM_ROLES`` (the actions of infra/modules/custom-roles.bicep) and one assignment per
 ``expected_grants`` need, with the ABAC condition infra/ puts on each role delegator. Used by the
 least-privilege tests and ``python -m campaign --least-privilege``."""
@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from shared.arm_id import ResourceId
-from shared.doctor.grants import CUSTOM_ROLES, HubResources, condition_for, expected_grants
-from shared.policy import AttachPolicy
+from console.doctor.grants import CUSTOM_ROLES, HubResources, condition_for, expected_grants
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.policy import AttachPolicy
 
 APP = "5e1f0c3a-9a7e-4b1d-8c2f-6d3a1b0e9f41"  # the deployment's identity in these worlds
 ROLE_NAMESPACE = uuid.UUID("1b6f1a7e-0c3e-4f7b-9a55-6a0d3c2b1e90")

@@ -29,9 +29,9 @@ from sandbox.servicebus_double import (
 from sandbox.tls import SandboxTls
 from sandbox.world import WorldError
 from shared import settings as names
-from shared.arm_id import MANAGED_CLUSTER, ResourceId
-from shared.events import event_id_in
-from shared.handling import seed_jitter
+from shared.decisions.arm_id import MANAGED_CLUSTER, ResourceId
+from shared.decisions.events import event_id_in
+from shared.engine.handling import seed_jitter
 from shared.settings import Settings
 from shared.wiring import build_app, use_app
 

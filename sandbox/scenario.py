@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.arm_id import CONNECTED_CLUSTER, MANAGED_CLUSTER, ResourceId
+from shared.decisions.arm_id import CONNECTED_CLUSTER, MANAGED_CLUSTER, ResourceId
 
 SANDBOX_TENANT = "72f988bf-0000-4000-8000-00000000aaaa"
 EXTENSION_OPERATION = "Microsoft.KubernetesConfiguration/extensions/write"

@@ -58,7 +58,7 @@ from sandbox.clock import VirtualClock
 from shared.adapters.dead_letters import PAGE_SIZE, ServiceBusDeadLetters
 from shared.adapters.rechecks import ServiceBusRecheckScheduler
 from shared.adapters.servicebus import body_of, text_properties
-from shared.events import event_id_in
+from shared.decisions.events import event_id_in
 
 DUPLICATE_WINDOW_SECONDS = 24 * 3600.0
 # Lock duration and max delivery count as infra/modules/servicebus.bicep sets them.

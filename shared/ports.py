@@ -13,8 +13,8 @@ from shared.adapters.ledger import LedgerView
 from shared.adapters.notifications import Notification
 from shared.adapters.operations import OperationStatus
 from shared.adapters.roles import Assignment, MadeAssignment
-from shared.arm_id import ResourceId
-from shared.model import (
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.model import (
     Attachment,
     ClusterState,
     ComputeState,
@@ -24,7 +24,7 @@ from shared.model import (
     Role,
     WorkspaceState,
 )
-from shared.policy import AttachPolicy
+from shared.decisions.policy import AttachPolicy
 
 
 class Clusters(Protocol):

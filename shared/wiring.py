@@ -25,7 +25,7 @@ from shared.adapters.operations import ArmOperations
 from shared.adapters.rechecks import ServiceBusRecheckScheduler
 from shared.adapters.roles import RoleAssignments
 from shared.adapters.servicebus import ServiceBusLink
-from shared.policy import AttachPolicy
+from shared.decisions.policy import AttachPolicy
 from shared.ports import RecheckScheduler, Services
 from shared.settings import Settings
 

@@ -22,7 +22,7 @@ log = logging.getLogger("autoattach.arm")
 # Retries inside one SDK call hold the message lock and sleep in real time (azure-core honours any
 # Retry-After: three 429s with Retry-After 20 blocked a call for 60 s). So a call retries at most
 # twice, briefly; a longer wait surfaces as TransientError(retry_after=...) and becomes a
-# scheduled re-check no sooner than Azure asked (shared.handling.backoff).
+# scheduled re-check no sooner than Azure asked (shared.engine.handling.backoff).
 IN_CALL_RETRIES = 2
 IN_CALL_RETRY_AFTER_MAX_SECONDS = 5.0
 IN_CALL_BACKOFF_MAX_SECONDS = 4.0

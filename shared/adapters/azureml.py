@@ -26,9 +26,9 @@ from shared.adapters.arm import (
     transport_kwargs,
 )
 from shared.adapters.cache import TtlCache
-from shared.arm_id import InvalidResourceId, ResourceId
-from shared.errors import TransientError, azure_call
-from shared.model import (
+from shared.decisions.arm_id import InvalidResourceId, ResourceId
+from shared.decisions.errors import TransientError, azure_call
+from shared.decisions.model import (
     MANAGED_BY_TAG,
     MANAGED_BY_VALUE,
     Attachment,

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from shared.adapters.namespaces import ManagedNamespaces
-from shared.arm_id import ResourceId
-from shared.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, SUCCEEDED, NamespaceRoute
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, SUCCEEDED, NamespaceRoute
 
 if TYPE_CHECKING:  # the kubernetes client is imported on the first Kubernetes-API cluster only
     from shared.adapters.kube_namespaces import KubernetesApiNamespaces

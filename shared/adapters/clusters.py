@@ -9,9 +9,9 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 
 from shared.adapters.arm import ArmConnection
 from shared.adapters.cache import TtlCache
-from shared.arm_id import CONNECTED_CLUSTER, InvalidResourceId, ResourceId
-from shared.errors import azure_call
-from shared.model import ClusterState
+from shared.decisions.arm_id import CONNECTED_CLUSTER, InvalidResourceId, ResourceId
+from shared.decisions.errors import azure_call
+from shared.decisions.model import ClusterState
 
 API_VERSIONS = {
     "microsoft.containerservice/managedclusters": "2026-05-01",

@@ -24,9 +24,9 @@ from azure.servicebus.exceptions import ServiceBusError
 
 from shared.adapters.rechecks import CHAIN_PROPERTY, new_chain
 from shared.adapters.servicebus import QueueLink, Receiver, body_of, text_properties
-from shared.arm_id import ResourceId
-from shared.errors import TransientError
-from shared.events import ClusterSignal, MalformedEvent, event_id_in, parse_message
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.errors import TransientError
+from shared.decisions.events import ClusterSignal, MalformedEvent, event_id_in, parse_message
 
 PAGE_SIZE = 100
 RECEIVE_WAIT_SECONDS = 5.0

@@ -7,10 +7,15 @@ from azure.mgmt.kubernetesconfiguration import SourceControlConfigurationClient
 from azure.mgmt.kubernetesconfiguration.models import Extension, Scope, ScopeCluster
 
 from shared.adapters.arm import ArmConnection
-from shared.arm_id import CONNECTED_CLUSTER, ResourceId
-from shared.azureml_extension import install_refusal, relay_named_by
-from shared.errors import PermanentError, azure_call
-from shared.model import AZUREML_EXTENSION_TYPE, ExtensionPolicy, ExtensionState, state_text
+from shared.decisions.arm_id import CONNECTED_CLUSTER, ResourceId
+from shared.decisions.azureml_extension import install_refusal, relay_named_by
+from shared.decisions.errors import PermanentError, azure_call
+from shared.decisions.model import (
+    AZUREML_EXTENSION_TYPE,
+    ExtensionPolicy,
+    ExtensionState,
+    state_text,
+)
 
 AZUREML_EXTENSION_TYPE_NAME = "Microsoft.AzureML.Kubernetes"
 

@@ -41,7 +41,7 @@ from kubernetes.config import new_client_from_config_dict
 from kubernetes.config.config_exception import ConfigException
 
 from shared.adapters.arm import retry_kwargs, transport_kwargs
-from shared.errors import PermanentError, TransientError, azure_call
+from shared.decisions.errors import PermanentError, TransientError, azure_call
 
 log = logging.getLogger(__name__)
 

@@ -51,8 +51,8 @@ from azure.storage.blob import (
 
 from shared.adapters.arm import transport_kwargs
 from shared.adapters.http_transport import BLOB_CLIENT_CONNECTION
-from shared.arm_id import ResourceId
-from shared.errors import (
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.errors import (
     AutoattachError,
     ClusterBusy,
     PermanentError,

@@ -31,9 +31,9 @@ from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.containerservice.models import ManagedNamespace, NamespaceProperties
 
 from shared.adapters.arm import UNREADABLE, ArmConnection, async_operation, operation_status
-from shared.arm_id import ResourceId
-from shared.errors import FailedForNow, PermanentError, StillRunning, azure_call
-from shared.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, AdoptionPolicy, state_text
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.errors import FailedForNow, PermanentError, StillRunning, azure_call
+from shared.decisions.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, AdoptionPolicy, state_text
 
 # The newest managedClusters api-version with managed namespaces in the published type data
 # (sandbox/azure_types); the SDK's default (2026-08-01) is not there yet.

@@ -13,7 +13,7 @@ from azure.core.messaging import CloudEvent
 from azure.eventgrid._legacy import EventGridPublisherClient
 
 from shared.adapters.arm import IN_CALL_BACKOFF_MAX_SECONDS, IN_CALL_RETRIES, transport_kwargs
-from shared.errors import azure_call
+from shared.decisions.errors import azure_call
 
 SOURCE = "/autoattach"
 

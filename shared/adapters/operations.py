@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from shared.adapters.arm import UNREADABLE, ArmConnection, operation_status
-from shared.errors import azure_call
+from shared.decisions.errors import azure_call
 
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([0-9A-Fa-f-]{36})/", re.IGNORECASE)
 

@@ -10,10 +10,11 @@ from azure.servicebus import ServiceBusMessage
 from azure.servicebus.exceptions import ServiceBusError
 
 from shared.adapters.servicebus import QueueLink
-from shared.errors import TransientError
+from shared.decisions.errors import TransientError
 
 ATTEMPT_PROPERTY = "autoattach-attempt"
-# The re-check chain a copy belongs to (see shared.settlement.chain_of); a replay starts a new one.
+# The re-check chain a copy belongs to (see shared.engine.settlement.chain_of); a replay starts a
+# new one.
 CHAIN_PROPERTY = "autoattach-chain"
 CHAIN_LENGTH = 12
 

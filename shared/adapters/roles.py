@@ -13,9 +13,9 @@ from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
 from shared.adapters.arm import ArmConnection
-from shared.arm_id import InvalidResourceId, ResourceId
-from shared.errors import azure_call
-from shared.model import ROLE_ASSIGNMENT_DESCRIPTION, MadeAssignment, Role
+from shared.decisions.arm_id import InvalidResourceId, ResourceId
+from shared.decisions.errors import azure_call
+from shared.decisions.model import ROLE_ASSIGNMENT_DESCRIPTION, MadeAssignment, Role
 
 __all__ = ["Assignment", "HeldRoles", "MadeAssignment", "RoleAssignments", "holdings"]
 

@@ -17,9 +17,9 @@ from sandbox.world import World
 from shared.adapters.arm import ArmConnection
 from shared.adapters.clusters import ArmClusters
 from shared.adapters.extensions import ClusterExtensions
-from shared.arm_id import ResourceId
-from shared.errors import PermanentError
-from shared.model import ExtensionPolicy, WhenExtensionMissing
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.errors import PermanentError
+from shared.decisions.model import ExtensionPolicy, WhenExtensionMissing
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 EDGE = SUB + "/resourceGroups/rg-edge"

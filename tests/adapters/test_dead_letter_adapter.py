@@ -14,7 +14,7 @@ from sandbox.servicebus_double import LOCK_SECONDS, DeadLetterQueues, DoubleLink
 from shared.adapters.dead_letters import ServiceBusDeadLetters
 from shared.adapters.rechecks import ATTEMPT_PROPERTY, CHAIN_PROPERTY, ServiceBusRecheckScheduler
 from shared.adapters.servicebus import Receiver, Sender
-from shared.errors import TransientError
+from shared.decisions.errors import TransientError
 
 QUEUE = "cluster-events"
 CLUSTER = (

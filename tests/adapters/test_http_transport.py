@@ -35,7 +35,7 @@ from sandbox.tls import SandboxTls
 from shared.adapters.arm import IN_CALL_RETRIES, transport_kwargs
 from shared.adapters.http_transport import BLOB_CLIENT_CONNECTION, Urllib3Transport, ssl_context
 from shared.adapters.notifications import EventGridNotifier, Notification
-from shared.errors import TransientError, azure_call
+from shared.decisions.errors import TransientError, azure_call
 from tests.e2e.conftest import ready_document, scenario_from
 
 

@@ -18,7 +18,7 @@ from sandbox.kubernetes_double import KubernetesApiDouble
 from sandbox.tls import SandboxTls
 from shared.adapters.arm import IN_CALL_RETRIES
 from shared.adapters.kube_namespaces import KubernetesApiNamespaces, parse_secret_uri
-from shared.errors import PermanentError, TransientError
+from shared.decisions.errors import PermanentError, TransientError
 
 LABELS = {"app.kubernetes.io/managed-by": "autoattach"}
 

@@ -16,8 +16,8 @@ from sandbox.clock import VirtualClock
 from sandbox.credential import SandboxCredential
 from sandbox.tls import SandboxTls
 from shared.adapters.ledger import CONTAINER, BlobClusterLedger, LedgerView, ledger_blob_name
-from shared.arm_id import ResourceId
-from shared.errors import ClusterBusy, PermanentError, TransientError
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.errors import ClusterBusy, PermanentError, TransientError
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 NOTICE = {"type": "Autoattach.ComputeAttached", "subject": "ws/computes/aks-ml", "compute": "c1"}

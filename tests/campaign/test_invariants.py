@@ -14,7 +14,7 @@ from campaign.invariants import (
     WorkspaceFacts,
     check,
 )
-from shared.policy import AttachPolicy
+from shared.decisions.policy import AttachPolicy
 
 CLUSTER = cluster_id(AKS, "rg-platform", "aks-t-a")
 COMPUTE = f"{WS_RESEARCH}/computes/aks-t-a"

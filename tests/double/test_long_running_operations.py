@@ -27,9 +27,9 @@ from sandbox.tls import SandboxTls
 from sandbox.world import RoleAssignment, World, WorldError
 from shared.adapters.arm import ArmConnection
 from shared.adapters.azureml import AzureMLWorkspaces
-from shared.arm_id import ResourceId
-from shared.errors import TransientError
-from shared.model import Attachment, ComputeIdentity, IdentityType, StorageAccess
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.errors import TransientError
+from shared.decisions.model import Attachment, ComputeIdentity, IdentityType, StorageAccess
 from tests.double.arm_world import (
     AKS,
     BASE_WORLD,

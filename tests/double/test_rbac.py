@@ -19,6 +19,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
 
+from console.doctor.grants import CLUSTER_GRANTABLE, DATA_GRANTABLE, condition_for
 from sandbox.arm_double import ArmDouble
 from sandbox.arm_rbac import (
     ConditionError,
@@ -31,7 +32,6 @@ from sandbox.clock import VirtualClock
 from sandbox.credential import SandboxCredential
 from sandbox.tls import SandboxTls
 from sandbox.world import World, WorldError
-from shared.doctor.grants import CLUSTER_GRANTABLE, DATA_GRANTABLE, condition_for
 from tests.double.arm_world import AKS, AKS_PLAIN, BASE_WORLD, RG, SUB, WS, compute_body
 
 APP = "5e1f0c3a-9a7e-4b1d-8c2f-6d3a1b0e9f41"  # autoattach's identity (the world's autoattach)

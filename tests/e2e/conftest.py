@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from console.cli import main
 from sandbox.runner import Sandbox
 from sandbox.scenario import Scenario, events_for_world, parse_steps, split_world_file
-from shared.cli import main
 
 
 def demo_document() -> dict[str, Any]:
@@ -112,7 +112,7 @@ def write_json(path: Path, document: Any) -> Path:
 
 def sweep(sandbox):
     """An hour later, the timer's sweep: its requests are delivered; the deliveries are returned."""
-    from shared.sweep import request_reconciles
+    from shared.engine.sweep import request_reconciles
     from shared.wiring import current_app
 
     sandbox.clock.advance_to(sandbox.clock.seconds() + 3600)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import main
+from console.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
@@ -62,7 +62,7 @@ def test_a_sandbox_whose_policy_is_refused_leaves_no_double_running():
     import pytest
 
     from sandbox.runner import Sandbox
-    from shared.policy import PolicyError
+    from shared.decisions.policy import PolicyError
     from tests.e2e.conftest import ready_document, scenario_from
 
     document = ready_document()

@@ -9,8 +9,8 @@ from typing import Any
 
 from sandbox.scenario import arm_event
 from shared.adapters.ledger import CONTAINER, ledger_blob_name
-from shared.arm_id import ResourceId
-from shared.handling import DeadLetter, RecheckLater, handle_message
+from shared.decisions.arm_id import ResourceId
+from shared.engine.handling import DeadLetter, RecheckLater, handle_message
 from tests.e2e.conftest import ready_document, scenario_from
 
 CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from shared.arm_id import ResourceId
-from shared.policy import AttachPolicy, decide_attachments
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.policy import AttachPolicy, decide_attachments
 from tests.e2e.conftest import demo_document
 
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
@@ -22,7 +22,7 @@ def report():
     import contextlib
     import io
 
-    from shared.cli import main
+    from console.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

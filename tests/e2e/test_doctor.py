@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from shared.arm_id import ResourceId
-from shared.commands.doctor import doctor_in_sandbox
-from shared.doctor import events, grants
-from shared.doctor.report import Check, Status
+from console.commands.doctor import doctor_in_sandbox
+from console.doctor import events, grants
+from console.doctor.report import Check, Status
+from shared.decisions.arm_id import ResourceId
 from tests.e2e.conftest import assert_contracts_kept, simple_document, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,10 +164,10 @@ def test_a_queue_with_another_delivery_count_and_lock_is_a_problem():
 
 
 def test_dead_letters_are_counted_per_queue(tmp_path):
+    from console.doctor.run import Target, run_checks
     from sandbox.runner import Sandbox
     from sandbox.scenario import Scenario, split_world_file
     from sandbox.servicebus_double import DeadLetterQueues
-    from shared.doctor.run import Target, run_checks
 
     world, policy, tag_key = split_world_file(simple_document(), "test world")
     scenario = Scenario(world=world, policy=policy, steps=(), tag_key=tag_key)
@@ -338,7 +338,7 @@ def test_wrong_input_exits_2_naming_it(run_cli, tmp_path):
 
 
 def test_help_text_names_every_area_and_exit_status(capsys):
-    from shared.cli import main
+    from console.cli import main
 
     with pytest.raises(SystemExit):
         main(["doctor", "--help"])

@@ -4,7 +4,7 @@ namespace on their own API server, through the secret the policy names for each 
 import pytest
 
 from sandbox.scenario import arm_event
-from shared.policy import PolicyError
+from shared.decisions.policy import PolicyError
 from tests.e2e.conftest import ready_document, scenario_from, write_json
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"

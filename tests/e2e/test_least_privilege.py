@@ -1,9 +1,9 @@
 """The product runs on exactly what its infra grants its identity, against an ARM that authorizes
 every request (``arm_authorization: true``, sandbox/arm_rbac.py): the demo converges with no
 request refused; with one grant missing, the refusal reaches operators as the product
-types it (``AuthorizationFailed``, shared/errors.py).
+types it (``AuthorizationFailed``, shared/decisions/errors.py).
 
-The world holds the custom roles of shared/doctor/grants.py ``CUSTOM_ROLES`` (the actions of
+The world holds the custom roles of console/doctor/grants.py ``CUSTOM_ROLES`` (the actions of
 infra/modules/custom-roles.bicep) and one assignment per ``expected_grants`` need, with the ABAC
 condition infra/ puts on each role delegator."""
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from shared import notices
-from shared.cli import main
+from console.cli import main
+from shared.decisions import notices
 from tests.e2e.conftest import assert_contracts_kept
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ WS = (
 
 
 def product_types() -> set[str]:
-    """Every notice type shared/notices.py declares: a type added there must be documented."""
+    """Every notice type shared/decisions/notices.py declares must be documented."""
     return {
         value
         for name, value in vars(notices).items()

@@ -3,11 +3,11 @@
 import io
 import json
 
+from console.cli import build_parser
+from console.commands.dead_letters import run_dead_letters
 from sandbox.scenario import arm_event
 from sandbox.servicebus_double import DeadLetterQueues
 from sandbox.state import save
-from shared.cli import build_parser
-from shared.commands.dead_letters import run_dead_letters
 from tests.e2e.conftest import ready_document, scenario_from, simple_document, write_json
 
 CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"

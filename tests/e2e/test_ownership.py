@@ -7,9 +7,9 @@ from __future__ import annotations
 import copy
 
 from sandbox.scenario import arm_event
-from shared.arm_id import ResourceId
-from shared.policy import AttachPolicy
-from shared.reconcile import reconcile
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.policy import AttachPolicy
+from shared.engine.reconcile import reconcile
 from tests.e2e.conftest import ready_document, scenario_from
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.arm_id import ResourceId
-from shared.cli import main
-from shared.notices import TAG_REFUSED
+from console.cli import main
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.notices import TAG_REFUSED
 from tests.e2e.conftest import ready_document, scenario_from, write_json
 
 AKS_ML = (

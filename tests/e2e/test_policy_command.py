@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shared.cli import main
+from console.cli import main
 from tests.e2e.conftest import EXAMPLES, demo_document, simple_document, write_json
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"

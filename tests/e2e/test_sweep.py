@@ -3,8 +3,8 @@
 from azure.functions.timer import TimerRequest
 
 from functions.sweep import on_sweep
-from shared.handling import SWEEP_MAX_RECHECKS
-from shared.sweep import request_reconciles
+from shared.engine.handling import SWEEP_MAX_RECHECKS
+from shared.engine.sweep import request_reconciles
 from shared.wiring import current_app
 from tests.e2e.conftest import ready_document, scenario_from, simple_document
 

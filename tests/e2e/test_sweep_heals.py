@@ -3,8 +3,8 @@ untagged or deleted while nobody was told, and role assignments whose compute is
 
 from sandbox.scenario import arm_event
 from shared.adapters.roles import assignment_name
-from shared.arm_id import ResourceId
-from shared.model import Role
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.model import Role
 from tests.e2e.conftest import ready_document, scenario_from, sweep
 
 CLUSTER_WRITE = "Microsoft.ContainerService/managedClusters/write"

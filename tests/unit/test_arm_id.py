@@ -3,7 +3,7 @@ that ARM would not accept as an id, never reaches an Azure call or a scope check
 
 import pytest
 
-from shared.arm_id import InvalidResourceId, ResourceId
+from shared.decisions.arm_id import InvalidResourceId, ResourceId
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 CLUSTER = SUB + "/resourceGroups/rg-platform/providers/Microsoft.ContainerService/managedClusters"
@@ -61,7 +61,7 @@ def test_a_plain_id_with_a_trailing_slash_and_mixed_case_still_parses():
 def test_an_event_whose_resource_uri_climbs_out_of_its_resource_group_is_malformed():
     import json
 
-    from shared.events import MalformedEvent, parse_message
+    from shared.decisions.events import MalformedEvent, parse_message
 
     event = {
         "id": "e-1",

@@ -1,8 +1,8 @@
 import pytest
 
-from shared.arm_id import ResourceId
-from shared.azureml_extension import install_refusal, relay_named_by
-from shared.model import ExtensionPolicy
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.azureml_extension import install_refusal, relay_named_by
+from shared.decisions.model import ExtensionPolicy
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 RELAY = SUB + "/resourceGroups/rg-edge/providers/Microsoft.Relay/namespaces/arcedgerelay"

@@ -2,7 +2,7 @@
 
 import random
 
-from shared.handling import MAX_BACKOFF_SECONDS, backoff
+from shared.engine.handling import MAX_BACKOFF_SECONDS, backoff
 
 
 def delays(attempt: int, retry_after: float | None, seeds: range) -> list[float]:

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from shared.continuation import NAMESPACE, Pending, capture, restore
+from shared.engine.continuation import NAMESPACE, Pending, capture, restore
 from tests.unit.test_planner import CLUSTER, WORKSPACE, compute, observation
 
 NAMESPACE_WRITE = Pending(NAMESPACE, "azureml", "https://arm/operationStatuses/1")

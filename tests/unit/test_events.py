@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from shared.events import ClusterSignal, IgnoredEvent, MalformedEvent, parse_message
+from shared.decisions.events import ClusterSignal, IgnoredEvent, MalformedEvent, parse_message
 
 AKS = (
     "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-platform"
@@ -158,14 +158,14 @@ def test_a_deeply_nested_body_is_a_malformed_event_not_a_crash(opener, closer, l
 
 
 def test_the_event_id_is_read_from_the_body_of_either_envelope():
-    from shared.events import event_id_in
+    from shared.decisions.events import event_id_in
 
     assert event_id_in(json.dumps(event_grid("x", AKS)).encode()) == "evt-1"
     assert event_id_in(json.dumps([cloud_event("x", AKS)]).encode()) == "ce-1"
 
 
 def test_a_body_with_no_event_id_has_none():
-    from shared.events import event_id_in
+    from shared.decisions.events import event_id_in
 
     assert event_id_in(b"not json") is None
     assert event_id_in(b"[" * 5000) is None

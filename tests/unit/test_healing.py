@@ -1,8 +1,8 @@
 """What the sweep removes beyond the tagged clusters: decided purely from what it read."""
 
-from shared.arm_id import ResourceId
-from shared.healing import orphaned
-from shared.model import MadeAssignment, Role
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.model import MadeAssignment, Role
+from shared.engine.healing import orphaned
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 RELAY = ResourceId.parse(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from shared.arm_id import ResourceId
-from shared.ledger_record import departed_computes, lost_some, new_principals
-from shared.model import ComputeState, IdentityType
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.model import ComputeState, IdentityType
+from shared.engine.ledger_record import departed_computes, lost_some, new_principals
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 CLUSTER = ResourceId.parse(

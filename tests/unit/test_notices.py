@@ -3,11 +3,11 @@ never lost to a failure half-way, never repeated for a cluster that keeps waitin
 
 from dataclasses import replace
 
-from shared.arm_id import ResourceId
-from shared.model import Role, WhenExtensionMissing
-from shared.notices import ATTACHED, DETACHED, TAG_REFUSED, WAITING, derive, settled
-from shared.planner import plan
-from shared.policy import decide_attachments
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.model import Role, WhenExtensionMissing
+from shared.decisions.notices import ATTACHED, DETACHED, TAG_REFUSED, WAITING, derive, settled
+from shared.decisions.planner import plan
+from shared.decisions.policy import decide_attachments
 from tests.unit.test_planner import (
     ATTACHMENT,
     REGISTRY,

@@ -1,5 +1,5 @@
-from shared.arm_id import ResourceId
-from shared.model import (
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.model import (
     Attachment,
     ClusterState,
     ComputeIdentity,
@@ -14,7 +14,7 @@ from shared.model import (
     WhenExtensionMissing,
     WorkspaceState,
 )
-from shared.planner import (
+from shared.decisions.planner import (
     AttachCompute,
     CreateNamespace,
     DetachCompute,
@@ -24,7 +24,7 @@ from shared.planner import (
     RevokeRole,
     plan,
 )
-from shared.policy import TagDecision
+from shared.decisions.policy import TagDecision
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 CLUSTER = ResourceId.parse(

@@ -3,10 +3,10 @@ import re
 
 import pytest
 
-from shared.arm_id import ResourceId
-from shared.errors import PermanentError
-from shared.model import IdentityType, StorageAccess
-from shared.policy import AttachPolicy, PolicyError, decide_attachments
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.errors import PermanentError
+from shared.decisions.model import IdentityType, StorageAccess
+from shared.decisions.policy import AttachPolicy, PolicyError, decide_attachments
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 WS = SUB + "/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/"

@@ -10,8 +10,8 @@ from jsonschema import Draft202012Validator
 
 from sandbox.credential import SandboxCredential
 from shared import settings as names
-from shared.model import AdoptionPolicy, IdentityType, StorageAccess, WhenExtensionMissing
-from shared.policy import AttachPolicy, PolicyError, policy_schema, schema_problems
+from shared.decisions.model import AdoptionPolicy, IdentityType, StorageAccess, WhenExtensionMissing
+from shared.decisions.policy import AttachPolicy, PolicyError, policy_schema, schema_problems
 from shared.settings import Settings
 from shared.wiring import build_app
 from tests.unit.test_settings import VALID

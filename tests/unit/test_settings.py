@@ -2,7 +2,7 @@ import pytest
 
 from sandbox.credential import SandboxCredential
 from shared import settings as names
-from shared.policy import PolicyError
+from shared.decisions.policy import PolicyError
 from shared.settings import Settings, SettingsError
 from shared.wiring import build_app
 

@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.adapters.rechecks import ATTEMPT_PROPERTY, CHAIN_PROPERTY
-from shared.handling import Completed, RecheckLater
-from shared.settlement import settle
+from shared.engine.handling import Completed, RecheckLater
+from shared.engine.settlement import settle
 
 EVENT = {
     "id": "3f1c2d0e-event-id",

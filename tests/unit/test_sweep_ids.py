@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from shared.sweep import SWEEP_WINDOW_SECONDS, sweep_message_id, sweep_window
+from shared.engine.sweep import SWEEP_WINDOW_SECONDS, sweep_message_id, sweep_window
 
 AKS = (
     "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-platform"

@@ -1,0 +1,208 @@
+"""``autoattach doctor``: read-only checks of a deployment, live or against the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from console.doctor.report import EXIT_USAGE, as_json, as_text, exit_code, ok, problem
+from console.doctor.run import PRINCIPAL_SETTING, Target, run_checks
+from shared.decisions.arm_id import InvalidResourceId, ResourceId
+
+DOCTOR_HELP = f"""\
+Check, without changing anything, that autoattach can do its work: one line per check, "ok",
+"problem" (with what to do) or "cannot tell" (a read failed: usually your own access).
+
+Checks, in order:
+  settings       the Function App's settings are all there and well-formed (as at start)
+  policy         the attach policy passes the same validation as at start
+  deployment     autoattach's resource group holds its storage account and Service Bus namespace
+  workspaces     every workspace the policy names exists; its container registry and storage
+                 account can be read
+  permissions    the app's identity holds each role infra/ gives it, at each scope (custom
+                 roles by their actions; the role delegator with its ABAC condition), and
+                 nothing more; a missing one comes with the `az role assignment create` that
+                 fixes it, an extra one with the `az role assignment delete`
+  events         per watched subscription: its Event Grid system topic exists and is Succeeded;
+                 its event subscriptions deliver to both queues, are Succeeded and carry the
+                 deployed filters
+  queues         both queues exist with duplicate detection (window >= 1 day), lock duration
+                 PT2M and max delivery count 5; how many dead letters each holds
+  notifications  the notification topic exists and the app may publish to it
+  clusters       each tagged cluster (or --cluster): the tag parses, which entries the policy
+                 allows or refuses and why; the Azure ML extension's state; on Arc, the
+                 extension's relay and the cluster's connectivity; how namespaces will be made
+                 (managed namespaces need Azure RBAC on AKS; a kubeconfig secret must be
+                 readable and pass the safety checks); each workspace identity's rights there
+
+Against Azure it signs in with DefaultAzureCredential (e.g. `az login`) and reads the app's
+settings from --settings FILE (the JSON of `az functionapp config appsettings list`, or a
+local.settings.json), else from the environment. The app identity's principal id and
+autoattach's resource group come from --principal-id and --resource-group, else from the azd
+environment ({PRINCIPAL_SETTING}, AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP).
+
+With --world FILE it starts the local Azure double with that world (no events delivered) and
+checks it the same way; the report then counts the double's ARM requests (0 writes).
+
+Exit status: 0 when no check is a problem, 1 when any is, 2 on wrong input (a file or id doctor
+cannot use). See docs/first-deployment.md."""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        help="check a deployment, read-only: settings, rights, events, queues, clusters",
+        description=DOCTOR_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    doctor.add_argument("--world", type=Path, metavar="FILE", help="check a sandbox world")
+    doctor.add_argument(
+        "--settings", type=Path, metavar="FILE", help="the Function App's settings as JSON"
+    )
+    doctor.add_argument("--principal-id", metavar="ID", help="the app identity's principal id")
+    doctor.add_argument(
+        "--resource-group", metavar="ID", help="autoattach's resource group (full resource id)"
+    )
+    doctor.add_argument("--cluster", metavar="ID", help="check only this cluster")
+    doctor.add_argument(
+        "--output", choices=("text", "json"), default="text", help="text (default) or json"
+    )
+
+
+def _fail(message: str) -> int:
+    print(f"autoattach doctor: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run(args: argparse.Namespace) -> int:
+    cluster = None
+    if args.cluster:
+        try:
+            cluster = ResourceId.parse(args.cluster)
+        except InvalidResourceId as error:
+            return _fail(f"--cluster: {error}")
+    if args.world is not None:
+        return _run_in_sandbox(args, cluster)
+    env: dict[str, str] = dict(os.environ)
+    if args.settings is not None:
+        try:
+            env.update(read_settings(args.settings))
+        except ValueError as error:
+            return _fail(str(error))
+    group_text = args.resource_group or _group_from_azd(env)
+    try:
+        group = ResourceId.parse(group_text) if group_text else None
+    except InvalidResourceId as error:
+        return _fail(f"--resource-group: {error}")
+    from azure.identity import DefaultAzureCredential
+
+    from shared.wiring import operator_dead_letters
+
+    target = Target(
+        env=env,
+        credential=DefaultAzureCredential(),
+        principal_id=args.principal_id or env.get(PRINCIPAL_SETTING) or None,
+        resource_group=group,
+        dead_letters=lambda settings: operator_dead_letters(settings.servicebus_namespace),
+        cluster=cluster,
+    )
+    checks = run_checks(target)
+    print(as_json(checks) if args.output == "json" else as_text(checks))
+    return exit_code(checks)
+
+
+def _group_from_azd(env: dict[str, str]) -> str | None:
+    subscription, group = env.get("AZURE_SUBSCRIPTION_ID"), env.get("AZURE_RESOURCE_GROUP")
+    if subscription and group:
+        return f"/subscriptions/{subscription}/resourceGroups/{group}"
+    return None
+
+
+def read_settings(path: Path) -> dict[str, str]:
+    """App settings from `az functionapp config appsettings list -o json` ([{name, value}]) or
+    a local.settings.json ({"Values": {...}})."""
+    try:
+        document: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"--settings {path}: cannot read it as JSON ({error})") from None
+    if isinstance(document, list):
+        pairs = [(e.get("name"), e.get("value")) for e in document if isinstance(e, dict)]
+        return {str(k): str(v) for k, v in pairs if k and v is not None}
+    if isinstance(document, dict) and isinstance(document.get("Values"), dict):
+        return {str(k): str(v) for k, v in document["Values"].items()}
+    raise ValueError(
+        f"--settings {path}: expected the JSON of `az functionapp config appsettings list` "
+        "or a local.settings.json"
+    )
+
+
+def _run_in_sandbox(args: argparse.Namespace, cluster: ResourceId | None) -> int:
+    from sandbox.scenario import ScenarioError, read_json
+    from sandbox.world import WorldError
+
+    try:
+        document = read_json(args.world, "world file")
+        checks, requests = doctor_in_sandbox(document, str(args.world), cluster)
+    except (ScenarioError, WorldError, ValueError) as error:
+        return _fail(str(error))
+    if args.output == "json":
+        report = json.loads(as_json(checks))
+        report["sandbox"] = requests
+        print(json.dumps(report, indent=2))
+    else:
+        print(as_text(checks))
+        counts = requests["arm"]
+        print(f"sandbox ARM requests: {counts['reads']} reads, {counts['writes']} writes")
+    return exit_code(checks)
+
+
+def doctor_in_sandbox(
+    document: Any, where: str, cluster: ResourceId | None = None
+) -> tuple[list[Any], dict[str, Any]]:
+    """Start the local double with the world (no events), run every check against it; the
+    checks and the double's request counts and contract summary."""
+    from sandbox.credential import SandboxCredential
+    from sandbox.runner import Sandbox
+    from sandbox.scenario import Scenario, split_world_file
+    from sandbox.servicebus_double import DeadLetterQueues
+    from shared.decisions.policy import PolicyError
+
+    world, policy, tag_key = split_world_file(document, where)
+    deployment = world.get("autoattach") or {}
+    group = deployment.get("resource_group")
+    scenario = Scenario(world=world, policy=policy, steps=(), tag_key=tag_key)
+    sandbox = Sandbox(scenario)
+    try:
+        sandbox.__enter__()  # builds the app, which refuses an invalid policy as at start
+    except PolicyError as error:
+        sandbox.__exit__(None, None, None)
+        refused = [
+            ok("settings", "app settings", "all present and well-formed"),
+            problem(
+                "policy",
+                "attach policy",
+                "; ".join(str(error).splitlines()),
+                "fix it (`autoattach policy validate FILE` says the same), then redeploy",
+            ),
+        ]
+        return refused, {"arm": sandbox.arm.split_counts, "contracts": sandbox.arm.contracts}
+    try:
+        sandbox.arm.reset_counts()
+        target = Target(
+            env=sandbox.app_settings(),
+            credential=SandboxCredential(),
+            principal_id=deployment.get("principal_id") or None,
+            resource_group=ResourceId.parse(group) if group else None,
+            dead_letters=lambda _settings: DeadLetterQueues(sandbox.bus),
+            cluster=cluster,
+        )
+        checks = run_checks(target)
+        counts = sandbox.arm.split_counts
+        contracts = sandbox.arm.contracts
+    finally:
+        sandbox.__exit__(None, None, None)
+    return checks, {"arm": counts, "contracts": contracts}

@@ -1,0 +1,265 @@
+"""``autoattach status``: what autoattach keeps, for a cluster, a workspace, or everywhere.
+
+Read-only. The computes autoattach made (tagged ``managed-by: autoattach``) in the policy's
+workspaces, the role assignments it made (its deterministic names and description), and, per
+cluster, what its ledger says was announced and what became of the last message about it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from console.commands.target import (
+    WHERE_HELP,
+    Target,
+    WrongInput,
+    add_where,
+    cluster_id,
+    opened,
+    print_counts,
+)
+from shared.decisions.arm_id import CONNECTED_CLUSTER, WORKSPACE, InvalidResourceId, ResourceId
+from shared.decisions.errors import AutoattachError
+from shared.decisions.model import ComputeState, IdentityType, MadeAssignment
+from shared.engine.observe import workspace_principal
+
+STATUS_HELP = f"""\
+Show what autoattach keeps: the computes it attached (state, cluster, namespace, identity), the
+role assignments it made (on registries and storage accounts for the computes' identities, on
+clusters and relays for workspace identities), and per cluster what its ledger says was
+announced to owners and the last outcome (what became of the last event or request about it:
+completed, re-check later, or dead-lettered, with the reason, the event id and when).
+
+Without --cluster or --workspace: every workspace of the attach policy, and every cluster tagged
+in the sweep's subscriptions (SWEEP_SUBSCRIPTIONS). Read-only: nothing is written, no lease taken.
+In Azure you need Reader on the workspaces, clusters and role assignments, and Storage Blob Data
+Reader on the app's storage account (the clusters' ledgers).
+
+{WHERE_HELP}
+
+Exit status: 0 printed; 1 Azure failed; 2 wrong input (the id, file or setting is named)."""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "status",
+        help="show the computes, grants and last outcomes autoattach keeps",
+        description=STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--cluster", metavar="ID", help="only this cluster (its resource id)")
+    which.add_argument(
+        "--workspace", metavar="ID", help="only this Azure ML workspace (its resource id)"
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=["table", "json"],
+        default="table",
+        help="table (default) or json: one object with computes, grants, clusters "
+        "(announced, last_outcome)",
+    )
+    add_where(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cluster = cluster_id(args.cluster) if args.cluster else None
+        workspace = workspace_id(args.workspace) if args.workspace else None
+        with opened(args) as target:
+            try:
+                report = gather(target, cluster=cluster, workspace=workspace)
+            except AutoattachError as error:
+                print(f"autoattach status: {error}", file=sys.stderr)
+                return 1
+            counts = target.arm_counts()
+            if args.output == "json":
+                if counts is not None:
+                    report["arm_requests"] = counts
+                print(json.dumps(report, indent=2))
+            else:
+                print(describe(report))
+                print_counts(target)
+    except WrongInput as error:
+        print(f"autoattach status: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def workspace_id(text: str) -> ResourceId:
+    try:
+        parsed = ResourceId.parse(text)
+        kind = parsed.resource_type
+    except InvalidResourceId as error:
+        raise WrongInput(f"--workspace {text!r}: not an ARM resource id ({error})") from None
+    if kind != WORKSPACE:
+        raise WrongInput(f"--workspace {text}: not a workspace (expected a {WORKSPACE} id)")
+    return parsed
+
+
+def gather(
+    target: Target, *, cluster: ResourceId | None = None, workspace: ResourceId | None = None
+) -> dict[str, Any]:
+    """What autoattach keeps, as plain data (what --output json prints)."""
+    services = target.app.services
+    policy_workspaces = list(dict.fromkeys(r.workspace_id for r in services.policy.workspaces))
+    workspaces = [workspace] if workspace is not None else policy_workspaces
+    computes = [
+        c
+        for w in workspaces
+        for c in services.workspaces.list_computes(w)
+        if c.managed_by_autoattach and (cluster is None or c.cluster_id == cluster)
+    ]
+    clusters: list[ResourceId] = [c.cluster_id for c in computes if c.cluster_id is not None]
+    if cluster is not None:
+        clusters.insert(0, cluster)
+    elif workspace is None:
+        settings = target.app.settings
+        for subscription in settings.sweep_subscriptions:
+            clusters += services.clusters.tagged(subscription, settings.tag_key)
+    clusters = list(dict.fromkeys(clusters))
+
+    principals = {_principal(target, c): c for c in computes}
+    principals.pop(None, None)
+    identities: dict[str, list[str]] = {}  # a workspace identity's principal -> workspace names
+    for w in dict.fromkeys(c.workspace_id for c in computes):
+        principal = workspace_principal(services, services.workspaces.get_workspace(w)).lower()
+        if principal:
+            identities.setdefault(principal, []).append(w.name)
+    subscriptions = dict.fromkeys(
+        [w.subscription for w in workspaces] + [c.subscription for c in clusters]
+    )
+    grants = [
+        m
+        for s in subscriptions
+        for m in services.roles.made_in(s)
+        if _concerns(m, principals, identities, clusters, everything=not (cluster or workspace))
+    ]
+    return {
+        "scope": {
+            "cluster": cluster.raw if cluster else None,
+            "workspace": workspace.raw if workspace else None,
+        },
+        "computes": [_compute_json(c, principals) for c in computes],
+        "grants": [
+            {
+                "scope": m.scope.raw,
+                "role": m.role.display_name,
+                "principal_id": m.principal_id,
+                "for": _whose(m, principals, identities),
+            }
+            for m in dict.fromkeys(grants)
+        ],
+        "clusters": [_cluster_json(target, c) for c in clusters],
+    }
+
+
+def _principal(target: Target, compute: ComputeState) -> str | None:
+    if compute.identity_type is IdentityType.USER_ASSIGNED:
+        if compute.user_assigned_identity is None:
+            return None
+        services = target.app.services
+        return services.clusters.principal_of_identity(compute.user_assigned_identity).lower()
+    return compute.principal_id.lower() if compute.principal_id else None
+
+
+def _concerns(
+    made: MadeAssignment,
+    principals: dict[str | None, ComputeState],
+    identities: dict[str, list[str]],
+    clusters: list[ResourceId],
+    *,
+    everything: bool,
+) -> bool:
+    if everything:
+        return True
+    principal = made.principal_id.lower()
+    if principal in principals:
+        return True  # a data role of one of the computes shown
+    # a workspace identity's right on a cluster shown (or on an Arc extension's relay)
+    arc = any(c.resource_type == CONNECTED_CLUSTER for c in clusters)
+    return principal in identities and (
+        any(made.scope.is_within(c) for c in clusters)
+        or (arc and made.scope.provider.lower() == "microsoft.relay")
+    )
+
+
+def _whose(
+    made: MadeAssignment,
+    principals: dict[str | None, ComputeState],
+    identities: dict[str, list[str]],
+) -> str:
+    compute = principals.get(made.principal_id.lower())
+    if compute is not None:
+        return f"compute {compute.name} in workspace {compute.workspace_id.name}"
+    workspaces = identities.get(made.principal_id.lower())
+    if workspaces:
+        return f"the identity of workspace {', '.join(workspaces)}"
+    return "no compute shown here"
+
+
+def _compute_json(compute: ComputeState, principals: dict[str | None, ComputeState]) -> dict:
+    principal = next((p for p, c in principals.items() if c == compute), None)
+    return {
+        "id": compute.id.raw,
+        "name": compute.name,
+        "workspace": compute.workspace_id.raw,
+        "cluster": compute.cluster_id.raw if compute.cluster_id else None,
+        "state": compute.provisioning_state,
+        "namespace": compute.namespace,
+        "identity_type": compute.identity_type.value if compute.identity_type else None,
+        "identity": compute.user_assigned_identity.raw if compute.user_assigned_identity else None,
+        "principal_id": principal,
+    }
+
+
+def _cluster_json(target: Target, cluster: ResourceId) -> dict[str, Any]:
+    view = target.app.services.ledger.view(cluster)
+    return {
+        "cluster": cluster.raw,
+        "announced": [
+            {"type": e.get("type"), "id": e.get("id"), "active": e.get("active", True)}
+            | {k: e[k] for k in ("compute", "workspace", "refused") if k in e}
+            for e in view.announced.values()
+        ],
+        "last_outcome": view.last_outcome,
+    }
+
+
+def describe(report: dict[str, Any]) -> str:
+    """What autoattach keeps, for people (--output table)."""
+    out = [f"Computes autoattach attached ({len(report['computes'])}):"]
+    for c in report["computes"]:
+        identity = c["identity_type"] or "no"
+        if c["identity"]:
+            identity += f" {c['identity'].rsplit('/', 1)[-1]}"
+        cluster = (c["cluster"] or "?").rsplit("/", 1)[-1]
+        out.append(
+            f"  {c['name']} in {c['workspace'].rsplit('/', 1)[-1]}: {c['state']}, cluster "
+            f"{cluster}, namespace {c['namespace']}, {identity} identity "
+            f"(principal {c['principal_id'] or 'unknown'})"
+        )
+    out.append(f"Role assignments autoattach made ({len(report['grants'])}):")
+    for g in report["grants"]:
+        out.append(f"  {g['role']} on {g['scope'].rsplit('/', 1)[-1]} to {g['principal_id']}")
+        out.append(f"      for {g['for']}")
+    out.append(f"Clusters ({len(report['clusters'])}):")
+    for c in report["clusters"]:
+        out.append(f"  {c['cluster'].rsplit('/', 1)[-1]}  {c['cluster']}")
+        last = c["last_outcome"]
+        if last is None:
+            out.append("      last outcome: none recorded")
+        else:
+            why = last.get("reason") or last.get("summary") or ""
+            out.append(
+                f"      last outcome: {last.get('outcome')} at {last.get('at')} (event "
+                f"{last.get('event_id')}): {why}"
+            )
+        active = [a for a in c["announced"] if a["active"]]
+        told = ", ".join(sorted({str(a["type"]).removeprefix("Autoattach.") for a in active}))
+        out.append(f"      announced, still current: {told or 'nothing'}")
+    return "\n".join(out)

@@ -1,0 +1,204 @@
+"""Where ``autoattach plan``, ``status`` and ``reconcile`` look: Azure, or a sandbox world.
+
+In Azure: the app's own settings from the environment (shared.settings: ATTACH_POLICY_FILE or
+ATTACH_POLICY, NOTIFICATION_TOPIC_ENDPOINT, ...), signed in with DefaultAzureCredential (your
+Azure CLI login, or the environment), wired exactly as the Functions app is (shared.wiring).
+
+In the sandbox (``--world FILE`` or ``--demo``): the local Azure double starts with that world and
+the app is wired to it, without delivering the world's events, unless ``--run-events`` asks to
+deliver them first (as ``autoattach sandbox`` would, quietly). Nothing calls Azure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shared.decisions.arm_id import (
+    CONNECTED_CLUSTER,
+    MANAGED_CLUSTER,
+    InvalidResourceId,
+    ResourceId,
+)
+from shared.decisions.policy import PolicyError
+from shared.settings import Settings, SettingsError
+from shared.wiring import App, build_app
+
+if TYPE_CHECKING:
+    from sandbox.runner import Sandbox
+
+WHERE_HELP = """\
+Where: in Azure by default, with the app's settings from the environment (the same names the
+Function App reads: ATTACH_POLICY_FILE or ATTACH_POLICY, ATTACH_TAG_KEY, SERVICEBUS_CONNECTION__
+fullyQualifiedNamespace, NOTIFICATION_TOPIC_ENDPOINT, AzureWebJobsStorage__blobServiceUri, ...;
+see docs/deploy.md), signed in with DefaultAzureCredential (e.g. `az login`). With --world FILE
+(or --demo) against the local Azure double instead: nothing calls Azure."""
+
+
+class WrongInput(ValueError):
+    """Input the command cannot use; the message names the option, file, setting or id."""
+
+
+@dataclass
+class Target:
+    """The app wired to Azure or to a sandbox (then ``sandbox`` is the running double)."""
+
+    app: App
+    sandbox: Sandbox | None = None
+
+    def reset_counts(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.arm.reset_counts()
+
+    def arm_counts(self) -> dict[str, int] | None:
+        """ARM requests since the last reset (sandbox only): reads, polls, writes."""
+        if self.sandbox is None:
+            return None
+        counts = self.sandbox.arm.split_counts
+        return {k: counts[k] for k in ("reads", "polls", "writes")}
+
+
+def add_where(parser: argparse.ArgumentParser) -> None:
+    """The options choosing Azure or a sandbox world."""
+    world = parser.add_mutually_exclusive_group()
+    world.add_argument(
+        "--world",
+        type=Path,
+        metavar="FILE",
+        help="run against the local Azure double started with this world file (Azure state plus "
+        "the attach policy; docs/sandbox.md) instead of Azure",
+    )
+    world.add_argument(
+        "--demo", action="store_true", help="run against the sandbox's built-in demo world"
+    )
+    parser.add_argument(
+        "--run-events",
+        action="store_true",
+        help="with --world/--demo: first deliver the world's events (the demo's, or a write event "
+        "per cluster and extension), as `autoattach sandbox` does, quietly; then look",
+    )
+    parser.add_argument(
+        "--events",
+        type=Path,
+        metavar="FILE",
+        help="with --world/--demo: deliver this event stream first (implies --run-events)",
+    )
+
+
+def add_cluster(parser: argparse.ArgumentParser) -> None:
+    """The required ``--cluster ID`` of the commands about one cluster."""
+    parser.add_argument(
+        "--cluster",
+        required=True,
+        metavar="ID",
+        help="the AKS or Arc cluster's resource id (/subscriptions/.../managedClusters/NAME)",
+    )
+
+
+def in_sandbox(args: argparse.Namespace) -> bool:
+    return args.world is not None or bool(args.demo)
+
+
+def cluster_id(text: str, option: str = "--cluster") -> ResourceId:
+    """An AKS or Arc cluster's ARM id, or WrongInput naming it."""
+    try:
+        parsed = ResourceId.parse(text)
+        kind = parsed.resource_type
+    except InvalidResourceId as error:
+        raise WrongInput(f"{option} {text!r}: not an ARM resource id ({error})") from None
+    if kind not in (MANAGED_CLUSTER, CONNECTED_CLUSTER):
+        raise WrongInput(
+            f"{option} {text}: not a cluster (expected a {MANAGED_CLUSTER} or "
+            f"{CONNECTED_CLUSTER} resource id)"
+        )
+    return parsed
+
+
+@contextmanager
+def opened(args: argparse.Namespace) -> Iterator[Target]:
+    """The app, wired where the arguments say; WrongInput for a file or setting it cannot use."""
+    if in_sandbox(args):
+        with _sandbox(args) as target:
+            yield target
+        return
+    if args.run_events or args.events is not None:
+        raise WrongInput("--run-events and --events need --world FILE or --demo (the sandbox)")
+    from azure.identity import DefaultAzureCredential
+
+    try:
+        settings = Settings.from_environment()
+        credential = DefaultAzureCredential(managed_identity_client_id=settings.client_id)
+        app = build_app(settings, credential)
+    except (SettingsError, PolicyError) as error:
+        raise WrongInput(f"{error} (the app's settings, read from the environment)") from None
+    yield Target(app)
+
+
+@contextmanager
+def _sandbox(args: argparse.Namespace) -> Iterator[Target]:
+    from sandbox.runner import Sandbox
+    from sandbox.scenario import (
+        Scenario,
+        ScenarioError,
+        events_for_world,
+        parse_steps,
+        read_json,
+        split_world_file,
+    )
+    from sandbox.world import WorldError
+
+    try:
+        document, where = _world_document(args)
+        world, policy, tag_key = split_world_file(document, where)
+        steps: tuple[Any, ...] = ()
+        if args.events is not None:
+            steps = parse_steps(read_json(args.events, "events file"), str(args.events))
+        elif args.run_events and args.world is None:
+            text = resources.files("sandbox").joinpath("demo_events.json").read_text()
+            steps = parse_steps(json.loads(text), "built-in demo events")
+        elif args.run_events:
+            steps = parse_steps(events_for_world(world), "generated events")
+        scenario = Scenario(world=world, policy=policy, steps=steps, tag_key=tag_key)
+        sandbox = Sandbox(scenario)
+    except (ScenarioError, WorldError) as error:
+        raise WrongInput(str(error)) from None
+    try:
+        entered = sandbox.__enter__()
+    except (PolicyError, SettingsError) as error:
+        sandbox.__exit__(None, None, None)
+        raise WrongInput(f"{where}: {error}") from None
+    try:
+        if steps:
+            entered.run_pass(0)
+        target = Target(entered.app, entered)
+        target.reset_counts()
+        yield target
+    finally:
+        sandbox.__exit__(*sys.exc_info())
+
+
+def _world_document(args: argparse.Namespace) -> tuple[Any, str]:
+    from sandbox.scenario import read_json
+
+    if args.world is None:
+        text = resources.files("sandbox").joinpath("demo_world.json").read_text()
+        return json.loads(text), "built-in demo world"
+    return read_json(args.world, "world file"), str(args.world)
+
+
+def print_counts(target: Target, out: Any = None) -> None:
+    """In the sandbox: the ARM requests the command made (its events' excluded)."""
+    counts = target.arm_counts()
+    if counts is not None:
+        print(
+            f"ARM requests (sandbox): {counts['reads']} reads, {counts['polls']} polls, "
+            f"{counts['writes']} writes",
+            file=out or sys.stdout,
+        )

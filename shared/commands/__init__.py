@@ -1,2 +1,0 @@
-"""The ``autoattach`` subcommands other than ``sandbox``: one module each, with ``register`` (adds
-its parser) and ``run`` (does the work, returns the exit code). ``shared.cli`` lists them."""

@@ -1,0 +1,614 @@
+"""The attach policy: which workspaces each cluster may join, and how.
+
+A tag on a cluster only asks; the policy decides. Loaded once at start from JSON, by the
+Functions app and by ``autoattach policy validate`` alike: first against the published JSON
+Schema (shared/schemas/attach-policy.schema.json; unknown keys are refused), then the checks
+below. Every error names the entry and the field at fault.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from shared.decisions.arm_id import (
+    CONNECTED_CLUSTER,
+    MANAGED_CLUSTER,
+    WORKSPACE,
+    InvalidResourceId,
+    ResourceId,
+)
+from shared.decisions.errors import PermanentError
+from shared.decisions.model import (
+    AdoptionPolicy,
+    Attachment,
+    ComputeIdentity,
+    ExtensionPolicy,
+    IdentityType,
+    NamespaceRoute,
+    StorageAccess,
+    WhenExtensionMissing,
+)
+
+COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{2,23}$")
+NAMESPACE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+NAMESPACE_LITERAL = re.compile(r"^[a-z0-9-]*$")
+DEFAULT_COMPUTE_NAME = "{cluster}"
+DEFAULT_NAMESPACE = "azureml"
+SCHEMA_FILE = "schemas/attach-policy.schema.json"  # inside the ``shared`` package
+# Key Vault secret names: 1-127 of 0-9, a-z, A-Z and '-'.
+SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+CLUSTER_PLACEHOLDER = "{cluster}"
+
+
+class PolicyError(ValueError):
+    """The attach policy document is invalid; each problem says where (the JSON path) and why,
+    and ``source`` (a file, or the app setting) where the document came from."""
+
+    def __init__(self, *problems: str, source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__("\n".join(prefix + problem for problem in problems))
+
+
+@dataclass(frozen=True)
+class ComputeTemplate:
+    name: str
+    namespace: str
+    identity: ComputeIdentity
+
+
+@dataclass(frozen=True)
+class WorkspaceRule:
+    workspace_id: ResourceId
+    cluster_scopes: tuple[ResourceId, ...]
+    storage_access: StorageAccess
+    computes: tuple[ComputeTemplate, ...]
+
+    def allows(self, cluster_id: ResourceId) -> bool:
+        return any(cluster_id.is_within(scope) for scope in self.cluster_scopes)
+
+    def matches(self, tag_entry: str) -> bool:
+        entry = tag_entry.strip().lower()
+        return entry in (self.workspace_id.key, self.workspace_id.name.lower())
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How autoattach reaches clusters under a scope (Arc, and AKS without Azure RBAC)."""
+
+    scope: ResourceId
+    kubeconfig_secret: str | None
+
+
+@dataclass(frozen=True)
+class NamespacePolicy:
+    """How ARM managed namespaces are made. autoattach never deletes a namespace, so the
+    managed namespace's ``deletePolicy`` is always ``Keep`` and is not a setting."""
+
+    adoption_policy: AdoptionPolicy = AdoptionPolicy.IF_IDENTICAL
+
+
+@dataclass(frozen=True)
+class AttachPolicy:
+    workspaces: tuple[WorkspaceRule, ...]
+    cluster_access: tuple[ClusterAccess, ...] = ()
+    extension: ExtensionPolicy = field(default_factory=ExtensionPolicy)
+    namespaces: NamespacePolicy = field(default_factory=NamespacePolicy)
+
+    @classmethod
+    def from_json(cls, text: str, source: str | None = None) -> AttachPolicy:
+        """Parse and check a policy document; ``source`` names it in errors (a file name, or
+        the app setting it came from)."""
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise PolicyError(
+                f"attach policy is not JSON: {error.msg} at line {error.lineno} "
+                f"column {error.colno}",
+                source=source,
+            ) from None
+        return cls.from_dict(document, source)
+
+    @classmethod
+    def from_dict(cls, document: Any, source: str | None = None) -> AttachPolicy:
+        """The one way a policy is loaded: the JSON Schema first (every problem, each with its
+        path), then the semantic checks (the first problem)."""
+        problems = schema_problems(document)
+        if problems:
+            raise PolicyError(*problems, source=source)
+        try:
+            return cls._checked(document)
+        except PolicyError as error:
+            raise PolicyError(*error.problems, source=source) from None
+
+    @classmethod
+    def _checked(cls, document: Any) -> AttachPolicy:
+        if not isinstance(document, dict) or not isinstance(document.get("workspaces"), list):
+            raise PolicyError("attach policy must be an object with a 'workspaces' list")
+        rules = tuple(
+            _workspace_rule(entry, f"workspaces[{index}]")
+            for index, entry in enumerate(document["workspaces"])
+        )
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.workspace_id.key in seen:
+                raise PolicyError(f"workspace {rule.workspace_id} appears twice in the policy")
+            seen.add(rule.workspace_id.key)
+        access_doc = document.get("clusters", [])
+        if not isinstance(access_doc, list):
+            raise PolicyError("'clusters' must be a list of {scope, kubeconfig_secret} entries")
+        access = tuple(_cluster_access(e, f"clusters[{i}]") for i, e in enumerate(access_doc))
+        return cls(
+            rules,
+            access,
+            _extension_policy(document.get("extension", {})),
+            namespaces=_namespace_policy(document.get("namespaces", {})),
+        )
+
+    def rule_for(self, workspace_id: ResourceId) -> WorkspaceRule | None:
+        return next((r for r in self.workspaces if r.workspace_id == workspace_id), None)
+
+    def workspaces_for(self, cluster_id: ResourceId) -> tuple[ResourceId, ...]:
+        """Every workspace this cluster may join: where autoattach may have attached it."""
+        return tuple(r.workspace_id for r in self.workspaces if r.allows(cluster_id))
+
+    def namespace_route(self, cluster_id: ResourceId, azure_rbac: bool) -> NamespaceRoute | None:
+        """ARM managed namespaces where Azure RBAC allows, else the Kubernetes API with the
+        most specific kubeconfig the policy names; None when there is no way in."""
+        matches = [a for a in self.cluster_access if cluster_id.is_within(a.scope)]
+        best = max(matches, key=lambda a: len(a.scope.key), default=None)
+        if best is not None and best.kubeconfig_secret:
+            return NamespaceRoute(
+                "kubernetes", render_kubeconfig_secret(best.kubeconfig_secret, cluster_id)
+            )
+        if azure_rbac and cluster_id.resource_type == MANAGED_CLUSTER:
+            return NamespaceRoute("arm", adoption_policy=self.namespaces.adoption_policy)
+        return None
+
+
+@dataclass(frozen=True)
+class TagDecision:
+    """What a cluster's tag asked for, split into what the policy allows and what it refuses.
+
+    ``refused`` holds the refused tag entries, ``reasons`` why each was refused (in the same
+    order), and ``tag_key`` the tag they were read from."""
+
+    attachments: tuple[Attachment, ...]
+    refused: tuple[str, ...]
+    reasons: tuple[str, ...] = ()
+    tag_key: str = ""
+
+    @property
+    def refusals(self) -> tuple[tuple[str, str], ...]:
+        """(entry, reason) for each refused entry."""
+        reasons = self.reasons + ("not allowed by the attach policy",) * len(self.refused)
+        return tuple(zip(self.refused, reasons, strict=False))
+
+
+def decide_attachments(
+    cluster_id: ResourceId, tags: dict[str, str], tag_key: str, policy: AttachPolicy
+) -> TagDecision:
+    """Pure: the attachments the policy grants this cluster for the workspaces its tag names."""
+    value = next((v for k, v in tags.items() if k.lower() == tag_key.lower()), None)
+    if value is None:
+        return TagDecision((), ())
+    attachments: list[Attachment] = []
+    refused: list[str] = []
+    reasons: list[str] = []
+    for entry in dict.fromkeys(e.strip() for e in value.split(",") if e.strip()):
+        candidates = [r for r in policy.workspaces if r.matches(entry) and r.allows(cluster_id)]
+        if len(candidates) != 1:
+            refused.append(entry)
+            reasons.append(refusal_reason(entry, cluster_id, policy))
+            continue
+        rule = candidates[0]
+        for template in rule.computes:
+            attachments.append(
+                Attachment(
+                    workspace_id=rule.workspace_id,
+                    compute_name=render_compute_name(template.name, cluster_id, rule),
+                    namespace=render_namespace(template.namespace, cluster_id, rule),
+                    identity=template.identity,
+                    storage_access=rule.storage_access,
+                )
+            )
+    return TagDecision(
+        tuple(dict.fromkeys(attachments)), tuple(refused), tuple(reasons), tag_key=tag_key
+    )
+
+
+def refusal_reason(entry: str, cluster_id: ResourceId, policy: AttachPolicy) -> str:
+    """Pure: why the policy grants this cluster nothing for a tag entry (the entry is refused)."""
+    named = [r for r in policy.workspaces if r.matches(entry)]
+    allowed = [r for r in named if r.allows(cluster_id)]
+    if not named:
+        return (
+            f"no workspace in the attach policy is named {entry!r} (give a workspace's name or "
+            "its full resource id, as the policy lists it)"
+        )
+    if not allowed:
+        names = ", ".join(r.workspace_id.raw for r in named)
+        return (
+            f"the attach policy does not let cluster {cluster_id.name} join {names}: the "
+            "cluster is outside the workspace's allowed cluster scopes"
+        )
+    names = ", ".join(r.workspace_id.raw for r in allowed)
+    return (
+        f"{entry!r} names {len(allowed)} workspaces this cluster may join ({names}); tag the "
+        "workspace's full resource id instead"
+    )
+
+
+def render_compute_name(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
+    """Fill the template; shorten deterministically to Azure ML's 24-character limit."""
+    name = re.sub(r"[^a-zA-Z0-9-]", "-", _fill(template, cluster_id, rule)).strip("-")
+    if not name or not name[0].isalpha():
+        name = "k8s-" + name
+    if len(name) > 24:
+        digest = hashlib.sha256(name.lower().encode()).hexdigest()[:6]
+        name = name[:17].rstrip("-") + "-" + digest
+    if len(name) < 3:
+        name = (name + "-k8s")[:24]
+    return name
+
+
+def render_namespace(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
+    """Fill the template and make it an RFC 1123 label: lower-case, every character other than
+    a-z, 0-9 and '-' becomes '-', no '-' at either end, at most 63 characters (a longer name is
+    cut and suffixed with 6 hex of its hash, so two long names stay apart)."""
+    filled = _fill(template, cluster_id, rule).lower()
+    name = re.sub(r"[^a-z0-9-]", "-", filled).strip("-")
+    if len(name) > 63:
+        digest = hashlib.sha256(filled.encode()).hexdigest()[:6]
+        name = name[:56].rstrip("-") + "-" + digest
+    return name
+
+
+def render_kubeconfig_secret(template: str, cluster_id: ResourceId) -> str:
+    """The kubeconfig secret URI for one cluster: ``{cluster}`` in the secret name becomes the
+    cluster's name as it is. A name Key Vault cannot hold (only 0-9, a-z, A-Z and '-', at most
+    127 characters; AKS names may hold '_') is refused rather than altered, so two clusters
+    never end up sharing one secret."""
+    if CLUSTER_PLACEHOLDER not in template:
+        return template
+    rendered = template.replace(CLUSTER_PLACEHOLDER, cluster_id.name)
+    name = _secret_name(rendered)
+    if not SECRET_NAME.match(name):
+        raise PermanentError(
+            f"kubeconfig secret {template} cannot be named for cluster {cluster_id.name}: "
+            f"{name!r} is not a Key Vault secret name (1-127 of 0-9, a-z, A-Z and '-'); "
+            "give the cluster its own entry in the policy's 'clusters' section, with its id as "
+            "the scope and a secret name of its own",
+            reason="KubeconfigSecretNameInvalid",
+        )
+    return rendered
+
+
+def _fill(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
+    return template.format(cluster=cluster_id.name, workspace=rule.workspace_id.name)
+
+
+def _secret_name(uri: str) -> str:
+    return uri.split("/secrets/", 1)[1].split("/", 1)[0] if "/secrets/" in uri else ""
+
+
+def _is_one_cluster(scope: ResourceId) -> bool:
+    try:
+        return scope.resource_type in (MANAGED_CLUSTER, CONNECTED_CLUSTER)
+    except InvalidResourceId:  # a subscription or resource group: no provider
+        return False
+
+
+def _cluster_access(entry: Any, where: str) -> ClusterAccess:
+    if not isinstance(entry, dict):
+        raise PolicyError(f"{where} must be an object")
+    scope = _resource_id(entry.get("scope"), f"{where}.scope")
+    secret = entry.get("kubeconfig_secret")
+    if secret is None:
+        return ClusterAccess(scope, None)
+    at = f"{where}.kubeconfig_secret"
+    if not isinstance(secret, str) or not secret.startswith("https://") or not _secret_name(secret):
+        raise PolicyError(
+            f"{at} must be a Key Vault secret URI "
+            "(https://<vault>.vault.azure.net/secrets/<name>, {cluster} allowed in <name>)"
+        )
+    unknown = sorted(set(re.findall(r"\{[^}]*\}", secret)) - {CLUSTER_PLACEHOLDER})
+    if unknown:
+        raise PolicyError(
+            f"{at}: unknown placeholder(s) {', '.join(unknown)}; only {{cluster}} (the "
+            "cluster's name) is filled in"
+        )
+    name = _secret_name(secret)
+    if secret.count(CLUSTER_PLACEHOLDER) != name.count(CLUSTER_PLACEHOLDER):
+        raise PolicyError(f"{at}: {{cluster}} may only appear in the secret's name")
+    literal = name.replace(CLUSTER_PLACEHOLDER, "")
+    if not re.fullmatch(r"[0-9A-Za-z-]*", literal) or len(literal) > 126:
+        raise PolicyError(
+            f"{at}: secret name {name!r} is not a Key Vault secret name: 1-127 of 0-9, a-z, "
+            "A-Z and '-' (outside {cluster})"
+        )
+    if CLUSTER_PLACEHOLDER in name and secret.split("/secrets/", 1)[1].strip("/").count("/"):
+        raise PolicyError(
+            f"{at}: a version cannot be pinned with {{cluster}} (each cluster's secret has "
+            "versions of its own); leave it out and the latest version is read"
+        )
+    if CLUSTER_PLACEHOLDER not in name and not _is_one_cluster(scope):
+        raise PolicyError(
+            f"{at} names one secret for every cluster under {scope}, which can hold more than "
+            "one cluster: each would be reached with the same kubeconfig, so one cluster's "
+            "namespaces would be made on another. Put {cluster} in the secret name (e.g. "
+            ".../secrets/kubeconfig-{cluster}: one secret per cluster, named after it), or make "
+            "the scope a single cluster's id"
+        )
+    return ClusterAccess(scope, secret)
+
+
+def _extension_policy(entry: Any) -> ExtensionPolicy:
+    if not isinstance(entry, dict):
+        raise PolicyError("'extension' must be an object")
+    default = ExtensionPolicy()
+    try:
+        when_missing = WhenExtensionMissing(entry.get("when_missing", default.when_missing.value))
+    except ValueError:
+        raise PolicyError(
+            f"extension.when_missing must be 'wait' or 'install', got {entry.get('when_missing')!r}"
+        ) from None
+    settings = entry.get("settings", dict(default.settings))
+    if not isinstance(settings, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | bool | int) for k, v in settings.items()
+    ):
+        raise PolicyError("extension.settings must map setting names to strings")
+    name = entry.get("name", default.name)
+    if not isinstance(name, str) or not NAMESPACE_NAME.match(name):
+        raise PolicyError(f"extension.name {name!r} is not a valid extension name")
+    return ExtensionPolicy(
+        when_missing=when_missing,
+        name=name,
+        release_train=str(entry.get("release_train", default.release_train)),
+        settings=tuple(
+            (k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in settings.items()
+        ),
+    )
+
+
+def _workspace_rule(entry: Any, where: str) -> WorkspaceRule:
+    if not isinstance(entry, dict):
+        raise PolicyError(f"{where} must be an object")
+    workspace_id = _resource_id(entry.get("workspace"), f"{where}.workspace")
+    if workspace_id.resource_type != WORKSPACE:
+        raise PolicyError(f"{where}.workspace is not an Azure ML workspace id: {workspace_id}")
+    scopes = entry.get("clusters")
+    if not isinstance(scopes, list) or not scopes:
+        raise PolicyError(
+            f"{where}.clusters must list the scopes (subscription, resource group or cluster ids) "
+            "whose clusters may join this workspace"
+        )
+    access = entry.get("storage_access", StorageAccess.READ.value)
+    try:
+        storage_access = StorageAccess(access)
+    except ValueError:
+        raise PolicyError(
+            f"{where}.storage_access must be 'read' or 'read-write', got {access!r}"
+        ) from None
+    computes_doc = entry.get("computes", [{}])
+    if not isinstance(computes_doc, list) or not computes_doc:
+        raise PolicyError(f"{where}.computes must be a non-empty list")
+    rule = WorkspaceRule(
+        workspace_id=workspace_id,
+        cluster_scopes=tuple(
+            _cluster_scope(s, workspace_id, f"{where}.clusters[{i}]") for i, s in enumerate(scopes)
+        ),
+        storage_access=storage_access,
+        computes=tuple(
+            _compute_template(c, f"{where}.computes[{i}]") for i, c in enumerate(computes_doc)
+        ),
+    )
+    _check_templates(rule, where)
+    return rule
+
+
+def _cluster_scope(value: Any, workspace_id: ResourceId, where: str) -> ResourceId:
+    """A scope whose clusters may join the workspace: Azure ML attaches only clusters of the
+    workspace's own subscription, so a scope in another one could never be honoured."""
+    scope = _resource_id(value, where)
+    if scope.subscription.lower() != workspace_id.subscription.lower():
+        raise PolicyError(
+            f"{where} is in subscription {scope.subscription}, but workspace "
+            f"{workspace_id.name} is in {workspace_id.subscription}: Azure ML attaches only "
+            "clusters in the workspace's subscription"
+        )
+    return scope
+
+
+def _compute_template(entry: Any, where: str) -> ComputeTemplate:
+    if not isinstance(entry, dict):
+        raise PolicyError(f"{where} must be an object")
+    identity_doc = entry.get("identity", {"type": IdentityType.SYSTEM_ASSIGNED.value})
+    if isinstance(identity_doc, str):
+        identity_doc = {"type": identity_doc}
+    if not isinstance(identity_doc, dict):
+        raise PolicyError(f"{where}.identity must be an object")
+    try:
+        identity_type = IdentityType(str(identity_doc.get("type")))
+    except ValueError:
+        raise PolicyError(
+            f"{where}.identity.type must be 'system_assigned' or 'user_assigned', "
+            f"got {identity_doc.get('type')!r}"
+        ) from None
+    resource_id = None
+    if identity_type is IdentityType.USER_ASSIGNED:
+        resource_id = _resource_id(identity_doc.get("resource_id"), f"{where}.identity.resource_id")
+    return ComputeTemplate(
+        name=_template(entry.get("name", DEFAULT_COMPUTE_NAME), f"{where}.name"),
+        namespace=_template(entry.get("namespace", DEFAULT_NAMESPACE), f"{where}.namespace"),
+        identity=ComputeIdentity(identity_type, resource_id),
+    )
+
+
+def _check_templates(rule: WorkspaceRule, where: str) -> None:
+    sample = ResourceId.parse(
+        "/subscriptions/0/resourceGroups/rg/providers/Microsoft.ContainerService/"
+        "managedClusters/cluster"
+    )
+    for index, template in enumerate(rule.computes):
+        try:
+            namespace = render_namespace(template.namespace, sample, rule)
+            render_compute_name(template.name, sample, rule)
+        except (KeyError, IndexError, ValueError) as error:
+            raise PolicyError(
+                f"{where}.computes[{index}]: unknown placeholder {error}; "
+                "use {cluster} and {workspace}"
+            ) from None
+        _check_namespace_template(template.namespace, namespace, f"{where}.computes[{index}]")
+
+
+def _check_namespace_template(template: str, sample: str, where: str) -> None:
+    """Placeholder values (cluster and workspace names) are made valid when rendered; the text
+    the policy author typed must already be valid, and must leave a name for every cluster."""
+    literal = re.sub(r"\{(cluster|workspace)\}", "", template)
+    if not NAMESPACE_LITERAL.match(literal) or not NAMESPACE_NAME.match(sample):
+        raise PolicyError(
+            f"{where}.namespace {template!r} is not a Kubernetes namespace name template: its "
+            "text outside {cluster} and {workspace} must be lowercase letters, digits and '-', "
+            "and it must render to a name (at most 63 characters)"
+        )
+
+
+def _namespace_policy(entry: Any) -> NamespacePolicy:
+    if not isinstance(entry, dict):
+        raise PolicyError("'namespaces' must be an object with an 'adoption_policy'")
+    value = entry.get("adoption_policy", NamespacePolicy.adoption_policy.value)
+    try:
+        adoption = AdoptionPolicy(value)
+    except ValueError:
+        raise PolicyError(
+            f"namespaces.adoption_policy must be one of "
+            f"{', '.join(p.value for p in AdoptionPolicy)}, got {value!r}"
+        ) from None
+    if entry.get("delete_policy", "Keep") != "Keep":
+        raise PolicyError(
+            "namespaces.delete_policy can only be 'Keep': autoattach never deletes a namespace"
+        )
+    return NamespacePolicy(adoption)
+
+
+def _template(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PolicyError(f"{where} must be a non-empty string")
+    return value.strip()
+
+
+def _resource_id(value: Any, where: str) -> ResourceId:
+    try:
+        return ResourceId.parse(value)
+    except InvalidResourceId as error:
+        raise PolicyError(f"{where}: {error}") from None
+
+
+# -- the JSON Schema ---------------------------------------------------------------------------
+
+
+@functools.cache
+def policy_schema() -> dict[str, Any]:
+    """The published JSON Schema (draft 2020-12) of the attach policy, shipped in the package."""
+    text = resources.files("shared").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    schema = policy_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def schema_problems(document: Any) -> tuple[str, ...]:
+    """Every way ``document`` breaks the schema, each as ``<JSON path>: <what is wrong>``, in
+    document order; empty when it fits."""
+    errors = sorted(_validator().iter_errors(document), key=_document_order)
+    problems: list[str] = []
+    for error in errors:
+        problems.extend(_describe(error))
+    return tuple(dict.fromkeys(problems))
+
+
+def _document_order(error: ValidationError) -> list[tuple[int, int, str]]:
+    return [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in error.absolute_path]
+
+
+def json_path(path: Any) -> str:
+    """``workspaces[0].storage_access`` for the path ("workspaces", 0, "storage_access")."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _describe(error: ValidationError) -> list[str]:
+    path = list(error.absolute_path)
+    where = json_path(path) or "the policy"
+    instance = error.instance
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = sorted(error.schema.get("properties", {}))
+        problems = []
+        for key in sorted(set(instance) - set(known)):
+            guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+            problems.append(
+                f"{json_path([*path, key])}: unknown key{hint}; known here: {', '.join(known)}"
+            )
+        return problems
+    if kind == "required" and isinstance(instance, dict):
+        return [
+            f"{json_path([*path, key])} is required"
+            for key in error.validator_value
+            if key not in instance
+        ]
+    if kind == "enum":
+        choices = [repr(v) for v in error.validator_value]
+        allowed = (
+            choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
+        )
+        why = f" ({error.schema['description']})" if len(choices) == 1 else ""
+        return [f"{where} must be {allowed}, got {instance!r}{why}"]
+    if kind == "type":
+        wanted = error.validator_value
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        return [
+            f"{where} must be {' or '.join(_ARTICLES[t] for t in wanted)}, got {_kind(instance)}"
+        ]
+    if kind in ("minItems", "minLength"):
+        return [f"{where} must not be empty"]
+    return [f"{where}: {error.message}"]
+
+
+_ARTICLES = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+    "null": "null",
+}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if value is None:
+        return "null"
+    names = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}
+    return f"{names.get(type(value), type(value).__name__)} {json.dumps(value)[:40]}"

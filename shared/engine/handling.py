@@ -1,0 +1,199 @@
+"""From one queue message to one outcome: complete, re-check later, or dead-letter.
+
+This is everything a Service Bus trigger does, minus the settling, so it is tested without the
+Functions host. Transient failures and "not ready yet" never throw: they become re-checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shared.decisions.errors import AutoattachError, ClusterBusy, TransientError
+from shared.decisions.events import (
+    RECONCILE_REQUEST_TYPE,
+    SWEEP_REQUEST_TYPE,
+    ClusterSignal,
+    IgnoredEvent,
+    MalformedEvent,
+    parse_message,
+)
+from shared.engine.reconcile import reconcile
+from shared.ports import Services
+
+log = logging.getLogger("autoattach.handling")
+
+MAX_RECHECKS = 60
+# A sweep request's chain: short enough to end before the next sweep (every 15 minutes by
+# default): 4 x 60 s waiting, at most 60+120+240+480 s of transient backoff.
+SWEEP_MAX_RECHECKS = 4
+MAX_BACKOFF_SECONDS = 900.0
+RETRY_AFTER_JITTER = 0.2
+
+
+@dataclass(frozen=True)
+class Completed:
+    summary: str
+
+
+@dataclass(frozen=True)
+class RecheckLater:
+    reason: str
+    delay_seconds: float
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    reason: str
+    description: str
+
+
+Outcome = Completed | RecheckLater | DeadLetter
+
+
+def handle_message(
+    body: bytes, *, attempt: int, services: Services, recheck_delay_seconds: float
+) -> Outcome:
+    """Decide what becomes of one message. ``attempt`` counts earlier re-checks of this event."""
+    try:
+        parsed = parse_message(body)
+    except MalformedEvent as error:
+        return DeadLetter(error.reason, str(error))
+    if isinstance(parsed, IgnoredEvent):
+        return Completed(f"ignored: {parsed.reason}")
+    return _capped(parsed, attempt, _converge(parsed, attempt, services, recheck_delay_seconds))
+
+
+def _capped(parsed: ClusterSignal, attempt: int, outcome: Outcome) -> Outcome:
+    if (
+        isinstance(outcome, RecheckLater)
+        and parsed.operation == SWEEP_REQUEST_TYPE
+        and attempt >= SWEEP_MAX_RECHECKS
+    ):
+        # A sweep's chain ends before the next sweep starts one, so sweeps never stack chains
+        # on a cluster that waits, and never dead-letter it (docs/decisions.md).
+        return Completed(f"{outcome.reason}; the next sweep looks again")
+    return outcome
+
+
+def _converge(
+    parsed: ClusterSignal, attempt: int, services: Services, recheck_delay_seconds: float
+) -> Outcome:
+    try:
+        # One handler per cluster at a time, across threads and instances; lost mid-run, the
+        # ledger's writes fail as transient and the cluster is re-checked.
+        with services.ledger.lease(parsed.cluster_id):
+            outcome = _capped(
+                parsed, attempt, _reconciled(parsed, attempt, services, recheck_delay_seconds)
+            )
+            remember_outcome(services, parsed, attempt, outcome)
+            return outcome
+    except AutoattachError as error:  # the lease: busy, lost, or storage refusing
+        return _outcome_of(error, attempt, recheck_delay_seconds)
+
+
+def _outcome_of(error: AutoattachError, attempt: int, recheck_delay_seconds: float) -> Outcome:
+    """A typed failure's outcome: busy looks again soon and never gives up; transient is
+    retried with backoff up to the re-check limit; permanent is dead-lettered."""
+    if isinstance(error, ClusterBusy):
+        # Another handler is converging this cluster right now.
+        return RecheckLater(f"{error.reason}: {error}", busy_delay(error.retry_after))
+    if isinstance(error, TransientError):
+        delay = backoff(attempt, recheck_delay_seconds, error.retry_after)
+        return _recheck_or_give_up(attempt, f"{error.reason}: {error}", delay)
+    return DeadLetter(error.reason, str(error))
+
+
+def _reconciled(
+    parsed: ClusterSignal, attempt: int, services: Services, recheck_delay_seconds: float
+) -> Outcome:
+    """The outcome of reconciling the cluster (its lease held)."""
+    try:
+        # a sweep or a person's request reads everything: drift is found there
+        discover = parsed.operation in (SWEEP_REQUEST_TYPE, RECONCILE_REQUEST_TYPE)
+        result = reconcile(parsed.cluster_id, services, discover=discover, continuing=attempt > 0)
+    except AutoattachError as error:
+        return _outcome_of(error, attempt, recheck_delay_seconds)
+    if result.waiting is not None:
+        # a write Azure is still carrying out said when to look again; else the usual delay
+        delay = recheck_delay_seconds
+        if result.retry_after:
+            delay = backoff(0, result.retry_after, result.retry_after)
+        return _recheck_or_give_up(attempt, result.waiting, delay)
+    if result.problems and result.only_rechecks:
+        delay = backoff(attempt, recheck_delay_seconds, result.retry_after)
+        return _recheck_or_give_up(attempt, result.summary(), delay)
+    if result.problems:
+        return DeadLetter("AttachFailed", result.summary())
+    return Completed(result.summary())
+
+
+def remember_outcome(
+    services: Services, parsed: ClusterSignal, attempt: int, outcome: Outcome
+) -> None:
+    """Keep the outcome in the cluster's ledger, for ``autoattach status``. Best effort: a
+    failure to keep it is logged and never changes the outcome."""
+    kept: dict[str, str | int]
+    if isinstance(outcome, Completed):
+        kept = {"outcome": "completed", "summary": outcome.summary}
+    elif isinstance(outcome, RecheckLater):
+        kept = {"outcome": "re-check later", "reason": outcome.reason}
+    else:
+        kept = {"outcome": "dead-lettered", "reason": outcome.reason}
+        kept["summary"] = outcome.description
+    kept |= {
+        "event_id": parsed.event_id,
+        "operation": parsed.operation,
+        "attempt": attempt,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    try:
+        services.ledger.record_outcome(parsed.cluster_id, kept)
+    except Exception as error:  # whatever it was: the record never changes the outcome
+        log.warning("cluster %s: could not keep the last outcome: %s", parsed.cluster_id, error)
+
+
+_jitter = random.Random()
+
+
+def seed_jitter(seed: int | None) -> None:
+    """Make the re-check delays reproducible (the sandbox seeds it, for repeatable runs)."""
+    _jitter.seed(seed)
+
+
+def backoff(
+    attempt: int,
+    base_seconds: float,
+    retry_after: float | None,
+    *,
+    rng: random.Random | None = None,
+) -> float:
+    """Exponential from the base, capped at 15 minutes, jittered; never sooner than Azure asked.
+
+    "Equal jitter": the delay is drawn between half and all of the exponential step, so clusters
+    throttled together come back spread out, not in lockstep. A longer Retry-After is honoured
+    and jittered upwards (up to RETRY_AFTER_JITTER more), never below what Azure asked.
+    """
+    draw = rng or _jitter
+    step = min(base_seconds * (2 ** min(attempt, 10)), MAX_BACKOFF_SECONDS)
+    delay = draw.uniform(step / 2, step)
+    if retry_after:
+        delay = max(delay, retry_after * draw.uniform(1.0, 1.0 + RETRY_AFTER_JITTER))
+    return delay
+
+
+def busy_delay(retry_after: float | None, *, rng: random.Random | None = None) -> float:
+    """Soon, spread between one and two of the busy hint, so waiting handlers do not collide."""
+    base = retry_after or 5.0
+    return (rng or _jitter).uniform(base, 2 * base)
+
+
+def _recheck_or_give_up(attempt: int, reason: str, delay: float) -> Outcome:
+    if attempt >= MAX_RECHECKS:
+        return DeadLetter(
+            "RecheckLimitReached",
+            f"still not done after {attempt} re-checks: {reason}. Replay once it is fixed.",
+        )
+    return RecheckLater(reason, delay)

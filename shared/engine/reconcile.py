@@ -1,0 +1,306 @@
+"""Reconcile one cluster: observe Azure, plan purely, apply through adapters, notify owners.
+
+Plans repeat until the plan is empty, because what a step creates (a compute's identity) is
+what the next step needs (its role assignments); between them the observation is carried
+forward from the writes' answers (shared.engine.progress), and read again only after writes whose
+outcome Azure decides (installs, detaches, revokes). Nothing here waits on Azure: when the cluster
+is not ready the result says so and the caller schedules a re-check.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from shared.adapters.notifications import Notification
+from shared.decisions import notices
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.errors import (
+    AutoattachError,
+    FailedForNow,
+    PermanentError,
+    StillRunning,
+    TransientError,
+)
+from shared.decisions.model import Attachment, ComputeState
+from shared.decisions.notices import Record
+from shared.decisions.planner import (
+    Action,
+    AttachCompute,
+    CreateNamespace,
+    DetachCompute,
+    GrantRole,
+    InstallExtension,
+    Observation,
+    Plan,
+    Problem,
+    RevokeRole,
+    plan,
+)
+from shared.decisions.policy import decide_attachments
+from shared.decisions.wording import action_words
+from shared.engine.continuation import NAMESPACE, Continuation, Pending, capture, restore
+from shared.engine.observe import Memo, observe, observe_cluster, observe_continued
+from shared.engine.progress import Applied, carried
+from shared.ports import Services
+
+log = logging.getLogger("autoattach.reconcile")
+
+MAX_ROUNDS = 6
+PREREQUISITE_HINT = (
+    "without it Azure answers attach with 'extension not installed' or 'internal server error'"
+)
+
+
+@dataclass
+class ReconcileResult:
+    cluster_id: ResourceId
+    waiting: str | None = None
+    applied: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    refused: tuple[str, ...] = ()
+    attachments: int = 0
+    notifications: list[Notification] = field(default_factory=list)
+    retry_after: float | None = None  # the longest Retry-After of a problem worth re-checking
+    settled: bool = False  # the ledger shows it converged as the tag asks: nothing was read
+
+    @property
+    def only_rechecks(self) -> bool:
+        """Every problem is one that asking Azure again may mend."""
+        return all(problem.recheck for problem in self.problems)
+
+    def summary(self) -> str:
+        if self.waiting:
+            return f"waiting: {self.waiting}"
+        if not self.applied and not self.refused and not self.problems and not self.attachments:
+            return "nothing to do: the cluster is not tagged for any workspace, or is gone"
+        parts = [f"{len(self.applied)} change(s)" if self.applied else "already converged"]
+        if self.settled:
+            parts = ["already converged, as last announced (the sweep checks for drift)"]
+        if self.refused:
+            parts.append(f"tag entries not allowed by policy: {', '.join(self.refused)}")
+        if self.problems:
+            parts.append("; ".join(p.message for p in self.problems))
+        return "; ".join(parts)
+
+
+def reconcile(
+    cluster_id: ResourceId,
+    services: Services,
+    *,
+    discover: bool = False,
+    continuing: bool = False,
+) -> ReconcileResult:
+    """Converge one cluster, then tell owners what Azure now shows and they were not yet told.
+    Raises TransientError for the caller to retry later. The caller holds the cluster's lease.
+
+    ``discover`` (the sweep) reads everything, listing every workspace of the policy; an event
+    reads what it needs, and nothing more when the cluster's ledger shows it converged as its
+    tag asks (drift since is the sweep's to find). ``continuing`` (a re-check) goes on from what
+    the last reconcile left in the ledger when it waited only for its own writes: it polls them
+    (shared.engine.continuation)."""
+    result = ReconcileResult(cluster_id)
+    run = _Run(services, result)
+    memo = Memo()
+    announced = services.ledger.announced(cluster_id)
+    kept = services.ledger.continuation(cluster_id)
+    continued = restore(kept) if kept and continuing and not discover else None
+    if continued is not None:
+        running = _still_running(continued, services, result)
+        if running:
+            return result
+        if running is None:  # one failed: read everything, Azure says what became of it
+            continued = None
+    if continued is None:
+        seen = observe_cluster(cluster_id, services)
+        result.refused = seen[1].refused
+        result.attachments = len(seen[1].attachments)
+        if not discover and notices.settled(seen[0], seen[1], announced):
+            result.settled = True
+            return result
+    observed: Observation | None = None
+    current: Plan | None = None
+    waiting = False
+    try:
+        if continued is None:
+            observed = observe(cluster_id, services, memo, announced, discover=discover, seen=seen)
+        else:
+            observed = observe_continued(continued, services, memo, announced)
+            result.refused = observed.decision.refused
+            result.attachments = len(observed.decision.attachments)
+        for _round in range(MAX_ROUNDS):
+            current = run.without_blocked(plan(observed), observed)
+            applied = [run.apply(action, observed) for action in current.actions]
+            if current.wait_reason is not None or run.running:
+                result.waiting = current.wait_reason or run.running[0]
+                waiting = True
+                return result
+            if not current.actions:
+                return result
+            # actions not applied (blocked, refused) changed nothing
+            following = carried(observed, [a for a in applied if a is not None])
+            if following is None:  # Azure decides what remains: read it again
+                memo, seen = Memo(), observe_cluster(cluster_id, services)
+                following = observe(
+                    cluster_id, services, memo, announced, discover=discover, seen=seen
+                )
+            observed = following
+        raise TransientError(f"cluster {cluster_id.name} did not converge in {MAX_ROUNDS} rounds")
+    finally:
+        if observed is not None and current is not None:
+            run.announce(observed, current, announced)
+        state = capture(observed, run.pending) if waiting and observed is not None else None
+        if kept is not None or state is not None:
+            try:
+                services.ledger.keep_continuation(cluster_id, state)
+            except AutoattachError as error:  # the re-check reads everything instead
+                log.warning("cluster %s: could not keep the continuation: %s", cluster_id, error)
+
+
+def _still_running(
+    continued: Continuation, services: Services, result: ReconcileResult
+) -> bool | None:
+    """Poll the writes the last reconcile waited for: True while one still runs (the result says
+    so), False when all succeeded, None when one failed."""
+    statuses = [services.operations.status(p.url) for p in continued.pending]
+    if any(not s.running and not s.succeeded for s in statuses):
+        return None
+    running = [(p, s) for p, s in zip(continued.pending, statuses, strict=True) if s.running]
+    if not running:
+        return False
+    what = ", ".join(f"{p.kind} {p.name.rsplit('/', 1)[-1]}" for p, _s in running)
+    result.waiting = f"Azure is still carrying out autoattach's writes: {what}"
+    result.retry_after = max((s.retry_after or 0 for _p, s in running), default=0) or None
+    decision = decide_attachments(
+        continued.cluster.id, continued.cluster.tags, services.tag_key, services.policy
+    )
+    result.refused = decision.refused
+    result.attachments = len(decision.attachments)
+    return True
+
+
+class _Run:
+    """The mutable part of one reconcile: what was done and what is blocked."""
+
+    def __init__(self, services: Services, result: ReconcileResult) -> None:
+        self.services = services
+        self.result = result
+        self.blocked: set[Attachment] = set()
+        self.running: list[str] = []  # writes Azure accepted and is still carrying out
+        self.pending: list[Pending] = []  # those of them a re-check can poll
+        self.detach_reasons: dict[str, str] = {}
+
+    def problem(self, problem: Problem) -> None:
+        if problem.attachment is not None:
+            self.blocked.add(problem.attachment)
+        if problem not in self.result.problems:
+            self.result.problems.append(problem)
+
+    def without_blocked(self, current: Plan, observed: Observation) -> Plan:
+        """Record new problems; drop actions that only serve attachments needing a person."""
+        for problem in current.problems:
+            self.problem(problem)
+        keep = [
+            action
+            for action in current.actions
+            if not (concerned := _attachments_of(action, observed))
+            or not all(a in self.blocked for a in concerned)
+        ]
+        return Plan(tuple(keep), current.wait_reason, current.problems)
+
+    def apply(self, action: Action, observed: Observation) -> Applied | None:
+        """Carry out one action; what Azure answered, or None when it was not done."""
+        concerned = _attachments_of(action, observed)
+        if concerned and all(a in self.blocked for a in concerned):
+            return None
+        try:
+            note, compute = _perform(action, self.services, observed)
+        except StillRunning as error:
+            # Azure is at it: the rest of the plan goes ahead, then the cluster waits for it
+            self.running.append(str(error))
+            if error.operation and isinstance(action, CreateNamespace):
+                self.pending.append(Pending(NAMESPACE, action.namespace, error.operation))
+            else:
+                self.pending.append(Pending("unknown", "", ""))  # nothing to poll: read again
+            self.result.retry_after = max(self.result.retry_after or 0, error.retry_after or 0)
+            return None
+        except FailedForNow as error:
+            if not concerned:
+                raise
+            for attachment in concerned:
+                self.problem(Problem(attachment, str(error), recheck=True))
+            self.result.retry_after = max(self.result.retry_after or 0, error.retry_after or 0)
+            return None
+        except PermanentError as error:
+            message = str(error)
+            if isinstance(action, GrantRole) and action.attachment is None:
+                message = (
+                    f"the identity of workspace {action.workspace_id.name} lacks "
+                    f"{action.role.display_name} on {action.scope.name} and autoattach cannot "
+                    f"grant it ({error}); {PREREQUISITE_HINT}"
+                )
+            if not concerned:
+                raise
+            for attachment in concerned:
+                self.problem(Problem(attachment, message))
+            return None
+        log.info(note)
+        self.result.applied.append(note)
+        if isinstance(action, DetachCompute):
+            self.detach_reasons[action.compute.id.key] = action.reason
+        return Applied(action, compute)
+
+    def announce(self, observed: Observation, current: Plan, announced: Record) -> None:
+        """Publish what the owners were not told yet, then remember it (announced until
+        published: a failure before the record is written announces again, same ids)."""
+        announcements = notices.derive(
+            observed,
+            current,
+            announced,
+            problems=self.result.problems,
+            detach_reasons=self.detach_reasons,
+        )
+        self.services.notifier.publish(list(announcements.notices))
+        self.result.notifications = list(announcements.notices)
+        if announcements.record != announced:
+            self.services.ledger.record(self.result.cluster_id, announcements.record)
+
+
+def _perform(
+    action: Action, services: Services, observed: Observation
+) -> tuple[str, ComputeState | None]:
+    """Carry out one action through its adapter; return what was done, in words (and the
+    compute an attach made, as Azure answered)."""
+    cluster = observed.cluster
+    compute: ComputeState | None = None
+    if isinstance(action, CreateNamespace):
+        services.namespaces.create(
+            action.cluster_id, action.namespace, action.route, cluster.location, action.state
+        )
+    elif isinstance(action, InstallExtension):
+        services.extensions.install(action.cluster_id, action.policy)
+    elif isinstance(action, AttachCompute):
+        compute = services.workspaces.attach(action.attachment, action.cluster_id)
+    elif isinstance(action, GrantRole):
+        services.roles.grant(action.scope, action.role, action.principal_id)
+    elif isinstance(action, RevokeRole):
+        services.roles.revoke(action.scope, action.role, action.principal_id)
+    else:
+        assert isinstance(action, DetachCompute)
+        services.workspaces.detach(action.compute.workspace_id, action.compute.name)
+    return action_words(action, cluster.id.name, done=True), compute
+
+
+def _attachments_of(action: Action, observed: Observation) -> list[Attachment]:
+    attachments = observed.decision.attachments
+    if isinstance(action, CreateNamespace):
+        return [a for a in attachments if a.namespace == action.namespace]
+    if isinstance(action, InstallExtension):
+        return list(attachments)
+    if isinstance(action, AttachCompute):
+        return [action.attachment]
+    if isinstance(action, GrantRole):
+        if action.attachment is not None:
+            return [action.attachment]
+        return [a for a in attachments if a.workspace_id == action.workspace_id]
+    return []

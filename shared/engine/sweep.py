@@ -1,0 +1,85 @@
+"""The sweep: one reconcile request per tagged cluster, through the normal queue path.
+
+A sweep request's re-check chain is short (shared.engine.handling.SWEEP_MAX_RECHECKS): it ends
+before the next sweep, which looks again. So sweeps never pile chains on a cluster that waits,
+however long it waits, and never dead-letter it. Its message id (and so its chain's re-check ids) is
+derived from the cluster and the sweep window: two sweeps in one window (a catch-up run after a
+restart, a manual run) ask once, duplicate detection drops the second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from datetime import UTC, datetime
+
+from shared.decisions.events import RECONCILE_REQUEST_TYPE, SWEEP_REQUEST_TYPE
+from shared.engine.healing import revoke_orphans, survey
+from shared.wiring import App
+
+# Shorter than the default schedule (every 15 minutes), so consecutive sweeps never share a
+# window; a schedule more frequent than this is thinned to one request per cluster per window.
+SWEEP_WINDOW_SECONDS = 600.0
+
+
+def reconcile_request(
+    cluster_id: str,
+    reason: str,
+    *,
+    event_id: str | None = None,
+    event_type: str = RECONCILE_REQUEST_TYPE,
+) -> bytes:
+    """A CloudEvent asking for a cluster to be reconciled."""
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": event_id or str(uuid.uuid4()),
+            "source": "/autoattach",
+            "type": event_type,
+            "subject": cluster_id,
+            "data": {"reason": reason},
+        }
+    ).encode()
+
+
+def sweep_window(now: datetime, window_seconds: float = SWEEP_WINDOW_SECONDS) -> int:
+    return math.floor(now.timestamp() / window_seconds)
+
+
+def sweep_message_id(cluster_id: str, window: int) -> str:
+    """Deterministic per cluster (case-insensitively, as ARM ids are) and sweep window."""
+    digest = hashlib.sha256(f"{cluster_id.lower()}|{window}".encode()).hexdigest()[:32]
+    return f"sweep-{digest}"
+
+
+def request_reconciles(app: App, now: datetime | None = None) -> int:
+    window = sweep_window(now or datetime.now(UTC))
+    count = 0
+    tagged = [
+        cluster_id
+        for subscription in app.settings.sweep_subscriptions
+        for cluster_id in app.services.clusters.tagged(subscription, app.settings.tag_key)
+    ]
+    # Beyond the tagged clusters: those holding what autoattach made (a lost untag or delete
+    # event), and role assignments nothing needs any more (shared.engine.healing).
+    found = survey(app.services, app.settings.sweep_subscriptions, tagged)
+    revoke_orphans(app.services, found.orphans)
+    for cluster_id in dict.fromkeys([*tagged, *found.clusters]):
+        message_id = sweep_message_id(cluster_id.raw, window)
+        body = reconcile_request(
+            cluster_id.raw,
+            "periodic sweep",
+            event_id=message_id,
+            event_type=SWEEP_REQUEST_TYPE,
+        )
+        app.scheduler.schedule(
+            app.settings.cluster_events_queue,
+            body,
+            message_id=message_id,
+            attempt=0,
+            delay_seconds=0,
+        )
+        count += 1
+    return count
