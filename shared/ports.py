@@ -10,7 +10,6 @@ from typing import Any, Protocol
 
 from shared.adapters.dead_letters import DeadLetter, Replayed
 from shared.adapters.ledger import LedgerView
-from shared.adapters.notifications import Notification
 from shared.adapters.operations import OperationStatus
 from shared.adapters.roles import Assignment, MadeAssignment
 from shared.decisions.arm_id import ResourceId
@@ -24,6 +23,7 @@ from shared.decisions.model import (
     Role,
     WorkspaceState,
 )
+from shared.decisions.notices import Notification
 from shared.decisions.policy import AttachPolicy
 
 

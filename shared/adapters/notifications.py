@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from azure.core.credentials import TokenCredential
@@ -14,20 +13,9 @@ from azure.eventgrid._legacy import EventGridPublisherClient
 
 from shared.adapters.arm import IN_CALL_BACKOFF_MAX_SECONDS, IN_CALL_RETRIES, transport_kwargs
 from shared.decisions.errors import azure_call
+from shared.decisions.notices import Notification
 
 SOURCE = "/autoattach"
-
-
-@dataclass(frozen=True)
-class Notification:
-    """One thing a workspace's owners should know; ``subject`` is the workspace (or compute) id."""
-
-    type: str
-    subject: str
-    data: dict[str, Any] = field(default_factory=dict)
-    # The CloudEvent id: the same change always gets the same id, so subscribers can drop a
-    # notice delivered twice (autoattach announces until it has published, at least once).
-    id: str | None = None
 
 
 class EventGridNotifier:

@@ -14,10 +14,9 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from shared.adapters.notifications import Notification
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
 from shared.decisions.model import SUCCEEDED, Attachment, ClusterState, WhenExtensionMissing
 from shared.decisions.planner import (
@@ -34,6 +33,19 @@ from shared.decisions.planner import (
     release_reason,
 )
 from shared.decisions.policy import TagDecision
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One thing a workspace's owners should know; ``subject`` is the workspace (or compute) id."""
+
+    type: str
+    subject: str
+    data: dict[str, Any] = field(default_factory=dict)
+    # The CloudEvent id: the same change always gets the same id, so subscribers can drop a
+    # notice delivered twice (autoattach announces until it has published, at least once).
+    id: str | None = None
+
 
 ATTACHED = "Autoattach.ComputeAttached"
 DETACHED = "Autoattach.ComputeDetached"

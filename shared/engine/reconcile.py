@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from shared.adapters.notifications import Notification
 from shared.decisions import notices
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import (
@@ -23,7 +22,7 @@ from shared.decisions.errors import (
     TransientError,
 )
 from shared.decisions.model import Attachment, ComputeState
-from shared.decisions.notices import Record
+from shared.decisions.notices import Notification, Record
 from shared.decisions.planner import (
     Action,
     AttachCompute,

@@ -14,10 +14,32 @@ import json
 import math
 import uuid
 from datetime import UTC, datetime
+from typing import Protocol
 
 from shared.decisions.events import RECONCILE_REQUEST_TYPE, SWEEP_REQUEST_TYPE
 from shared.engine.healing import revoke_orphans, survey
-from shared.wiring import App
+from shared.ports import RecheckScheduler, Services
+
+
+class SweepSettings(Protocol):
+    @property
+    def sweep_subscriptions(self) -> tuple[str, ...]: ...
+    @property
+    def tag_key(self) -> str: ...
+    @property
+    def cluster_events_queue(self) -> str: ...
+
+
+class Deployment(Protocol):
+    """What a sweep is handed: the wired app (shared.wiring.App) fits it."""
+
+    @property
+    def settings(self) -> SweepSettings: ...
+    @property
+    def services(self) -> Services: ...
+    @property
+    def scheduler(self) -> RecheckScheduler: ...
+
 
 # Shorter than the default schedule (every 15 minutes), so consecutive sweeps never share a
 # window; a schedule more frequent than this is thinned to one request per cluster per window.
@@ -54,7 +76,7 @@ def sweep_message_id(cluster_id: str, window: int) -> str:
     return f"sweep-{digest}"
 
 
-def request_reconciles(app: App, now: datetime | None = None) -> int:
+def request_reconciles(app: Deployment, now: datetime | None = None) -> int:
     window = sweep_window(now or datetime.now(UTC))
     count = 0
     tagged = [

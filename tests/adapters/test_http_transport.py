@@ -34,8 +34,9 @@ from sandbox.runner import Sandbox
 from sandbox.tls import SandboxTls
 from shared.adapters.arm import IN_CALL_RETRIES, transport_kwargs
 from shared.adapters.http_transport import BLOB_CLIENT_CONNECTION, Urllib3Transport, ssl_context
-from shared.adapters.notifications import EventGridNotifier, Notification
+from shared.adapters.notifications import EventGridNotifier
 from shared.decisions.errors import TransientError, azure_call
+from shared.decisions.notices import Notification
 from tests.e2e.conftest import ready_document, scenario_from
 
 
