@@ -70,3 +70,36 @@ def test_the_deployed_package_leaves_out_the_console_and_the_sandbox():
         if line.strip()
     }
     assert {"console", "sandbox", "campaign", "benchmarks", "tests"} <= ignored
+
+
+def readme_map() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Where things are", 1)[1]
+    return section.split("```", 2)[1]
+
+
+def test_the_readme_map_names_every_top_level_folder_and_every_module_of_each_layer():
+    tree_map = readme_map()
+    top = {
+        path.name
+        for path in ROOT.iterdir()
+        if path.is_dir()
+        and not path.name.startswith(".")
+        and any(path.rglob("*.py")) | any(path.rglob("*.bicep")) | any(path.rglob("*.md"))
+    }
+    missing = [f"{name}/" for name in sorted(top) if f"{name}/" not in tree_map]
+    for layer in ("decisions", "engine"):
+        for module in sorted((ROOT / "shared" / layer).glob("*.py")):
+            if module.stem != "__init__" and module.stem not in tree_map:
+                missing.append(f"shared/{layer}/{module.name}")
+    for module in sorted((ROOT / "shared").glob("*.py")):
+        if module.stem != "__init__" and f"{module.name}" not in tree_map:
+            missing.append(f"shared/{module.name}")
+    assert missing == []
+
+
+def test_the_readme_map_names_nothing_that_is_not_in_the_tree():
+    tree_map = readme_map()
+    named = [line.split()[0] for line in tree_map.splitlines() if line and not line[0].isspace()]
+    paths = [part.strip() for entry in named for part in entry.split(",") if part.strip()]
+    assert [path for path in paths if not (ROOT / path.rstrip("/")).exists()] == []
