@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/actionlint
 
 # Static security scan of infra/ with checkov, offline. checkov pins a pycep-parser that conflicts with the dev
 # requirements, so it lives in its own virtual environment (requirements-scan.txt), kept inside .venv so that git,

@@ -100,14 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    """The installed package's version (pyproject.toml), or "unknown" when run from a checkout
-    that was never installed."""
-    from importlib.metadata import PackageNotFoundError, version
+    """The console's version, which is the Function App version it is made for: both come from
+    shared.__version__ (one place, read by pyproject.toml too)."""
+    from shared import __version__
 
-    try:
-        return version("autoattach")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
+    return f"{__version__} (for autoattach Function App {__version__})"
 
 
 def main(argv: list[str] | None = None) -> int:

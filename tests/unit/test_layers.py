@@ -4,6 +4,7 @@ operator console, and inside shared/ the pure decisions call into no I/O."""
 from __future__ import annotations
 
 import ast
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,13 +81,10 @@ def readme_map() -> str:
 
 def test_the_readme_map_names_every_top_level_folder_and_every_module_of_each_layer():
     tree_map = readme_map()
-    top = {
-        path.name
-        for path in ROOT.iterdir()
-        if path.is_dir()
-        and not path.name.startswith(".")
-        and any(path.rglob("*.py")) | any(path.rglob("*.bicep")) | any(path.rglob("*.md"))
-    }
+    tracked = subprocess.run(
+        ["git", "ls-files"], check=True, capture_output=True, text=True, cwd=ROOT
+    ).stdout.splitlines()
+    top = {name.split("/")[0] for name in tracked if "/" in name and not name.startswith(".")}
     missing = [f"{name}/" for name in sorted(top) if f"{name}/" not in tree_map]
     for layer in ("decisions", "engine"):
         for module in sorted((ROOT / "shared" / layer).glob("*.py")):
