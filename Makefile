@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: sandbox test lint scan venv clean bench campaign
+.PHONY: sandbox test lint scan venv azurite clean bench campaign
 
 venv: $(STAMP)
 
@@ -42,7 +42,25 @@ $(SCAN_STAMP): requirements-scan.txt
 scan: $(SCAN_STAMP)
 	$(SCAN_VENV)/bin/python tests/infra/scan.py
 
-test: lint scan
+# Azurite, Microsoft's storage emulator, for the Blob double's and the ledger adapter's tests (run
+# against both): the version pinned by tests/azurite/package-lock.json, installed with `npm ci` into
+# .venv/azurite. Node and npm come from Debian's packages where missing (root, or sudo).
+AZURITE_DIR := $(VENV)/azurite
+AZURITE_STAMP := $(AZURITE_DIR)/.installed
+AS_ROOT := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(AZURITE_STAMP): tests/azurite/package.json tests/azurite/package-lock.json
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+		echo "installing node and npm from Debian's packages"; \
+		$(AS_ROOT) apt-get update -q && $(AS_ROOT) apt-get install -y -q nodejs npm; }
+	mkdir -p $(AZURITE_DIR)
+	cp tests/azurite/package.json tests/azurite/package-lock.json $(AZURITE_DIR)/
+	npm ci --prefix $(AZURITE_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(AZURITE_STAMP)
+
+azurite: $(AZURITE_STAMP)
+
+test: lint scan azurite
 	$(BIN)/pytest
 
 # Figures, not pass/fail: issue 9's table (goal beside measured, the sequential manual script beside

@@ -1,4 +1,6 @@
-"""The cluster ledger adapter: the real BlobClient against the Blob Storage double over TLS."""
+"""The cluster ledger adapter: the real BlobClient against the Blob double (TLS, bearer token) and
+against Azurite, Microsoft's storage emulator (plain HTTP, its account key), the same tests on
+both, so the double is checked against the emulator (tests/adapters/blob_backends.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from azure.storage.blob import BlobServiceClient
 
 from sandbox.blob_double import BlobStorageDouble
 from sandbox.clock import VirtualClock
@@ -18,6 +19,14 @@ from sandbox.tls import SandboxTls
 from shared.adapters.ledger import CONTAINER, BlobClusterLedger, LedgerView, ledger_blob_name
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import ClusterBusy, PermanentError, TransientError
+from tests.adapters.blob_backends import (
+    BACKENDS,
+    BlobBackend,
+    azurite_backend,
+    double_backend,
+    without_ledger_container,
+)
+from tests.azurite.launcher import Azurite
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 NOTICE = {"type": "Autoattach.ComputeAttached", "subject": "ws/computes/aks-ml", "compute": "c1"}
@@ -28,28 +37,20 @@ def tls() -> SandboxTls:
     return SandboxTls.create()
 
 
-@pytest.fixture(scope="module")
-def storage(tls: SandboxTls) -> Iterator[BlobStorageDouble]:
-    double = BlobStorageDouble(tls, VirtualClock()).start()
-    yield double
-    double.stop()
-
-
-def make_ledger(
-    storage: BlobStorageDouble, tls: SandboxTls, renew_every: float | None = None
-) -> BlobClusterLedger:
-    """One Function instance's ledger (its own client), pointed at the double."""
-    return BlobClusterLedger(
-        storage.endpoint,
-        SandboxCredential(),
-        renew_every=renew_every,
-        connection_verify=str(tls.ca_bundle),
-    )
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tls: SandboxTls) -> Iterator[BlobBackend]:
+    if request.param == "double":
+        with double_backend(tls) as double:
+            yield double
+    else:
+        azurite: Azurite = request.getfixturevalue("azurite")
+        with azurite_backend(azurite) as emulator:
+            yield emulator
 
 
 @pytest.fixture
-def ledger(storage: BlobStorageDouble, tls: SandboxTls) -> BlobClusterLedger:
-    return make_ledger(storage, tls)
+def ledger(backend: BlobBackend) -> BlobClusterLedger:
+    return backend.ledger()
 
 
 @pytest.fixture
@@ -60,25 +61,19 @@ def cluster() -> ResourceId:
     )
 
 
-def stored(storage: BlobStorageDouble, cluster: ResourceId) -> dict:
-    data = storage.blob(CONTAINER, ledger_blob_name(cluster))
-    assert data is not None
-    return json.loads(data)
-
-
 def test_the_first_lease_creates_the_ledger_with_nothing_announced(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     with ledger.lease(cluster):
         assert ledger.announced(cluster) == {}
-    assert stored(storage, cluster) == {"cluster": cluster.key, "announced": {}}
+    assert backend.stored(cluster) == {"cluster": cluster.key, "announced": {}}
     assert ledger_blob_name(cluster).startswith("clusters/")
 
 
 def test_a_cluster_held_by_one_instance_is_busy_for_another(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
-    other_instance = make_ledger(storage, tls)
+    other_instance = backend.ledger()
     with ledger.lease(cluster), pytest.raises(ClusterBusy) as busy, other_instance.lease(cluster):
         pass
     assert isinstance(busy.value, TransientError)
@@ -110,13 +105,13 @@ def test_a_cluster_held_by_one_thread_is_busy_for_another_thread_of_the_same_ins
 
 
 def test_what_was_recorded_is_what_the_next_holder_reads(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     entries = {"id-1": NOTICE, "id-2": {**NOTICE, "compute": "c2"}}
     with ledger.lease(cluster):
         ledger.record(cluster, entries)
         assert ledger.announced(cluster) == entries
-    later = make_ledger(storage, tls)
+    later = backend.ledger()
     with later.lease(cluster):
         assert later.announced(cluster) == entries
         later.record(cluster, {"id-2": entries["id-2"]})  # record replaces the set
@@ -136,13 +131,13 @@ def test_cluster_ids_that_differ_only_in_case_share_one_ledger(
 
 
 def test_a_lease_taken_over_after_it_expired_makes_the_late_read_and_write_fail_as_transient(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
-    other_instance = make_ledger(storage, tls)
+    other_instance = backend.ledger()
     with other_instance.lease(cluster):
         pass  # the ledger exists; ``ledger`` has never read it (so it must download it)
     with ledger.lease(cluster):
-        storage.clock.advance(61)
+        backend.advance(61)
         with other_instance.lease(cluster):
             with pytest.raises(TransientError) as lost:
                 ledger.record(cluster, {"late": NOTICE})
@@ -152,78 +147,86 @@ def test_a_lease_taken_over_after_it_expired_makes_the_late_read_and_write_fail_
                 ledger.announced(cluster)
             other_instance.record(cluster, {"current": NOTICE})
     # The late holder's exit (its release refused) raised nothing, and wrote nothing.
-    assert stored(storage, cluster)["announced"] == {"current": NOTICE}
+    assert backend.stored(cluster)["announced"] == {"current": NOTICE}
 
 
 def test_a_lease_that_ran_out_unnoticed_fails_the_write_as_transient(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     # The ledger was created by this process: read from memory, the lapse shows at the write.
     with pytest.raises(TransientError) as lost, ledger.lease(cluster):
-        storage.clock.advance(61)
+        backend.advance(61)
         ledger.record(cluster, {"late": NOTICE})
     assert lost.value.reason == "LeaseLost"
-    assert stored(storage, cluster)["announced"] == {}
+    assert backend.stored(cluster)["announced"] == {}
 
 
 def test_a_holder_that_read_its_ledger_from_memory_and_lost_the_lease_writes_nothing(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
-    other_instance = make_ledger(storage, tls)
+    other_instance = backend.ledger()
     with ledger.lease(cluster):
         ledger.record(cluster, {"first": NOTICE})
     with pytest.raises(TransientError) as lost, ledger.lease(cluster):
         assert ledger.announced(cluster) == {"first": NOTICE}  # remembered, not downloaded
-        storage.clock.advance(61)
+        backend.advance(61)
         with other_instance.lease(cluster):
             ledger.record(cluster, {"late": NOTICE})
             other_instance.record(cluster, {"current": NOTICE})
     assert lost.value.reason == "LeaseLost"
     assert not isinstance(lost.value, ClusterBusy)
-    assert stored(storage, cluster)["announced"] == {"current": NOTICE}
+    assert backend.stored(cluster)["announced"] == {"current": NOTICE}
 
 
 def test_renewing_keeps_the_lease_past_its_first_minute(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     with ledger.lease(cluster) as held:
-        storage.clock.advance(45)
+        backend.advance(45)
         held.renew()
-        storage.clock.advance(45)
-        with pytest.raises(ClusterBusy), make_ledger(storage, tls).lease(cluster):
+        backend.advance(45)
+        with pytest.raises(ClusterBusy), backend.ledger().lease(cluster):
             pass
         ledger.record(cluster, {"id-1": NOTICE})
 
 
 def test_the_background_renewer_keeps_the_lease_while_the_work_runs(
-    storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+    backend: BlobBackend, cluster: ResourceId
 ):
-    ledger = make_ledger(storage, tls, renew_every=0.01)
+    ledger = backend.ledger(renew_every=0.01)
     with ledger.lease(cluster):
-        storage.clock.advance(50)
-        renewed = storage.counts["lease_renew"]
+        backend.advance(50)
+        renewed = backend.log.count("lease_renew")
         deadline = time.monotonic() + 60  # a guard against a hang, not an assertion on time
-        while storage.counts["lease_renew"] == renewed and time.monotonic() < deadline:
+        while backend.log.count("lease_renew") == renewed and time.monotonic() < deadline:
             time.sleep(0.01)
-        storage.clock.advance(50)  # 100 s after acquiring: alive only if renewed at 50 s
+        backend.advance(50)  # 100 s after acquiring: alive only if renewed at 50 s
         ledger.record(cluster, {"id-1": NOTICE})
-    assert stored(storage, cluster)["announced"] == {"id-1": NOTICE}
+    assert backend.stored(cluster)["announced"] == {"id-1": NOTICE}
 
 
 def test_the_lease_is_released_when_the_work_fails(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     with pytest.raises(ZeroDivisionError), ledger.lease(cluster):
         _ = 1 / 0
-    assert storage.lease_state(CONTAINER, ledger_blob_name(cluster)) == "available"
+    assert backend.lease_state(cluster) == "available"
 
 
 def test_storage_that_refuses_the_app_is_permanent_and_names_the_role_to_grant(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+    tls: SandboxTls, cluster: ResourceId
 ):
-    storage.fail_next(403, "AuthorizationPermissionMismatch")
-    with pytest.raises(PermanentError) as forbidden, ledger.lease(cluster):
-        pass
+    # The double alone: Azurite refuses nothing to its own account's key.
+    storage = BlobStorageDouble(tls, VirtualClock()).start()
+    try:
+        ledger = BlobClusterLedger(
+            storage.endpoint, SandboxCredential(), connection_verify=str(tls.ca_bundle)
+        )
+        storage.fail_next(403, "AuthorizationPermissionMismatch")
+        with pytest.raises(PermanentError) as forbidden, ledger.lease(cluster):
+            pass
+    finally:
+        storage.stop()
     assert forbidden.value.reason == "AuthorizationPermissionMismatch"
     assert "Storage Blob Data Contributor on the app's storage account" in str(forbidden.value)
 
@@ -241,19 +244,19 @@ OUTCOME = {"outcome": "completed", "reason": "1 change(s)", "event_id": "e-1", "
 
 
 def test_the_last_outcome_is_kept_beside_what_was_announced_whichever_is_written_last(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     entries = {"id-1": NOTICE}
     with ledger.lease(cluster):
         ledger.announced(cluster)
         ledger.record(cluster, entries)
         ledger.record_outcome(cluster, OUTCOME)
-    assert stored(storage, cluster) == {
+    assert backend.stored(cluster) == {
         "cluster": cluster.key,
         "announced": entries,
         "last_outcome": OUTCOME,
     }
-    later = make_ledger(storage, tls)
+    later = backend.ledger()
     with later.lease(cluster):  # another instance records the announced set only
         later.announced(cluster)
         later.record(cluster, {})
@@ -266,26 +269,26 @@ def test_the_last_outcome_is_kept_beside_what_was_announced_whichever_is_written
 
 
 def test_a_person_views_the_ledger_without_its_lease_while_a_handler_holds_it(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     assert ledger.view(cluster) == LedgerView()  # nothing kept for this cluster yet
     with ledger.lease(cluster):
         ledger.record(cluster, {"id-1": NOTICE})
         ledger.record_outcome(cluster, OUTCOME)
     with ledger.lease(cluster):
-        seen = make_ledger(storage, tls).view(cluster)  # what the last message left
+        seen = backend.ledger().view(cluster)  # what the last message left
     assert seen == LedgerView(announced={"id-1": NOTICE}, last_outcome=OUTCOME)
     with pytest.raises(RuntimeError, match="under its lease"):
         ledger.record_outcome(cluster, OUTCOME)
 
 
 def test_the_same_outcome_again_within_the_hour_costs_the_ledger_no_write(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     first = {"outcome": "completed", "summary": "already converged", "at": "2026-01-01T10:00:00"}
 
     def writes() -> int:
-        return len([r for r in storage.log if r.operation == "put_blob"])
+        return backend.log.count("put_blob")
 
     def handled(outcome: dict) -> int:
         """One message's outcome kept under its own lease: the Blob writes it cost."""
@@ -304,54 +307,43 @@ def test_the_same_outcome_again_within_the_hour_costs_the_ledger_no_write(
 
 
 def test_what_one_message_records_is_written_once_when_its_work_is_done(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     with ledger.lease(cluster):
         ledger.announced(cluster)
-        before = len([r for r in storage.log if r.operation == "put_blob"])
+        before = backend.log.count("put_blob")
         ledger.record(cluster, {"id-1": NOTICE})
         ledger.keep_continuation(cluster, {"pending": []})
         ledger.record_outcome(cluster, OUTCOME)
-    assert len([r for r in storage.log if r.operation == "put_blob"]) == before + 1
-    assert stored(storage, cluster)["announced"] == {"id-1": NOTICE}
+    assert backend.log.count("put_blob") == before + 1
+    assert backend.stored(cluster)["announced"] == {"id-1": NOTICE}
 
 
 def test_what_was_announced_is_written_even_when_the_work_then_fails(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     with pytest.raises(RuntimeError, match="boom"), ledger.lease(cluster):
         ledger.record(cluster, {"id-1": NOTICE})  # published, then recorded
         raise RuntimeError("boom")
-    assert stored(storage, cluster)["announced"] == {"id-1": NOTICE}
+    assert backend.stored(cluster)["announced"] == {"id-1": NOTICE}
 
 
 # ---- Blob requests per delivery: what this process already knows is not asked again ----------
 
 
-def requests_for(storage: BlobStorageDouble, cluster: ResourceId, since: int) -> list[str]:
-    """The Blob operations made on the cluster's ledger blob since log entry ``since``
-    (refusals as ``operation->code``)."""
-    name = ledger_blob_name(cluster)
-    return [
-        r.operation + (f"->{r.code}" if r.code else "")
-        for r in storage.log[since:]
-        if r.path.endswith(name)
-    ]
-
-
 def test_a_second_delivery_for_the_same_cluster_in_the_same_process_does_not_download_the_ledger_again(  # noqa: E501
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     with ledger.lease(cluster):
         ledger.record(cluster, {"id-1": NOTICE})
-    since = len(storage.log)
+    since = len(backend.log)
     with ledger.lease(cluster):
         assert ledger.announced(cluster) == {"id-1": NOTICE}
         ledger.record_outcome(cluster, OUTCOME)
     with ledger.lease(cluster):  # and again after a write of its own
         assert ledger.announced(cluster) == {"id-1": NOTICE}
         assert ledger.continuation(cluster) is None
-    assert requests_for(storage, cluster, since) == [
+    assert backend.log.for_cluster(cluster, since) == [
         "lease_acquire",
         "put_blob",
         "lease_release",
@@ -362,9 +354,9 @@ def test_a_second_delivery_for_the_same_cluster_in_the_same_process_does_not_dow
 
 
 def test_a_ledger_changed_by_another_process_is_downloaded_again(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
-    other_instance = make_ledger(storage, tls)
+    other_instance = backend.ledger()
     with ledger.lease(cluster):
         ledger.record(cluster, {"mine": NOTICE})
     with other_instance.lease(cluster):
@@ -373,69 +365,57 @@ def test_a_ledger_changed_by_another_process_is_downloaded_again(
     with ledger.lease(cluster):
         assert ledger.announced(cluster) == {"theirs": NOTICE}
         ledger.record(cluster, {"mine again": NOTICE})
-    since = len(storage.log)
+    since = len(backend.log)
     with other_instance.lease(cluster):  # its own last write is no longer the blob's content
         assert other_instance.announced(cluster) == {"mine again": NOTICE}
-    assert requests_for(storage, cluster, since) == ["lease_acquire", "get_blob", "lease_release"]
+    assert backend.log.for_cluster(cluster, since) == ["lease_acquire", "get_blob", "lease_release"]
 
 
 def test_a_ledger_blob_rewritten_by_any_other_client_is_downloaded_again(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     with ledger.lease(cluster):
         ledger.record(cluster, {"mine": NOTICE})
-    someone = BlobServiceClient(
-        storage.endpoint, credential=SandboxCredential(), connection_verify=str(tls.ca_bundle)
-    ).get_blob_client(CONTAINER, ledger_blob_name(cluster))
+    someone = backend.service().get_blob_client(CONTAINER, ledger_blob_name(cluster))
     document = {"cluster": cluster.key, "announced": {"restored": NOTICE}}
     someone.upload_blob(json.dumps(document).encode(), overwrite=True)
-    since = len(storage.log)
+    since = len(backend.log)
     with ledger.lease(cluster):
         assert ledger.announced(cluster) == {"restored": NOTICE}
-    assert requests_for(storage, cluster, since) == ["lease_acquire", "get_blob", "lease_release"]
+    assert backend.log.for_cluster(cluster, since) == ["lease_acquire", "get_blob", "lease_release"]
 
 
 def test_a_new_clusters_ledger_does_not_create_the_container_twice_nor_download_what_it_created(
-    tls: SandboxTls,
+    backend: BlobBackend, tls: SandboxTls
 ):
-    fresh = BlobStorageDouble(tls, VirtualClock()).start()
-    try:
-        ledger = make_ledger(fresh, tls)
+    with without_ledger_container(backend, tls) as fresh:
+        since = len(fresh.log)
+        ledger = fresh.ledger()
         first, second = (
             ResourceId.parse(
-                f"{SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/{n}"
+                f"{SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/"
+                f"{n}-{uuid.uuid4().hex[:8]}"
             )
             for n in ("aks-first", "aks-second")
         )
         for cluster in (first, second):
             with ledger.lease(cluster):
                 assert ledger.announced(cluster) == {}
-        containers = [r for r in fresh.log if r.operation == "create_container"]
+        containers = [r for r in fresh.log.since(since) if r.operation == "create_container"]
         assert [(r.status, r.code) for r in containers] == [(201, "")]
-        assert requests_for(fresh, second, 0) == [
+        assert fresh.log.for_cluster(second, since) == [
             "lease_acquire->BlobNotFound",
             "put_blob",
             "lease_acquire",
             "lease_release",
         ]
-        assert json.loads(fresh.blob(CONTAINER, ledger_blob_name(second)) or b"") == {
-            "cluster": second.key,
-            "announced": {},
-        }
-    finally:
-        fresh.stop()
+        assert fresh.stored(second) == {"cluster": second.key, "announced": {}}
 
 
 def test_the_ledgers_this_process_remembers_are_bounded_the_least_recently_used_forgotten(
-    storage: BlobStorageDouble, tls: SandboxTls
+    backend: BlobBackend,
 ):
-    ledger = BlobClusterLedger(
-        storage.endpoint,
-        SandboxCredential(),
-        renew_every=None,
-        remembered=2,
-        connection_verify=str(tls.ca_bundle),
-    )
+    ledger = backend.ledger(remembered=2)
     clusters = [
         ResourceId.parse(
             f"{SUB}/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/"
@@ -446,11 +426,11 @@ def test_the_ledgers_this_process_remembers_are_bounded_the_least_recently_used_
     for cluster in clusters:
         with ledger.lease(cluster):
             ledger.record(cluster, {cluster.name: NOTICE})
-    since = len(storage.log)
+    since = len(backend.log)
     for cluster in (clusters[2], clusters[0], clusters[1]):
         with ledger.lease(cluster):
             assert ledger.announced(cluster) == {cluster.name: NOTICE}
-    downloads = [r.path for r in storage.log[since:] if r.operation == "get_blob"]
+    downloads = [r.path for r in backend.log.since(since) if r.operation == "get_blob"]
     # 0 was forgotten when 2 came; reading 0 again then forgot 1
     assert [p.rsplit("/", 1)[-1] for p in downloads] == [
         ledger_blob_name(clusters[0]).rsplit("/", 1)[-1],
@@ -459,14 +439,14 @@ def test_the_ledgers_this_process_remembers_are_bounded_the_least_recently_used_
 
 
 def test_a_write_refused_for_a_lost_lease_leaves_the_next_holder_reading_what_the_blob_holds(
-    ledger: BlobClusterLedger, storage: BlobStorageDouble, tls: SandboxTls, cluster: ResourceId
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
 ):
     with ledger.lease(cluster):
         ledger.record(cluster, {"kept": NOTICE})
     with pytest.raises(TransientError), ledger.lease(cluster):
         ledger.record(cluster, {"never written": NOTICE})
-        storage.clock.advance(61)
-        with make_ledger(storage, tls).lease(cluster):
+        backend.advance(61)
+        with backend.ledger().lease(cluster):
             pass  # another instance took the lapsed lease (and wrote nothing)
     with ledger.lease(cluster):
         assert ledger.announced(cluster) == {"kept": NOTICE}
