@@ -439,7 +439,14 @@ class BlobStorageDouble:
         if not given:
             raise BlobError(400, "MissingRequiredHeader", HeaderName="x-ms-lease-id")
         if lease.state == "available":
-            raise BlobError(409, "LeaseNotPresentWithLeaseOperation")
+            # Renew and release name a lease the blob does not have: a mismatch, as Azurite
+            # answers and Azure does for a release (Azure/azure-sdk-for-net#29944).
+            raise BlobError(
+                409,
+                "LeaseNotPresentWithLeaseOperation"
+                if action == "change"
+                else "LeaseIdMismatchWithLeaseOperation",
+            )
         if action == "release":
             if given != lease.lease_id:
                 raise BlobError(409, "LeaseIdMismatchWithLeaseOperation")
