@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from shared.adapters import development_storage
+
 # Identity-based Service Bus connection: the Functions host reads
 # SERVICEBUS_CONNECTION__fullyQualifiedNamespace (and __clientId / __credential) for this prefix.
 SERVICEBUS_CONNECTION = "SERVICEBUS_CONNECTION"
@@ -32,6 +34,13 @@ SWEEP_SCHEDULE = "SWEEP_SCHEDULE"
 HOST_STORAGE = "AzureWebJobsStorage"
 HOST_STORAGE_BLOB_URI = f"{HOST_STORAGE}__blobServiceUri"
 HOST_STORAGE_ACCOUNT = f"{HOST_STORAGE}__accountName"
+# On a developer's machine only, AzureWebJobsStorage itself may be the host's connection string
+# for Azurite, Microsoft's storage emulator (docs/operations.md): the one connection string the
+# app takes. Refused where the platform says the app runs in Azure: the Functions host's own
+# markers of App Service (WEBSITE_INSTANCE_ID) and of Linux Consumption and Flex Consumption
+# (CONTAINER_NAME). Core Tools (`func start`) sets neither.
+DEVELOPMENT_STORAGE = development_storage.CONNECTION_STRING
+AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "CONTAINER_NAME")
 
 DEFAULT_CLUSTER_EVENTS_QUEUE = "cluster-events"
 DEFAULT_EXTENSION_EVENTS_QUEUE = "extension-events"
@@ -59,8 +68,8 @@ OPTIONAL_APP_SETTINGS = (
     SWEEP_SUBSCRIPTIONS,
 )
 # Read by the code too, but set with the host settings (infra/modules/functionapp.bicep): one of
-# them is required.
-HOST_STORAGE_SETTINGS = (HOST_STORAGE_BLOB_URI, HOST_STORAGE_ACCOUNT)
+# them is required (or, on a developer's machine, AzureWebJobsStorage=UseDevelopmentStorage=true).
+HOST_STORAGE_SETTINGS = (HOST_STORAGE_BLOB_URI, HOST_STORAGE_ACCOUNT, HOST_STORAGE)
 
 
 class SettingsError(ValueError):
@@ -147,6 +156,8 @@ def _https_url(name: str, value: str) -> str:
 
 def _blob_endpoint(env: Mapping[str, str]) -> str:
     """The blob endpoint of the app's own storage account, where the cluster ledger is kept."""
+    if env.get(HOST_STORAGE, "").strip():
+        return _development_storage(env)
     uri = env.get(HOST_STORAGE_BLOB_URI, "").strip()
     if uri:
         return _https_url(HOST_STORAGE_BLOB_URI, uri)
@@ -162,6 +173,41 @@ def _blob_endpoint(env: Mapping[str, str]) -> str:
             f"and digits), got {account!r}"
         )
     return f"https://{account}.{PUBLIC_BLOB_SUFFIX}"
+
+
+def _development_storage(env: Mapping[str, str]) -> str:
+    """Azurite's blob endpoint, for ``AzureWebJobsStorage=UseDevelopmentStorage=true`` on a
+    developer's machine. Any other value is refused without being repeated: a connection string
+    may hold an account key."""
+    pairs = [p.strip() for p in env[HOST_STORAGE].split(";") if p.strip()]
+    keys = [pair.split("=", 1)[0].strip().lower() for pair in pairs]
+    if "usedevelopmentstorage" not in keys:
+        raise SettingsError(
+            f"{HOST_STORAGE} holds a connection string: autoattach reaches its storage account "
+            f"with its identity ({HOST_STORAGE_BLOB_URI}, or {HOST_STORAGE_ACCOUNT} in the public "
+            f"cloud), and takes no key. Leave {HOST_STORAGE} empty (on your machine it may be "
+            f"{DEVELOPMENT_STORAGE}, for Azurite)"
+        )
+    if [p.replace(" ", "").lower() for p in pairs] != [DEVELOPMENT_STORAGE.lower()]:
+        raise SettingsError(
+            f"{HOST_STORAGE}: only {DEVELOPMENT_STORAGE} itself is supported (Azurite's default "
+            "endpoints on this machine), not DevelopmentStorageProxyUri or other options"
+        )
+    deployed = [name for name in AZURE_MARKERS if env.get(name, "").strip()]
+    if deployed:
+        raise SettingsError(
+            f"{HOST_STORAGE}={DEVELOPMENT_STORAGE} is for Azurite, only on your machine, and "
+            f"this app runs in Azure ({deployed[0]} is set): remove it and set "
+            f"{HOST_STORAGE_BLOB_URI} to the app's storage account (reached with the managed "
+            "identity)"
+        )
+    also = [n for n in (HOST_STORAGE_BLOB_URI, HOST_STORAGE_ACCOUNT) if env.get(n, "").strip()]
+    if also:
+        raise SettingsError(
+            f"set either {HOST_STORAGE}={DEVELOPMENT_STORAGE} (Azurite) or {also[0]} (an Azure "
+            "storage account), not both"
+        )
+    return development_storage.BLOB_ENDPOINT
 
 
 def _positive_int(name: str, value: str) -> int:

@@ -24,6 +24,11 @@ this holder writes or lets go. A write refused (lease lost) remembers nothing ne
 A new cluster's blob is created empty (that upload's ETag remembered too, so it is not
 downloaded either); the container is created only when the acquire said ``ContainerNotFound``,
 so a process creates it once, not once per new cluster (``ContainerAlreadyExists`` still fine).
+
+In Azure the ledger signs in with the app's identity (a token credential, over HTTPS). On a
+developer's machine, ``AzureWebJobsStorage=UseDevelopmentStorage=true`` gives Azurite's endpoint
+(``shared.adapters.development_storage.BLOB_ENDPOINT``, plain HTTP on loopback), where no token
+is sent: for that endpoint alone, requests are signed with the emulator's published account key.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from azure.core.credentials import TokenCredential
+from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.storage.blob import (
     BlobClient,
@@ -49,6 +54,7 @@ from azure.storage.blob import (
     LinearRetry,
 )
 
+from shared.adapters import development_storage
 from shared.adapters.arm import transport_kwargs
 from shared.adapters.http_transport import BLOB_CLIENT_CONNECTION
 from shared.decisions.arm_id import ResourceId
@@ -133,12 +139,14 @@ class HeldLease:
 
 class BlobClusterLedger:
     """``ClusterLedger`` on Blob Storage. ``renew_every`` (seconds, wall clock) paces the
-    background renewal; None turns it off (then call ``renew()`` on the held lease)."""
+    background renewal; None turns it off (then call ``renew()`` on the held lease).
+    ``credential``: the app's identity; a named key only for a storage emulator (the development
+    storage endpoint takes Azurite's own, whatever is given)."""
 
     def __init__(
         self,
         blob_endpoint: str,
-        credential: TokenCredential,
+        credential: TokenCredential | AzureNamedKeyCredential,
         *,
         lease_seconds: int = LEASE_SECONDS,
         renew_every: float | None = LEASE_SECONDS / 3,
@@ -150,6 +158,8 @@ class BlobClusterLedger:
         )
         for name, value in transport_kwargs(**(BLOB_CLIENT_CONNECTION | client_options)).items():
             client_options.setdefault(name, value)
+        if blob_endpoint.rstrip("/") == development_storage.BLOB_ENDPOINT:
+            credential = development_storage.credential()
         service = BlobServiceClient(blob_endpoint, credential=credential, **client_options)
         self._container = service.get_container_client(CONTAINER)
         self._lease_seconds = lease_seconds

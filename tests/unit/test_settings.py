@@ -76,3 +76,57 @@ def test_the_blob_service_uri_of_the_host_storage_wins_over_the_account_name():
 def test_a_missing_or_malformed_host_storage_setting_stops_the_app_at_start(change, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_environment({**VALID, **change})
+
+
+# ---- Azurite, Microsoft's storage emulator, for local runs (docs/operations.md) -------------
+
+LOCAL_AZURITE = {
+    **{k: v for k, v in VALID.items() if k != names.HOST_STORAGE_ACCOUNT},
+    names.HOST_STORAGE: "UseDevelopmentStorage=true",
+}
+
+
+def test_use_development_storage_puts_the_ledger_in_azurites_blob_service_over_plain_http():
+    settings = Settings.from_environment(LOCAL_AZURITE)
+    assert settings.ledger_blob_endpoint == "http://127.0.0.1:10000/devstoreaccount1"
+
+
+@pytest.mark.parametrize("value", ["usedevelopmentstorage=TRUE", " UseDevelopmentStorage=true; "])
+def test_use_development_storage_is_read_as_the_host_reads_a_connection_string(value):
+    settings = Settings.from_environment({**LOCAL_AZURITE, names.HOST_STORAGE: value})
+    assert settings.ledger_blob_endpoint == "http://127.0.0.1:10000/devstoreaccount1"
+
+
+@pytest.mark.parametrize("marker", ["WEBSITE_INSTANCE_ID", "CONTAINER_NAME"])
+def test_use_development_storage_is_refused_at_start_in_a_deployed_app(marker):
+    env = {**LOCAL_AZURITE, marker: "0f3c2b9e8d7a6c5b4a3928171605f4e3d2c1b0a9"}
+    with pytest.raises(SettingsError, match=rf"only on your machine.*{marker} is set"):
+        Settings.from_environment(env)
+
+
+@pytest.mark.parametrize("name", [names.HOST_STORAGE_BLOB_URI, names.HOST_STORAGE_ACCOUNT])
+def test_use_development_storage_beside_an_identity_based_storage_setting_is_refused(name):
+    env = {**LOCAL_AZURITE, name: "https://st.blob.core.windows.net" if "Uri" in name else "st"}
+    with pytest.raises(SettingsError, match=rf"either AzureWebJobsStorage=.* or {name}"):
+        Settings.from_environment(env)
+
+
+def test_a_storage_connection_string_with_a_key_is_refused_without_repeating_it():
+    key = "c2VjcmV0LWtleS10aGF0LW11c3Qtbm90LWFwcGVhcg=="
+    value = f"DefaultEndpointsProtocol=https;AccountName=st;AccountKey={key}"
+    with pytest.raises(SettingsError, match="AzureWebJobsStorage__blobServiceUri") as refused:
+        Settings.from_environment({**VALID, names.HOST_STORAGE: value})
+    assert key not in str(refused.value) and "AccountName=st" not in str(refused.value)
+
+
+def test_development_storage_with_a_proxy_uri_is_refused_as_not_supported():
+    value = "UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://10.0.0.4"
+    with pytest.raises(SettingsError, match="DevelopmentStorageProxyUri"):
+        Settings.from_environment({**LOCAL_AZURITE, names.HOST_STORAGE: value})
+
+
+def test_the_app_built_for_azurite_signs_the_ledger_with_the_emulators_published_account():
+    app = build_app(Settings.from_environment(LOCAL_AZURITE), SandboxCredential())
+    client = app.services.ledger._container  # type: ignore[attr-defined]
+    assert client.url.startswith("http://127.0.0.1:10000/devstoreaccount1/")
+    assert client.credential.account_name == "devstoreaccount1"
