@@ -4,6 +4,11 @@
 - 400 RoleAssignmentUpdateNotPermitted: the name exists with another principal, role or scope.
 - 400 PrincipalNotFound: the principal is unknown to the world and no principalType was sent.
 - GET of a missing name: 404 RoleAssignmentNotFound; DELETE of a missing name: 204.
+- 400 InvalidRoleAssignmentCondition ("The given role assignment condition is invalid.", the
+  wording "Troubleshoot Azure role assignment conditions" quotes; the code is the double's guess):
+  a condition outside what Azure offers for role assignment writes and deletes
+  (sandbox/arm_rbac.py), or a conditionVersion other than 2.0. A valid condition is stored and
+  limits what the assignment grants.
 
 A new assignment is listed at once but takes effect (for the double's own authorization checks,
 ``holds_effective``) only after the world's ``role_propagation_seconds`` of virtual time.
@@ -16,6 +21,7 @@ from typing import Any
 
 from sandbox.arm_http import Ctx, arm_error, bad_request, body_of
 from sandbox.arm_ids import SANDBOX_TENANT_ID, key, same_id
+from sandbox.arm_rbac import ConditionError, parse_condition
 from sandbox.https import Response
 from sandbox.world import RoleAssignment, World
 
@@ -77,6 +83,11 @@ def _create(ctx: Ctx, scope: str, name: str, existing: RoleAssignment | None) ->
             "InvalidRoleAssignmentRequest",
             "properties.roleDefinitionId and properties.principalId are required.",
         )
+    condition = properties.get("condition") or None
+    if condition is not None and not _condition_accepted(condition, properties):
+        return bad_request(
+            "InvalidRoleAssignmentCondition", "The given role assignment condition is invalid."
+        )
     world = ctx.world
     if existing is not None:
         if (
@@ -114,10 +125,22 @@ def _create(ctx: Ctx, scope: str, name: str, existing: RoleAssignment | None) ->
         name=name,
         description=properties.get("description"),
         principal_type=principal_type,
+        condition=condition,
         effective_at=ctx.clock.seconds() + world.role_propagation_seconds,
     )
     world.role_assignments[key(assignment.id)] = assignment
     return Response(201, assignment_json(assignment, ctx.timestamp()))
+
+
+def _condition_accepted(condition: Any, properties: dict[str, Any]) -> bool:
+    version = properties.get("conditionVersion")
+    if not isinstance(condition, str) or (version is not None and str(version) != "2.0"):
+        return False
+    try:
+        parse_condition(condition)
+    except ConditionError:
+        return False
+    return True
 
 
 def _exists() -> Response:

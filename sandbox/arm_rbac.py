@@ -12,9 +12,15 @@ authorization to perform action '<action>' over scope '<scope>' or the scope is 
 - A role grants an action when one of its ``actions`` matches it and none of its ``notActions``
   does (ARM's wildcards: ``*`` matches anything, case-insensitive). Roles: the world's custom role
   definitions (``role_definitions``) and the few built-in roles modelled here (``BUILT_IN_ROLES``).
-- An assignment with an ABAC condition grants only where its condition holds. Only the grammar
-  autoattach's infra writes is read (infra/abac/rbac-admin-condition.txt); a condition the double
-  cannot read grants nothing.
+- An assignment with an ABAC condition grants only where its condition holds. The double reads
+  exactly what Microsoft's "Authorization actions and attributes" documents for role assignment
+  writes and deletes: ``@Request`` attributes for ``roleAssignments/write``, ``@Resource``
+  attributes for ``roleAssignments/delete``, each of RoleDefinitionId, PrincipalId, PrincipalType;
+  GUID operators GuidEquals, GuidNotEquals, ForAnyOfAnyValues:GuidEquals,
+  ForAnyOfAllValues:GuidNotEquals; PrincipalType StringEqualsIgnoreCase,
+  StringNotEqualsIgnoreCase and their ForAnyOfAnyValues forms. A role assignment PUT with any
+  other condition is refused (400, sandbox/arm_authorization.py); one already in a world that the
+  double cannot read grants nothing.
 - A location-based long-running operation status read (``.../locations/{r}/{segment}/{id}``) is
   authorized with ``{provider}/locations/{segment}/read`` at the resource group of the
   operation's resource: Microsoft's "Track asynchronous Azure operations", *Permission for
@@ -214,14 +220,38 @@ _ATTRIBUTES = {
     f"{ROLE_ASSIGNMENTS}:PrincipalId".lower(): "principal",
     f"{ROLE_ASSIGNMENTS}:PrincipalType".lower(): "principal_type",
 }
-_QUANTIFIERS = ("foranyofanyvalues", "foranyofallvalues", "forallofanyvalues", "forallofallvalues")
 _COMPARERS: dict[str, Callable[[str, str], bool]] = {
     "guidequals": lambda a, b: a.lower() == b.lower(),
     "guidnotequals": lambda a, b: a.lower() != b.lower(),
-    "stringequals": lambda a, b: a == b,
-    "stringnotequals": lambda a, b: a != b,
     "stringequalsignorecase": lambda a, b: a.lower() == b.lower(),
     "stringnotequalsignorecase": lambda a, b: a.lower() != b.lower(),
+}
+# The operators "Authorization actions and attributes" lists for each attribute, and nothing else.
+_GUID_OPERATORS = frozenset(
+    {
+        "guidequals",
+        "guidnotequals",
+        "foranyofanyvalues:guidequals",
+        "foranyofallvalues:guidnotequals",
+    }
+)
+_OPERATORS = {
+    "role": _GUID_OPERATORS,
+    "principal": _GUID_OPERATORS,
+    "principal_type": frozenset(
+        {
+            "stringequalsignorecase",
+            "stringnotequalsignorecase",
+            "foranyofanyvalues:stringequalsignorecase",
+            "foranyofanyvalues:stringnotequalsignorecase",
+        }
+    ),
+}
+# Which attribute source each action offers: a write carries the new assignment in the request, a
+# delete names an existing one (the resource).
+_SOURCES = {
+    f"{ROLE_ASSIGNMENTS}/write".lower(): "request",
+    f"{ROLE_ASSIGNMENTS}/delete".lower(): "resource",
 }
 
 # A parsed condition: ("or"|"and", [nodes]) | ("not", node) | ("action", pattern) |
@@ -298,11 +328,11 @@ class _Parser:
         source, attribute = self.take("attribute")
         name = _ATTRIBUTES.get(attribute.lower())
         if name is None:
-            raise ConditionError(f"attribute {attribute!r} is not modelled")
+            raise ConditionError(f"attribute {attribute!r} is not offered for role assignments")
         operator = str(self.take("operator")).lower()
         quantifier, _, comparer = operator.rpartition(":")
-        if comparer not in _COMPARERS or (quantifier and quantifier not in _QUANTIFIERS):
-            raise ConditionError(f"operator {operator!r} is not modelled")
+        if operator not in _OPERATORS[name]:
+            raise ConditionError(f"operator {operator!r} is not offered for {attribute!r}")
         if self.peek() == "set":
             raw = str(self.take("set"))[1:-1]
             values = [v.strip().strip("'") for v in raw.split(",") if v.strip()]
@@ -314,9 +344,38 @@ class _Parser:
 
 
 def parse_condition(text: str) -> Node:
-    """A condition in the grammar of infra/abac/rbac-admin-condition.txt, parsed; raises
-    ConditionError for anything else."""
-    return _Parser(text).parse()
+    """A condition on role assignment writes and deletes (the documented attributes and
+    operators, each attribute from the source its action offers), parsed; raises ConditionError
+    for anything else."""
+    node = _Parser(text).parse()
+    _check_sources(node, None)
+    return node
+
+
+def _check_sources(node: Node, action: str | None) -> None:
+    """Each comparison uses the source the action its clause targets offers: in
+    ``!(ActionMatches{a}) OR (...)`` the right side may use only ``a``'s source. Azure refuses
+    a condition that compares, say, @Request attributes for a delete."""
+    kind = node[0]
+    if kind == "or":
+        targets = [n[1][1] for n in node[1] if n[0] == "not" and n[1][0] == "action"]
+        for target in targets:
+            if target.lower() not in _SOURCES:
+                raise ConditionError(f"action {target!r} takes no role assignment attributes")
+        targeted = targets[0] if len(targets) == 1 else action
+        for child in node[1]:
+            _check_sources(child, targeted)
+    elif kind == "and":
+        for child in node[1]:
+            _check_sources(child, action)
+    elif kind == "not":
+        _check_sources(node[1], action)
+    elif kind == "compare":
+        source = node[1]
+        if action is None:
+            raise ConditionError("a comparison outside a clause that names its action")
+        if _SOURCES[action.lower()] != source:
+            raise ConditionError(f"@{source.title()} attributes are not offered for {action!r}")
 
 
 def condition_holds(node: Node, action: str, attributes: dict[str, dict[str, str]]) -> bool:
@@ -340,11 +399,7 @@ def condition_holds(node: Node, action: str, attributes: dict[str, dict[str, str
     left = [value]
     if quantifier in ("foranyofanyvalues", ""):
         return any(compare(a, b) for a in left for b in values)
-    if quantifier == "foranyofallvalues":
-        return any(all(compare(a, b) for b in values) for a in left)
-    if quantifier == "forallofanyvalues":
-        return all(any(compare(a, b) for b in values) for a in left)
-    return all(compare(a, b) for a in left for b in values)
+    return any(all(compare(a, b) for b in values) for a in left)  # foranyofallvalues
 
 
 def _assignment_attributes(assignment: RoleAssignment | None) -> dict[str, str]:

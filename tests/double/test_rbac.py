@@ -402,6 +402,127 @@ def test_a_role_assignment_delete_is_held_to_the_assignment_it_removes(
     assert removed.status_code == 200
 
 
+def _clause(action: str) -> Callable[[str], str]:
+    return lambda expression: f"(!(ActionMatches{{'{action}'}})) OR ({expression})"
+
+
+WRITE_CLAUSE = _clause("Microsoft.Authorization/roleAssignments/write")
+DELETE_CLAUSE = _clause("Microsoft.Authorization/roleAssignments/delete")
+ROLE_ATTRIBUTE = "[Microsoft.Authorization/roleAssignments:RoleDefinitionId]"
+TYPE_ATTRIBUTE = "[Microsoft.Authorization/roleAssignments:PrincipalType]"
+
+
+@pytest.mark.parametrize(
+    "operator",
+    [
+        f"GuidEquals '{READER}'",
+        f"GuidNotEquals '{READER}'",
+        f"ForAnyOfAnyValues:GuidEquals {{{READER}, {ACR_PULL}}}",
+        f"ForAnyOfAllValues:GuidNotEquals {{{READER}}}",
+    ],
+)
+def test_every_documented_guid_operator_is_read_for_role_and_principal(operator: str) -> None:
+    parse_condition(WRITE_CLAUSE(f"@Request{ROLE_ATTRIBUTE} {operator}"))
+    parse_condition(DELETE_CLAUSE(f"@Resource{ROLE_ATTRIBUTE} {operator}"))
+
+
+@pytest.mark.parametrize(
+    "operator",
+    [
+        "StringEqualsIgnoreCase 'ServicePrincipal'",
+        "StringNotEqualsIgnoreCase 'User'",
+        "ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal', 'Group'}",
+        "ForAnyOfAnyValues:StringNotEqualsIgnoreCase {'User'}",
+    ],
+)
+def test_every_documented_principal_type_operator_is_read(operator: str) -> None:
+    parse_condition(WRITE_CLAUSE(f"@Request{TYPE_ATTRIBUTE} {operator}"))
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        # an operator the attribute is not offered with
+        WRITE_CLAUSE(f"@Request{ROLE_ATTRIBUTE} StringEquals '{READER}'"),
+        WRITE_CLAUSE(f"@Request{ROLE_ATTRIBUTE} ForAllOfAnyValues:GuidEquals {{{READER}}}"),
+        WRITE_CLAUSE(f"@Request{TYPE_ATTRIBUTE} StringEquals 'ServicePrincipal'"),
+        WRITE_CLAUSE(f"@Request{TYPE_ATTRIBUTE} GuidEquals '{READER}'"),
+        # the wrong source for the action: a write has no @Resource, a delete no @Request
+        WRITE_CLAUSE(f"@Resource{ROLE_ATTRIBUTE} GuidEquals '{READER}'"),
+        DELETE_CLAUSE(f"@Request{ROLE_ATTRIBUTE} GuidEquals '{READER}'"),
+        # an attribute role assignments do not offer, an action they are not
+        WRITE_CLAUSE("@Request[Microsoft.Authorization/roleAssignments:Scope] GuidEquals 'x'"),
+        "(!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'}))"
+        f" OR (@Request{ROLE_ATTRIBUTE} GuidEquals '{READER}')",
+    ],
+)
+def test_a_condition_azure_does_not_offer_for_role_assignments_is_refused(condition: str) -> None:
+    with pytest.raises(ConditionError):
+        parse_condition(condition)
+
+
+def test_a_role_assignment_put_with_a_condition_azure_would_refuse_gets_400(
+    serve: Serve, tls: SandboxTls
+) -> None:
+    arm = serve(grant(RG, DELEGATOR))
+    path = f"{RG}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}"
+    bad = WRITE_CLAUSE(f"@Resource{ROLE_ATTRIBUTE} GuidEquals '{READER}'")
+    body = {
+        "properties": {
+            "roleDefinitionId": f"{ROLES}/{DELEGATOR}",
+            "principalId": OTHER,
+            "principalType": "ServicePrincipal",
+            "condition": bad,
+            "conditionVersion": "2.0",
+        }
+    }
+    response = call(arm, tls, "PUT", path, body, api="2022-04-01")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "The given role assignment condition is invalid."
+    body["properties"]["condition"] = condition_for(DATA_GRANTABLE, APP)
+    body["properties"]["conditionVersion"] = "1.0"
+    assert call(arm, tls, "PUT", path, body, api="2022-04-01").status_code == 400
+    assert not [a for a in arm.world.role_assignments.values() if a.principal_id == OTHER]
+
+
+def test_a_condition_sent_with_a_role_assignment_is_kept_and_limits_what_it_grants(
+    serve: Serve, tls: SandboxTls, authorization: AuthorizationManagementClient
+) -> None:
+    arm = serve(grant(RG, DELEGATOR))  # autoattach may delegate anything here, unconditionally
+    condition = condition_for(DATA_GRANTABLE, OTHER)
+    made = authorization.role_assignments.create(
+        RG,
+        str(uuid.uuid4()),
+        RoleAssignmentCreateParameters(
+            role_definition_id=f"{ROLES}/{DELEGATOR}",
+            principal_id=OTHER,
+            principal_type="ServicePrincipal",
+            condition=condition,
+            condition_version="2.0",
+        ),
+    )
+    assert made.condition == condition
+    stored = [a for a in arm.world.role_assignments.values() if a.principal_id == OTHER]
+    assert [a.condition for a in stored] == [condition]
+    arm.clock.advance_to(arm.clock.seconds() + 600)  # role propagation
+    third = "9a9a9a9a-0000-4000-8000-000000000003"
+
+    def assigned_by_other(role: str, principal: str) -> requests.Response:
+        path = f"{RG}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}"
+        body = {
+            "properties": {
+                "roleDefinitionId": f"{ROLES}/{role}",
+                "principalId": principal,
+                "principalType": "ServicePrincipal",
+            }
+        }
+        return call(arm, tls, "PUT", path, body, api="2022-04-01", token=jwt_for(OTHER))
+
+    assert assigned_by_other(ACR_PULL, third).status_code == 201
+    assert assigned_by_other(READER, third).status_code == 403  # a role the condition leaves out
+    assert assigned_by_other(ACR_PULL, OTHER).status_code == 403  # to itself
+
+
 def test_an_unreadable_condition_grants_nothing(
     serve: Serve, authorization: AuthorizationManagementClient
 ) -> None:
