@@ -8,8 +8,10 @@ targetScope = 'subscription'
 //     monitoring, optional network. Everything the Function App touches on its own side.
 //   each watched or workspace subscription: autoattach's custom role definitions, assignable there only.
 //   each watched subscription: resource group for the Event Grid system topic and its event subscriptions; the
-//     cluster operator role; the role delegator limited by an ABAC condition to the cluster roles; assignment reader.
-//   each allowed workspace: the compute operator role; its resource group: the role delegator for the data roles.
+//     cluster operator role; the role delegator limited by an ABAC condition to the cluster roles, granted only to
+//     the allowed workspaces' user-assigned identities; assignment reader.
+//   each allowed workspace: the compute operator role; its resource group: the operation reader; its container
+//     registry and storage account: the role delegator limited to the data roles there.
 //   each compute identity the policy names: Managed Identity Operator on that identity.
 
 @minLength(1)
@@ -17,8 +19,43 @@ targetScope = 'subscription'
 @description('azd environment name; names and tags every resource.')
 param environmentName string
 
+// The regions that run Flex Consumption, as the azd Flex Consumption quickstart lists them
+// (Azure-Samples/functions-quickstart-python-http-azd, infra/main.bicep), less its canary region eastus2euap.
 @minLength(1)
 @description('Region of autoattach\'s resources (a region with Flex Consumption).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -67,11 +104,23 @@ param sweepSchedule string = '0 */15 * * * *'
 @description('Name of the resource group created in each watched subscription for its Event Grid system topic.')
 param eventsResourceGroupName string = 'rg-${toLower(replace(replace(replace(replace(environmentName, '_', '-'), '.', '-'), '(', '-'), ')', '-'))}-events'
 
+@description('Comma-separated resource ids of existing ARM (Microsoft.Resources.Subscriptions) system topics to reuse, at most one per watched subscription (ARM allows one per subscription; the preprovision hook names any it finds). A watched subscription without one here gets its own topic.')
+param existingSystemTopicIds string = ''
+
 @description('Region of those resource groups (the system topics themselves are global).')
 param eventsResourceGroupLocation string = location
 
 @description('Comma-separated resource ids of the user-assigned identities the attach policy gives computes (the preprovision hook takes them from the policy). autoattach may assign these and no others.')
 param computeIdentityIds string = ''
+
+@description('Comma-separated principal (object) ids of the user-assigned identities the allowed workspaces run under (the preprovision hook reads them from the workspaces). The only principals autoattach may grant the cluster roles to; empty: no cluster role delegation.')
+param workspacePrincipalIds string = ''
+
+@description('Comma-separated resource ids of the allowed workspaces\' container registries (the preprovision hook reads them from the workspaces). AcrPull is delegated on these and nowhere else.')
+param workspaceRegistryIds string = ''
+
+@description('Comma-separated resource ids of the allowed workspaces\' storage accounts (the preprovision hook reads them from the workspaces). The Storage Blob Data roles are delegated on these and nowhere else.')
+param workspaceStorageIds string = ''
 
 @description('Comma-separated names of the kubeconfig secrets in kubeconfigKeyVaultId (the preprovision hook takes them from the policy). Empty: Key Vault Secrets User on the whole vault.')
 param kubeconfigSecretNames string = ''
@@ -118,11 +167,21 @@ var listedWorkspaceIds = [for id in split(allowedWorkspaceIds, ','): toLower(tri
 var workspaceIds = union(filter(listedWorkspaceIds, id => !empty(id)), [])
 var workspaceSubscriptionList = [for id in workspaceIds: split(id, '/')[2]]
 var workspaceSubscriptionIds = union(workspaceSubscriptionList, [])
-// The allowed workspaces' resource groups, each once: where the data roles are delegated.
+// The allowed workspaces' resource groups, each once: where the status of their attaches is read.
 var workspaceGroupList = [for id in workspaceIds: '/subscriptions/${split(id, '/')[2]}/resourcegroups/${split(id, '/')[4]}']
 var workspaceGroupIds = union(workspaceGroupList, [])
 var listedComputeIdentityIds = [for id in split(computeIdentityIds, ','): toLower(trim(id))]
 var assignableIdentityIds = union(filter(listedComputeIdentityIds, id => !empty(id)), [])
+var listedPrincipalIds = [for id in split(workspacePrincipalIds, ','): toLower(trim(id))]
+var grantablePrincipalIds = union(filter(listedPrincipalIds, id => !empty(id)), [])
+var listedRegistryIds = [for id in split(workspaceRegistryIds, ','): toLower(trim(id))]
+var registryIds = union(filter(listedRegistryIds, id => !empty(id)), [])
+var listedStorageIds = [for id in split(workspaceStorageIds, ','): toLower(trim(id))]
+var storageIds = union(filter(listedStorageIds, id => !empty(id)), [])
+var listedTopicIds = [for id in split(existingSystemTopicIds, ','): trim(id)]
+var reusedTopicIds = union(filter(listedTopicIds, id => !empty(id)), [])
+// The (lower-cased) subscription of each reused topic, in the same order.
+var reusedTopicSubscriptions = [for id in reusedTopicIds: toLower(split(id, '/')[2])]
 var listedSecretNames = [for name in split(kubeconfigSecretNames, ','): trim(name)]
 var secretNames = union(filter(listedSecretNames, name => !empty(name)), [])
 // Operators' object ids: no operators, no operator deployments at all.
@@ -135,21 +194,21 @@ var operatorQueues = empty(operatorIds) ? [] : [
 var listedOwnerIds = [for id in split(notificationOwnerPrincipalIds, ','): toLower(trim(id))]
 var ownerIds = union(filter(listedOwnerIds, id => !empty(id)), [])
 // Every subscription autoattach works in gets its own custom role definitions (custom-roles.bicep).
-var roleSubscriptionIds = union(watchedSubscriptionIds, workspaceSubscriptionIds)
+var roleSubscriptionIds = union(watchedSubscriptionIds, workspaceSubscriptionIds, dataSubscriptionIds)
+// Subscriptions of the workspaces' registries and storage accounts (they may live elsewhere): each needs the role
+// delegator's definition.
+var dataSubscriptionList = [for id in concat(registryIds, storageIds): split(id, '/')[2]]
+var dataSubscriptionIds = union(dataSubscriptionList, [])
 // Workspace subscriptions that are not watched: there the assignment reader is assigned on its own.
 var workspaceOnlySubscriptionIds = filter(workspaceSubscriptionIds, id => !contains(watchedSubscriptionIds, id))
 
-// The built-in roles autoattach grants to workspace and compute identities, split by where they are delegated.
+// The built-in roles autoattach grants to workspace identities where clusters live (the data roles, granted to
+// compute identities, are named in modules/delegated-rbac-data.bicep).
 var clusterGrantableRoles = [
   'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader
   '85cb6faf-e071-4c9b-8136-154b5a04f717' // Kubernetes Extension Contributor
   '0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8' // Azure Kubernetes Service Cluster Admin Role
   '2787bf04-f1f5-4bfe-8383-c8a24483ee38' // Azure Relay Owner
-]
-var dataGrantableRoles = [
-  '7f951dda-4ed3-4680-a7ca-43fe172d538d' // AcrPull
-  '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1' // Storage Blob Data Reader
-  'ba92f5b4-2d11-453d-a403-e96b0029c9fe' // Storage Blob Data Contributor
 ]
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -333,6 +392,7 @@ module watched 'modules/watched-subscription.bicep' = [for subscriptionId in wat
     location: eventsResourceGroupLocation
     tags: tags
     systemTopicName: 'autoattach-arm-events-${envSlug}'
+    existingSystemTopicId: contains(reusedTopicSubscriptions, subscriptionId) ? reusedTopicIds[indexOf(reusedTopicSubscriptions, subscriptionId)] : ''
     token: token
     functionPrincipalId: identity.outputs.principalId
     clusterOperatorRoleName: customRoles[indexOf(roleSubscriptionIds, subscriptionId)].outputs.clusterOperatorRoleName
@@ -346,7 +406,8 @@ module watched 'modules/watched-subscription.bicep' = [for subscriptionId in wat
   }
 }]
 
-// Where clusters live: grant and revoke the cluster roles; read role assignments.
+// Where clusters live: grant and revoke the cluster roles, only to the allowed workspaces' identities; read role
+// assignments.
 module delegatedRbac 'modules/delegated-rbac.bicep' = [for subscriptionId in watchedSubscriptionIds: {
   name: 'autoattach-rbac-${token}-${uniqueString(subscriptionId)}'
   scope: subscription(subscriptionId)
@@ -355,17 +416,29 @@ module delegatedRbac 'modules/delegated-rbac.bicep' = [for subscriptionId in wat
     roleDelegatorRoleName: customRoles[indexOf(roleSubscriptionIds, subscriptionId)].outputs.roleDelegatorRoleName
     assignmentReaderRoleName: customRoles[indexOf(roleSubscriptionIds, subscriptionId)].outputs.assignmentReaderRoleName
     grantableRoleIds: clusterGrantableRoles
+    grantablePrincipalIds: grantablePrincipalIds
   }
 }]
 
-// Where workspaces live: grant and revoke the data roles, on each workspace's resource group only.
-module workspaceDelegation 'modules/delegated-rbac-group.bicep' = [for groupId in workspaceGroupIds: {
-  name: 'autoattach-data-rbac-${token}-${uniqueString(groupId)}'
-  scope: resourceGroup(split(groupId, '/')[2], split(groupId, '/')[4])
+// Where workspaces keep images and data: grant and revoke AcrPull on each workspace's registry, the Storage Blob Data
+// roles on each workspace's storage account, and nowhere else.
+module registryDelegation 'modules/delegated-rbac-data.bicep' = [for registryId in registryIds: {
+  name: 'autoattach-acr-rbac-${token}-${uniqueString(registryId)}'
+  scope: resourceGroup(split(registryId, '/')[2], split(registryId, '/')[4])
   params: {
     principalId: identity.outputs.principalId
-    roleDelegatorRoleName: customRoles[indexOf(roleSubscriptionIds, split(groupId, '/')[2])].outputs.roleDelegatorRoleName
-    grantableRoleIds: dataGrantableRoles
+    roleDelegatorRoleName: customRoles[indexOf(roleSubscriptionIds, split(registryId, '/')[2])].outputs.roleDelegatorRoleName
+    registryName: last(split(registryId, '/'))
+  }
+}]
+
+module storageDelegation 'modules/delegated-rbac-data.bicep' = [for storageId in storageIds: {
+  name: 'autoattach-st-rbac-${token}-${uniqueString(storageId)}'
+  scope: resourceGroup(split(storageId, '/')[2], split(storageId, '/')[4])
+  params: {
+    principalId: identity.outputs.principalId
+    roleDelegatorRoleName: customRoles[indexOf(roleSubscriptionIds, split(storageId, '/')[2])].outputs.roleDelegatorRoleName
+    storageAccountName: last(split(storageId, '/'))
   }
 }]
 

@@ -124,6 +124,11 @@ _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
         rf"(?P<registry>{_RG}/Microsoft\.ContainerRegistry/registries/{_SEG})",
         arm_storage.registry,
     ),
+    (
+        {"GET"},
+        rf"(?P<vault>{_RG}/Microsoft\.KeyVault/vaults/{_SEG})(?:/secrets/(?P<secret>{_SEG}))?",
+        arm_storage.vault,
+    ),
     ({"GET"}, rf"/subscriptions/(?P<sub>{_SEG})/resources", arm_resources.list_resources),
     (
         {"GET"},

@@ -1,5 +1,6 @@
 """The Azure resources around autoattach that the product does not change, only reads (through
-``autoattach doctor``): storage accounts and container registries of workspaces, the Service Bus
+``autoattach doctor`` and the deployment's preflight): storage accounts and container registries of
+workspaces, Key Vaults holding kubeconfigs (and their secrets' names), the Service Bus
 namespace and its queues, the notification topic, the Event Grid system topics with their event
 subscriptions, and custom role definitions. Plus where autoattach itself is deployed
 (``autoattach`` section: its resource group and its identity's principal id).
@@ -16,6 +17,7 @@ from sandbox.arm_ids import key, name_of, type_of
 
 STORAGE_TYPE = "Microsoft.Storage/storageAccounts"
 REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
+VAULT_TYPE = "Microsoft.KeyVault/vaults"
 SERVICEBUS_TYPE = "Microsoft.ServiceBus/namespaces"
 TOPIC_TYPE = "Microsoft.EventGrid/topics"
 SYSTEM_TOPIC_TYPE = "Microsoft.EventGrid/systemTopics"
@@ -25,6 +27,7 @@ HUB_SECTIONS = (
     "autoattach",
     "storage_accounts",
     "container_registries",
+    "key_vaults",
     "service_bus_namespaces",
     "event_grid_topics",
     "system_topics",
@@ -111,6 +114,8 @@ class Hub:
     deployment: dict[str, str] = field(default_factory=dict)
     storage_accounts: dict[str, PlainResource] = field(default_factory=dict)  # key(id)
     registries: dict[str, PlainResource] = field(default_factory=dict)
+    vaults: dict[str, PlainResource] = field(default_factory=dict)
+    vault_secrets: dict[str, set[str]] = field(default_factory=dict)  # key(vault id) -> lower names
     service_bus: dict[str, ServiceBusNamespace] = field(default_factory=dict)
     topics: dict[str, PlainResource] = field(default_factory=dict)
     system_topics: dict[str, SystemTopic] = field(default_factory=dict)
@@ -120,6 +125,7 @@ class Hub:
         """(id, type, location, tags) of every listable resource here."""
         found = [(r.id, STORAGE_TYPE, r.location, r.tags) for r in self.storage_accounts.values()]
         found += [(r.id, REGISTRY_TYPE, r.location, r.tags) for r in self.registries.values()]
+        found += [(r.id, VAULT_TYPE, r.location, r.tags) for r in self.vaults.values()]
         found += [(n.id, SERVICEBUS_TYPE, n.location, n.tags) for n in self.service_bus.values()]
         found += [(r.id, TOPIC_TYPE, r.location, r.tags) for r in self.topics.values()]
         found += [(t.id, SYSTEM_TOPIC_TYPE, t.location, {}) for t in self.system_topics.values()]
@@ -139,6 +145,14 @@ def parse_hub(hub: Hub, data: dict[str, Any]) -> None:
     for index, entry in enumerate(_list(data, "container_registries")):
         resource = _plain(entry, f"container_registries[{index}]", REGISTRY_TYPE)
         hub.registries[key(resource.id)] = resource
+    for index, entry in enumerate(_list(data, "key_vaults")):
+        where = f"key_vaults[{index}]"
+        resource = _plain(entry, where, VAULT_TYPE)
+        names = entry.get("secrets", []) if isinstance(entry, dict) else []
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise HubError(f"{where}: 'secrets' must be a list of secret names")
+        hub.vaults[key(resource.id)] = resource
+        hub.vault_secrets[key(resource.id)] = {n.lower() for n in names}
     for index, entry in enumerate(_list(data, "event_grid_topics")):
         resource = _plain(entry, f"event_grid_topics[{index}]", TOPIC_TYPE)
         hub.topics[key(resource.id)] = resource

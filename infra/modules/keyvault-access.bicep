@@ -1,7 +1,10 @@
 // Read-only access to the kubeconfigs of Arc clusters (autoattach creates namespaces on Arc clusters through the
 // Kubernetes API). The vault must use Azure RBAC. Key Vault Secrets User on each named secret only, when the
 // secrets are named (the preprovision hook takes them from the policy's kubeconfig_secret URIs); on the whole vault
-// only when they cannot be named at deploy time (a policy that names secrets per cluster with a placeholder).
+// only when they cannot be named at deploy time (a policy that names secrets per cluster with a placeholder) or do
+// not exist yet: a role assignment on a secret needs the secret, and Key Vault has no ABAC condition that could
+// narrow a vault-wide assignment. On a first deployment before the secrets exist the hook therefore passes no names
+// (vault-wide); provisioning again once they exist narrows it (docs/deploy.md).
 
 param vaultName string
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from sandbox.arm_rbac import condition_holds, parse_condition
 from shared import settings
 from tests.infra.bicep_model import (
     INFRA,
@@ -11,7 +14,6 @@ from tests.infra.bicep_model import (
     bicep_files,
     body,
     guids,
-    module_path,
     module_using,
     resolve,
     resources_of_type,
@@ -60,7 +62,7 @@ EXPECTED_ASSIGNMENTS = {
     },
     # Custom roles, by definition name: see test_custom_roles_*.
     "modules/delegated-rbac.bicep": set(),
-    "modules/delegated-rbac-group.bicep": set(),
+    "modules/delegated-rbac-data.bicep": set(),
     "modules/assignment-reader.bicep": set(),
     "modules/watched-subscription.bicep": set(),
     "modules/workspace-access.bicep": set(),
@@ -74,21 +76,44 @@ CLUSTER_ROLES = {
     "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8",  # Azure Kubernetes Service Cluster Admin Role
     "2787bf04-f1f5-4bfe-8383-c8a24483ee38",  # Azure Relay Owner
 }
+AKS_CLUSTER_ADMIN = "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8"
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+BLOB_ROLES = {
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",  # Storage Blob Data Reader
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe",  # Storage Blob Data Contributor
+}
 DATA_ROLES = GRANTED_ROLES - CLUSTER_ROLES
 SELF = "11111111-2222-3333-4444-555555555555"
+# Two workspaces' user-assigned identities (what the preprovision hook reads), and a stranger.
+WORKSPACE_PRINCIPALS = (
+    "aaaaaaaa-0000-4000-8000-000000000001",
+    "aaaaaaaa-0000-4000-8000-000000000002",
+)
+STRANGER = "bbbbbbbb-0000-4000-8000-000000000009"
+WRITE = "Microsoft.Authorization/roleAssignments/write"
+DELETE = "Microsoft.Authorization/roleAssignments/delete"
+CLUSTER_CONDITION = "cluster-roles-condition.txt"
+DATA_CONDITION = "rbac-admin-condition.txt"
 
 
-def _condition(roles: set[str] = GRANTED_ROLES, self_id: str = SELF) -> str:
-    """The condition as the Bicep renders it (delegated-rbac*.bicep fill the placeholders)."""
-    template = (INFRA / "abac" / "rbac-admin-condition.txt").read_text()
-    return template.replace("__GRANTABLE_ROLES__", ", ".join(sorted(roles))).replace(
-        "__SELF__", self_id
+def _condition(
+    file: str = DATA_CONDITION,
+    roles: set[str] = DATA_ROLES,
+    self_id: str = SELF,
+    principals: tuple[str, ...] = WORKSPACE_PRINCIPALS,
+) -> str:
+    """A condition as the Bicep renders it (delegated-rbac*.bicep fill the placeholders)."""
+    template = (INFRA / "abac" / file).read_text()
+    return (
+        template.replace("__GRANTABLE_ROLES__", ", ".join(sorted(roles)))
+        .replace("__PRINCIPALS__", ", ".join(principals))
+        .replace("__SELF__", self_id)
     )
 
 
-def _clauses(roles: set[str] = GRANTED_ROLES) -> tuple[str, str]:
+def _clauses(file: str = DATA_CONDITION, roles: set[str] = DATA_ROLES) -> tuple[str, str]:
     """The condition's write clause and delete clause."""
-    flat = " ".join(_condition(roles).split())
+    flat = " ".join(_condition(file, roles).split())
     write, delete = re.split(r"\)\s*\)\s*AND\s*\(\s*\(", flat)
     return write, delete
 
@@ -110,79 +135,137 @@ def _principal_types(clause: str, source: str) -> list[str]:
     return re.findall(pattern, clause)
 
 
-def test_abac_condition_lets_the_function_write_assignments_of_exactly_the_granted_roles():
-    write, _ = _clauses()
+def _allows(condition: str, action: str, role: str, principal: str) -> bool:
+    """What the ARM double's ABAC evaluator (sandbox/arm_rbac.py) decides for one request: the
+    PUT's body for a write, the existing assignment for a delete."""
+    source = "request" if action == WRITE else "resource"
+    attributes = {
+        source: {"role": role, "principal": principal, "principal_type": "ServicePrincipal"}
+    }
+    return condition_holds(parse_condition(condition), action, attributes)
+
+
+@pytest.mark.parametrize("action", [WRITE, DELETE])
+def test_aks_cluster_admin_goes_only_to_a_workspace_identity_the_policy_names_never_to_others(
+    action: str,
+) -> None:
+    condition = _condition(CLUSTER_CONDITION, CLUSTER_ROLES)
+    for principal in WORKSPACE_PRINCIPALS:
+        assert _allows(condition, action, AKS_CLUSTER_ADMIN, principal)
+    assert not _allows(condition, action, AKS_CLUSTER_ADMIN, STRANGER)
+    assert not _allows(condition, action, AKS_CLUSTER_ADMIN, SELF)
+    self_named = _condition(CLUSTER_CONDITION, CLUSTER_ROLES, principals=(SELF,))
+    assert not _allows(self_named, action, AKS_CLUSTER_ADMIN, SELF)  # even if listed by mistake
+    assert not _allows(condition, action, ACR_PULL, WORKSPACE_PRINCIPALS[0])
+
+
+@pytest.mark.parametrize("action", [WRITE, DELETE])
+def test_the_data_roles_go_to_any_other_service_principal_but_never_to_the_app(
+    action: str,
+) -> None:
+    condition = _condition(DATA_CONDITION, {ACR_PULL})
+    assert _allows(condition, action, ACR_PULL, STRANGER)  # a compute's system identity
+    assert not _allows(condition, action, ACR_PULL, SELF)
+    assert not _allows(condition, action, AKS_CLUSTER_ADMIN, STRANGER)
+
+
+def test_both_conditions_are_ones_azure_accepts_for_role_assignments():
+    for file, roles in ((CLUSTER_CONDITION, CLUSTER_ROLES), (DATA_CONDITION, DATA_ROLES)):
+        parse_condition(_condition(file, roles))  # the double refuses what Azure does not offer
+
+
+@pytest.mark.parametrize(
+    ("file", "roles"), [(CLUSTER_CONDITION, CLUSTER_ROLES), (DATA_CONDITION, DATA_ROLES)]
+)
+def test_abac_conditions_let_the_function_write_and_delete_assignments_of_exactly_their_roles(
+    file: str, roles: set[str]
+):
+    write, delete = _clauses(file, roles)
     assert "!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})" in write
-    assert _role_set(write, "Request") == GRANTED_ROLES
-
-
-def test_abac_condition_lets_the_function_delete_assignments_of_exactly_the_granted_roles():
-    _, delete = _clauses()
     assert "!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})" in delete
-    assert _role_set(delete, "Resource") == GRANTED_ROLES
-
-
-def test_abac_condition_limits_writes_and_deletes_to_service_principals():
-    write, delete = _clauses()
+    assert _role_set(write, "Request") == roles
+    assert _role_set(delete, "Resource") == roles
     assert _principal_types(write, "Request") == ["ServicePrincipal"]
     assert _principal_types(delete, "Resource") == ["ServicePrincipal"]
 
 
 def test_the_app_can_neither_grant_itself_a_role_nor_revoke_one_of_its_own():
-    write, delete = _clauses()
     exclusion = (
         "[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAllValues:GuidNotEquals"
     )
-    assert f"@Request{exclusion} {{{SELF}}}" in write
-    assert f"@Resource{exclusion} {{{SELF}}}" in delete
-    for name in ("modules/delegated-rbac.bicep", "modules/delegated-rbac-group.bicep"):
-        condition = text(variable(template(name), "condition"))
-        assert "__SELF__" in condition and "principalId" in condition, name
-        assert "__GRANTABLE_ROLES__" in condition and "grantableRoleIds" in condition, name
+    for file, roles in ((CLUSTER_CONDITION, CLUSTER_ROLES), (DATA_CONDITION, DATA_ROLES)):
+        write, delete = _clauses(file, roles)
+        assert f"@Request{exclusion} {{{SELF}}}" in write
+        assert f"@Resource{exclusion} {{{SELF}}}" in delete
+    cluster = text(variable(template("modules/delegated-rbac.bicep"), "condition"))
+    assert "__SELF__" in cluster and "principalId" in cluster
+    assert "__PRINCIPALS__" in cluster and "grantablePrincipalIds" in cluster
+    assert "__GRANTABLE_ROLES__" in cluster and "grantableRoleIds" in cluster
+    data = template("modules/delegated-rbac-data.bicep")
+    for name in ("registryCondition", "storageCondition"):
+        assert "__SELF__" in text(variable(data, name)), name
 
 
-def test_abac_condition_has_balanced_parentheses():
-    depth = 0
-    for char in _condition():
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        assert depth >= 0
-    assert depth == 0
+def test_abac_conditions_have_balanced_parentheses():
+    for file in (CLUSTER_CONDITION, DATA_CONDITION):
+        depth = 0
+        for char in _condition(file):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            assert depth >= 0
+        assert depth == 0
 
 
-def _delegations() -> dict[str, dict]:
-    tpl = template("main.bicep")
-    return {
-        module_path(m): m for m in tpl["modules"].values() if "delegated-rbac" in module_path(m)
-    }
-
-
-def test_cluster_roles_are_delegated_where_clusters_live_and_data_roles_on_workspace_groups():
+def test_cluster_roles_are_delegated_where_clusters_live_to_the_workspace_identities_only():
     main = template("main.bicep")
-    delegations = _delegations()
-    cluster = delegations["modules/delegated-rbac.bicep"]
-    data = delegations["modules/delegated-rbac-group.bicep"]
+    cluster = module_using(main, "delegated-rbac.bicep")
     assert cluster["config"]["loop_type"]["detail"]["array_name"] == "watchedSubscriptionIds"
-    assert data["config"]["loop_type"]["detail"]["array_name"] == "workspaceGroupIds"
-    assert set(resolve(main, body(cluster)["params"]["grantableRoleIds"])) == CLUSTER_ROLES
-    assert set(resolve(main, body(data)["params"]["grantableRoleIds"])) == DATA_ROLES
-    assert template("modules/delegated-rbac-group.bicep")["globals"]["scope"]["value"] != (
-        "subscription"
-    )
+    params = body(cluster)["params"]
+    assert set(resolve(main, params["grantableRoleIds"])) == CLUSTER_ROLES
+    assert params["grantablePrincipalIds"] == "grantablePrincipalIds"
+    assert "workspacePrincipalIds" in text(variable(main, "listedPrincipalIds"))
+    module = template("modules/delegated-rbac.bicep")
+    (delegator,) = [
+        r
+        for r in resources_of_type(module, ROLE_ASSIGNMENTS).values()
+        if "condition" in body(r)["properties"]
+    ]
+    # No workspace identity to grant to: no delegation at all (an empty set is no condition).
+    assert "grantablePrincipalIds" in text(delegator["config"]["condition"])
+
+
+def test_data_roles_are_delegated_on_each_workspaces_registry_and_storage_account_only():
+    main = template("main.bicep")
+    registry = main["modules"]["registryDelegation"]
+    storage = main["modules"]["storageDelegation"]
+    assert registry["config"]["loop_type"]["detail"]["array_name"] == "registryIds"
+    assert storage["config"]["loop_type"]["detail"]["array_name"] == "storageIds"
+    assert "registryName" in body(registry)["params"]
+    assert "storageAccountName" in body(storage)["params"]
+    data = template("modules/delegated-rbac-data.bicep")
+    assignments = resources_of_type(data, ROLE_ASSIGNMENTS)
+    assert {body(a)["scope"] for a in assignments.values()} == {"registry", "account"}
+    assert guids(data, variable(data, "registryCondition")) >= {ACR_PULL}
+    assert ACR_PULL not in text(variable(data, "blobRoles"))
+    assert set(variable(data, "blobRoles")) == BLOB_ROLES
+    for file in bicep_files():
+        assert "delegated-rbac-group" not in file.read_text(), file.name
 
 
 def test_delegation_is_the_custom_role_delegator_with_the_condition_never_a_built_in_admin():
-    for name in ("modules/delegated-rbac.bicep", "modules/delegated-rbac-group.bicep"):
+    for name in ("modules/delegated-rbac.bicep", "modules/delegated-rbac-data.bicep"):
         tpl = template(name)
-        (delegator,) = [
+        delegators = [
             r
             for r in resources_of_type(tpl, ROLE_ASSIGNMENTS).values()
             if "condition" in body(r)["properties"]
         ]
-        props = body(delegator)["properties"]
-        assert "roleDelegatorRoleName" in text(props["roleDefinitionId"])
-        assert props["conditionVersion"] == "2.0"
-        assert props["principalType"] == "ServicePrincipal"
-        assert props["condition"] == "condition"
+        assert delegators, name
+        for delegator in delegators:
+            props = body(delegator)["properties"]
+            assert "roleDelegatorRoleName" in text(props["roleDefinitionId"])
+            assert props["conditionVersion"] == "2.0"
+            assert props["principalType"] == "ServicePrincipal"
+            assert props["condition"] in ("condition", "registryCondition", "storageCondition")
     for path in bicep_files():
         assert RBAC_ADMINISTRATOR not in path.read_text().lower(), path.name
     assert _actions("roleDelegatorActions") == [
@@ -212,7 +295,7 @@ def test_custom_roles_are_assigned_by_definition_name_and_nothing_else():
         "modules/watched-subscription.bicep",
         "modules/workspace-access.bicep",
         "modules/delegated-rbac.bicep",
-        "modules/delegated-rbac-group.bicep",
+        "modules/delegated-rbac-data.bicep",
         "modules/assignment-reader.bicep",
         "modules/operation-reader.bicep",
     ):

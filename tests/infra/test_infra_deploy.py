@@ -208,3 +208,41 @@ def test_named_owner_groups_may_create_event_subscriptions_on_the_topic_and_noth
     module = module_using(main, "notification-owners.bicep")
     assert body(module)["scope"] == "group"
     assert "ownerIds" in text(module["config"]["condition"])
+
+
+# The regions of the azd Flex Consumption quickstart (Azure-Samples/
+# functions-quickstart-python-http-azd, infra/main.bicep, commit 0bb0f10), less its canary region
+# eastus2euap.
+FLEX_CONSUMPTION_REGIONS = {
+    "australiaeast", "australiasoutheast", "brazilsouth", "canadacentral", "centralindia",
+    "centralus", "eastasia", "eastus", "eastus2", "francecentral", "germanywestcentral",
+    "italynorth", "japaneast", "koreacentral", "northcentralus", "northeurope", "norwayeast",
+    "southafricanorth", "southcentralus", "southeastasia", "southindia", "spaincentral",
+    "swedencentral", "uaenorth", "uksouth", "ukwest", "westcentralus", "westeurope", "westus",
+    "westus2", "westus3",
+}  # fmt: skip
+
+
+def test_the_location_is_limited_to_regions_that_run_flex_consumption():
+    location = template("main.bicep")["parameters"]["location"]
+    allowed = next(d["argument"] for d in location["decorators"] if d["type"] == "allowed")
+    assert set(allowed) == FLEX_CONSUMPTION_REGIONS
+
+
+def test_an_existing_arm_system_topic_is_reused_instead_of_a_second_one_being_created():
+    main = template("main.bicep")
+    assert main["parameters"]["existingSystemTopicIds"]["default"] == ""
+    watch = body(module_using(main, "watched-subscription.bicep"))
+    assert "reusedTopicSubscriptions" in text(watch["params"]["existingSystemTopicId"])
+    watched = template("modules/watched-subscription.bicep")
+    assert "reuseTopic" in text(watched["modules"]["topic"]["config"]["condition"])
+    assert "reuseTopic" in text(watched["resources"]["eventsGroup"]["config"]["condition"])
+    existing = watched["resources"]["existingTopic"]
+    assert existing["existing"] and "reuseTopic" in text(existing["config"]["condition"])
+    events = body(watched["modules"]["eventSubscriptions"])
+    assert "topicGroupName" in text(events["scope"]) and events["params"]["systemTopicName"] == (
+        "topicName"
+    )
+    delivery = body(watched["modules"]["deliveryAccess"])
+    assert delivery["params"]["principalId"] == "topicPrincipalId"
+    assert "existingTopic" in text(variable(watched, "topicPrincipalId"))

@@ -5,17 +5,41 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import sys
+import uuid
 
+import pytest
 import yaml
 
+from sandbox.arm_double import ArmDouble
+from sandbox.clock import VirtualClock
+from sandbox.credential import SandboxCredential
+from sandbox.tls import SandboxTls
+from sandbox.world import World
 from tests.infra.bicep_model import ROOT
 
 # The hook is a script azd runs (infra/ is not a package): load it from its file.
 _spec = importlib.util.spec_from_file_location("policy_env", ROOT / "infra/hooks/policy_env.py")
 assert _spec is not None and _spec.loader is not None
 policy_env = importlib.util.module_from_spec(_spec)
+sys.modules["policy_env"] = policy_env  # dataclasses look their module up
 _spec.loader.exec_module(policy_env)
-derive, run = policy_env.derive, policy_env.run
+derive, run, SdkArmReader = policy_env.derive, policy_env.run, policy_env.SdkArmReader
+
+
+class NothingThere:
+    """An ARM where the policy's resources exist as the policy says (no Azure is called)."""
+
+    def get(self, resource_id: str, api_version: str) -> dict:
+        data = "/subscriptions/s1/resourceGroups/ml/providers/Microsoft.Storage/storageAccounts/st"
+        return {
+            "id": resource_id,
+            "properties": {"storageAccount": data, "containerRegistry": data},
+        }
+
+    def list_of_type(self, subscription_id: str, resource_type: str) -> list[str]:
+        return []
+
 
 WS = "/subscriptions/s1/resourceGroups/ml/providers/Microsoft.MachineLearningServices/workspaces/{}"
 MI = (
@@ -71,11 +95,11 @@ def test_the_hook_sets_the_values_with_azd_and_refuses_a_broken_policy_naming_it
     path = tmp_path / "policy.json"
     path.write_text(json.dumps(_policy()))
     set_values: dict[str, str] = {}
-    assert run({"AUTOATTACH_POLICY_FILE": str(path)}, set_values.__setitem__) == 0
+    assert run({"AUTOATTACH_POLICY_FILE": str(path)}, set_values.__setitem__, NothingThere()) == 0
     assert base64.b64decode(set_values["AUTOATTACH_POLICY_BASE64"]) == path.read_bytes()
     assert set_values["AUTOATTACH_WORKSPACE_IDS"].count("/workspaces/") == 2
     path.write_text('{"workspaces": [{"workspac": "x"}]}')
-    assert run({"AUTOATTACH_POLICY_FILE": str(path)}, set_values.__setitem__) == 2
+    assert run({"AUTOATTACH_POLICY_FILE": str(path)}, set_values.__setitem__, NothingThere()) == 2
     assert "workspaces[0].workspace" in capsys.readouterr().err
 
 
@@ -83,3 +107,153 @@ def test_azd_runs_the_hook_before_every_provision():
     hooks = yaml.safe_load((ROOT / "azure.yaml").read_text())["hooks"]["preprovision"]
     assert "infra/hooks/policy_env.py" in hooks["posix"]["run"]
     assert "infra/hooks/policy_env.py" in hooks["windows"]["run"]
+
+
+# ---- the preflight, against the ARM double -------------------------------------------------
+
+SUB = "00000000-0000-0000-0000-0000000000aa"
+RG = f"/subscriptions/{SUB}/resourceGroups/rg-ml"
+WS_SYSTEM = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/ws-research"
+WS_USER = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/ws-prod"
+WS_GONE = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/ws-gone"
+WS_IDENTITY = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-ws-prod"
+WS_PRINCIPAL = "11111111-1111-4111-8111-111111111111"
+COMPUTE_IDENTITY = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-compute"
+STORAGE = f"{RG}/providers/Microsoft.Storage/storageAccounts/stresearch"
+STORAGE_GONE = f"{RG}/providers/Microsoft.Storage/storageAccounts/stgone"
+ACR = f"{RG}/providers/Microsoft.ContainerRegistry/registries/acrresearch"
+KV = f"{RG}/providers/Microsoft.KeyVault/vaults/kubeconfigs"
+PLATFORM = f"/subscriptions/{SUB}/resourceGroups/rg-platform"
+TOPIC = f"{PLATFORM}/providers/Microsoft.EventGrid/systemTopics/arm"
+
+
+def _world(**extra) -> dict:
+    return {
+        "workspaces": [
+            {
+                "id": WS_SYSTEM,
+                "location": "westeurope",
+                "storage_account": STORAGE,
+                "container_registry": ACR,
+                "identity": {"type": "SystemAssigned"},
+            },
+            {
+                "id": WS_USER,
+                "location": "westeurope",
+                "storage_account": STORAGE,
+                "container_registry": ACR,
+                "identity": {"type": "UserAssigned", "user_assigned_identity": WS_IDENTITY},
+            },
+        ],
+        "identities": [
+            {"id": WS_IDENTITY, "principal_id": WS_PRINCIPAL, "client_id": str(uuid.uuid4())},
+            {"id": COMPUTE_IDENTITY, "principal_id": str(uuid.uuid4()), "client_id": "c"},
+        ],
+        "storage_accounts": [STORAGE],
+        "container_registries": [ACR],
+        "key_vaults": [{"id": KV, "secrets": ["arc-1"]}],
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def tls() -> SandboxTls:
+    return SandboxTls.create()
+
+
+@pytest.fixture
+def arm_for(tls: SandboxTls):
+    started: list[ArmDouble] = []
+
+    def start(document: dict) -> SdkArmReader:
+        double = ArmDouble(World.from_dict(document), VirtualClock(), tls).start()
+        started.append(double)
+        return SdkArmReader(
+            SandboxCredential(), double.base_url, connection_verify=str(tls.ca_bundle)
+        )
+
+    yield start
+    for double in started:
+        double.stop()
+
+
+def _preflight_policy(*workspaces: str, identity: str = COMPUTE_IDENTITY) -> dict:
+    rules: list[dict] = [
+        {"workspace": w, "clusters": [f"/subscriptions/{SUB}"]} for w in workspaces
+    ]
+    rules[0]["computes"] = [{"identity": {"type": "user_assigned", "resource_id": identity}}]
+    return {
+        "workspaces": rules,
+        "clusters": [
+            {
+                "scope": f"/subscriptions/{SUB}",
+                "kubeconfig_secret": "https://kubeconfigs.vault.azure.net/secrets/arc-1",
+            }
+        ],
+    }
+
+
+def _env(tmp_path, policy: dict, **extra: str) -> dict[str, str]:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(policy))
+    return {
+        "AUTOATTACH_POLICY_FILE": str(path),
+        "AUTOATTACH_KUBECONFIG_VAULT_ID": KV,
+        "AZURE_SUBSCRIPTION_ID": SUB,
+        **extra,
+    }
+
+
+def test_the_preflight_reads_the_workspaces_and_sets_their_identities_registries_and_accounts(
+    tmp_path, arm_for
+):
+    reader = arm_for(_world())
+    set_values: dict[str, str] = {}
+    code = run(
+        _env(tmp_path, _preflight_policy(WS_SYSTEM, WS_USER)), set_values.__setitem__, reader
+    )
+    assert code == 0
+    # Only the workspace that runs under a user-assigned identity gives a principal.
+    assert set_values["AUTOATTACH_WORKSPACE_PRINCIPAL_IDS"] == WS_PRINCIPAL
+    assert set_values["AUTOATTACH_WORKSPACE_REGISTRY_IDS"] == ACR.lower()
+    assert set_values["AUTOATTACH_WORKSPACE_STORAGE_IDS"] == STORAGE.lower()
+    assert set_values["AUTOATTACH_KUBECONFIG_SECRET_NAMES"] == "arc-1"
+
+
+def test_the_preflight_lists_everything_missing_and_stops_before_provisioning(
+    tmp_path, arm_for, capsys
+):
+    world = _world()
+    world["workspaces"][1]["storage_account"] = STORAGE_GONE
+    reader = arm_for(world)
+    missing_identity = COMPUTE_IDENTITY.replace("uai-compute", "uai-gone")
+    policy = _preflight_policy(WS_USER, WS_GONE, identity=missing_identity)
+    env = _env(tmp_path, policy, AUTOATTACH_KUBECONFIG_VAULT_ID=KV.replace("kubeconfigs", "kv2"))
+    set_values: dict[str, str] = {}
+    assert run(env, set_values.__setitem__, reader) == 1
+    assert set_values == {}
+    err = capsys.readouterr().err.lower()  # ids are compared case-insensitively
+    for missing in (WS_GONE, STORAGE_GONE, missing_identity, KV.replace("kubeconfigs", "kv2")):
+        assert f"{missing.lower()} does not exist" in err
+
+
+def test_a_secret_that_does_not_exist_yet_puts_secrets_user_on_the_vault_for_this_deployment(
+    tmp_path, arm_for, capsys
+):
+    world = _world(key_vaults=[{"id": KV, "secrets": []}])
+    reader = arm_for(world)
+    set_values: dict[str, str] = {}
+    assert run(_env(tmp_path, _preflight_policy(WS_USER)), set_values.__setitem__, reader) == 0
+    assert set_values["AUTOATTACH_KUBECONFIG_SECRET_NAMES"] == ""
+    assert "arc-1 do not exist yet" in capsys.readouterr().err
+
+
+def test_an_existing_arm_system_topic_must_be_named_for_reuse(tmp_path, arm_for, capsys):
+    topic = {"id": TOPIC, "source": f"/subscriptions/{SUB}", "principal_id": str(uuid.uuid4())}
+    reader = arm_for(_world(system_topics=[topic]))
+    set_values: dict[str, str] = {}
+    env = _env(tmp_path, _preflight_policy(WS_USER))
+    assert run(env, set_values.__setitem__, reader) == 1
+    assert f"AUTOATTACH_EXISTING_SYSTEM_TOPIC_IDS {TOPIC}" in capsys.readouterr().err
+    env["AUTOATTACH_EXISTING_SYSTEM_TOPIC_IDS"] = TOPIC
+    assert run(env, set_values.__setitem__, reader) == 0
