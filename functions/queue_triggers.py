@@ -14,6 +14,7 @@ import azurefunctions.extensions.bindings.servicebus as servicebus
 
 from functions import telemetry
 from shared import settings as names
+from shared.adapters import meter
 from shared.engine.handling import handle_message
 from shared.engine.settlement import MessageActions, attempt_of, event_id_of, message_body, settle
 from shared.wiring import current_app
@@ -26,7 +27,7 @@ def process(
     message: servicebus.ServiceBusReceivedMessage, actions: MessageActions, queue: str
 ) -> None:
     app = current_app()
-    with telemetry.message_span(queue, message) as span:
+    with telemetry.message_span(queue, message) as span, meter.tally() as seen:
         try:
             outcome = handle_message(
                 message_body(message),
@@ -41,6 +42,7 @@ def process(
             actions.abandon(message)
             return
         span.outcome(outcome)
+        span.saw(seen)
         settle(message, span.watch(actions), outcome, queue=queue, scheduler=app.scheduler)
 
 

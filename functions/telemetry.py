@@ -18,7 +18,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from shared.adapters.meter import Tally
 from shared.decisions.events import ClusterSignal, MalformedEvent, parse_message
+from shared.decisions.notices import ATTACHED as ATTACHED_NOTICE
 from shared.engine.handling import Completed, DeadLetter, Outcome, RecheckLater
 from shared.engine.settlement import MessageActions, attempt_of, chain_of, event_id_of, message_body
 
@@ -48,6 +50,11 @@ CHAIN = "autoattach.chain"
 QUEUE = "autoattach.queue"
 MESSAGE_ID = "autoattach.message_id"
 SETTLEMENT = "autoattach.settlement"
+# When the event that started this message's chain happened (its eventTime or time): a re-check
+# carries the first event's body, so "usable" minus this is the time from the event to usable.
+EVENT_TIME = "autoattach.event_time"
+ATTACHED = "autoattach.attached"  # computes announced attached (ComputeAttached) by this message
+ARM_THROTTLED = "autoattach.arm_throttled"  # Azure answers with 429 while handling it
 ATTRIBUTES = (
     OUTCOME,
     REASON,
@@ -60,6 +67,9 @@ ATTRIBUTES = (
     QUEUE,
     MESSAGE_ID,
     SETTLEMENT,
+    EVENT_TIME,
+    ATTACHED,
+    ARM_THROTTLED,
 )
 
 COMPLETED = "completed"
@@ -137,7 +147,14 @@ def message_attributes(queue: str, message: Any) -> dict[str, str | int]:
         return attributes
     if isinstance(parsed, ClusterSignal):
         attributes[CLUSTER_ID] = parsed.cluster_id.raw
+        if parsed.time:
+            attributes[EVENT_TIME] = parsed.time
     return attributes
+
+
+def tally_attributes(seen: Tally) -> dict[str, int]:
+    """What the adapters saw while the message was handled."""
+    return {ATTACHED: seen.published[ATTACHED_NOTICE], ARM_THROTTLED: seen.throttled}
 
 
 class MessageSpan:
@@ -152,6 +169,10 @@ class MessageSpan:
         self._span.set_attributes(outcome_attributes(outcome))
         if isinstance(outcome, DeadLetter):
             self._error(outcome.reason)
+
+    def saw(self, seen: Tally) -> None:
+        if self._span is not None:
+            self._span.set_attributes(tally_attributes(seen))
 
     def abandoned(self, error: BaseException) -> None:
         if self._span is None:

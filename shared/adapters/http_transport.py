@@ -54,6 +54,8 @@ from urllib3.util import parse_url
 from urllib3.util.retry import Retry
 from urllib3.util.ssl_ import create_urllib3_context
 
+from shared.adapters import meter
+
 _LOGGER = logging.getLogger(__name__)
 
 # What azure-core's RequestsTransport mounts: no retries and no redirects inside urllib3.
@@ -119,7 +121,12 @@ class Urllib3Transport(RequestsTransport):
 
     # ---- sending -------------------------------------------------------------------------
 
-    def send(self, request: Any, *, proxies: Any = None, **kwargs: Any) -> Any:
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        response = self._send(request, **kwargs)
+        meter.answered(response.status_code)  # a throttled answer counts, retried or not
+        return response
+
+    def _send(self, request: Any, *, proxies: Any = None, **kwargs: Any) -> Any:
         data = request.data
         if (
             proxies

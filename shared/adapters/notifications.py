@@ -11,6 +11,7 @@ from azure.core.messaging import CloudEvent
 # for a basic topic with the api-version only, dropping every other keyword (transport, retries).
 from azure.eventgrid._legacy import EventGridPublisherClient
 
+from shared.adapters import meter
 from shared.adapters.arm import IN_CALL_BACKOFF_MAX_SECONDS, IN_CALL_RETRIES, transport_kwargs
 from shared.decisions.errors import azure_call
 from shared.decisions.notices import Notification
@@ -37,6 +38,7 @@ class EventGridNotifier:
         events = [_cloud_event(n) for n in notifications]
         with azure_call("publish owner notifications"):
             self._client.send(events)
+        meter.published(notice.type for notice in notifications)
 
 
 def _cloud_event(notice: Notification) -> CloudEvent[dict[str, Any]]:

@@ -7,7 +7,7 @@ only names a cluster; everything else is read from Azure when reconciling.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared.decisions.arm_id import (
@@ -45,6 +45,8 @@ class ClusterSignal:
     event_id: str
     cluster_id: ResourceId
     operation: str  # lower-cased operationName, or the request type for our own messages
+    # When the event happened (its eventTime or time), as sent; re-checks carry the first event's.
+    time: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,11 @@ def parse_message(body: bytes | str) -> ParsedEvent:
         raise MalformedEvent(
             "neither an Event Grid event (no 'eventType') nor a CloudEvent (no 'specversion')"
         )
+    time = event.get("time", event.get("eventTime"))
+    time = time if isinstance(time, str) else None
     if event_type.lower() in (RECONCILE_REQUEST_TYPE, SWEEP_REQUEST_TYPE):
-        return ClusterSignal(event_id, _cluster_id(_text(event, "subject")), event_type.lower())
+        subject = _cluster_id(_text(event, "subject"))
+        return ClusterSignal(event_id, subject, event_type.lower(), time)
     if event_type.lower() not in SUCCESS_TYPES:
         return IgnoredEvent(event_id, f"event type {event_type} does not change a cluster")
     data = event.get("data")
@@ -80,7 +85,10 @@ def parse_message(body: bytes | str) -> ParsedEvent:
     resource_uri = data.get("resourceUri") or event.get("subject")
     if not isinstance(resource_uri, str) or not resource_uri.strip():
         raise MalformedEvent(f"event {event_id}: no data.resourceUri and no subject")
-    return _signal_for(event_id, operation, resource_uri)
+    parsed = _signal_for(event_id, operation, resource_uri)
+    if isinstance(parsed, ClusterSignal) and time is not None:
+        return replace(parsed, time=time)
+    return parsed
 
 
 def _signal_for(event_id: str, operation: str, resource_uri: str) -> ParsedEvent:

@@ -207,3 +207,36 @@ def test_a_tracer_provider_the_worker_configured_is_used_and_no_second_one_is_se
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_message_that_makes_a_compute_usable_says_so_and_when_its_event_happened(
+    sandbox_for, spans
+):
+    document = ready_document()
+    cluster = document["clusters"][0]["id"]
+    event = arm_event(CLUSTER_WRITE, cluster, event_id="evt-1", event_time="2026-03-04T05:06:07Z")
+    sandbox = sandbox_for(scenario_from(document, [{"at": 0, "event": event}]))
+
+    sandbox.run_pass(0)
+
+    found = message_spans(spans)
+    announced = [s for s in found if s.attributes.get(telemetry.ATTACHED)]
+    published = [
+        n for n in sandbox.topic.notifications if n["type"] == "Autoattach.ComputeAttached"
+    ]
+    assert sum(s.attributes[telemetry.ATTACHED] for s in announced) == len(published) > 0
+    assert {s.attributes[telemetry.EVENT_TIME] for s in found} == {"2026-03-04T05:06:07Z"}
+    assert all(s.attributes[telemetry.ARM_THROTTLED] == 0 for s in found)
+
+
+def test_a_message_whose_arm_calls_were_throttled_counts_the_429s(sandbox_for, spans):
+    document = ready_document()
+    cluster = document["clusters"][0]["id"]
+    step = {"at": 0, "event": arm_event(CLUSTER_WRITE, cluster, event_id="evt-429")}
+    sandbox = sandbox_for(scenario_from(document, [step]))
+    sandbox.arm.inject("GET", "/managedclusters/aks-ml", 429, "TooManyRequests", 1, 0)
+
+    sandbox.run_pass(0)
+
+    throttled = sum(s.attributes[telemetry.ARM_THROTTLED] for s in message_spans(spans))
+    assert throttled == sum(1 for r in sandbox.arm.log if r.status == 429) == 1
