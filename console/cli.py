@@ -108,10 +108,16 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from console.signin import EXIT_NOT_SIGNED_IN, NotSignedIn
+
     args = build_parser().parse_args(argv)
     if args.command == "sandbox":
         return run_sandbox(args)
-    return COMMANDS[args.command].run(args)
+    try:
+        return COMMANDS[args.command].run(args)
+    except NotSignedIn as error:
+        print(f"autoattach {args.command}: {error}", file=sys.stderr)
+        return EXIT_NOT_SIGNED_IN
 
 
 def run_sandbox(args: argparse.Namespace) -> int:

@@ -9,17 +9,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from console.app_settings import read_settings
 from console.doctor.report import EXIT_USAGE, as_json, as_text, exit_code, ok, problem
 from console.doctor.run import PRINCIPAL_SETTING, Target, run_checks
+from console.signin import EXIT_NOT_SIGNED_IN
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
 
 DOCTOR_HELP = f"""\
 Check, without changing anything, that autoattach can do its work: one line per check, "ok",
-"problem" (with what to do) or "cannot tell" (a read failed: usually your own access).
+"problem" (with what to do), "warning" (works, but wider than it should be) or "cannot tell"
+(a read failed: usually your own access, or nobody is signed in).
 
 Checks, in order:
   settings       the Function App's settings are all there and well-formed (as at start)
-  policy         the attach policy passes the same validation as at start
+  policy         the attach policy passes the same validation as at start; a warning for each
+                 workspace open to a whole subscription's clusters (whoever may tag a cluster
+                 there can attach it)
   deployment     autoattach's resource group holds its storage account and Service Bus namespace
   workspaces     every workspace the policy names exists; its container registry and storage
                  account can be read
@@ -48,8 +53,9 @@ environment ({PRINCIPAL_SETTING}, AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP
 With --world FILE it starts the local Azure double with that world (no events delivered) and
 checks it the same way; the report then counts the double's ARM requests (0 writes).
 
-Exit status: 0 when no check is a problem, 1 when any is, 2 on wrong input (a file or id doctor
-cannot use). See docs/first-deployment.md."""
+Exit status: 0 when no check is a problem (warnings do not count), 1 when any is, 2 on wrong
+input (a file or id doctor cannot use), 3 when nobody is signed in to Azure. See
+docs/first-deployment.md."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -98,13 +104,12 @@ def run(args: argparse.Namespace) -> int:
         group = ResourceId.parse(group_text) if group_text else None
     except InvalidResourceId as error:
         return _fail(f"--resource-group: {error}")
-    from azure.identity import DefaultAzureCredential
-
+    from console.signin import azure_credential
     from shared.wiring import operator_dead_letters
 
     target = Target(
         env=env,
-        credential=DefaultAzureCredential(),
+        credential=azure_credential(),
         principal_id=args.principal_id or env.get(PRINCIPAL_SETTING) or None,
         resource_group=group,
         dead_letters=lambda settings: operator_dead_letters(settings.servicebus_namespace),
@@ -112,7 +117,14 @@ def run(args: argparse.Namespace) -> int:
     )
     checks = run_checks(target)
     print(as_json(checks) if args.output == "json" else as_text(checks))
+    if signed_out(checks):
+        return EXIT_NOT_SIGNED_IN
     return exit_code(checks)
+
+
+def signed_out(checks: list[Any]) -> bool:
+    """Whether doctor could not read Azure because nobody is signed in (run.AZURE_AREAS)."""
+    return any(c.subject == "not checked" and "signed in" in c.detail for c in checks)
 
 
 def _group_from_azd(env: dict[str, str]) -> str | None:
@@ -120,24 +132,6 @@ def _group_from_azd(env: dict[str, str]) -> str | None:
     if subscription and group:
         return f"/subscriptions/{subscription}/resourceGroups/{group}"
     return None
-
-
-def read_settings(path: Path) -> dict[str, str]:
-    """App settings from `az functionapp config appsettings list -o json` ([{name, value}]) or
-    a local.settings.json ({"Values": {...}})."""
-    try:
-        document: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"--settings {path}: cannot read it as JSON ({error})") from None
-    if isinstance(document, list):
-        pairs = [(e.get("name"), e.get("value")) for e in document if isinstance(e, dict)]
-        return {str(k): str(v) for k, v in pairs if k and v is not None}
-    if isinstance(document, dict) and isinstance(document.get("Values"), dict):
-        return {str(k): str(v) for k, v in document["Values"].items()}
-    raise ValueError(
-        f"--settings {path}: expected the JSON of `az functionapp config appsettings list` "
-        "or a local.settings.json"
-    )
 
 
 def _run_in_sandbox(args: argparse.Namespace, cluster: ResourceId | None) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +79,13 @@ def add_where(parser: argparse.ArgumentParser) -> None:
     world.add_argument(
         "--demo", action="store_true", help="run against the sandbox's built-in demo world"
     )
+    world.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="the deployed Function App's settings as JSON (`az functionapp config appsettings "
+        "list -o json`, or a local.settings.json) instead of the environment",
+    )
     parser.add_argument(
         "--run-events",
         action="store_true",
@@ -130,15 +138,34 @@ def opened(args: argparse.Namespace) -> Iterator[Target]:
         return
     if args.run_events or args.events is not None:
         raise WrongInput("--run-events and --events need --world FILE or --demo (the sandbox)")
-    from azure.identity import DefaultAzureCredential
+    from console.signin import azure_credential, require_sign_in, resource_scope
 
+    env, source = app_environment(args)
     try:
-        settings = Settings.from_environment()
-        credential = DefaultAzureCredential(managed_identity_client_id=settings.client_id)
+        settings = Settings.from_environment(env)
+    except SettingsError as error:
+        raise WrongInput(f"{error} (the app's settings, read from {source})") from None
+    credential = azure_credential(settings.client_id)
+    require_sign_in(credential, resource_scope(settings.arm_endpoint))  # NotSignedIn: cli.main
+    try:
         app = build_app(settings, credential)
     except (SettingsError, PolicyError) as error:
-        raise WrongInput(f"{error} (the app's settings, read from the environment)") from None
+        raise WrongInput(f"{error} (the app's settings, read from {source})") from None
     yield Target(app)
+
+
+def app_environment(args: argparse.Namespace) -> tuple[dict[str, str], str]:
+    """The app's settings and where they came from: --settings FILE, else the environment."""
+    from console.app_settings import read_settings
+
+    env = dict(os.environ)
+    if getattr(args, "settings", None) is None:
+        return env, "the environment"
+    try:
+        env.update(read_settings(args.settings))
+    except ValueError as error:
+        raise WrongInput(str(error)) from None
+    return env, f"--settings {args.settings}"
 
 
 @contextmanager

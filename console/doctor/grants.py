@@ -222,6 +222,16 @@ def _create_command(need: Need, principal_id: str, role: str) -> str:
     return " ".join(parts)
 
 
+def _allows(need: Need, condition: str | None) -> bool:
+    """Whether an assignment with this condition lets the app do what ``need`` is for: a role
+    without a condition allows everything; a delegator's condition must name every role of the
+    need (whether it is tighter than infra/ sets is judged apart: ``_condition_problem``)."""
+    if not need.grantable or not condition:
+        return True
+    guids = {g.lower() for g in _GUID.findall(condition)}
+    return all(r.value in guids for r in need.grantable)
+
+
 def check_grants(
     needs: list[Need],
     principal_id: str,
@@ -233,39 +243,51 @@ def check_grants(
 
     ``definitions``: role GUID -> its definition (None: unreadable) for every role the identity
     holds that is not a known built-in; ``custom_roles``: subscription -> its custom roles (to
-    name the one a fix should assign)."""
+    name the one a fix should assign).
+
+    An assignment counts for a need only when it is at or above the need's scope, of the right
+    role, and (for a delegator) its condition lets it grant the need's roles: the subscription's
+    cluster-role delegator is inherited by a workspace's resource group, but does not hold the
+    data roles there. A fix never deletes an assignment some other need rests on."""
     checks: list[Check] = []
-    used: set[str] = set()
+    candidates: dict[Need, list[AppAssignment]] = {}
     for need in needs:
-        where = f"{need.title} at {need.scope.raw}"
-        holding = [
+        found = [
             a
             for a in assignments
             if need.scope.is_within(a.scope)
             and (a.role == need.role if not need.custom else _covers(need, definitions.get(a.role)))
+            and _allows(need, a.condition)
         ]
+        found.sort(key=lambda a: -len(a.scope.key))  # the nearest assignment first
+        candidates[need] = found
+    needed = {a.id.lower(): need for need in needs for a in candidates[need]}
+    for need in needs:
+        where = f"{need.title} at {need.scope.raw}"
+        holding = candidates[need]
         if not holding:
             checks.append(_missing(need, where, principal_id, custom_roles))
             continue
-        holding.sort(key=lambda a: -len(a.scope.key))  # the nearest assignment first
-        used.update(a.id.lower() for a in holding)
         reasons = [_condition_problem(need, a.condition, principal_id) for a in holding]
-        if all(reasons):
-            checks.append(
-                problem(
-                    AREA,
-                    where,
-                    f"held, but {reasons[0]}",
-                    "set the condition infra/abac/rbac-admin-condition.txt gives it: "
-                    "`azd provision`, or `az role assignment delete --ids "
-                    f"{holding[0].id}` and then "
-                    + _create_command(need, principal_id, _role_name(need, custom_roles)),
-                )
-            )
-        else:
+        if not all(reasons):
             checks.append(ok(AREA, where, f"held ({need.why})"))
+            continue
+        nearest = holding[0]
+        create = _create_command(need, principal_id, _role_name(need, custom_roles))
+        # another need whose only holding it is: deleting it would take that right away
+        others = [n for n in needs if n != need and candidates[n] == [nearest]]
+        if others or nearest.scope.key != need.scope.key:
+            # the assignment also serves another need, or sits above this scope: keep it, and
+            # add the one this need should have
+            fix = f"add the assignment infra/ gives at this scope: {create}"
+        else:
+            fix = (
+                "set the condition infra/abac/rbac-admin-condition.txt gives it: `azd provision`, "
+                f"or `az role assignment delete --ids {nearest.id}` and then {create}"
+            )
+        checks.append(problem(AREA, where, f"held, but {reasons[0]}", fix))
     for assignment in assignments:
-        if assignment.id.lower() in used or assignment.role in ALLOWED_ANYWHERE:
+        if assignment.id.lower() in needed or assignment.role in ALLOWED_ANYWHERE:
             continue
         definition = definitions.get(assignment.role)
         title = BUILT_IN_TITLES.get(assignment.role) or (

@@ -10,6 +10,7 @@ from enum import StrEnum
 class Status(StrEnum):
     OK = "ok"
     PROBLEM = "problem"
+    WARNING = "warning"
     UNKNOWN = "cannot tell"
 
 
@@ -34,12 +35,17 @@ def problem(area: str, subject: str, detail: str, fix: str) -> Check:
     return Check(area, subject, Status.PROBLEM, detail, fix)
 
 
+def warning(area: str, subject: str, detail: str, fix: str) -> Check:
+    """Works, but wider than it should be; does not change the exit status."""
+    return Check(area, subject, Status.WARNING, detail, fix)
+
+
 def unknown(area: str, subject: str, detail: str, fix: str = "") -> Check:
     return Check(area, subject, Status.UNKNOWN, detail, fix)
 
 
 # Exit status: documented in --help and docs/first-deployment.md.
-EXIT_OK = 0  # nothing is a problem (some checks may say "cannot tell")
+EXIT_OK = 0  # nothing is a problem (some checks may say "warning" or "cannot tell")
 EXIT_PROBLEM = 1  # at least one check is a problem
 EXIT_USAGE = 2  # wrong input: a world file or option doctor cannot use
 
@@ -58,7 +64,8 @@ def as_text(checks: list[Check]) -> str:
     counts = {s: sum(1 for c in checks if c.status is s) for s in Status}
     lines.append(
         f"{len(checks)} checks: {counts[Status.OK]} ok, {counts[Status.PROBLEM]} problem(s), "
-        f"{counts[Status.UNKNOWN]} cannot tell"
+        + (f"{counts[Status.WARNING]} warning(s), " if counts[Status.WARNING] else "")
+        + f"{counts[Status.UNKNOWN]} cannot tell"
     )
     return "\n".join(lines)
 

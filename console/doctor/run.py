@@ -15,6 +15,7 @@ from console.doctor import grants as grant_checks
 from console.doctor import workspaces as workspace_checks
 from console.doctor.reads import DoctorReads, RoleDefinitionInfo
 from console.doctor.report import Check, ok, problem, unknown
+from console.signin import NotSignedIn, require_sign_in, resource_scope
 from shared.adapters.arm import ArmConnection
 from shared.adapters.roles import holdings
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
@@ -31,6 +32,16 @@ SERVICEBUS = "Microsoft.ServiceBus/namespaces"
 TOPIC = "Microsoft.EventGrid/topics"
 SYSTEM_TOPIC = "Microsoft.EventGrid/systemTopics"
 PRINCIPAL_SETTING = "AUTOATTACH_IDENTITY_PRINCIPAL_ID"
+# The areas read from Azure, in the order they are checked.
+AZURE_AREAS = (
+    "deployment",
+    "workspaces",
+    "permissions",
+    "events",
+    "queues",
+    "notifications",
+    "clusters",
+)
 
 
 @dataclass
@@ -80,6 +91,14 @@ def run_checks(target: Target) -> list[Check]:
         )
         return checks
     checks.append(ok("policy", "attach policy", f"valid: {len(policy.workspaces)} workspace(s)"))
+    checks += workspace_checks.check_wide_scopes(policy)
+    try:
+        require_sign_in(target.credential, resource_scope(settings.arm_endpoint))
+    except NotSignedIn as error:
+        return checks + [
+            unknown(area, "not checked", str(error), "az login, then run doctor again")
+            for area in AZURE_AREAS
+        ]
     app = build_app(settings, target.credential, scheduler=_NoScheduler())
     services = app.services
     reads = DoctorReads(ArmConnection(target.credential, settings.arm_endpoint))

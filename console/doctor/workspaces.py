@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from console.doctor.report import Check, ok, problem
+from console.doctor.report import Check, ok, problem, warning
 from shared.decisions.arm_id import ResourceId
+from shared.decisions.policy import AttachPolicy
 
 AREA = "workspaces"
 
@@ -39,3 +40,25 @@ def check_dependency(
             "computes a role on it",
         )
     return ok(AREA, subject, f"{resource.name} readable")
+
+
+def check_wide_scopes(policy: AttachPolicy) -> list[Check]:
+    """A workspace the policy opens to a whole subscription: any cluster there whose tag someone
+    writes may join it. Writing a tag on a cluster is the trust boundary (docs/policy.md), and
+    across a subscription many people may write tags."""
+    checks = []
+    for rule in policy.workspaces:
+        for scope in rule.cluster_scopes:
+            if len(scope.parts) > 2:  # /subscriptions/{id} is two parts
+                continue
+            checks.append(
+                warning(
+                    "policy",
+                    f"{rule.workspace_id.name} cluster scope {scope.raw}",
+                    f"subscription-wide: whoever may write tags on any cluster in subscription "
+                    f"{scope.subscription} can attach it to workspace {rule.workspace_id.name}",
+                    "narrow the workspace's clusters to resource groups or cluster ids whose "
+                    "tag writers you trust (docs/policy.md)",
+                )
+            )
+    return checks

@@ -103,6 +103,22 @@ def test_a_role_delegator_without_its_condition_is_more_than_the_deployment_mean
     assert "--condition-version 2.0" in check.fix and grants.DATA_GRANTABLE[0].value in check.fix
 
 
+def test_a_missing_data_role_delegator_is_reported_missing_and_no_fix_deletes_what_the_app_needs():
+    document = simple_document()
+    delegator = assignment_named(document, "autoattach: grant and revoke only the data roles")
+    document["role_assignments"].remove(delegator)
+    checks = doctor(document)
+    check = only_problem(checks)
+    assert check.subject == f"autoattach role delegator at {delegator['scope']}"
+    assert check.detail.startswith("missing (grant data roles)")
+    assert check.fix.startswith("az role assignment create ")
+    assert f"--scope {delegator['scope']}" in check.fix
+    assert all(role.value in check.fix for role in grants.DATA_GRANTABLE)
+    assert not any("az role assignment delete" in c.fix for c in checks)
+    subscription_wide = f"autoattach role delegator at /subscriptions/{SUB}"
+    assert next(c for c in checks if c.subject == subscription_wide).status is Status.OK
+
+
 def test_a_role_the_deployment_does_not_grant_is_reported_with_its_removal():
     document = simple_document()
     extra = dict(assignment_named(document, "autoattach: publish owner notifications"))
@@ -116,6 +132,20 @@ def test_a_role_the_deployment_does_not_grant_is_reported_with_its_removal():
     check = only_problem(doctor(document))
     assert "does not grant it" in check.detail
     assert check.fix.startswith("remove it: az role assignment delete --ids /subscriptions/")
+
+
+def test_a_workspace_open_to_a_whole_subscription_is_warned_about_but_doctor_still_exits_0(
+    run_cli, tmp_path
+):
+    document = simple_document()
+    document["policy"]["workspaces"][0]["clusters"] = [f"/subscriptions/{SUB}"]
+    code, out, _ = run_cli("doctor", "--world", str(write_json(tmp_path / "w.json", document)))
+    assert code == 0
+    warned = [line for line in out.splitlines() if line.startswith("warning")]
+    assert len(warned) == 1
+    assert f"ws-research cluster scope /subscriptions/{SUB}" in warned[0]
+    assert "whoever may write tags on any cluster" in warned[0]
+    assert "1 warning(s)" in out.splitlines()[-2]
 
 
 def test_a_failed_system_topic_is_a_problem():
@@ -346,7 +376,7 @@ def test_help_text_names_every_area_and_exit_status(capsys):
     for area in ("settings", "policy", "workspaces", "permissions", "events", "queues",
                  "notifications", "clusters"):  # fmt: skip
         assert f"\n  {area}" in out
-    assert "Exit status: 0 when no check is a problem, 1 when any is, 2 on wrong input" in out
+    assert "Exit status: 0 when no check is a problem (warnings do not count), 1 when any" in out
 
 
 # ---- the expected set in code is the one infra/ deploys -------------------------------------
