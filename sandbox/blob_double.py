@@ -122,6 +122,7 @@ class _Fault:
     code: str
     remaining: int
     path_contains: str
+    operation: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,12 +188,20 @@ class BlobStorageDouble:
             blob = self._containers[container][name]
             return self._settle(blob.lease).state
 
-    def fail_next(self, status: int, code: str, *, times: int = 1, path_contains: str = "") -> None:
+    def fail_next(
+        self,
+        status: int,
+        code: str,
+        *,
+        times: int = 1,
+        path_contains: str = "",
+        operation: str = "",
+    ) -> None:
         """Answer the next ``times`` authorized requests whose path contains ``path_contains``
-        with ``status`` and error ``code`` (say 403 AuthorizationPermissionMismatch, 503
-        ServerBusy)."""
+        (and, if given, of ``operation``, as ``counts`` names them: ``lease_renew``) with
+        ``status`` and error ``code`` (say 403 AuthorizationPermissionMismatch, 503 ServerBusy)."""
         with self._lock:
-            self._faults.append(_Fault(status, code, times, path_contains))
+            self._faults.append(_Fault(status, code, times, path_contains, operation))
 
     # ---- serving ---------------------------------------------------------------------------
 
@@ -219,7 +228,14 @@ class BlobStorageDouble:
             raise BlobError(401, "NoAuthenticationInformation")
         if not request.headers.get("x-ms-version"):
             raise BlobError(400, "MissingRequiredHeader", HeaderName="x-ms-version")
-        fault = next((f for f in self._faults if f.path_contains in request.path), None)
+        fault = next(
+            (
+                f
+                for f in self._faults
+                if f.path_contains in request.path and f.operation in ("", operation)
+            ),
+            None,
+        )
         if fault is not None:
             fault.remaining -= 1
             if fault.remaining <= 0:

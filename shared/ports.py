@@ -118,7 +118,9 @@ class ClusterLedger(Protocol):
     last message about the cluster, under the lease too; ``view`` reads the ledger without the
     lease, for people (``autoattach status``), never to decide anything. ``continuation`` (read
     with ``announced``) and ``keep_continuation`` hold what the last reconcile saw and the writes
-    it waits for, so its re-check polls them instead of reading everything again.
+    it waits for, so its re-check polls them instead of reading everything again. ``check``
+    raises ``LeaseLost`` once the caller's lease is lost (taken over, broken, not renewed in
+    time): reconcile calls it before each write, so a handler that lost it writes nothing more.
     """
 
     def lease(self, cluster_id: ResourceId) -> AbstractContextManager[ClusterLease]: ...
@@ -128,6 +130,7 @@ class ClusterLedger(Protocol):
     def view(self, cluster_id: ResourceId) -> LedgerView: ...
     def continuation(self, cluster_id: ResourceId) -> dict[str, Any] | None: ...
     def keep_continuation(self, cluster_id: ResourceId, state: dict[str, Any] | None) -> None: ...
+    def check(self, cluster_id: ResourceId) -> None: ...
 
 
 @dataclass

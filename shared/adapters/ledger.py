@@ -7,6 +7,15 @@ blob lease, renewed in the background while the work runs and released on exit; 
 makes it raise ``ClusterBusy``. ``announced`` and ``record`` read and replace the blob's JSON
 under that lease, so a lease lost meanwhile (expired, broken, taken) fails them as transient.
 
+A renewal that fails is tried again with backoff (1 s, 2 s, 4 s, ...) while the lease is still
+certainly held: until ``LEASE_MARGIN_SECONDS`` before it would run out, counted from the last
+acquire or renewal that succeeded. When storage says the lease is gone, when renewals failed
+until then, or when another handler of this process acquired the same blob (Azure granted it
+anew, so this one's lapsed), the lease is lost for good: ``check`` and every ledger call raise
+``LeaseLost`` (a transient error: the message is re-checked), nothing more is written to the
+blob, and reconcile makes no further write (it calls ``check`` before each). Each handler's
+lease is its own (kept per thread): a late holder never reads or writes through a newer one.
+
 The blob also keeps the cluster's last outcome (``record_outcome``, under the lease: what became
 of the last message about it), and ``view`` reads both without a lease, for people
 (``autoattach status``): ``{"cluster", "announced": {...}, "last_outcome": {...}}``.
@@ -37,8 +46,9 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,8 +71,8 @@ from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import (
     AutoattachError,
     ClusterBusy,
+    LeaseLost,
     PermanentError,
-    TransientError,
     azure_call,
     classify,
 )
@@ -71,6 +81,10 @@ log = logging.getLogger("autoattach.ledger")
 
 CONTAINER = "autoattach-ledger"
 LEASE_SECONDS = 60
+# A lease counts as held until this long before it would run out: room for a write in flight
+# and for the storage service's clock to differ from ours.
+LEASE_MARGIN_SECONDS = 10.0
+RENEW_RETRY_SECONDS = 1.0
 BUSY_RETRY_SECONDS = 5.0
 # Ledger blobs whose last known content one process remembers (about 3 KB each for a cluster in
 # three workspaces: some 12 MB at most).
@@ -105,15 +119,44 @@ class LedgerView:
 
 
 class HeldLease:
-    """A lease this process holds on one cluster's ledger blob."""
+    """A lease this process holds on one cluster's ledger blob, and until when it surely does:
+    ``held_until`` (on the ledger's clock) is the last successful acquire or renewal's start
+    plus the lease's duration; ``lost`` says why it is gone for good (None: not known lost)."""
 
-    def __init__(self, lease: BlobLeaseClient, cluster_id: ResourceId) -> None:
+    def __init__(
+        self,
+        lease: BlobLeaseClient,
+        cluster_id: ResourceId,
+        *,
+        acquired_at: float,
+        lease_seconds: float,
+        clock: Callable[[], float],
+    ) -> None:
         self._lease = lease
         self.cluster_id = cluster_id
+        self._clock = clock
+        self._seconds = lease_seconds
+        self.held_until = acquired_at + lease_seconds
+        self.lost: str | None = None
         # the blob's document as this holder last read or changed it (None: not read yet), and
         # whether it holds changes not written yet (written once, when the work is done)
         self.document: dict[str, Any] | None = None
         self.changed = False
+
+    def lose(self, why: str) -> None:
+        if self.lost is None:
+            self.lost = why
+            log.warning("cluster %s: ledger lease lost: %s", self.cluster_id.name, why)
+
+    def check(self) -> None:
+        """Raise ``LeaseLost`` unless the lease is surely still this holder's."""
+        if self.lost is None and self._clock() >= self.held_until - LEASE_MARGIN_SECONDS:
+            self.lose("it could not be renewed before running out")
+        if self.lost is not None:
+            raise LeaseLost(
+                f"the ledger lease of cluster {self.cluster_id.name} was lost ({self.lost}); "
+                "nothing more is written, the cluster is re-checked"
+            )
 
     @property
     def lease_id(self) -> str:
@@ -129,8 +172,12 @@ class HeldLease:
         return self._lease.etag
 
     def renew(self) -> None:
+        if self.lost is not None:
+            self.check()
+        started = self._clock()
         with _storage_call(f"renew the ledger lease of cluster {self.cluster_id.name}"):
             self._lease.renew()
+        self.held_until = started + self._seconds
 
     def release(self) -> None:
         with _storage_call(f"release the ledger lease of cluster {self.cluster_id.name}"):
@@ -139,7 +186,9 @@ class HeldLease:
 
 class BlobClusterLedger:
     """``ClusterLedger`` on Blob Storage. ``renew_every`` (seconds, wall clock) paces the
-    background renewal; None turns it off (then call ``renew()`` on the held lease).
+    background renewal; None turns it off (then call ``renew()`` on the held lease). A failed
+    renewal is tried again after ``renew_retry`` seconds, doubling, while the lease surely
+    holds. ``clock`` (seconds) tells when the lease runs out; the sandbox passes its own.
     ``credential``: the app's identity; a named key only for a storage emulator (the development
     storage endpoint takes Azurite's own, whatever is given)."""
 
@@ -150,6 +199,8 @@ class BlobClusterLedger:
         *,
         lease_seconds: int = LEASE_SECONDS,
         renew_every: float | None = LEASE_SECONDS / 3,
+        renew_retry: float = RENEW_RETRY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
         remembered: int = REMEMBERED_LEDGERS,
         **client_options: Any,
     ) -> None:
@@ -164,7 +215,11 @@ class BlobClusterLedger:
         self._container = service.get_container_client(CONTAINER)
         self._lease_seconds = lease_seconds
         self._renew_every = renew_every
+        self._renew_retry = renew_retry
+        self._clock = clock
+        # the newest holder of each blob in this process, and each thread's own leases
         self._held: dict[str, HeldLease] = {}
+        self._mine = threading.local()
         self._lock = threading.Lock()
         self._known = _KnownContents(remembered)
 
@@ -173,11 +228,21 @@ class BlobClusterLedger:
     @contextmanager
     def lease(self, cluster_id: ResourceId) -> Iterator[HeldLease]:
         name = ledger_blob_name(cluster_id)
+        started = self._clock()
         held = HeldLease(
-            self._acquire(self._container.get_blob_client(name), cluster_id), cluster_id
+            self._acquire(self._container.get_blob_client(name), cluster_id),
+            cluster_id,
+            acquired_at=started,
+            lease_seconds=self._lease_seconds,
+            clock=self._clock,
         )
         with self._lock:
+            earlier = self._held.get(name)
             self._held[name] = held
+        if earlier is not None:  # Azure granted the blob anew: the earlier holder's lapsed
+            earlier.lose("another handler acquired it after it lapsed")
+        mine = self._my_leases()
+        mine[name] = held
         stop = threading.Event()
         renewer = self._start_renewer(held, stop)
         try:
@@ -192,7 +257,9 @@ class BlobClusterLedger:
             if renewer is not None:
                 renewer.join()
             with self._lock:
-                self._held.pop(name, None)
+                if self._held.get(name) is held:
+                    del self._held[name]
+            mine.pop(name, None)
             try:
                 held.release()
             except AutoattachError as error:
@@ -207,9 +274,7 @@ class BlobClusterLedger:
                     return blob.acquire_lease(lease_duration=self._lease_seconds)
             except _Missing as missing:
                 if not first:
-                    raise TransientError(
-                        f"{action}: the ledger blob vanished", reason="LeaseLost"
-                    ) from missing
+                    raise LeaseLost(f"{action}: the ledger blob vanished") from missing
                 self._create(blob, cluster_id, container=missing.code == "ContainerNotFound")
         raise AssertionError("unreachable")
 
@@ -236,6 +301,17 @@ class BlobClusterLedger:
             return
         self._known.keep(blob.blob_name, created.get("etag"), data)
 
+    def check(self, cluster_id: ResourceId) -> None:
+        """Raise ``LeaseLost`` unless this handler still surely holds the cluster's lease (called
+        before each write reconcile makes)."""
+        self._holding(cluster_id)
+
+    def _my_leases(self) -> dict[str, HeldLease]:
+        mine: dict[str, HeldLease] | None = getattr(self._mine, "leases", None)
+        if mine is None:
+            mine = self._mine.leases = {}
+        return mine
+
     def _start_renewer(self, held: HeldLease, stop: threading.Event) -> threading.Thread | None:
         if self._renew_every is None:
             return None
@@ -243,10 +319,7 @@ class BlobClusterLedger:
 
         def renew_until_stopped() -> None:
             while not stop.wait(every):
-                try:
-                    held.renew()
-                except AutoattachError as error:
-                    log.warning("cluster %s: %s", held.cluster_id.name, error)
+                if not self._renewed_in_time(held, stop):
                     return
 
         thread = threading.Thread(
@@ -254,6 +327,28 @@ class BlobClusterLedger:
         )
         thread.start()
         return thread
+
+    def _renewed_in_time(self, held: HeldLease, stop: threading.Event) -> bool:
+        """Renew, trying again with backoff while the lease surely holds; False once it is lost
+        (or the work is done)."""
+        delay = self._renew_retry
+        while True:
+            try:
+                held.renew()
+                return True
+            except LeaseLost as error:
+                held.lose(str(error))
+                return False
+            except AutoattachError as error:
+                if self._clock() + delay >= held.held_until - LEASE_MARGIN_SECONDS:
+                    held.lose(f"renewals failed until it was about to run out: {error}")
+                    return False
+                log.warning(
+                    "cluster %s: %s; renewing again in %.0f s", held.cluster_id.name, error, delay
+                )
+            if stop.wait(delay):
+                return False
+            delay *= 2
 
     # ---- what was announced ----------------------------------------------------------------
 
@@ -325,6 +420,7 @@ class BlobClusterLedger:
     def _write_changes(self, held: HeldLease) -> None:
         if not held.changed or held.document is None:
             return
+        held.check()  # a lost lease writes nothing
         name = ledger_blob_name(held.cluster_id)
         data = json.dumps(held.document, sort_keys=True).encode()
         with _storage_call(f"write the ledger of cluster {held.cluster_id.name}"):
@@ -342,12 +438,12 @@ class BlobClusterLedger:
 
     def _holding(self, cluster_id: ResourceId) -> tuple[str, HeldLease]:
         name = ledger_blob_name(cluster_id)
-        with self._lock:
-            held = self._held.get(name)
+        held = self._my_leases().get(name)
         if held is None:
             raise RuntimeError(
                 f"the ledger of cluster {cluster_id.name} is read and written only under its lease"
             )
+        held.check()
         return name, held
 
 
@@ -428,9 +524,8 @@ def _typed(error: HttpResponseError, code: str, action: str) -> AutoattachError:
     if code in _BUSY_CODES:
         return ClusterBusy(f"{action}: another handler holds it", retry_after=BUSY_RETRY_SECONDS)
     if code in _LOST_CODES or status == 412:
-        return TransientError(
-            f"{action}: the lease was lost (HTTP {status} {code}); the cluster is re-checked",
-            reason="LeaseLost",
+        return LeaseLost(
+            f"{action}: the lease was lost (HTTP {status} {code}); the cluster is re-checked"
         )
     if status == 403:
         return PermanentError(

@@ -48,6 +48,16 @@ class ClusterBusy(TransientError):
         super().__init__(message, reason="ClusterBusy", retry_after=retry_after)
 
 
+class LeaseLost(TransientError):
+    """This handler no longer holds the cluster's lease (taken over, broken, or not renewed in
+    time): it makes no further write, and its message is re-checked."""
+
+    reason = "LeaseLost"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="LeaseLost")
+
+
 class StillRunning(TransientError):
     """Azure accepted the write and is still carrying it out (a namespace being made or being
     deleted): the rest of the plan goes ahead, then the cluster is looked at again no sooner

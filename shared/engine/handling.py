@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.decisions.errors import AutoattachError, ClusterBusy, TransientError
+from shared.decisions.errors import AutoattachError, ClusterBusy, LeaseLost, TransientError
 from shared.decisions.events import (
     RECONCILE_REQUEST_TYPE,
     SWEEP_REQUEST_TYPE,
@@ -82,8 +82,8 @@ def _converge(
     parsed: ClusterSignal, attempt: int, services: Services, recheck_delay_seconds: float
 ) -> Outcome:
     try:
-        # One handler per cluster at a time, across threads and instances; lost mid-run, the
-        # ledger's writes fail as transient and the cluster is re-checked.
+        # One handler per cluster at a time, across threads and instances; lost mid-run, no
+        # further write is made (LeaseLost) and the cluster is re-checked.
         with services.ledger.lease(parsed.cluster_id):
             outcome = _capped(
                 parsed, attempt, _reconciled(parsed, attempt, services, recheck_delay_seconds)
@@ -95,11 +95,15 @@ def _converge(
 
 
 def _outcome_of(error: AutoattachError, attempt: int, recheck_delay_seconds: float) -> Outcome:
-    """A typed failure's outcome: busy looks again soon and never gives up; transient is
-    retried with backoff up to the re-check limit; permanent is dead-lettered."""
+    """A typed failure's outcome: busy looks again soon and never gives up; a lost lease looks
+    again soon, up to the re-check limit; transient is retried with backoff up to the limit;
+    permanent is dead-lettered."""
     if isinstance(error, ClusterBusy):
         # Another handler is converging this cluster right now.
         return RecheckLater(f"{error.reason}: {error}", busy_delay(error.retry_after))
+    if isinstance(error, LeaseLost):
+        # Another handler may hold the cluster now: look again soon, as when it is busy.
+        return _recheck_or_give_up(attempt, f"{error.reason}: {error}", busy_delay(None))
     if isinstance(error, TransientError):
         delay = backoff(attempt, recheck_delay_seconds, error.retry_after)
         return _recheck_or_give_up(attempt, f"{error.reason}: {error}", delay)

@@ -212,6 +212,8 @@ class _Run:
         concerned = _attachments_of(action, observed)
         if concerned and all(a in self.blocked for a in concerned):
             return None
+        # a handler that lost the cluster's lease writes nothing more (LeaseLost: re-checked)
+        self.services.ledger.check(self.result.cluster_id)
         try:
             note, compute = _perform(action, self.services, observed)
         except StillRunning as error:
@@ -252,6 +254,7 @@ class _Run:
     def announce(self, observed: Observation, current: Plan, announced: Record) -> None:
         """Publish what the owners were not told yet, then remember it (announced until
         published: a failure before the record is written announces again, same ids)."""
+        self.services.ledger.check(self.result.cluster_id)  # the lease's holder tells, no other
         announcements = notices.derive(
             observed,
             current,

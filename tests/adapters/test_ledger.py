@@ -16,9 +16,16 @@ from sandbox.blob_double import BlobStorageDouble
 from sandbox.clock import VirtualClock
 from sandbox.credential import SandboxCredential
 from sandbox.tls import SandboxTls
-from shared.adapters.ledger import CONTAINER, BlobClusterLedger, LedgerView, ledger_blob_name
+from shared.adapters.ledger import (
+    CONTAINER,
+    LEASE_MARGIN_SECONDS,
+    LEASE_SECONDS,
+    BlobClusterLedger,
+    LedgerView,
+    ledger_blob_name,
+)
 from shared.decisions.arm_id import ResourceId
-from shared.decisions.errors import ClusterBusy, PermanentError, TransientError
+from shared.decisions.errors import ClusterBusy, LeaseLost, PermanentError, TransientError
 from tests.adapters.blob_backends import (
     BACKENDS,
     BlobBackend,
@@ -450,3 +457,87 @@ def test_a_write_refused_for_a_lost_lease_leaves_the_next_holder_reading_what_th
             pass  # another instance took the lapsed lease (and wrote nothing)
     with ledger.lease(cluster):
         assert ledger.announced(cluster) == {"kept": NOTICE}
+
+
+def wait_for(condition) -> None:
+    deadline = time.monotonic() + 60  # a guard against a hang, not an assertion on time
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_renewal_that_fails_is_tried_again_and_the_lease_kept(
+    tls: SandboxTls, cluster: ResourceId
+):
+    storage = BlobStorageDouble(tls, VirtualClock()).start()  # faults: the double's own
+    try:
+        ledger = BlobClusterLedger(
+            storage.endpoint,
+            SandboxCredential(),
+            renew_every=0.01,
+            connection_verify=str(tls.ca_bundle),
+        )
+        with ledger.lease(cluster):
+            # one renewal refused (3 requests: the client's own retries too)
+            storage.fail_next(503, "ServerBusy", times=3, operation="lease_renew")
+            wait_for(lambda: storage.counts["refused:ServerBusy"] >= 3)
+            storage.clock.advance(50)
+            renewed = storage.counts["lease_renew"]
+            wait_for(lambda: storage.counts["lease_renew"] > renewed)
+            storage.clock.advance(50)  # 100 s after acquiring: alive only if renewed after
+            other = BlobClusterLedger(
+                storage.endpoint, SandboxCredential(), connection_verify=str(tls.ca_bundle)
+            )
+            with pytest.raises(ClusterBusy), other.lease(cluster):
+                pass
+            ledger.record(cluster, {"id-1": NOTICE})
+    finally:
+        storage.stop()
+
+
+def test_a_lease_not_renewed_in_time_is_lost_and_its_holder_writes_nothing_more(
+    backend: BlobBackend, cluster: ResourceId
+):
+    elapsed = [0.0]  # the ledger's clock, moved with the service's
+
+    def advance(seconds: float) -> None:
+        elapsed[0] += seconds
+        backend.advance(seconds)
+
+    ledger = backend.ledger(clock=lambda: elapsed[0])
+    with ledger.lease(cluster):
+        ledger.record(cluster, {"first": NOTICE})
+    written = backend.log.count("put_blob")
+    with pytest.raises(LeaseLost) as lost, ledger.lease(cluster):
+        ledger.check(cluster)  # held
+        ledger.record(cluster, {"late": NOTICE})
+        advance(LEASE_SECONDS - LEASE_MARGIN_SECONDS)  # no renewal meanwhile
+        ledger.check(cluster)
+    assert isinstance(lost.value, TransientError) and lost.value.reason == "LeaseLost"
+    assert "re-checked" in str(lost.value)
+    assert backend.log.count("put_blob") == written
+    assert backend.stored(cluster)["announced"] == {"first": NOTICE}
+
+
+def test_a_holder_whose_lapsed_lease_another_thread_took_neither_reads_nor_writes_through_it(
+    ledger: BlobClusterLedger, backend: BlobBackend, cluster: ResourceId
+):
+    took: list[str] = []
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with ledger.lease(cluster):
+                ledger.record(cluster, {"current": NOTICE})
+                took.append("yes")
+        except BaseException as error:
+            errors.append(error)
+
+    with pytest.raises(LeaseLost), ledger.lease(cluster):
+        ledger.record(cluster, {"late": NOTICE})
+        backend.advance(61)
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(60)
+        assert took == ["yes"] and errors == []
+        ledger.announced(cluster)
+    assert backend.stored(cluster)["announced"] == {"current": NOTICE}

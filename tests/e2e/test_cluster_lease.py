@@ -7,8 +7,9 @@ import json
 import threading
 from typing import Any
 
+from sandbox.credential import SandboxCredential
 from sandbox.scenario import arm_event
-from shared.adapters.ledger import CONTAINER, ledger_blob_name
+from shared.adapters.ledger import CONTAINER, BlobClusterLedger, ledger_blob_name
 from shared.decisions.arm_id import ResourceId
 from shared.engine.handling import DeadLetter, RecheckLater, handle_message
 from tests.e2e.conftest import ready_document, scenario_from
@@ -132,3 +133,77 @@ def test_one_instance_handling_a_new_cluster_and_its_replays_never_downloads_its
     assert operations.count("create_container") == 1
     assert operations.count("get_blob") == 0
     assert operations.count("lease_acquire") == operations.count("lease_release") == 3
+
+
+class HoldAfterFirstAttach:
+    """Workspaces that park the handler right after its first attach, until the test lets it
+    go: the lease can be lost there, between two writes."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self._first = threading.Lock()
+        self._seen = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def attach(self, attachment: Any, cluster_id: Any) -> Any:
+        answer = self._inner.attach(attachment, cluster_id)
+        with self._first:
+            first, self._seen = not self._seen, True
+        if first:
+            self.entered.set()
+            assert self.release.wait(WAIT), "the test never let the first handler go"
+        return answer
+
+
+def test_a_handler_whose_lease_was_taken_over_writes_nothing_more_and_is_rechecked(sandbox_for):
+    """Its renewals failed, the lease ran out and a second handler took the cluster: the first
+    makes no further write (no compute attached twice) and its message is re-checked, no crash."""
+    document = ready_document()
+    document["namespace_create_seconds"] = 0
+    cluster = document["clusters"][0]["id"]
+    sandbox = sandbox_for(scenario_from(document, []))
+    services = sandbox.app.services
+    services.ledger = BlobClusterLedger(
+        sandbox.storage.endpoint, SandboxCredential(), renew_every=0.01
+    )
+    held = HoldAfterFirstAttach(services.workspaces)
+    services.workspaces = held
+    sandbox.arm.reset_counts()
+
+    def handle(event_id: str) -> Any:
+        body = json.dumps(arm_event(CLUSTER_WRITE, cluster, event_id=event_id)).encode()
+        return handle_message(body, attempt=0, services=services, recheck_delay_seconds=60)
+
+    outcomes: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            outcomes["first"] = handle("first")
+        except BaseException as error:  # what the Functions host would see
+            errors.append(error)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert held.entered.wait(WAIT), "the first handler never attached"
+        # Storage refuses every renewal from now on: the lease runs out, and a second handler
+        # takes the cluster and converges it.
+        sandbox.storage.fail_next(503, "ServerBusy", times=10**6, operation="lease_renew")
+        sandbox.clock.advance(61)
+        outcomes["second"] = handle("second")
+    finally:
+        held.release.set()
+        thread.join(WAIT)
+
+    assert errors == []
+    assert not isinstance(outcomes["second"], DeadLetter | RecheckLater)
+    puts = compute_puts(sandbox)
+    assert sorted(puts) == sorted(set(puts)) == ["aks-ml", "aks-ml-prod"]
+    first_outcome = outcomes["first"]
+    assert isinstance(first_outcome, RecheckLater)
+    assert first_outcome.reason.startswith("LeaseLost")
