@@ -14,6 +14,15 @@ A deleted namespace is not gone at once: as on a real cluster it stays, with a
 ``terminating_seconds`` of the clock's virtual time). Creating it again meanwhile answers 409
 ``AlreadyExists`` with the API server's message ``object is being deleted: namespaces "x" already
 exists``; deleting it again answers 409 ``Conflict``.
+
+An Arc-connected cluster (a ``Microsoft.Kubernetes/connectedClusters`` id) also holds what the
+Arc agents' Helm chart makes: namespace ``azure-arc`` with ConfigMap ``azure-clusterconfig``,
+whose ``AZURE_SUBSCRIPTION_ID``, ``AZURE_RESOURCE_GROUP`` and ``AZURE_RESOURCE_NAME`` name the
+connectedClusters resource it was connected as (read by ``GET
+/api/v1/namespaces/azure-arc/configmaps/azure-clusterconfig``; the Azure CLI's connectedk8s and
+Azure IoT Operations extensions compare the same three keys, case-insensitively, before acting on
+a cluster). ``set_configmaps_forbidden`` makes that read answer 403, as when the kubeconfig's
+identity may manage namespaces but not read ConfigMaps there.
 """
 
 from __future__ import annotations
@@ -35,13 +44,15 @@ import yaml
 from sandbox.clock import VirtualClock
 from sandbox.https import HttpsDouble, Request, Response
 from sandbox.tls import SandboxTls
-from shared.decisions.arm_id import ResourceId
+from shared.decisions.arm_id import CONNECTED_CLUSTER, ResourceId
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PREFIX = re.compile(r"^/clusters/(?P<key>[0-9a-f]+)(?P<rest>/.*)?$")
 # How long a deleted namespace stays Terminating (virtual seconds). Real clusters take from a few
 # seconds to minutes (finalizers, content to remove); a guess, configurable per double.
 DEFAULT_TERMINATING_SECONDS = 30.0
+ARC_NAMESPACE = "azure-arc"
+ARC_CONFIGMAP = "azure-clusterconfig"
 
 
 @dataclass
@@ -59,7 +70,9 @@ class _Cluster:
     namespaces: dict[str, dict[str, Any]] = field(default_factory=dict)
     purge_at: dict[str, float] = field(default_factory=dict)  # Terminating name -> gone at
     forbidden: bool = False
+    configmaps_forbidden: bool = False
     faults: list[_Fault] = field(default_factory=list)
+    configmaps: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 class KubernetesApiDouble:
@@ -108,6 +121,12 @@ class KubernetesApiDouble:
         with self._lock:
             for name in ["default"] if namespaces is None else namespaces:
                 cluster.namespaces[name] = self._namespace_object(name, {})
+            if arm_id.resource_type == CONNECTED_CLUSTER:
+                # (the azure-arc namespace itself is not listed: ``namespaces`` shows the ones
+                # the world and autoattach made)
+                cluster.configmaps[(ARC_NAMESPACE, ARC_CONFIGMAP)] = self._configmap(
+                    ARC_NAMESPACE, ARC_CONFIGMAP, _arc_cluster_config(arm_id)
+                )
             self._clusters[arm_id.key] = cluster
         return self._kubeconfig(cluster, arm_id.name)
 
@@ -149,8 +168,14 @@ class KubernetesApiDouble:
             if namespace not in cluster.namespaces:
                 cluster.namespaces[namespace] = self._namespace_object(namespace, labels or {})
 
+    def set_configmaps_forbidden(self, cluster_id: str, forbidden: bool = True) -> None:
+        """While set, reading a ConfigMap of the cluster answers 403 (RBAC allows namespaces
+        only)."""
+        with self._lock:
+            self._cluster(cluster_id).configmaps_forbidden = forbidden
+
     def set_forbidden(self, cluster_id: str, forbidden: bool = True) -> None:
-        """While set, authenticated requests to the cluster get 403 Forbidden (RBAC denies)."""
+        """While set, namespace requests to the cluster get 403 Forbidden (RBAC denies)."""
         with self._lock:
             self._cluster(cluster_id).forbidden = forbidden
 
@@ -193,6 +218,8 @@ class KubernetesApiDouble:
         if parts in (["api"], ["api", "v1"], ["version"]):
             self.counts["reads"] += 1
             return self._discovery(parts)
+        if len(parts) == 6 and parts[:3] + parts[4:5] == ["api", "v1", "namespaces", "configmaps"]:
+            return self._configmap_read(cluster, request, parts[3], parts[5])
         if parts[:3] != ["api", "v1", "namespaces"] or len(parts) > 4:
             return _status(404, "NotFound", "the server could not find the requested resource")
         name = parts[3] if len(parts) == 4 else None
@@ -219,6 +246,40 @@ class KubernetesApiDouble:
         if verb == "get":
             return Response(200, cluster.namespaces[name])
         return self._delete(cluster, name)
+
+    def _configmap_read(
+        self, cluster: _Cluster, request: Request, namespace: str, name: str
+    ) -> Response:
+        if request.method != "GET":
+            return _status(405, "MethodNotAllowed", "the server does not allow this method")
+        self.counts["reads"] += 1
+        if cluster.configmaps_forbidden:
+            self.counts["forbidden"] += 1
+            user = "system:serviceaccount:autoattach:namespace-creator"
+            message = (
+                f'configmaps "{name}" is forbidden: User "{user}" cannot get resource '
+                f'"configmaps" in API group "" in the namespace "{namespace}"'
+            )
+            return _status(403, "Forbidden", message)
+        found = cluster.configmaps.get((namespace, name))
+        if found is None:
+            return _status(404, "NotFound", f'configmaps "{name}" not found', name=name)
+        return Response(200, found)
+
+    def _configmap(self, namespace: str, name: str, data: dict[str, str]) -> dict[str, Any]:
+        self._resource_version += 1
+        return {
+            "kind": "ConfigMap",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": str(uuid.uuid4()),
+                "resourceVersion": str(self._resource_version),
+                "creationTimestamp": _now(),
+            },
+            "data": dict(data),
+        }
 
     def _delete(self, cluster: _Cluster, name: str) -> Response:
         if name in cluster.purge_at:
@@ -341,6 +402,20 @@ class KubernetesApiDouble:
             "preferences": {},
         }
         return yaml.safe_dump(config, sort_keys=False)
+
+
+def _arc_cluster_config(arm_id: ResourceId) -> dict[str, str]:
+    """What the Arc agents' chart writes (the keys autoattach and the Azure CLI compare, and a
+    few others it holds)."""
+    return {
+        "AZURE_SUBSCRIPTION_ID": arm_id.subscription,
+        "AZURE_RESOURCE_GROUP": arm_id.resource_group,
+        "AZURE_RESOURCE_NAME": arm_id.name,
+        "AZURE_REGION": "eastus",
+        "AZURE_ENVIRONMENT": "AZUREPUBLICCLOUD",
+        "AZURE_ARC_AGENT_VERSION": "1.21.10",
+        "ARC_AGENT_HELM_CHART_NAME": "azure-arc",
+    }
 
 
 def _status(status: int, reason: str, message: str, *, name: str | None = None) -> Response:

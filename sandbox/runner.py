@@ -31,6 +31,7 @@ from sandbox.world import WorldError
 from shared import settings as names
 from shared.decisions.arm_id import MANAGED_CLUSTER, ResourceId
 from shared.decisions.events import event_id_in
+from shared.decisions.policy import cluster_id_hash
 from shared.engine.handling import seed_jitter
 from shared.settings import Settings
 from shared.wiring import build_app, use_app
@@ -306,7 +307,13 @@ class Sandbox:
         kubeconfig = self.kubernetes.add_cluster(
             cluster_id.raw, list(cluster.get("namespaces") or ["default"])
         )
+        # as the policy may name it: by name alone (a scope of one cluster), or by name and
+        # the hash of the whole id (kubeconfig-{cluster}-{cluster_id_hash}), which twins
+        # (alike names in two resource groups) do not share
         self.vault.set_secret(f"kubeconfig-{cluster_id.name}", kubeconfig)
+        self.vault.set_secret(
+            f"kubeconfig-{cluster_id.name}-{cluster_id_hash(cluster_id)}", kubeconfig
+        )
         self.api_clusters.append(cluster_id.raw)
 
     def namespaces(self) -> list[dict[str, str]]:

@@ -22,7 +22,7 @@ from shared.decisions.arm_id import InvalidResourceId, ResourceId
 from shared.decisions.errors import AutoattachError
 from shared.decisions.planner import prerequisite_roles
 from shared.decisions.policy import AttachPolicy, PolicyError
-from shared.engine.observe import observe_cluster, workspace_principal
+from shared.engine.observe import namespace_route, observe_cluster, workspace_principal
 from shared.ports import DeadLetterQueues, Services
 from shared.settings import Settings, SettingsError
 from shared.wiring import build_app
@@ -388,13 +388,13 @@ def _cluster(
     if not decision.attachments:
         return checks
     try:
-        route = policy.namespace_route(cluster.id, cluster.azure_rbac)
+        route = namespace_route(policy, cluster)
     except AutoattachError as error:
         checks.append(cluster_checks.check_namespace_route(cluster, None, str(error)))
         return checks
     trouble = None
     if route is not None and route.kubeconfig_secret is not None:
-        try:  # reads the secret, applies the safety checks, reads one namespace
+        try:  # reads the secret, checks it is safe and reaches this cluster, reads a namespace
             services.namespaces.state(cluster.id, decision.attachments[0].namespace, route)
         except AutoattachError as error:
             trouble = str(error)

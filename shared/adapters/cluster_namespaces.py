@@ -32,7 +32,12 @@ class ClusterNamespaces:
     def state(self, cluster_id: ResourceId, namespace: str, route: NamespaceRoute) -> str | None:
         """``succeeded`` when ready for computes; else what ARM shows (lower-case), or None."""
         if route.kubeconfig_secret is not None:
-            ready = self._kubernetes.exists(route.kubeconfig_secret, namespace)
+            ready = self._kubernetes.exists(
+                cluster_id,
+                route.kubeconfig_secret,
+                namespace,
+                api_server_hosts=route.api_server_hosts,
+            )
             return SUCCEEDED if ready else None
         return self._managed.state(cluster_id, namespace)
 
@@ -47,7 +52,11 @@ class ClusterNamespaces:
         """``before`` is the state observed (so it is not read again)."""
         if route.kubeconfig_secret is not None:
             self._kubernetes.create(
-                route.kubeconfig_secret, namespace, {MANAGED_BY_TAG: MANAGED_BY_VALUE}
+                cluster_id,
+                route.kubeconfig_secret,
+                namespace,
+                {MANAGED_BY_TAG: MANAGED_BY_VALUE},
+                api_server_hosts=route.api_server_hosts,
             )
         else:
             self._managed.create(cluster_id, namespace, location, route.adoption_policy, before)

@@ -51,6 +51,11 @@ class ArmClusters:
                 cluster_id.resource_type == CONNECTED_CLUSTER or bool(aad.get("enableAzureRBAC"))
             ),
             connectivity_status=str(properties.get("connectivityStatus") or ""),
+            api_server_hosts=tuple(
+                str(properties[key])
+                for key in ("fqdn", "privateFQDN", "azurePortalFQDN")
+                if properties.get(key)
+            ),
         )
 
     def principal_of_identity(self, identity_id: ResourceId) -> str:

@@ -14,6 +14,17 @@ with ``client-key-data``). ``insecure-skip-tls-verify``, ``http://`` servers, fi
 (``certificate-authority``, ``client-certificate``, ``client-key``, ``tokenFile``),
 username/password and exec/auth-provider plugins are refused as ``UnsafeKubeconfig``.
 
+Before a kubeconfig is used for a cluster (once per secret and cluster per process, again after
+the secret is read again), it is checked to reach that cluster, as far as Kubernetes and ARM
+tell: for an Arc cluster, the Arc agents' ConfigMap ``azure-arc/azure-clusterconfig`` must name
+the same subscription, resource group and cluster (compared case-insensitively, as the Azure
+CLI's connectedk8s and IoT Operations extensions do); for AKS, a kubeconfig whose server is an
+AKS API server (``*.azmk8s.io``) must name one of the FQDNs ARM gives for the cluster. One that
+reaches another cluster, or an Arc cluster's kubeconfig that may not read that ConfigMap, is a
+``PermanentError`` (``KubeconfigWrongCluster``, ``KubeconfigClusterUnverified``) and nothing is
+read or written through it. An AKS kubeconfig whose server is not an AKS API server (a proxy)
+cannot be checked this way and is used as it is (docs/kubernetes-access.md).
+
 Kubeconfig contents are secrets: no message or log line here carries any part of them, and
 parsing errors are raised ``from None`` so no traceback quotes the YAML.
 
@@ -41,6 +52,7 @@ from kubernetes.config import new_client_from_config_dict
 from kubernetes.config.config_exception import ConfigException
 
 from shared.adapters.arm import retry_kwargs, transport_kwargs
+from shared.decisions.arm_id import CONNECTED_CLUSTER, ResourceId
 from shared.decisions.errors import PermanentError, TransientError, azure_call
 
 log = logging.getLogger(__name__)
@@ -48,6 +60,9 @@ log = logging.getLogger(__name__)
 _SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 _VERSION = re.compile(r"^[0-9A-Fa-f]{32}$")
 _TIMEOUT = (10, 30)  # connect, read seconds for each Kubernetes API call
+ARC_NAMESPACE = "azure-arc"
+ARC_CONFIGMAP = "azure-clusterconfig"
+AKS_API_SERVER_DOMAIN = ".azmk8s.io"
 _T = TypeVar("_T")
 
 
@@ -62,8 +77,16 @@ class KubernetesApiNamespaces:
         self._lock = threading.Lock()
         self._vaults: dict[str, SecretClient] = {}
         self._clients: dict[str, k8s.ApiClient] = {}
+        self._verified: set[tuple[str, str]] = set()  # (secret URI, cluster key) checked
 
-    def exists(self, kubeconfig_secret_uri: str, namespace: str) -> bool:
+    def exists(
+        self,
+        cluster: ResourceId,
+        kubeconfig_secret_uri: str,
+        namespace: str,
+        *,
+        api_server_hosts: tuple[str, ...] = (),
+    ) -> bool:
         """True for an Active namespace; False when missing or still Terminating (being
         deleted: nothing can run in it, and it cannot be made again until it is gone)."""
 
@@ -76,9 +99,18 @@ class KubernetesApiNamespaces:
                 raise
             return not _terminating(found)
 
-        return self._call(kubeconfig_secret_uri, f"reading namespace {namespace!r}", read)
+        action = f"reading namespace {namespace!r}"
+        return self._call(cluster, kubeconfig_secret_uri, action, read, api_server_hosts)
 
-    def create(self, kubeconfig_secret_uri: str, namespace: str, labels: dict[str, str]) -> None:
+    def create(
+        self,
+        cluster: ResourceId,
+        kubeconfig_secret_uri: str,
+        namespace: str,
+        labels: dict[str, str],
+        *,
+        api_server_hosts: tuple[str, ...] = (),
+    ) -> None:
         body = k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace, labels=dict(labels)))
         action = f"creating namespace {namespace!r}"
 
@@ -97,9 +129,16 @@ class KubernetesApiNamespaces:
                 return  # AlreadyExists: someone (maybe we, earlier) made it
             log.info("created namespace %s through %s", namespace, kubeconfig_secret_uri)
 
-        self._call(kubeconfig_secret_uri, action, create)
+        self._call(cluster, kubeconfig_secret_uri, action, create, api_server_hosts)
 
-    def delete(self, kubeconfig_secret_uri: str, namespace: str) -> None:
+    def delete(
+        self,
+        cluster: ResourceId,
+        kubeconfig_secret_uri: str,
+        namespace: str,
+        *,
+        api_server_hosts: tuple[str, ...] = (),
+    ) -> None:
         def delete(api: k8s.CoreV1Api) -> None:
             try:
                 api.delete_namespace(namespace, _request_timeout=_TIMEOUT)
@@ -109,7 +148,8 @@ class KubernetesApiNamespaces:
                 raise
             log.info("deleted namespace %s through %s", namespace, kubeconfig_secret_uri)
 
-        self._call(kubeconfig_secret_uri, f"deleting namespace {namespace!r}", delete)
+        action = f"deleting namespace {namespace!r}"
+        self._call(cluster, kubeconfig_secret_uri, action, delete, api_server_hosts)
 
     def close(self) -> None:
         with self._lock:
@@ -122,13 +162,22 @@ class KubernetesApiNamespaces:
 
     # -- calls -----------------------------------------------------------------------------
 
-    def _call(self, uri: str, action: str, call: Callable[[k8s.CoreV1Api], _T]) -> _T:
-        """Run ``call`` with the cached client; on 401 read the secret again once (it may have
-        been rotated) and retry, and if the cluster still refuses it, fail transiently."""
+    def _call(
+        self,
+        cluster: ResourceId,
+        uri: str,
+        action: str,
+        call: Callable[[k8s.CoreV1Api], _T],
+        api_server_hosts: tuple[str, ...],
+    ) -> _T:
+        """Run ``call`` with the cached client, once it is known to reach ``cluster``; on 401
+        read the secret again once (it may have been rotated) and retry, and if the cluster
+        still refuses it, fail transiently."""
         reread = False
         while True:
             api = self._core(uri)
             try:
+                self._check_reaches(cluster, uri, api, api_server_hosts)
                 return call(api)
             except k8s.ApiException as error:
                 if error.status == 401 and not reread:
@@ -143,8 +192,59 @@ class KubernetesApiNamespaces:
     def _forget(self, uri: str) -> None:
         with self._lock:
             stale = self._clients.pop(uri, None)
+            self._verified = {v for v in self._verified if v[0] != uri}
         if stale is not None:
             stale.close()
+
+    # -- which cluster a kubeconfig reaches --------------------------------------------------
+
+    def _check_reaches(
+        self, cluster: ResourceId, uri: str, api: k8s.CoreV1Api, api_server_hosts: tuple[str, ...]
+    ) -> None:
+        with self._lock:
+            if (uri, cluster.key) in self._verified:
+                return
+        if cluster.resource_type == CONNECTED_CLUSTER:
+            self._verify_arc(cluster, uri, api)
+        else:
+            _verify_aks(cluster, uri, api, api_server_hosts)
+        with self._lock:
+            self._verified.add((uri, cluster.key))
+
+    def _verify_arc(self, cluster: ResourceId, uri: str, api: k8s.CoreV1Api) -> None:
+        where = f"ConfigMap {ARC_NAMESPACE}/{ARC_CONFIGMAP}"
+        try:
+            found = api.read_namespaced_config_map(
+                ARC_CONFIGMAP, ARC_NAMESPACE, _request_timeout=_TIMEOUT
+            )
+        except k8s.ApiException as error:
+            if error.status == 404:
+                raise _wrong_cluster(
+                    cluster, uri, f"a cluster that is not Arc-connected (it has no {where})"
+                ) from None
+            if error.status == 403:
+                self._forget(uri)  # read the secret again next time: it may be fixed
+                raise PermanentError(
+                    f"the kubeconfig in {uri} may not read {where}, which says which Arc "
+                    f"cluster it reaches, so it is not used for cluster {cluster}: nothing was "
+                    f"written. Let it get that ConfigMap (docs/kubernetes-access.md)",
+                    reason="KubeconfigClusterUnverified",
+                ) from None
+            raise
+        data = found.data or {}
+        reached = [
+            str(data.get(key) or "")
+            for key in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZURE_RESOURCE_NAME")
+        ]
+        expected = [cluster.subscription, cluster.resource_group, cluster.name]
+        if [r.lower() for r in reached] != [e.lower() for e in expected]:
+            sub, group, name = (r or "?" for r in reached)
+            raise _wrong_cluster(
+                cluster,
+                uri,
+                f"Arc cluster {name} in resource group {group} of subscription {sub} "
+                f"(its {where} says so)",
+            )
 
     # -- clients ---------------------------------------------------------------------------
 
@@ -219,6 +319,31 @@ class KubernetesApiNamespaces:
             f"({error.__class__.__name__})",
             reason="Unreachable",
         ) from None
+
+
+def _verify_aks(
+    cluster: ResourceId, uri: str, api: k8s.CoreV1Api, api_server_hosts: tuple[str, ...]
+) -> None:
+    """An AKS API server's FQDN in the kubeconfig must be one ARM gives for this cluster; a
+    server elsewhere (a proxy) cannot be told apart and is taken as it is."""
+    host = (urlsplit(str(api.api_client.configuration.host)).hostname or "").lower()
+    known = {h.lower().rstrip(".") for h in api_server_hosts if h}
+    if known and host.endswith(AKS_API_SERVER_DOMAIN) and host not in known:
+        raise _wrong_cluster(
+            cluster,
+            uri,
+            f"the AKS API server {host}, which ARM does not give for this cluster "
+            f"({', '.join(sorted(known))})",
+        )
+
+
+def _wrong_cluster(cluster: ResourceId, uri: str, reached: str) -> PermanentError:
+    return PermanentError(
+        f"the kubeconfig in {uri} reaches {reached}, not cluster {cluster}: nothing was "
+        "read or written through it. Store this cluster's own kubeconfig in the secret the "
+        "policy names for it (one secret per cluster: {cluster_id_hash} in kubeconfig_secret)",
+        reason="KubeconfigWrongCluster",
+    )
 
 
 def parse_secret_uri(uri: str) -> tuple[str, str, str | None]:

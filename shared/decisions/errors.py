@@ -92,6 +92,10 @@ class PermanentError(AutoattachError):
     reason = "Permanent"
 
 
+# A kubeconfig that reaches another cluster than the one reconciled, or cannot be shown to reach
+# it (shared.adapters.kube_namespaces): a problem of each attachment, told to the owners.
+WRONG_CLUSTER_REASONS = frozenset({"KubeconfigWrongCluster", "KubeconfigClusterUnverified"})
+
 TRANSIENT_STATUS = frozenset({408, 423, 429, 500, 502, 503, 504})
 TRANSIENT_CODES = frozenset({"PrincipalNotFound", "Conflict", "AnotherOperationInProgress"})
 

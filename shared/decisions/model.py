@@ -97,6 +97,8 @@ class ClusterState:
     azure_rbac: bool = True
     # Arc only (properties.connectivityStatus): Connecting, Connected, Offline or Expired.
     connectivity_status: str = ""
+    # AKS only: the API server's FQDNs ARM gives (fqdn, privateFQDN, azurePortalFQDN)
+    api_server_hosts: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -144,6 +146,9 @@ class NamespaceRoute:
     via: str  # "arm" or "kubernetes"
     kubeconfig_secret: str | None = None
     adoption_policy: AdoptionPolicy = AdoptionPolicy.IF_IDENTICAL
+    # where ARM says an AKS cluster's API server is (its FQDNs): a kubeconfig reaching another
+    # AKS API server is refused (shared.adapters.kube_namespaces)
+    api_server_hosts: tuple[str, ...] = ()
 
 
 class WhenExtensionMissing(StrEnum):

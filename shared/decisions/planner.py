@@ -111,6 +111,9 @@ class Observation:
     extension: ExtensionState | None = None
     extension_policy: ExtensionPolicy = field(default_factory=ExtensionPolicy)
     namespace_route: NamespaceRoute | None = None
+    # why the namespace route cannot be used (its kubeconfig reaches another cluster): then
+    # nothing is made through it, and each attachment has this problem
+    route_problem: str | None = None
     workspaces: dict[ResourceId, WorkspaceState] = field(default_factory=dict)
     # Computes by (workspace, lower-cased name), whoever made them, for the names policy wants.
     computes: dict[tuple[ResourceId, str], ComputeState] = field(default_factory=dict)
@@ -293,6 +296,9 @@ def plan(observed: Observation) -> Plan:
             + ("" if cluster.kind == "arc" else " or enable Azure RBAC on the cluster")
         )
         return Plan(tuple(actions), problems=tuple(Problem(a, message) for a in attachments))
+    if observed.route_problem is not None:
+        refused = tuple(Problem(a, observed.route_problem) for a in attachments)
+        return Plan(tuple(actions), problems=refused)
 
     problems: list[Problem] = []
     waits: list[str] = list(detaching)

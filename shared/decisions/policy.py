@@ -47,6 +47,11 @@ SCHEMA_FILE = "schemas/attach-policy.schema.json"  # inside the ``shared`` packa
 # Key Vault secret names: 1-127 of 0-9, a-z, A-Z and '-'.
 SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 CLUSTER_PLACEHOLDER = "{cluster}"
+# In a kubeconfig secret's name: 16 hex of the SHA-256 of the cluster's lower-cased resource id
+# (subscription, resource group, type and name), the same for one cluster on every run, and
+# different for two clusters whose names alone are alike (kubeconfig_secret_placeholders).
+CLUSTER_ID_HASH_PLACEHOLDER = "{cluster_id_hash}"
+SECRET_PLACEHOLDERS = (CLUSTER_PLACEHOLDER, CLUSTER_ID_HASH_PLACEHOLDER)
 
 
 class PolicyError(ValueError):
@@ -274,14 +279,22 @@ def render_namespace(template: str, cluster_id: ResourceId, rule: WorkspaceRule)
     return name
 
 
+def cluster_id_hash(cluster_id: ResourceId) -> str:
+    """``{cluster_id_hash}``: 16 hex of the SHA-256 of the cluster's lower-cased resource id.
+    ARM ids are case-insensitive and Key Vault secret names too, so one cluster always gets one
+    secret name, and two clusters (same name, other resource group, subscription or type) two."""
+    return hashlib.sha256(cluster_id.key.encode()).hexdigest()[:16]
+
+
 def render_kubeconfig_secret(template: str, cluster_id: ResourceId) -> str:
     """The kubeconfig secret URI for one cluster: ``{cluster}`` in the secret name becomes the
-    cluster's name as it is. A name Key Vault cannot hold (only 0-9, a-z, A-Z and '-', at most
-    127 characters; AKS names may hold '_') is refused rather than altered, so two clusters
-    never end up sharing one secret."""
-    if CLUSTER_PLACEHOLDER not in template:
+    cluster's name as it is, ``{cluster_id_hash}`` the hash of its whole resource id. A name Key
+    Vault cannot hold (only 0-9, a-z, A-Z and '-', at most 127 characters; AKS names may hold
+    '_') is refused rather than altered, so two clusters never end up sharing one secret."""
+    if not any(p in template for p in SECRET_PLACEHOLDERS):
         return template
-    rendered = template.replace(CLUSTER_PLACEHOLDER, cluster_id.name)
+    rendered = template.replace(CLUSTER_ID_HASH_PLACEHOLDER, cluster_id_hash(cluster_id))
+    rendered = rendered.replace(CLUSTER_PLACEHOLDER, cluster_id.name)
     name = _secret_name(rendered)
     if not SECRET_NAME.match(name):
         raise PermanentError(
@@ -320,35 +333,47 @@ def _cluster_access(entry: Any, where: str) -> ClusterAccess:
     if not isinstance(secret, str) or not secret.startswith("https://") or not _secret_name(secret):
         raise PolicyError(
             f"{at} must be a Key Vault secret URI "
-            "(https://<vault>.vault.azure.net/secrets/<name>, {cluster} allowed in <name>)"
+            "(https://<vault>.vault.azure.net/secrets/<name>, {cluster} and {cluster_id_hash} "
+            "allowed in <name>)"
         )
-    unknown = sorted(set(re.findall(r"\{[^}]*\}", secret)) - {CLUSTER_PLACEHOLDER})
+    unknown = sorted(set(re.findall(r"\{[^}]*\}", secret)) - set(SECRET_PLACEHOLDERS))
     if unknown:
         raise PolicyError(
             f"{at}: unknown placeholder(s) {', '.join(unknown)}; only {{cluster}} (the "
-            "cluster's name) is filled in"
+            "cluster's name) and {cluster_id_hash} (a hash of its whole resource id) are filled in"
         )
     name = _secret_name(secret)
-    if secret.count(CLUSTER_PLACEHOLDER) != name.count(CLUSTER_PLACEHOLDER):
-        raise PolicyError(f"{at}: {{cluster}} may only appear in the secret's name")
-    literal = name.replace(CLUSTER_PLACEHOLDER, "")
+    if any(secret.count(p) != name.count(p) for p in SECRET_PLACEHOLDERS):
+        raise PolicyError(f"{at}: {{cluster}} and {{cluster_id_hash}} may only appear in the name")
+    literal = name.replace(CLUSTER_ID_HASH_PLACEHOLDER, "").replace(CLUSTER_PLACEHOLDER, "")
     if not re.fullmatch(r"[0-9A-Za-z-]*", literal) or len(literal) > 126:
         raise PolicyError(
             f"{at}: secret name {name!r} is not a Key Vault secret name: 1-127 of 0-9, a-z, "
-            "A-Z and '-' (outside {cluster})"
+            "A-Z and '-' (outside the placeholders)"
         )
-    if CLUSTER_PLACEHOLDER in name and secret.split("/secrets/", 1)[1].strip("/").count("/"):
+    templated = any(p in name for p in SECRET_PLACEHOLDERS)
+    if templated and secret.split("/secrets/", 1)[1].strip("/").count("/"):
         raise PolicyError(
-            f"{at}: a version cannot be pinned with {{cluster}} (each cluster's secret has "
-            "versions of its own); leave it out and the latest version is read"
+            f"{at}: a version cannot be pinned with {{cluster}} or {{cluster_id_hash}} (each "
+            "cluster's secret has versions of its own); leave it out and the latest is read"
         )
-    if CLUSTER_PLACEHOLDER not in name and not _is_one_cluster(scope):
+    if not templated and not _is_one_cluster(scope):
         raise PolicyError(
             f"{at} names one secret for every cluster under {scope}, which can hold more than "
             "one cluster: each would be reached with the same kubeconfig, so one cluster's "
-            "namespaces would be made on another. Put {cluster} in the secret name (e.g. "
-            ".../secrets/kubeconfig-{cluster}: one secret per cluster, named after it), or make "
-            "the scope a single cluster's id"
+            "namespaces would be made on another. Put {cluster_id_hash} in the secret name "
+            "(e.g. .../secrets/kubeconfig-{cluster}-{cluster_id_hash}: one secret per cluster), "
+            "or make the scope a single cluster's id"
+        )
+    if CLUSTER_ID_HASH_PLACEHOLDER not in name and not _is_one_cluster(scope):
+        raise PolicyError(
+            f"{at}: {{cluster}} alone can name one secret for two clusters under {scope}: "
+            "cluster names are unique only within one resource group and type (an AKS and an "
+            "Arc cluster, or clusters in two resource groups, may share a name) and Key Vault "
+            "secret names ignore case, so one cluster's namespaces would be made on another. "
+            "Put {cluster_id_hash} in the secret name (e.g. "
+            ".../secrets/kubeconfig-{cluster}-{cluster_id_hash}), or make the scope a single "
+            "cluster's id"
         )
     return ClusterAccess(scope, secret)
 

@@ -80,6 +80,7 @@ def restore(state: Mapping[str, Any]) -> Continuation | None:
                 tags={str(k): str(v) for k, v in dict(cluster["tags"]).items()},
                 azure_rbac=bool(cluster["azure_rbac"]),
                 connectivity_status=str(cluster["connectivity_status"]),
+                api_server_hosts=tuple(str(h) for h in cluster.get("api_server_hosts") or ()),
             ),
             computes=tuple(_compute(c) for c in state["computes"]),
             namespaces=frozenset(str(n) for n in state["namespaces"]),
@@ -100,6 +101,7 @@ def _cluster_json(cluster: ClusterState) -> dict[str, Any]:
         "tags": dict(cluster.tags),
         "azure_rbac": cluster.azure_rbac,
         "connectivity_status": cluster.connectivity_status,
+        "api_server_hosts": list(cluster.api_server_hosts),
     }
 
 

@@ -16,11 +16,12 @@ ARM's read budget is what bounds a storm of new clusters, so each read earns its
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.adapters.roles import Assignment, MadeAssignment, holdings
 from shared.decisions.arm_id import ResourceId
+from shared.decisions.errors import WRONG_CLUSTER_REASONS, PermanentError
 from shared.decisions.model import (
     FAILED_STATES,
     SUCCEEDED,
@@ -28,6 +29,7 @@ from shared.decisions.model import (
     ClusterState,
     ComputeState,
     IdentityType,
+    NamespaceRoute,
     Role,
     WorkspaceState,
     attached_as_answered,
@@ -44,7 +46,7 @@ from shared.decisions.planner import (
     release_reason,
     storage_role,
 )
-from shared.decisions.policy import TagDecision, decide_attachments
+from shared.decisions.policy import AttachPolicy, TagDecision, decide_attachments
 from shared.engine.continuation import COMPUTE, NAMESPACE, Continuation
 from shared.engine.ledger_record import (
     announced_computes,
@@ -102,10 +104,10 @@ def observe(
     to_attach = [a for a in attachments if _needs_attaching(a, computes)]
     uses_identity = any(w.user_assigned_identity is not None for w in workspaces.values())
     arc_relay_needed = uses_identity and cluster.exists and cluster.kind == "arc"
-    route = policy.namespace_route(cluster_id, cluster.azure_rbac) if attachments else None
+    route = namespace_route(policy, cluster) if attachments else None
     # Namespaces first (when the cluster itself is ready): one ARM already shows, in any state,
     # was asked for once the extension was ready, so the extension need not be read again for it
-    namespaces, namespace_states = _namespaces(
+    namespaces, namespace_states, route_problem = _namespaces(
         services, cluster, attachments, to_attach, route, discover
     )
     unasked = [a for a in to_attach if a.namespace not in namespaces | namespace_states.keys()]
@@ -135,6 +137,7 @@ def observe(
         allowed_workspaces=allowed,
         namespaces=namespaces,
         namespace_states=namespace_states,
+        route_problem=route_problem,
         principals=principals,
         relay=relay,
     )
@@ -222,6 +225,15 @@ def _computes(
     return computes, list(found.values()), elsewhere
 
 
+def namespace_route(policy: AttachPolicy, cluster: ClusterState) -> NamespaceRoute | None:
+    """How namespaces are made on the cluster; a Kubernetes-API route carries where ARM says
+    the cluster's API server is, so a kubeconfig reaching another one is refused."""
+    route = policy.namespace_route(cluster.id, cluster.azure_rbac)
+    if route is None or route.kubeconfig_secret is None:
+        return route
+    return replace(route, api_server_hosts=cluster.api_server_hosts)
+
+
 def _needs_attaching(
     attachment: Attachment, computes: Mapping[tuple[ResourceId, str], ComputeState]
 ) -> bool:
@@ -242,24 +254,30 @@ def _namespaces(
     to_attach: list[Attachment],
     route: Any,
     discover: bool,
-) -> tuple[frozenset[str], dict[str, str]]:
+) -> tuple[frozenset[str], dict[str, str], str | None]:
     """The namespaces that are ready, of those the attachments use, and the state of the others
     ARM shows. A namespace under a compute that already exists is taken as there, except on a
-    sweep; the rest are read once the cluster itself is ready (provisioned, Arc connected)."""
+    sweep; the rest are read once the cluster itself is ready (provisioned, Arc connected).
+    Last, why the route cannot be used for this cluster (its kubeconfig reaches another)."""
     if route is None:
-        return frozenset(), {}
+        return frozenset(), {}, None
     ready = readiness(cluster, None, extension_read=False) is None
     check = attachments if discover else to_attach
     present = {a.namespace for a in attachments} - {a.namespace for a in check}
     others: dict[str, str] = {}
     if ready:
         for ns in dict.fromkeys(a.namespace for a in check):
-            state = services.namespaces.state(cluster.id, ns, route)
+            try:
+                state = services.namespaces.state(cluster.id, ns, route)
+            except PermanentError as error:
+                if error.reason not in WRONG_CLUSTER_REASONS:
+                    raise
+                return frozenset(present), others, str(error)  # owners hear it, as a problem
             if state == SUCCEEDED:
                 present.add(ns)
             elif state is not None:
                 others[ns] = state
-    return frozenset(present), others
+    return frozenset(present), others, None
 
 
 def _leaving(observed: Observation, compute: ComputeState) -> bool:
@@ -438,7 +456,7 @@ def observe_continued(
         decision=decision,
         extension_read=False,
         extension_policy=policy.extension,
-        namespace_route=policy.namespace_route(cluster.id, cluster.azure_rbac),
+        namespace_route=namespace_route(policy, cluster),
         workspaces=workspaces,
         computes=computes,
         owned=tuple(owned),

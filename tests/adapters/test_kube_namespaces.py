@@ -18,6 +18,7 @@ from sandbox.kubernetes_double import KubernetesApiDouble
 from sandbox.tls import SandboxTls
 from shared.adapters.arm import IN_CALL_RETRIES
 from shared.adapters.kube_namespaces import KubernetesApiNamespaces, parse_secret_uri
+from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import PermanentError, TransientError
 
 LABELS = {"app.kubernetes.io/managed-by": "autoattach"}
@@ -39,6 +40,10 @@ class Sandbox:
 
     def namespaces(self) -> list[str]:
         return self.kube.namespaces(self.cluster)
+
+    @property
+    def arc(self) -> ResourceId:
+        return ResourceId.parse(self.cluster)
 
     @property
     def secret_reads(self) -> int:
@@ -87,60 +92,60 @@ def token_of(kubeconfig: str) -> str:
 def test_namespace_created_through_a_kubeconfig_from_key_vault_exists_on_the_cluster(
     sandbox: Sandbox,
 ) -> None:
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
 
     assert "team-a" in sandbox.namespaces()
     assert (
         sandbox.kube.labels(sandbox.cluster, "team-a")["app.kubernetes.io/managed-by"]
         == "autoattach"
     )
-    assert sandbox.adapter.exists(sandbox.uri, "team-a")
+    assert sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
 
 
 def test_creating_a_namespace_that_already_exists_succeeds(sandbox: Sandbox) -> None:
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
 
     assert sandbox.namespaces() == ["default", "team-a"]
 
 
 def test_a_missing_namespace_does_not_exist(sandbox: Sandbox) -> None:
-    assert not sandbox.adapter.exists(sandbox.uri, "team-a")
+    assert not sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
 
 
 def test_deleting_leaves_the_namespace_terminating_and_deleting_again_succeeds(
     sandbox: Sandbox,
 ) -> None:
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
 
-    sandbox.adapter.delete(sandbox.uri, "team-a")
-    sandbox.adapter.delete(sandbox.uri, "team-a")
+    sandbox.adapter.delete(sandbox.arc, sandbox.uri, "team-a")
+    sandbox.adapter.delete(sandbox.arc, sandbox.uri, "team-a")
 
     assert sandbox.kube.phase(sandbox.cluster, "team-a") == "Terminating"
 
 
 def test_a_terminating_namespace_does_not_exist_yet(sandbox: Sandbox) -> None:
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
-    sandbox.adapter.delete(sandbox.uri, "team-a")
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.delete(sandbox.arc, sandbox.uri, "team-a")
 
-    assert not sandbox.adapter.exists(sandbox.uri, "team-a")
+    assert not sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
 
 
 def test_creating_a_namespace_that_is_still_terminating_is_transient(sandbox: Sandbox) -> None:
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
-    sandbox.adapter.delete(sandbox.uri, "team-a")
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.delete(sandbox.arc, sandbox.uri, "team-a")
 
     with pytest.raises(TransientError) as raised:
-        sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+        sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
 
     assert raised.value.reason == "NamespaceTerminating"
     assert "team-a" in str(raised.value) and "Terminating" in str(raised.value)
 
 
 def test_the_secret_is_read_once_for_many_calls_on_one_cluster(sandbox: Sandbox) -> None:
-    sandbox.adapter.exists(sandbox.uri, "team-a")
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
-    sandbox.adapter.exists(sandbox.uri, "team-a")
+    sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
 
     assert sandbox.secret_reads == 1
 
@@ -149,7 +154,9 @@ def test_a_versioned_secret_uri_reads_that_version(sandbox: Sandbox) -> None:
     version = sandbox.vault.set_secret("kubeconfig-pinned", sandbox.kubeconfig)
     sandbox.vault.set_secret("kubeconfig-pinned", "not: a kubeconfig")
 
-    sandbox.adapter.create(sandbox.vault.secret_uri("kubeconfig-pinned", version), "team-a", {})
+    sandbox.adapter.create(
+        sandbox.arc, sandbox.vault.secret_uri("kubeconfig-pinned", version), "team-a", {}
+    )
 
     assert "team-a" in sandbox.namespaces()
 
@@ -160,7 +167,7 @@ def test_a_stale_token_is_transient_after_one_re_read_naming_the_secret_but_not_
     sandbox.kube.rotate_token(sandbox.cluster)  # the kubeconfig in Key Vault is now stale
 
     with pytest.raises(TransientError) as raised:
-        sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+        sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
 
     assert raised.value.reason == "KubernetesUnauthorized"
     assert sandbox.uri in str(raised.value)
@@ -173,12 +180,12 @@ def test_a_stale_token_is_transient_after_one_re_read_naming_the_secret_but_not_
 def test_a_correctly_rotated_kubeconfig_works_on_the_next_call_after_one_re_read(
     sandbox: Sandbox,
 ) -> None:
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)  # the client is cached now
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)  # the client is cached now
 
     sandbox.vault.set_secret(sandbox.secret, sandbox.kube.rotate_token(sandbox.cluster))
 
-    assert sandbox.adapter.exists(sandbox.uri, "team-a")
-    sandbox.adapter.create(sandbox.uri, "team-b", LABELS)
+    assert sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-b", LABELS)
     assert sandbox.secret_reads == 2
     assert "team-b" in sandbox.namespaces()
 
@@ -187,7 +194,7 @@ def test_rbac_that_denies_namespaces_is_kubernetes_forbidden(sandbox: Sandbox) -
     sandbox.kube.set_forbidden(sandbox.cluster, True)
 
     with pytest.raises(PermanentError) as raised:
-        sandbox.adapter.exists(sandbox.uri, "team-a")
+        sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
 
     assert raised.value.reason == "KubernetesForbidden"
 
@@ -195,10 +202,10 @@ def test_rbac_that_denies_namespaces_is_kubernetes_forbidden(sandbox: Sandbox) -
 def test_a_fixed_secret_is_read_again_after_a_stale_one_was_rejected(sandbox: Sandbox) -> None:
     fresh = sandbox.kube.rotate_token(sandbox.cluster)
     with pytest.raises(TransientError):
-        sandbox.adapter.exists(sandbox.uri, "team-a")
+        sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
 
     sandbox.vault.set_secret(sandbox.secret, fresh)
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
 
     assert "team-a" in sandbox.namespaces()
     assert sandbox.secret_reads == 3
@@ -207,10 +214,10 @@ def test_a_fixed_secret_is_read_again_after_a_stale_one_was_rejected(sandbox: Sa
 def test_a_fixed_secret_is_read_again_after_a_forbidden_answer(sandbox: Sandbox) -> None:
     sandbox.kube.set_forbidden(sandbox.cluster, True)
     with pytest.raises(PermanentError):
-        sandbox.adapter.exists(sandbox.uri, "team-a")
+        sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
 
     sandbox.kube.set_forbidden(sandbox.cluster, False)
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
 
     assert "team-a" in sandbox.namespaces()
     assert sandbox.secret_reads == 2
@@ -218,7 +225,9 @@ def test_a_fixed_secret_is_read_again_after_a_forbidden_answer(sandbox: Sandbox)
 
 def test_a_missing_secret_is_kubeconfig_secret_not_found(sandbox: Sandbox) -> None:
     with pytest.raises(PermanentError) as raised:
-        sandbox.adapter.create(sandbox.vault.secret_uri("no-such-secret"), "team-a", LABELS)
+        sandbox.adapter.create(
+            sandbox.arc, sandbox.vault.secret_uri("no-such-secret"), "team-a", LABELS
+        )
 
     assert raised.value.reason == "KubeconfigSecretNotFound"
 
@@ -227,10 +236,10 @@ def test_a_503_from_the_api_server_is_transient(sandbox: Sandbox) -> None:
     sandbox.kube.fail_next(sandbox.cluster, 503)
 
     with pytest.raises(TransientError) as raised:
-        sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+        sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
 
     assert raised.value.reason == "HTTP503"
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
     assert "team-a" in sandbox.namespaces()
 
 
@@ -242,7 +251,7 @@ def test_an_unreachable_api_server_is_transient(
     gone.stop()
 
     with pytest.raises(TransientError) as raised:
-        sandbox.adapter.exists(vault.secret_uri("kubeconfig-gone"), "team-a")
+        sandbox.adapter.exists(sandbox.arc, vault.secret_uri("kubeconfig-gone"), "team-a")
 
     assert raised.value.reason == "Unreachable"
 
@@ -256,7 +265,7 @@ def test_key_vault_throttling_that_outlasts_the_sdk_retries_is_transient(
     started = time.monotonic()
 
     with pytest.raises(TransientError) as raised:
-        sandbox.adapter.exists(sandbox.uri, "team-a")
+        sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
 
     assert raised.value.reason == "Throttled"
     assert sandbox.vault.counts["faults"] - faults_before == tries
@@ -267,7 +276,7 @@ def test_a_secret_that_is_not_a_kubeconfig_is_invalid_and_not_echoed(sandbox: Sa
     sandbox.vault.set_secret("broken", "token: [hunter2-very-secret")
 
     with pytest.raises(PermanentError) as raised:
-        sandbox.adapter.exists(sandbox.vault.secret_uri("broken"), "team-a")
+        sandbox.adapter.exists(sandbox.arc, sandbox.vault.secret_uri("broken"), "team-a")
 
     assert raised.value.reason == "KubeconfigInvalid"
     assert "hunter2" not in str(raised.value)
@@ -280,7 +289,7 @@ def test_a_kubeconfig_without_its_current_context_is_invalid(sandbox: Sandbox) -
     sandbox.vault.set_secret("no-context", yaml.safe_dump(config))
 
     with pytest.raises(PermanentError) as raised:
-        sandbox.adapter.exists(sandbox.vault.secret_uri("no-context"), "team-a")
+        sandbox.adapter.exists(sandbox.arc, sandbox.vault.secret_uri("no-context"), "team-a")
 
     assert raised.value.reason == "KubeconfigInvalid"
     assert token_of(sandbox.kubeconfig) not in str(raised.value)
@@ -317,7 +326,7 @@ def test_an_unsafe_kubeconfig_is_refused_naming_the_secret_and_not_its_content(
     writes_before = sandbox.kube.counts["writes"]
 
     with pytest.raises(PermanentError) as raised:
-        sandbox.adapter.create(uri, "team-a", LABELS)
+        sandbox.adapter.create(sandbox.arc, uri, "team-a", LABELS)
 
     assert raised.value.reason == "UnsafeKubeconfig"
     assert uri in str(raised.value)
@@ -340,7 +349,7 @@ def test_an_unsafe_kubeconfig_is_refused_naming_the_secret_and_not_its_content(
 )
 def test_a_malformed_secret_uri_is_permanent(sandbox: Sandbox, uri: str) -> None:
     with pytest.raises(PermanentError) as raised:
-        sandbox.adapter.exists(uri, "team-a")
+        sandbox.adapter.exists(sandbox.arc, uri, "team-a")
 
     assert raised.value.reason == "KubeconfigSecretUriInvalid"
     assert sandbox.secret_reads == 0
@@ -366,10 +375,10 @@ def test_no_log_line_carries_the_kubeconfig_or_its_token(
 ) -> None:
     caplog.set_level(logging.DEBUG)
 
-    sandbox.adapter.create(sandbox.uri, "team-a", LABELS)
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)
     sandbox.kube.rotate_token(sandbox.cluster)
     with pytest.raises(TransientError):
-        sandbox.adapter.exists(sandbox.uri, "team-a")
+        sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
 
     assert caplog.records
     assert token_of(sandbox.kubeconfig) not in caplog.text
@@ -379,7 +388,60 @@ def test_no_log_line_carries_the_kubeconfig_or_its_token(
 def test_the_kubeconfig_is_read_from_key_vault_through_the_products_transport_not_requests(
     sandbox: Sandbox, no_proxy: None, requests_sends: list[str]
 ) -> None:
-    sandbox.adapter.create(sandbox.uri, "team-t", LABELS)
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-t", LABELS)
 
     assert sandbox.secret_reads == 1
     assert requests_sends == []
+
+
+def test_an_arc_kubeconfig_that_reaches_another_arc_cluster_is_refused_and_nothing_written(
+    sandbox: Sandbox,
+) -> None:
+    twin = ResourceId.parse(sandbox.cluster.replace("/rg-ml/", "/rg-lab/"))
+
+    with pytest.raises(PermanentError) as raised:
+        sandbox.adapter.create(twin, sandbox.uri, "team-a", LABELS)
+
+    assert raised.value.reason == "KubeconfigWrongCluster"
+    message = str(raised.value)
+    assert f"reaches Arc cluster {sandbox.arc.name} in resource group rg-ml" in message
+    assert "nothing was read or written" in message
+    assert "team-a" not in sandbox.namespaces()
+    sandbox.adapter.create(sandbox.arc, sandbox.uri, "team-a", LABELS)  # its own cluster: fine
+    assert "team-a" in sandbox.namespaces()
+
+
+def test_an_arc_kubeconfig_that_may_not_read_the_arc_agents_configmap_is_not_used(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.kube.set_configmaps_forbidden(sandbox.cluster)
+
+    with pytest.raises(PermanentError) as raised:
+        sandbox.adapter.exists(sandbox.arc, sandbox.uri, "team-a")
+
+    assert raised.value.reason == "KubeconfigClusterUnverified"
+    assert "azure-arc/azure-clusterconfig" in str(raised.value)
+
+
+def test_an_aks_kubeconfig_for_an_api_server_arm_does_not_give_for_the_cluster_is_refused(
+    sandbox: Sandbox,
+) -> None:
+    config = yaml.safe_load(sandbox.kubeconfig)
+    config["clusters"][0]["cluster"]["server"] = "https://aks-b-dns-1.hcp.westeurope.azmk8s.io"
+    sandbox.vault.set_secret("kubeconfig-aks-b", yaml.safe_dump(config))
+    aks = ResourceId.parse(
+        "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ml"
+        "/providers/Microsoft.ContainerService/managedClusters/aks-a"
+    )
+
+    with pytest.raises(PermanentError) as raised:
+        sandbox.adapter.create(
+            aks,
+            sandbox.vault.secret_uri("kubeconfig-aks-b"),
+            "team-a",
+            LABELS,
+            api_server_hosts=("aks-a-dns-2.hcp.westeurope.azmk8s.io",),
+        )
+
+    assert raised.value.reason == "KubeconfigWrongCluster"
+    assert "the AKS API server aks-b-dns-1.hcp.westeurope.azmk8s.io" in str(raised.value)

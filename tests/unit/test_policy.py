@@ -6,7 +6,7 @@ import pytest
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import PermanentError
 from shared.decisions.model import IdentityType, StorageAccess
-from shared.decisions.policy import AttachPolicy, PolicyError, decide_attachments
+from shared.decisions.policy import AttachPolicy, PolicyError, cluster_id_hash, decide_attachments
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 WS = SUB + "/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/"
@@ -276,11 +276,51 @@ def secret_for(document_policy, cluster):
     return route.kubeconfig_secret
 
 
+PER_CLUSTER = VAULT + "kubeconfig-{cluster}-{cluster_id_hash}"
+
+
 def test_a_kubeconfig_secret_named_per_cluster_renders_each_clusters_own_name():
-    access = with_access((EDGE, VAULT + "kubeconfig-{cluster}"))
+    access = with_access((EDGE, PER_CLUSTER))
+
+    assert secret_for(access, ARC_1) == VAULT + "kubeconfig-arc-1-" + cluster_id_hash(ARC_1)
+    assert secret_for(access, ARC_2) == VAULT + "kubeconfig-arc-2-" + cluster_id_hash(ARC_2)
+
+
+def test_clusters_named_alike_in_two_resource_groups_or_of_two_kinds_get_two_kubeconfigs():
+    twins = [
+        ResourceId.parse(f"{SUB}/resourceGroups/{group}/providers/{kind}/Arc-1")
+        for group, kind in [
+            ("rg-edge", "Microsoft.Kubernetes/connectedClusters"),
+            ("rg-lab", "Microsoft.Kubernetes/connectedClusters"),
+            ("RG-LAB", "Microsoft.Kubernetes/connectedClusters"),  # the same cluster as above
+            ("rg-edge", "Microsoft.ContainerService/managedClusters"),
+        ]
+    ]
+    access = with_access((SUB, PER_CLUSTER))
+
+    secrets = [secret_for(access, cluster).lower() for cluster in twins]  # Key Vault: any case
+    assert len(set(secrets)) == 3
+    assert secrets[1] == secrets[2]
+    hashes = [cluster_id_hash(cluster) for cluster in twins]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", h) for h in hashes)
+
+
+@pytest.mark.parametrize("scope", [EDGE, SUB], ids=["resource group", "subscription"])
+def test_a_kubeconfig_secret_named_by_the_cluster_name_alone_is_refused_where_two_can_share_it(
+    scope,
+):
+    with pytest.raises(PolicyError) as caught:
+        with_access((scope, VAULT + "kubeconfig-{cluster}"))
+
+    message = str(caught.value)
+    assert message.startswith("clusters[0].kubeconfig_secret: {cluster} alone can name one")
+    assert "kubeconfig-{cluster}-{cluster_id_hash}" in message
+
+
+def test_a_kubeconfig_secret_named_by_the_cluster_name_is_fine_for_one_clusters_scope():
+    access = with_access((ARC_1.raw, VAULT + "kubeconfig-{cluster}"))
 
     assert secret_for(access, ARC_1) == VAULT + "kubeconfig-arc-1"
-    assert secret_for(access, ARC_2) == VAULT + "kubeconfig-arc-2"
 
 
 @pytest.mark.parametrize("scope", [EDGE, SUB], ids=["resource group", "subscription"])
@@ -290,26 +330,25 @@ def test_one_kubeconfig_secret_for_a_scope_that_can_hold_many_clusters_is_refuse
 
     message = str(caught.value)
     assert message.startswith("clusters[0].kubeconfig_secret names one secret for every cluster")
-    assert "{cluster}" in message
+    assert "{cluster_id_hash}" in message
 
 
 def test_a_literal_kubeconfig_secret_for_one_cluster_is_used_for_that_cluster_only():
-    access = with_access(
-        (EDGE, VAULT + "kubeconfig-{cluster}"), (ARC_1.raw, VAULT + "arc-one-admin")
-    )
+    access = with_access((EDGE, PER_CLUSTER), (ARC_1.raw, VAULT + "arc-one-admin"))
 
     assert secret_for(access, ARC_1) == VAULT + "arc-one-admin"
-    assert secret_for(access, ARC_2) == VAULT + "kubeconfig-arc-2"
+    assert secret_for(access, ARC_2) == VAULT + "kubeconfig-arc-2-" + cluster_id_hash(ARC_2)
 
 
 def test_a_cluster_name_key_vault_cannot_hold_is_refused_not_altered():
-    access = with_access((SUB + "/resourceGroups/rg-platform", VAULT + "kubeconfig-{cluster}"))
+    access = with_access((SUB + "/resourceGroups/rg-platform", PER_CLUSTER))
 
     with pytest.raises(PermanentError) as caught:
         access.namespace_route(PROD_CLUSTER, azure_rbac=False)  # AKS_Prod-1 has an '_'
 
     assert caught.value.reason == "KubeconfigSecretNameInvalid"
-    assert "'kubeconfig-AKS_Prod-1' is not a Key Vault secret name" in str(caught.value)
+    assert "'kubeconfig-AKS_Prod-1-" in str(caught.value)
+    assert "is not a Key Vault secret name" in str(caught.value)
     assert "its id as the scope" in str(caught.value)
 
 
@@ -318,13 +357,13 @@ def test_a_cluster_name_key_vault_cannot_hold_is_refused_not_altered():
     [
         (VAULT + "kubeconfig-{name}", "unknown placeholder(s) {name}"),
         (
-            "https://{cluster}.vault.azure.net/secrets/kubeconfig",
-            "only appear in the secret's name",
+            "https://{cluster}.vault.azure.net/secrets/kubeconfig-{cluster_id_hash}",
+            "may only appear in the name",
         ),
-        (VAULT + "kube_config-{cluster}", "is not a Key Vault secret name"),
-        (VAULT + "x" * 127 + "{cluster}", "is not a Key Vault secret name"),
-        ("kubeconfig-{cluster}", "must be a Key Vault secret URI"),
-        (VAULT + "kubeconfig-{cluster}/" + "0" * 32, "a version cannot be pinned"),
+        (VAULT + "kube_config-{cluster_id_hash}", "is not a Key Vault secret name"),
+        (VAULT + "x" * 127 + "{cluster_id_hash}", "is not a Key Vault secret name"),
+        ("kubeconfig-{cluster_id_hash}", "must be a Key Vault secret URI"),
+        (VAULT + "kubeconfig-{cluster_id_hash}/" + "0" * 32, "a version cannot be pinned"),
     ],
 )
 def test_a_kubeconfig_secret_template_that_cannot_name_a_secret_is_refused(secret, message):
