@@ -191,7 +191,9 @@ def arc_world(with_kubeconfig=True):
         document["policy"]["clusters"] = [
             {
                 "scope": SUB + "/resourceGroups/rg-edge",
-                "kubeconfig_secret": "{sandbox_vault}/secrets/kubeconfig-{cluster}",
+                "kubeconfig_secret": (
+                    "{sandbox_vault}/secrets/kubeconfig-{cluster}-{cluster_id_hash}"
+                ),
             }
         ]
     return document
