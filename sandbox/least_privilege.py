@@ -12,7 +12,13 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from console.doctor.grants import CUSTOM_ROLES, HubResources, condition_for, expected_grants
+from console.doctor.grants import (
+    CUSTOM_ROLES,
+    HubResources,
+    WorkspaceFacts,
+    condition_for,
+    expected_grants,
+)
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.policy import AttachPolicy
 
@@ -44,7 +50,7 @@ def with_deployment_grants(
     )
     clusters = [c["id"] for c in world.get("clusters", [])] + list(watched)
     subscriptions_watched = sorted({ResourceId.parse(c).subscription.lower() for c in clusters})
-    needs = expected_grants(HubResources(), subscriptions_watched, parsed)
+    needs = expected_grants(HubResources(), subscriptions_watched, parsed, workspace_facts(world))
     subscriptions = sorted({n.scope.subscription.lower() for n in needs})
     world["role_definitions"] = [
         *world.get("role_definitions", []),
@@ -68,7 +74,11 @@ def with_deployment_grants(
                 "principal_id": APP,
                 "principal_type": "ServicePrincipal",
                 "description": f"{need.role} @ {need.scope.raw}",
-                **({"condition": condition_for(need.grantable, APP)} if need.grantable else {}),
+                **(
+                    {"condition": condition_for(need.grantable, APP, need.principals)}
+                    if need.grantable
+                    else {}
+                ),
             }
             for need in needs
             if without is None or without.lower() not in f"{need.role} @ {need.scope.raw}".lower()
@@ -80,3 +90,28 @@ def with_deployment_grants(
     }
     world["arm_authorization"] = True
     return world
+
+
+def workspace_facts(world: dict[str, Any]) -> list[WorkspaceFacts]:
+    """What infra's preflight reads of each workspace in the world: its registry, storage account
+    and, under a user-assigned identity, that identity's principal id."""
+    principals = {
+        ResourceId.parse(i["id"]).key: str(i["principal_id"]) for i in world.get("identities", [])
+    }
+    facts = []
+    for workspace in world.get("workspaces", []):
+        identity = workspace.get("identity") or {}
+        assigned = identity.get("user_assigned_identity")
+        facts.append(
+            WorkspaceFacts(
+                ResourceId.parse(workspace["id"]),
+                _id(workspace.get("container_registry")),
+                _id(workspace.get("storage_account")),
+                principals.get(ResourceId.parse(assigned).key) if assigned else None,
+            )
+        )
+    return facts
+
+
+def _id(text: str | None) -> ResourceId | None:
+    return ResourceId.parse(text) if text else None

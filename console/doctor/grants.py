@@ -71,16 +71,20 @@ CUSTOM_ROLES: dict[str, tuple[str, ...]] = {
     "assignment reader": ("Microsoft.Authorization/roleAssignments/read",),
     "operation reader": ("Microsoft.MachineLearningServices/locations/*/read",),
 }
-# What the role delegator's condition lets autoattach grant: where clusters live, and on the
-# workspaces' resource groups (infra/main.bicep clusterGrantableRoles / dataGrantableRoles).
+# What the role delegator's condition lets autoattach grant: the cluster roles in each watched
+# subscription, only to the allowed workspaces' user-assigned identities (infra/modules/
+# delegated-rbac.bicep); the data roles on each workspace's registry and storage account
+# (delegated-rbac-data.bicep).
 CLUSTER_GRANTABLE = (
     Role.READER,
     Role.KUBERNETES_EXTENSION_CONTRIBUTOR,
     Role.AKS_CLUSTER_ADMIN,
     Role.AZURE_RELAY_OWNER,
 )
-DATA_GRANTABLE = (Role.ACR_PULL, Role.STORAGE_BLOB_DATA_READER, Role.STORAGE_BLOB_DATA_CONTRIBUTOR)
-# infra/abac/rbac-admin-condition.txt on one line (a test holds the two together).
+REGISTRY_GRANTABLE = (Role.ACR_PULL,)
+STORAGE_GRANTABLE = (Role.STORAGE_BLOB_DATA_READER, Role.STORAGE_BLOB_DATA_CONTRIBUTOR)
+DATA_GRANTABLE = REGISTRY_GRANTABLE + STORAGE_GRANTABLE
+# infra/abac/rbac-admin-condition.txt on one line (a test holds the two together): the data roles.
 CONDITION_TEMPLATE = (
     "( ( !(ActionMatches{'Microsoft.Authorization/roleAssignments/write'}) ) OR ( "
     "@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
@@ -95,6 +99,26 @@ CONDITION_TEMPLATE = (
     "'ServicePrincipal' AND @Resource[Microsoft.Authorization/roleAssignments:PrincipalId] "
     "ForAnyOfAllValues:GuidNotEquals {__SELF__} ) )"
 )
+# infra/abac/cluster-roles-condition.txt on one line: the cluster roles, to these principals only.
+CLUSTER_CONDITION_TEMPLATE = (
+    "( ( !(ActionMatches{'Microsoft.Authorization/roleAssignments/write'}) ) OR ( "
+    "@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
+    "ForAnyOfAnyValues:GuidEquals {__GRANTABLE_ROLES__} AND "
+    "@Request[Microsoft.Authorization/roleAssignments:PrincipalType] StringEqualsIgnoreCase "
+    "'ServicePrincipal' AND @Request[Microsoft.Authorization/roleAssignments:PrincipalId] "
+    "ForAnyOfAnyValues:GuidEquals {__PRINCIPALS__} AND "
+    "@Request[Microsoft.Authorization/roleAssignments:PrincipalId] "
+    "ForAnyOfAllValues:GuidNotEquals {__SELF__} ) ) AND ( ( "
+    "!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'}) ) OR ( "
+    "@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
+    "ForAnyOfAnyValues:GuidEquals {__GRANTABLE_ROLES__} AND "
+    "@Resource[Microsoft.Authorization/roleAssignments:PrincipalType] StringEqualsIgnoreCase "
+    "'ServicePrincipal' AND @Resource[Microsoft.Authorization/roleAssignments:PrincipalId] "
+    "ForAnyOfAnyValues:GuidEquals {__PRINCIPALS__} AND "
+    "@Resource[Microsoft.Authorization/roleAssignments:PrincipalId] "
+    "ForAnyOfAllValues:GuidNotEquals {__SELF__} ) )"
+)
+_PINNED = re.compile(r"PrincipalId\]\s*ForAnyOfAnyValues:GuidEquals", re.I)
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
@@ -107,6 +131,7 @@ class Need:
     role: str  # a built-in GUID, or a key of CUSTOM_ROLES
     why: str
     grantable: tuple[Role, ...] = field(default=())
+    principals: tuple[str, ...] = field(default=())  # the only principals it may grant to
 
     @property
     def custom(self) -> bool:
@@ -118,6 +143,18 @@ class Need:
 
 
 @dataclass(frozen=True)
+class WorkspaceFacts:
+    """What doctor read of a workspace of the policy: its registry and storage account (where the
+    data roles are delegated) and, when it runs under a user-assigned identity, that identity's
+    principal id (the only principals the cluster roles are delegated for)."""
+
+    workspace: ResourceId
+    registry: ResourceId | None = None
+    storage: ResourceId | None = None
+    identity_principal: str | None = None
+
+
+@dataclass(frozen=True)
 class HubResources:
     """autoattach's own resources, as found in its resource group (None: not found)."""
 
@@ -126,8 +163,16 @@ class HubResources:
     topic: ResourceId | None = None
 
 
-def expected_grants(hub: HubResources, watched: Iterable[str], policy: AttachPolicy) -> list[Need]:
-    """Every role infra/ gives the app's identity, at its scope (docs/deploy.md's table)."""
+def expected_grants(
+    hub: HubResources,
+    watched: Iterable[str],
+    policy: AttachPolicy,
+    workspaces: Iterable[WorkspaceFacts] = (),
+) -> list[Need]:
+    """Every role infra/ gives the app's identity, at its scope (docs/deploy.md's table).
+    ``workspaces``: what was read of the policy's workspaces; the data-role delegators of a
+    workspace not among them (unreadable) are not expected (its own check says why)."""
+    facts = list(workspaces)
     needs: list[Need] = []
     if hub.storage is not None:
         needs.append(Need(hub.storage, STORAGE_BLOB_DATA_OWNER, "the host's storage and ledger"))
@@ -135,13 +180,23 @@ def expected_grants(hub: HubResources, watched: Iterable[str], policy: AttachPol
         needs.append(Need(queue, SERVICE_BUS_DATA_OWNER, f"receive and re-check on {queue.name}"))
     if hub.topic is not None:
         needs.append(Need(hub.topic, EVENTGRID_DATA_SENDER, "publish owner notifications"))
+    principals = tuple(
+        sorted({f.identity_principal.lower() for f in facts if f.identity_principal})
+    )
     watched_subs = list(dict.fromkeys(s.lower() for s in watched))
     for sub in watched_subs:
         scope = ResourceId.parse(f"/subscriptions/{sub}")
         needs.append(Need(scope, "cluster operator", "read clusters, extensions, namespaces"))
-        needs.append(
-            Need(scope, "role delegator", "grant cluster roles", grantable=CLUSTER_GRANTABLE)
-        )
+        if principals:  # infra delegates the cluster roles only to workspaces' own identities
+            needs.append(
+                Need(
+                    scope,
+                    "role delegator",
+                    "grant cluster roles to workspace identities",
+                    grantable=CLUSTER_GRANTABLE,
+                    principals=principals,
+                )
+            )
         needs.append(Need(scope, "assignment reader", "see which roles are held"))
     groups: dict[str, ResourceId] = {}
     for rule in policy.workspaces:
@@ -152,10 +207,27 @@ def expected_grants(hub: HubResources, watched: Iterable[str], policy: AttachPol
         )
         groups.setdefault(group.key, group)
     for group in groups.values():
-        needs.append(Need(group, "role delegator", "grant data roles", grantable=DATA_GRANTABLE))
         # ARM checks an operation's status at the resource group, not at the workspace
         needs.append(Need(group, "operation reader", "read the status of attaches and detaches"))
-    for sub in dict.fromkeys(g.subscription.lower() for g in groups.values()):
+    data: dict[str, Need] = {}
+    allowed = {rule.workspace_id.key for rule in policy.workspaces}
+    for fact in facts:
+        if fact.workspace.key not in allowed:
+            continue
+        if fact.registry is not None:
+            data.setdefault(
+                fact.registry.key,
+                Need(fact.registry, "role delegator", "grant AcrPull", REGISTRY_GRANTABLE),
+            )
+        if fact.storage is not None:
+            data.setdefault(
+                fact.storage.key,
+                Need(fact.storage, "role delegator", "grant storage data roles", STORAGE_GRANTABLE),
+            )
+    needs += data.values()
+    data_subs = [g.subscription.lower() for g in groups.values()]
+    data_subs += [n.scope.subscription.lower() for n in data.values()]
+    for sub in dict.fromkeys(data_subs):
         if sub not in watched_subs:
             scope = ResourceId.parse(f"/subscriptions/{sub}")
             needs.append(Need(scope, "assignment reader", "see which roles are held"))
@@ -177,10 +249,18 @@ def subscriptions_of(needs: Iterable[Need]) -> list[str]:
     return list(dict.fromkeys(n.scope.subscription.lower() for n in needs))
 
 
-def condition_for(grantable: Iterable[Role], principal_id: str) -> str:
+def condition_for(
+    grantable: Iterable[Role], principal_id: str, principals: Iterable[str] = ()
+) -> str:
+    """The ABAC condition infra/ puts on a role delegator: these roles, to service principals
+    other than autoattach (and, with ``principals``, to those only)."""
     roles = ", ".join(r.value for r in grantable)
-    return CONDITION_TEMPLATE.replace("__GRANTABLE_ROLES__", roles).replace(
-        "__SELF__", principal_id
+    only = ", ".join(principals)
+    template = CLUSTER_CONDITION_TEMPLATE if only else CONDITION_TEMPLATE
+    return (
+        template.replace("__GRANTABLE_ROLES__", roles)
+        .replace("__PRINCIPALS__", only)
+        .replace("__SELF__", principal_id)
     )
 
 
@@ -198,9 +278,15 @@ def _condition_problem(need: Need, condition: str | None, principal_id: str) -> 
         return "it has no ABAC condition, so it may grant any role to anyone, itself included"
     guids = {g.lower() for g in _GUID.findall(condition)}
     missing = [r.display_name for r in need.grantable if r.value not in guids]
-    extra = sorted(guids - {r.value for r in need.grantable} - {principal_id.lower()})
+    unreached = [p for p in need.principals if p not in guids]
+    meant = {r.value for r in need.grantable} | set(need.principals) | {principal_id.lower()}
+    extra = sorted(guids - meant)
     if missing:
         return f"its condition does not let it grant {', '.join(missing)}"
+    if need.principals and not _PINNED.search(condition):
+        return "its condition lets it grant the cluster roles to any service principal"
+    if unreached:
+        return f"its condition does not let it grant to workspace identity {', '.join(unreached)}"
     if extra:
         return f"its condition also allows {', '.join(extra)}, which the deployment does not"
     if principal_id.lower() not in guids or "serviceprincipal" not in condition.lower():
@@ -217,7 +303,7 @@ def _create_command(need: Need, principal_id: str, role: str) -> str:
         f"--scope {need.scope.raw}",
     ]
     if need.grantable:
-        condition = condition_for(need.grantable, principal_id)
+        condition = condition_for(need.grantable, principal_id, need.principals)
         parts += ["--condition-version 2.0", f"--condition {shlex.quote(condition)}"]
     return " ".join(parts)
 

@@ -107,8 +107,9 @@ def run_checks(target: Target) -> list[Check]:
         watched = [target.resource_group.subscription]
     hub, hub_checks = _hub(reads, target, settings)
     checks += hub_checks
-    checks += _workspaces(services, reads, policy)
-    grant_lines = _permissions(reads, target, hub, watched, policy)
+    workspace_lines, facts = _workspaces(services, reads, policy)
+    checks += workspace_lines
+    grant_lines = _permissions(reads, target, hub, watched, policy, facts)
     checks += grant_lines
     checks += _events(reads, settings, hub, watched)
     checks += _queues(target, settings, hub, reads)
@@ -172,16 +173,30 @@ def _hub(
     return grant_checks.HubResources(found.get("storage"), queues, found.get("topic")), lines
 
 
-def _workspaces(services: Services, reads: DoctorReads, policy: AttachPolicy) -> list[Check]:
+def _workspaces(
+    services: Services, reads: DoctorReads, policy: AttachPolicy
+) -> tuple[list[Check], list[grant_checks.WorkspaceFacts]]:
+    """The workspace checks, and what was read of each workspace (for the permissions)."""
     checks = []
-    for rule in policy.workspaces:
-        workspace_id = rule.workspace_id
+    facts = []
+    for workspace_id in dict.fromkeys(rule.workspace_id for rule in policy.workspaces):
         try:
             workspace = services.workspaces.get_workspace(workspace_id)
         except AutoattachError as unreadable:
             checks.append(workspace_checks.check_workspace(workspace_id, str(unreadable)))
             continue
         checks.append(workspace_checks.check_workspace(workspace_id, None))
+        principal = None
+        if workspace.user_assigned_identity is not None:
+            try:
+                principal = workspace_principal(services, workspace) or None
+            except AutoattachError as unreadable:
+                checks.append(workspace_checks.check_identity(workspace, str(unreadable)))
+        facts.append(
+            grant_checks.WorkspaceFacts(
+                workspace_id, workspace.container_registry, workspace.storage_account, principal
+            )
+        )
         for what, resource in (
             ("container registry", workspace.container_registry),
             ("storage account", workspace.storage_account),
@@ -194,7 +209,7 @@ def _workspaces(services: Services, reads: DoctorReads, policy: AttachPolicy) ->
                 except AutoattachError as failure:
                     why = str(failure)
             checks.append(workspace_checks.check_dependency(workspace_id, what, resource, why))
-    return checks
+    return checks, facts
 
 
 def _permissions(
@@ -203,6 +218,7 @@ def _permissions(
     hub: grant_checks.HubResources,
     watched: list[str],
     policy: AttachPolicy,
+    facts: list[grant_checks.WorkspaceFacts],
 ) -> list[Check]:
     principal = target.principal_id
     if not principal:
@@ -216,7 +232,7 @@ def _permissions(
         ]
 
     def work() -> list[Check]:
-        needs = grant_checks.expected_grants(hub, watched, policy)
+        needs = grant_checks.expected_grants(hub, watched, policy, facts)
         assignments = []
         custom: dict[str, list[RoleDefinitionInfo]] = {}
         for subscription in grant_checks.subscriptions_of(needs):

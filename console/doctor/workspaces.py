@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from console.doctor.report import Check, ok, problem, warning
 from shared.decisions.arm_id import ResourceId
+from shared.decisions.model import WorkspaceState
 from shared.decisions.policy import AttachPolicy
 
 AREA = "workspaces"
@@ -40,6 +41,18 @@ def check_dependency(
             "computes a role on it",
         )
     return ok(AREA, subject, f"{resource.name} readable")
+
+
+def check_identity(workspace: WorkspaceState, error: str) -> Check:
+    """A workspace runs under a user-assigned identity that cannot be read."""
+    identity = workspace.user_assigned_identity
+    return problem(
+        AREA,
+        f"{workspace.id.name} identity",
+        f"{identity.raw if identity else 'its user-assigned identity'} cannot be read: {error}",
+        "check that the identity exists and that you may read it; autoattach grants it the "
+        "cluster roles attach needs",
+    )
 
 
 def check_wide_scopes(policy: AttachPolicy) -> list[Check]:

@@ -97,23 +97,66 @@ def test_a_missing_custom_role_assignment_names_the_subscriptions_custom_role():
 
 def test_a_role_delegator_without_its_condition_is_more_than_the_deployment_meant():
     document = simple_document()
-    assignment_named(document, "autoattach: grant and revoke only the data roles").pop("condition")
+    assignment_named(document, "autoattach: grant and revoke only AcrPull").pop("condition")
     check = only_problem(doctor(document))
     assert "no ABAC condition" in check.detail
     assert "--condition-version 2.0" in check.fix and grants.DATA_GRANTABLE[0].value in check.fix
 
 
+def with_workspace_identity(document: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """ws-research under a user-assigned identity, and the subscription-wide delegator of the
+    cluster roles infra/ then gives autoattach (to that identity only); its principal id."""
+    principal = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+    identity = f"/subscriptions/{SUB}/resourceGroups/rg-ml/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-research"  # noqa: E501
+    document.setdefault("identities", []).append(
+        {"id": identity, "principal_id": principal, "client_id": "c" + principal[1:]}
+    )
+    document["workspaces"][0]["identity"] = {
+        "type": "UserAssigned",
+        "user_assigned_identity": identity,
+    }
+    app = document["autoattach"]["principal_id"]
+    delegator = assignment_named(document, "autoattach: grant and revoke only AcrPull")
+    document["role_assignments"].append(
+        {
+            **delegator,
+            "scope": f"/subscriptions/{SUB}",
+            "name": "0d7c5a1e-2b8f-4c3d-9e6a-1f2b3c4d5e6f",
+            "description": "autoattach: grant and revoke only the cluster roles attach needs",
+            "condition": grants.condition_for(grants.CLUSTER_GRANTABLE, app, [principal]),
+        }
+    )
+    return document, principal
+
+
+def test_a_workspace_identity_makes_doctor_expect_the_cluster_role_delegator_for_it_only():
+    document, principal = with_workspace_identity(simple_document())
+    checks = doctor(document)
+    assert problems(checks) == []
+    held = next(
+        c for c in checks if c.subject == f"autoattach role delegator at /subscriptions/{SUB}"
+    )
+    assert held.status is Status.OK
+    document["role_assignments"][-1]["condition"] = grants.condition_for(
+        grants.CLUSTER_GRANTABLE, document["autoattach"]["principal_id"]
+    )
+    check = only_problem(doctor(document))
+    assert check.subject == f"autoattach role delegator at /subscriptions/{SUB}"
+    assert "to any service principal" in check.detail
+    assert principal in check.fix
+
+
 def test_a_missing_data_role_delegator_is_reported_missing_and_no_fix_deletes_what_the_app_needs():
-    document = simple_document()
-    delegator = assignment_named(document, "autoattach: grant and revoke only the data roles")
+    document, _ = with_workspace_identity(simple_document())
+    delegator = assignment_named(document, "autoattach: grant and revoke only the Storage Blob")
     document["role_assignments"].remove(delegator)
     checks = doctor(document)
     check = only_problem(checks)
     assert check.subject == f"autoattach role delegator at {delegator['scope']}"
-    assert check.detail.startswith("missing (grant data roles)")
+    assert check.detail.startswith("missing (grant storage data roles)")
     assert check.fix.startswith("az role assignment create ")
     assert f"--scope {delegator['scope']}" in check.fix
-    assert all(role.value in check.fix for role in grants.DATA_GRANTABLE)
+    assert all(role.value in check.fix for role in grants.STORAGE_GRANTABLE)
     assert not any("az role assignment delete" in c.fix for c in checks)
     subscription_wide = f"autoattach role delegator at /subscriptions/{SUB}"
     assert next(c for c in checks if c.subject == subscription_wide).status is Status.OK
@@ -399,9 +442,11 @@ def test_the_custom_roles_doctor_expects_are_those_infra_defines():
         assert list(grants.CUSTOM_ROLES[key]) == _bicep_list(text, variable)
 
 
-def test_the_condition_doctor_offers_is_the_one_infra_sets():
+def test_the_conditions_doctor_offers_are_the_ones_infra_sets():
     text = (ROOT / "infra/abac/rbac-admin-condition.txt").read_text()
     assert " ".join(text.split()) == " ".join(grants.CONDITION_TEMPLATE.split())
+    text = (ROOT / "infra/abac/cluster-roles-condition.txt").read_text()
+    assert " ".join(text.split()) == " ".join(grants.CLUSTER_CONDITION_TEMPLATE.split())
 
 
 def test_the_filters_and_queue_settings_doctor_expects_are_those_infra_deploys():
