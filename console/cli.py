@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 from types import ModuleType
 
-from console.commands import dead_letters, doctor, plan, reconcile, status
+from console.commands import dead_letters, doctor, plan, reconcile, smoke, status
 from console.commands import policy as policy_command
 
 # Each subcommand's module: ``register(commands)`` adds its parser; ``run(args)`` does the work.
@@ -20,6 +20,7 @@ COMMANDS: dict[str, ModuleType] = {
     "status": status,
     "reconcile": reconcile,
     "doctor": doctor,
+    "smoke": smoke,
 }
 
 DESCRIPTION = """\

@@ -27,6 +27,7 @@ from sandbox import (
     arm_authorization,
     arm_eventgrid,
     arm_extensions,
+    arm_groups,
     arm_ml,
     arm_namespaces,
     arm_rbac,
@@ -49,6 +50,11 @@ _SEG = r"[^/]+"
 _THROTTLED_HEADER = "x-sandbox-throttled"  # internal mark, removed before the answer goes out
 _RG = rf"/subscriptions/{_SEG}/resourceGroups/{_SEG}/providers"
 _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
+    (  # the tags of a cluster, workspace, identity or resource group (sandbox/arm_groups.py)
+        {"GET", "PUT"},
+        r"(?P<scope>/.*)/providers/Microsoft\.Resources/tags/default",
+        arm_groups.tags,
+    ),
     (  # long-running operation statuses, as each provider words them (sandbox/arm_lro.py)
         {"GET"},
         rf"/subscriptions/{_SEG}/providers/{_SEG}/locations/{_SEG}"
@@ -142,6 +148,11 @@ _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
         arm_resources.get_relay_child,
     ),
     ({"GET"}, rf"{_RG}/{_SEG}/{_SEG}/{_SEG}", arm_resources.get_by_id),
+    (
+        {"GET"},
+        rf"/subscriptions/(?P<sub>{_SEG})/resourceGroups/(?P<rg>{_SEG})",
+        arm_groups.resource_group,
+    ),
 ]
 _COMPILED = [
     (methods, re.compile(pattern + r"/?$", re.IGNORECASE), handler)
@@ -194,6 +205,9 @@ class ArmDouble:
         self._log: list[LoggedRequest] = []
         self._contracts = ArmContracts()
         self._server = HttpsDouble(tls, self._handle, gzip_when=compresses)
+        # Called with (method, path) after each write ARM accepted (2xx): how Event Grid's
+        # system topic hears of it (sandbox/system_topic.py).
+        self.write_listeners: list[Callable[[str, str], None]] = []
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -311,6 +325,9 @@ class ArmDouble:
                 )
             )
         response.headers.pop(_THROTTLED_HEADER, None)
+        if request.method not in READ_METHODS and 200 <= response.status < 300:
+            for listener in list(self.write_listeners):
+                listener(request.method, request.path)
         request_id = str(uuid.uuid4())
         response.headers.setdefault("x-ms-request-id", request_id)
         response.headers.setdefault("x-ms-correlation-request-id", request_id)

@@ -266,6 +266,22 @@ class Sandbox:
         make locks run out); see sandbox/servicebus_double.py."""
         return self.bus.deliver_concurrently(self._triggers, max_concurrent=max_concurrent)
 
+    def deliver_until(self, seconds: float) -> list[Delivery]:
+        """Deliver, one at a time in virtual-time order, every message that becomes visible up
+        to virtual ``seconds`` (re-checks the deliveries schedule included), then move the clock
+        to ``seconds``: the Functions host running for that long. Used by ``autoattach smoke
+        --world``, whose waits are virtual."""
+        deliveries: list[Delivery] = []
+        start = self.clock.seconds()
+        while True:
+            due = self.bus.next_visible_at()
+            if due is None or due > seconds:
+                break
+            self.clock.advance_to(max(due, self.clock.seconds()))
+            deliveries.append(self._deliver(self._triggers, start))
+        self.clock.advance_to(max(seconds, self.clock.seconds()))
+        return deliveries
+
     def deliver_pending(self) -> PassReport:
         """Deliver what is on the queues now (an operator's replay, say), with no new steps."""
         return self._run([], self.clock.seconds(), repeat=True)

@@ -277,6 +277,7 @@ class World:
         self.computes: dict[str, Compute] = {}  # key(workspace id) + "/computes/" + name.lower()
         self.role_assignments: dict[str, RoleAssignment] = {}  # key(assignment id)
         self.relay_namespaces: dict[str, Relay] = {}  # key(relay id)
+        self.resource_groups: dict[str, Any] = {}  # key(group id) -> arm_groups.ResourceGroup
         self.hub = Hub()  # what doctor reads around autoattach (sandbox/hub.py)
         self.extra_principals: set[str] = set()
         self.extension_install_seconds = DEFAULT_EXTENSION_INSTALL_SECONDS  # for extension PUTs

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sandbox.arm_groups import parse_groups
 from sandbox.arm_ids import (
     ARC_TYPE,
     AZUREML_EXTENSION_TYPE,
@@ -54,6 +55,7 @@ SECTIONS = {
     "role_assignments",
     "principals",
     "relays",
+    "resource_groups",  # sandbox/arm_groups.py: declared groups and their tags
     *HUB_SECTIONS,  # sandbox/hub.py: what doctor reads around autoattach
 }
 # Virtual durations (seconds >= 0), each a World attribute of the same name.
@@ -84,6 +86,7 @@ def parse_world(world: World, data: Any) -> None:
         parse_hub(world.hub, data)
     except HubError as error:
         raise WorldError(str(error)) from None
+    parse_groups(world, _section(data, "resource_groups"))
     for index, entry in enumerate(_section(data, "identities")):
         identity = _identity(entry, f"identities[{index}]")
         world.identities[key(identity.id)] = identity

@@ -1,0 +1,246 @@
+"""What the local double guesses about Azure, and how an observation is held against it.
+
+Each ``Guess`` names one unknown the product depends on (sandbox/README.md lists them), the world
+setting that holds the double's choice when there is one (sandbox/world_format.py,
+docs/world-format.md), and otherwise what the double does, fixed. ``assumed(guess, world)`` reads
+the double's choice from a ``World`` (the one the sandbox runs, or the defaults against Azure);
+``observe`` makes the record the report prints. Settings that other work adds later are read
+when the ``World`` has them (``getattr``), so a guess moves from fixed to a setting by naming it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# A duration agrees when it is within this share of the double's figure, or within one poll.
+DURATION_TOLERANCE = 0.5
+
+
+@dataclass(frozen=True)
+class Guess:
+    name: str
+    question: str  # what Azure is asked, in words
+    fixed: Any  # what the double does when no world setting holds it
+    setting: str | None = None  # the world setting holding the double's choice
+    seconds: bool = False  # a duration: compared with a tolerance, not exactly
+
+
+@dataclass
+class Observation:
+    """One guess as the report gives it."""
+
+    name: str
+    question: str
+    setting: str | None
+    double_assumes: Any
+    observed: Any
+    agrees: bool | None  # None: this run could not observe it (the evidence says why)
+    evidence: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "question": self.question,
+            "setting": self.setting,
+            "double_assumes": self.double_assumes,
+            "observed": self.observed,
+            "agrees": self.agrees,
+            "evidence": self.evidence,
+        }
+
+
+def _g(name: str, question: str, fixed: Any, setting: str | None = None, seconds: bool = False):
+    return Guess(name, question, fixed, setting, seconds)
+
+
+GUESSES: dict[str, Guess] = {
+    g.name: g
+    for g in [
+        _g(
+            "compute_principal_on_put",
+            "the attach's answer names a system-assigned compute's principal",
+            True,
+            "compute_principal_on_put",
+        ),
+        _g(
+            "compute_tags",
+            "tags sent with an attach are kept on the compute",
+            "kept",
+            "compute_tags",
+        ),
+        _g(
+            "compute_name_17_characters",
+            "a 17-character compute name is refused",
+            "accepted",
+            "compute_name_max_length",
+        ),
+        _g("compute_reput", "a second PUT of an attached compute, same cluster", "accepted"),
+        _g(
+            "attach_failures",
+            "how an attach to a cluster without the Azure ML extension fails",
+            "refusal",
+            "attach_failures",
+        ),
+        _g(
+            "compute_attach_seconds",
+            "seconds an attach stays Creating",
+            60.0,
+            "compute_attach_seconds",
+            seconds=True,
+        ),
+        _g(
+            "compute_detach_seconds",
+            "seconds a detach stays Deleting",
+            30.0,
+            "compute_detach_seconds",
+            seconds=True,
+        ),
+        _g(
+            "lro_retry_after_seconds",
+            "the Retry-After on a pending attach's first answer",
+            10.0,
+            "lro_retry_after_seconds",
+        ),
+        _g(
+            "operation_status_url",
+            "where an attach's Azure-AsyncOperation points",
+            "location-based (.../locations/{region}/computeOperationsStatus/{id})",
+        ),
+        _g(
+            "detach_missing_compute",
+            "the answer to detaching a compute that does not exist",
+            204,
+        ),
+        _g(
+            "extension_install_seconds",
+            "seconds an Azure ML extension install stays Creating",
+            120.0,
+            "extension_install_seconds",
+            seconds=True,
+        ),
+        _g(
+            "extension_install_outcome",
+            "how an Azure ML extension install ends",
+            "Succeeded",
+            "extension_install_outcome",
+        ),
+        _g(
+            "namespace_create_seconds",
+            "seconds a managed namespace PUT stays Creating",
+            20.0,
+            "namespace_create_seconds",
+            seconds=True,
+        ),
+        _g(
+            "namespace_adoption_never",
+            "a managed namespace PUT with adoptionPolicy Never over an existing namespace",
+            "operation failed: NamespaceAlreadyExists",
+        ),
+        _g(
+            "namespace_system",
+            "a managed namespace PUT for kube-system",
+            "refused: 400 InvalidParameter",
+        ),
+        _g(
+            "role_assignment_duplicate",
+            "a role assignment PUT repeating scope, role and principal under another name",
+            "refused: 409 RoleAssignmentExists",
+        ),
+        _g(
+            "role_assignment_new_principal",
+            "a role assignment for a principal made seconds ago, with principalType",
+            "accepted",
+        ),
+        _g(
+            "role_assignment_listed_at_once",
+            "a new role assignment is listed at its scope right after the PUT",
+            "listed",
+        ),
+        _g(
+            "role_assignment_missing",
+            "reading a role assignment that does not exist",
+            "404 RoleAssignmentNotFound",
+        ),
+        _g(
+            "resource_group_missing",
+            "reading a resource group that does not exist",
+            "404 ResourceGroupNotFound",
+        ),
+        _g("get_compression", "a successful GET's answer is gzip-compressed", "gzip"),
+        _g("write_compression", "a write's answer is compressed", "plain"),
+        _g(
+            "ratelimit_headers",
+            "a read's answer carries the subscription and the global remaining-reads headers",
+            "both",
+        ),
+    ]
+}
+
+# Guesses this command does not probe, and why (the report lists them too).
+NOT_PROBED: dict[str, str] = {
+    "role_propagation_seconds": "when a new role takes effect for another identity: only that "
+    "identity's own requests can tell, and the smoke run signs in as you (the cycle's attach "
+    "step shows it indirectly for a workspace on a user-assigned identity)",
+    "status_read_scope": "whether ARM authorizes a status read under the app's identity at the "
+    "resource group: needs the app's own token; `autoattach doctor` checks the role it holds",
+    "arm_throttling": "the order of ARM's throttling buckets and which one a 429 names: only "
+    "emptying a bucket tells, which is not a safe request",
+    "arm_region": "which region's buckets a request is charged to: not visible in one answer",
+}
+
+
+def assumed(guess: Guess, world: Any) -> Any:
+    """The double's choice: the world's setting when it has one, else what the double does."""
+    if guess.setting is not None and world is not None and hasattr(world, guess.setting):
+        value = getattr(world, guess.setting)
+        if guess.setting == "compute_name_max_length":
+            return "refused" if isinstance(value, int) and value < 17 else "accepted"
+        return value
+    return guess.fixed
+
+
+def agrees(guess: Guess, expected: Any, observed: Any, *, poll: float) -> bool | None:
+    if observed is None:
+        return None
+    if guess.seconds:
+        try:
+            want, got = float(expected), float(observed)
+        except (TypeError, ValueError):
+            return False
+        return abs(got - want) <= max(poll, DURATION_TOLERANCE * want)
+    if isinstance(expected, float) and isinstance(observed, int | float):
+        return float(observed) == expected
+    return bool(expected == observed)
+
+
+def observe(
+    name: str, world: Any, observed: Any, evidence: str, *, poll: float = 10.0
+) -> Observation:
+    guess = GUESSES[name]
+    expected = assumed(guess, world)
+    return Observation(
+        name=guess.name,
+        question=guess.question,
+        setting=guess.setting,
+        double_assumes=expected,
+        observed=observed,
+        agrees=agrees(guess, expected, observed, poll=poll),
+        evidence=evidence,
+    )
+
+
+def world_settings(observations: list[Observation], known: set[str]) -> dict[str, Any]:
+    """The world settings that make the double behave as observed: each observed guess whose
+    setting the double knows (``known``: sandbox.world_format.OPTIONS)."""
+    found: dict[str, Any] = {}
+    for o in observations:
+        if o.setting is None or o.observed is None or o.setting not in known:
+            continue
+        value = o.observed
+        if o.setting == "compute_name_max_length":
+            value = 16 if o.observed == "refused" else 24
+        elif GUESSES[o.name].seconds or o.setting == "lro_retry_after_seconds":
+            value = round(float(value))
+        found[o.setting] = value
+    return found
