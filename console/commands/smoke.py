@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -139,10 +138,8 @@ def _in_azure(args: argparse.Namespace) -> int:
     ]
     if missing:
         return _fail(f"against Azure it needs {', '.join(missing)} (or --world FILE)")
-    from azure.identity import DefaultAzureCredential
-
-    from console.commands.doctor import read_settings
-    from console.commands.target import Target
+    from console.commands.target import Target, WrongInput, app_environment
+    from console.signin import azure_credential, require_sign_in, resource_scope
     from console.smoke.azure import Arm, RealClock
     from console.smoke.site import Site
     from sandbox.world import World
@@ -151,15 +148,17 @@ def _in_azure(args: argparse.Namespace) -> int:
     from shared.settings import Settings, SettingsError
     from shared.wiring import build_app
 
-    env: dict[str, str] = dict(os.environ)
     try:
-        if args.settings is not None:
-            env.update(read_settings(args.settings))
+        env, source = app_environment(args)
         settings = Settings.from_environment(env)
-        credential = DefaultAzureCredential(managed_identity_client_id=None)
-        app = build_app(settings, credential)
-    except (ValueError, SettingsError, PolicyError) as error:
+    except (WrongInput, SettingsError) as error:
         return _fail(f"the app's settings: {error}")
+    credential = azure_credential()  # you, not the app: `az login`
+    require_sign_in(credential, resource_scope(settings.arm_endpoint))  # NotSignedIn: cli.main
+    try:
+        app = build_app(settings, credential)
+    except (SettingsError, PolicyError) as error:
+        return _fail(f"the app's settings (from {source}): {error}")
     group = args.resource_group.rstrip("/")
     parts = group.split("/")
     if len(parts) != 5 or parts[1].lower() != "subscriptions":
