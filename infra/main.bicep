@@ -199,8 +199,9 @@ var roleSubscriptionIds = union(watchedSubscriptionIds, workspaceSubscriptionIds
 // delegator's definition.
 var dataSubscriptionList = [for id in concat(registryIds, storageIds): split(id, '/')[2]]
 var dataSubscriptionIds = union(dataSubscriptionList, [])
-// Workspace subscriptions that are not watched: there the assignment reader is assigned on its own.
-var workspaceOnlySubscriptionIds = filter(workspaceSubscriptionIds, id => !contains(watchedSubscriptionIds, id))
+// Workspace (and workspace registry or storage) subscriptions that are not watched: there the assignment reader is
+// assigned on its own.
+var workspaceOnlySubscriptionIds = filter(union(workspaceSubscriptionIds, dataSubscriptionIds), id => !contains(watchedSubscriptionIds, id))
 
 // The built-in roles autoattach grants to workspace identities where clusters live (the data roles, granted to
 // compute identities, are named in modules/delegated-rbac-data.bicep).

@@ -69,7 +69,9 @@ CUSTOM_ROLES: dict[str, tuple[str, ...]] = {
         "Microsoft.Authorization/roleAssignments/delete",
     ),
     "assignment reader": ("Microsoft.Authorization/roleAssignments/read",),
-    "operation reader": ("Microsoft.MachineLearningServices/locations/*/read",),
+    "operation reader": (
+        "Microsoft.MachineLearningServices/locations/computeoperationsstatus/read",
+    ),
 }
 # What the role delegator's condition lets autoattach grant: the cluster roles in each watched
 # subscription, only to the allowed workspaces' user-assigned identities (infra/modules/

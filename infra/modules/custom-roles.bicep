@@ -49,15 +49,15 @@ var computeOperatorActions = [
 
 // Assigned on each allowed workspace's resource group: read the status of the attaches and detaches autoattach starts.
 // ARM needs this at the resource group level, not on the workspace (modules/operation-reader.bicep). Azure ML's status
-// URL is .../providers/Microsoft.MachineLearningServices/locations/{region}/computeOperationsStatus/{id}; the action's
-// exact name is not in any list we could read, and a custom role with an action the provider does not know fails to
-// deploy, so this one role takes the provider's location reads (status, usages, quotas, VM sizes: nothing else).
+// URL is .../providers/Microsoft.MachineLearningServices/locations/{region}/computeOperationsStatus/{id}; its action is
+// published ("Azure permissions for AI + machine learning": "Gets the status of a particular compute operation").
 var operationReaderActions = [
-  'Microsoft.MachineLearningServices/locations/*/read'
+  'Microsoft.MachineLearningServices/locations/computeoperationsstatus/read'
 ]
 
-// Assigned with an ABAC condition (infra/abac/rbac-admin-condition.txt): on each watched subscription for the cluster
-// roles, on each allowed workspace's resource group for the data roles. Grant and revoke, never for itself.
+// Assigned with an ABAC condition: on each watched subscription for the cluster roles, granted only to the allowed
+// workspaces' identities (infra/abac/cluster-roles-condition.txt); on each allowed workspace's container registry and
+// storage account for the data roles (infra/abac/rbac-admin-condition.txt). Grant and revoke, never for itself.
 var roleDelegatorActions = [
   'Microsoft.Authorization/roleAssignments/write'
   'Microsoft.Authorization/roleAssignments/delete'

@@ -438,6 +438,7 @@ def test_the_custom_roles_doctor_expects_are_those_infra_defines():
         ("compute operator", "computeOperatorActions"),
         ("role delegator", "roleDelegatorActions"),
         ("assignment reader", "assignmentReaderActions"),
+        ("operation reader", "operationReaderActions"),
     ):
         assert list(grants.CUSTOM_ROLES[key]) == _bicep_list(text, variable)
 

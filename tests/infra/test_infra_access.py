@@ -355,8 +355,9 @@ def test_the_status_of_attaches_and_detaches_can_be_read_on_each_workspaces_reso
     # the level of the resource group. If you only have permission at the level of the resource,
     # you can start the operation but you can't track its status." The compute operator is on
     # the workspace (a resource), so the status reads need a role on its resource group.
+    # The published action ("Azure permissions for AI + machine learning"), no wildcard.
     assert _actions("operationReaderActions") == [
-        "Microsoft.MachineLearningServices/locations/*/read"
+        "Microsoft.MachineLearningServices/locations/computeoperationsstatus/read"
     ]
     main = template("main.bicep")
     module = module_using(main, "operation-reader.bicep")
