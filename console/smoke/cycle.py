@@ -150,7 +150,7 @@ class Cycle:
             "attach",
             ok,
             f"compute {plan.compute}: "
-            + ("Succeeded, tagged managed-by: autoattach" if ok else "not attached in time"),
+            + (f"Succeeded on the cluster{_managed(compute)}" if ok else "not attached in time"),
             "compute_attach_seconds",
         )
         if not ok:
@@ -293,13 +293,21 @@ def _settled_extension(site: Site) -> str | None:
 
 
 def _attached(site: Site, name: str) -> dict[str, Any] | None:
+    """The app's compute, once Succeeded on the run's cluster. Not by its tags: Azure ML computes
+    may not keep tags (the ``compute_tags`` guess), so the name and the cluster say it."""
     answer = site.arm.get(site.compute_path(name), API["compute"])
     if not answer.ok or _state_of(answer.body or {}) != "Succeeded":
         return None
     body: dict[str, Any] = answer.body
-    if (body.get("tags") or {}).get(MANAGED_BY_TAG) != MANAGED_BY_VALUE:
-        return None
-    return body
+    resource = str((body.get("properties") or {}).get("resourceId") or "")
+    return body if resource.lower() == site.cluster.lower() else None
+
+
+def _managed(compute: dict[str, Any] | None) -> str:
+    tags = (compute or {}).get("tags") or {}
+    if tags.get(MANAGED_BY_TAG) == MANAGED_BY_VALUE:
+        return f", tagged {MANAGED_BY_TAG}: {MANAGED_BY_VALUE}"
+    return ", without the app's tag"
 
 
 def _principal(compute: dict[str, Any]) -> str | None:

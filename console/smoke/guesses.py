@@ -10,6 +10,7 @@ when the ``World`` has them (``getattr``), so a guess moves from fixed to a sett
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ class Guess:
     fixed: Any  # what the double does when no world setting holds it
     setting: str | None = None  # the world setting holding the double's choice
     seconds: bool = False  # a duration: compared with a tolerance, not exactly
+    # where the double's fixed behaviour can be read from its code (None: ``fixed`` says it)
+    derive: Callable[[], Any] | None = None
 
 
 @dataclass
@@ -50,8 +53,29 @@ class Observation:
         }
 
 
-def _g(name: str, question: str, fixed: Any, setting: str | None = None, seconds: bool = False):
-    return Guess(name, question, fixed, setting, seconds)
+def _g(
+    name: str,
+    question: str,
+    fixed: Any,
+    setting: str | None = None,
+    seconds: bool = False,
+    derive: Callable[[], Any] | None = None,
+) -> Guess:
+    return Guess(name, question, fixed, setting, seconds, derive)
+
+
+PROBE_NAME_LENGTH = 17
+
+
+def _double_on_long_names() -> str:
+    """Whether the double refuses a 17-character compute name: its ``arm_ml.COMPUTE_NAME`` rule
+    when it has one (Azure ML's "2-16 for other compute types"), else it accepts any name."""
+    from sandbox import arm_ml
+
+    rule = getattr(arm_ml, "COMPUTE_NAME", None)
+    if rule is None:
+        return "accepted"
+    return "accepted" if rule.match("a" * PROBE_NAME_LENGTH) else "refused"
 
 
 GUESSES: dict[str, Guess] = {
@@ -73,7 +97,7 @@ GUESSES: dict[str, Guess] = {
             "compute_name_17_characters",
             "a 17-character compute name is refused",
             "accepted",
-            "compute_name_max_length",
+            derive=_double_on_long_names,
         ),
         _g("compute_reput", "a second PUT of an attached compute, same cluster", "accepted"),
         _g(
@@ -193,10 +217,9 @@ NOT_PROBED: dict[str, str] = {
 def assumed(guess: Guess, world: Any) -> Any:
     """The double's choice: the world's setting when it has one, else what the double does."""
     if guess.setting is not None and world is not None and hasattr(world, guess.setting):
-        value = getattr(world, guess.setting)
-        if guess.setting == "compute_name_max_length":
-            return "refused" if isinstance(value, int) and value < 17 else "accepted"
-        return value
+        return getattr(world, guess.setting)
+    if guess.derive is not None:
+        return guess.derive()
     return guess.fixed
 
 
@@ -238,9 +261,7 @@ def world_settings(observations: list[Observation], known: set[str]) -> dict[str
         if o.setting is None or o.observed is None or o.setting not in known:
             continue
         value = o.observed
-        if o.setting == "compute_name_max_length":
-            value = 16 if o.observed == "refused" else 24
-        elif GUESSES[o.name].seconds or o.setting == "lro_retry_after_seconds":
+        if GUESSES[o.name].seconds or o.setting == "lro_retry_after_seconds":
             value = round(float(value))
         found[o.setting] = value
     return found

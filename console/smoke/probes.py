@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from console.smoke.azure import Answer, wait_for
-from console.smoke.guesses import Observation, observe
+from console.smoke.guesses import PROBE_NAME_LENGTH, Observation, observe
 from console.smoke.site import API, DESCRIPTION, Site
 
 PENDING = ("creating", "updating", "deleting", "accepted", "running", "inprogress")
@@ -273,7 +273,7 @@ def role_assignments(site: Site, principal: str) -> list[Observation]:
 
 def compute_name(site: Site) -> list[Observation]:
     """A 17-character compute name: refused, or accepted (and then detached)."""
-    name = site.name("x" * (17 - len(site.name(""))))
+    name = site.name("x" * (PROBE_NAME_LENGTH - len(site.name(""))))
     answer = site.arm.request(
         "PUT", site.compute_path(name), API["compute"], compute_body(site, tags=site.run_tags)
     )

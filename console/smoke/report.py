@@ -41,7 +41,12 @@ def _cell(value: Any) -> str:
 
 
 def as_table(result: Result, world: Any, *, where: str) -> str:
-    out = [f"autoattach smoke, run {result.run_id} ({where})", ""]
+    group = result.resource_group
+
+    def short(text: str) -> str:
+        return text.replace(group, "RG")
+
+    out = [f"autoattach smoke, run {result.run_id} ({where})", f"RG = {group}", ""]
     out.append("Steps (seconds; floor: what Azure's own operation took):")
     out.append(f"  {'step':<32} {'ok':<4} {'seconds':>8} {'floor':>7} {'over':>7}  detail")
     for step in result.steps:
@@ -49,7 +54,7 @@ def as_table(result: Result, world: Any, *, where: str) -> str:
         out.append(
             f"  {row['name']:<32} {'yes' if row['ok'] else 'NO':<4} {_cell(row['seconds']):>8} "
             f"{_cell(row['floor_seconds']):>7} {_cell(row['over_floor_seconds']):>7}  "
-            f"{row['detail']}"
+            f"{short(row['detail'])}"
         )
     agreeing = sum(1 for g in result.guesses if g.agrees)
     differing = [g for g in result.guesses if g.agrees is False]
@@ -60,7 +65,7 @@ def as_table(result: Result, world: Any, *, where: str) -> str:
         out.append(
             f"  {g.name:<32} {mark:<7} {_cell(g.double_assumes)[:28]:<28} {_cell(g.observed)}"
         )
-        out.append(f"      {g.evidence}")
+        out.append(f"      {short(g.evidence)}")
     out += ["", "Not probed:"]
     out += [f"  {n['name']}: {n['why']}" for n in not_probed(world)]
     out.append("")
