@@ -276,11 +276,16 @@ def _world(rng: random.Random, specs: list[ClusterSpec]) -> dict[str, Any]:
         ],
         "computes": computes,
         "role_assignments": assignments,
+        # every unknown the product's behaviour depends on, drawn (sandbox/README.md, *Guesses*)
         "compute_attach_seconds": rng.choice([0, 60]),
         "compute_detach_seconds": rng.choice([0, 30]),
-        "role_propagation_seconds": 0,
+        # "Troubleshoot Azure RBAC": up to 10 minutes; the storage doc: up to 30
+        "role_propagation_seconds": rng.choice([0, 60, 600, rng.uniform(0, 1800), 1800]),
         # both guesses of whether Azure ML's attach answer names the new principal
         "compute_principal_on_put": rng.choice([True, False]),
+        # how Azure ML reports an attach it cannot do: its operation fails (as traces show),
+        # or the PUT is refused at once
+        "attach_failures": rng.choice(["operation", "operation", "refusal"]),
     }
 
 

@@ -35,6 +35,7 @@ from sandbox import (
     arm_role_definitions,
     arm_servicebus,
     arm_storage,
+    arm_trusted_access,
 )
 from sandbox.arm_faults import Faults
 from sandbox.arm_http import Ctx, arm_error, compresses
@@ -88,6 +89,12 @@ _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
         rf"(?P<cluster>{_RG}/Microsoft\.ContainerService/managedClusters/{_SEG})"
         rf"/managedNamespaces(?:/(?P<name>{_SEG}))?",
         arm_namespaces.managed_namespaces,
+    ),
+    (
+        {"GET"},
+        rf"(?P<cluster>{_RG}/Microsoft\.ContainerService/managedClusters/{_SEG})"
+        rf"/trustedAccessRoleBindings(?:/(?P<name>{_SEG}))?",
+        arm_trusted_access.trusted_access_role_bindings,
     ),
     (
         {"GET", "PUT", "DELETE"},

@@ -17,6 +17,7 @@ have *taken effect* (role propagation, ``arm_authorization.holds_effective``).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sandbox.arm_authorization import holds_effective
@@ -43,6 +44,7 @@ COMPUTE_TYPE = "Microsoft.MachineLearningServices/workspaces/computes"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 KUBERNETES_EXTENSION_CONTRIBUTOR = "85cb6faf-e071-4c9b-8136-154b5a04f717"
 AKS_CLUSTER_ADMIN = "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"  # with Trusted Access (attach doc)
 AZUREML_EXTENSION_TYPE = "microsoft.azureml.kubernetes"
 
 
@@ -149,7 +151,7 @@ def compute_json(ctx: Ctx, compute: Compute, shown_state: str | None = None) -> 
             "modifiedOn": stamp,
             "resourceId": compute.resource_id,
             "provisioningState": state,
-            "provisioningErrors": None,
+            "provisioningErrors": _errors(compute, state),
             "isAttachedCompute": True,
             "disableLocalAuth": True,
             "properties": {"namespace": compute.namespace},
@@ -158,6 +160,13 @@ def compute_json(ctx: Ctx, compute: Compute, shown_state: str | None = None) -> 
     if identity is None:
         del payload["identity"]
     return payload
+
+
+def _errors(compute: Compute, state: str) -> list[dict[str, Any]] | None:
+    """A failed attach's error, as the compute shows it once Failed (*Guesses* G21)."""
+    if state != "Failed" or compute.error is None:
+        return None
+    return [{"error": {"code": compute.error["code"], "message": compute.error["message"]}}]
 
 
 def _created_on(ctx: Ctx, compute: Compute) -> str:
@@ -218,20 +227,43 @@ def _identity_of(ctx: Ctx, raw: Any) -> tuple[str | None, str | None] | Response
     )
 
 
+@dataclass(frozen=True)
+class AttachFailure:
+    """Why Azure ML cannot attach a cluster: the operation's error (``attach_failures:
+    "operation"``) or, refused at once, the answer's status and error (``"refusal"``)."""
+
+    status: int
+    code: str
+    message: str
+    details: tuple[dict[str, str], ...] = ()
+
+    def refusal(self) -> Response:
+        return arm_error(self.status, self.code, self.message, details=list(self.details) or None)
+
+    def error(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = list(self.details)
+        return error
+
+
 def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -> Response:
     body = body_of(ctx.request)
     properties = body.get("properties") or {}
     if str(properties.get("computeType", "")).lower() != "kubernetes":
         return bad_request("BadRequest", "The sandbox only supports computeType Kubernetes.")
     resource_id = str(properties.get("resourceId") or "")
-    problem = _other_subscription(ws, name, resource_id) or _attach_problem(ctx, resource_id)
-    if problem is not None:
-        return problem
+    if not resource_id:
+        return bad_request("BadRequest", "properties.resourceId is required.")
+    refusing = ctx.world.attach_failures == "refusal"
+    early = _other_subscription(ws, name, resource_id) or _attach_problem(ctx, resource_id)
+    if early is not None and refusing:
+        return early.refusal()
     if existing is not None and existing.settles_at is not None:
         return _operation_in_progress(name, existing)
-    problem = _prerequisite_problem(ctx, ws, resource_id)
-    if problem is not None:
-        return problem
+    late = early or _prerequisite_problem(ctx, ws, resource_id)
+    if late is not None and refusing:
+        return late.refusal()
     if existing is not None and key(existing.resource_id) != key(resource_id):
         return arm_error(
             409,
@@ -244,7 +276,8 @@ def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -
         return identity
     identity_type, uai_id = identity
     inner = properties.get("properties") or {}
-    failed = ctx.lro_should_fail()
+    error = late.error() if late is not None else None
+    failed = ctx.lro_should_fail() or error is not None
     done_at = settles_at(ctx.clock.seconds(), ctx.world.compute_attach_seconds)
     final_state = "Failed" if failed else "Succeeded"
     pending_state = "Creating" if existing is None else "Updating"
@@ -262,6 +295,7 @@ def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -
         settles_at=done_at,
         final_state=final_state,
         created_at=existing.created_at if existing else ctx.clock.seconds(),
+        error=error,
     )
     if identity_type == SYSTEM_ASSIGNED:
         compute.principal_id = deterministic_principal(compute.id)
@@ -269,7 +303,7 @@ def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -
         compute.principal_id = ctx.world.identities[key(uai_id)].principal_id
     ctx.world.put_compute(compute)
     payload = compute_json(ctx, compute, shown_state=pending_state)
-    headers = ctx.lro_headers(compute.id, failed, done_at=done_at)
+    headers = ctx.lro_headers(compute.id, failed, error=error, done_at=done_at)
     return Response(200 if existing else 201, payload, headers)
 
 
@@ -283,23 +317,36 @@ def _operation_in_progress(name: str, existing: Compute) -> Response:
     )
 
 
-def _prerequisite_problem(ctx: Ctx, ws: Workspace, resource_id: str) -> Response | None:
-    """A workspace on a user-assigned identity needs Reader, Kubernetes Extension Contributor
-    and AKS Cluster Admin on the cluster, *in effect* (propagated), or attach fails as Azure ML
-    fails it. A system-assigned workspace identity needs nothing from us."""
+def prerequisite_roles(world: Any, ws: Workspace, resource_id: str) -> list[str]:
+    """The roles a workspace's user-assigned identity needs on the cluster to attach it: Reader,
+    Kubernetes Extension Contributor, AKS Cluster Admin, and Contributor on an AKS cluster whose
+    Trusted Access binds the workspace (the attach doc's user-assigned identity notes)."""
+    roles = [READER, KUBERNETES_EXTENSION_CONTRIBUTOR, AKS_CLUSTER_ADMIN]
+    cluster = world.cluster(resource_id)
+    if cluster is not None and key(ws.id) in {key(w) for w in cluster.trusted_access}:
+        roles.append(CONTRIBUTOR)
+    return roles
+
+
+def _prerequisite_problem(ctx: Ctx, ws: Workspace, resource_id: str) -> AttachFailure | None:
+    """A workspace on a user-assigned identity needs its roles on the cluster *in effect*
+    (propagated), or attach fails as Azure ML fails it. A system-assigned workspace identity
+    needs nothing from us."""
     if ws.identity_type != "UserAssigned" or not ws.user_assigned_identity:
         return None
     identity = ctx.world.identities.get(key(ws.user_assigned_identity))
     if identity is None:
         return None
     principal = identity.principal_id
-    if not all(
-        holds_effective(ctx.world, resource_id, principal, role)
-        for role in (READER, KUBERNETES_EXTENSION_CONTRIBUTOR)
-    ):
+
+    def held(role: str) -> bool:
+        return holds_effective(ctx.world, resource_id, principal, role)
+
+    if not all(held(role) for role in (READER, KUBERNETES_EXTENSION_CONTRIBUTOR)):
         return _extension_not_installed(resource_id)
-    if not holds_effective(ctx.world, resource_id, principal, AKS_CLUSTER_ADMIN):
-        return arm_error(
+    missing = [r for r in prerequisite_roles(ctx.world, ws, resource_id) if not held(r)]
+    if missing:
+        return AttachFailure(
             500,
             "InternalServerError",
             "An internal server error occurred while attaching the cluster "
@@ -308,22 +355,23 @@ def _prerequisite_problem(ctx: Ctx, ws: Workspace, resource_id: str) -> Response
     return None
 
 
-def _extension_not_installed(resource_id: str) -> Response:
-    return arm_error(
+def _extension_not_installed(resource_id: str) -> AttachFailure:
+    return AttachFailure(
         400,
         "BadRequest",
         f"The AzureML extension (Microsoft.AzureML.Kubernetes) is not installed or not in "
         f"Succeeded state on cluster '{resource_id}'.",
-        details=[{"code": "ExtensionNotReady", "message": "Install the extension first."}],
+        ({"code": "ExtensionNotReady", "message": "Install the extension first."},),
     )
 
 
-def _other_subscription(ws: Workspace, name: str, resource_id: str) -> Response | None:
+def _other_subscription(ws: Workspace, name: str, resource_id: str) -> AttachFailure | None:
     """Azure ML attaches only clusters of the workspace's own subscription. The refusal is
-    modelled: its real wording and code were not found (sandbox/README.md)."""
-    if not resource_id or same_subscription(ws.id, resource_id):
+    modelled: its real wording and code were not found (sandbox/README.md, *Guesses* G5)."""
+    if same_subscription(ws.id, resource_id):
         return None
-    return bad_request(
+    return AttachFailure(
+        400,
         "BadRequest",
         f"Compute '{name}' cannot attach cluster '{resource_id}': it is in another subscription "
         f"('{subscription_of(resource_id)}') than the workspace ('{subscription_of(ws.id)}'); "
@@ -335,22 +383,20 @@ def same_subscription(a: str, b: str) -> bool:
     return subscription_of(a).lower() == subscription_of(b).lower()
 
 
-def _attach_problem(ctx: Ctx, resource_id: str) -> Response | None:
+def _attach_problem(ctx: Ctx, resource_id: str) -> AttachFailure | None:
     """Why a Kubernetes compute cannot attach to ``resource_id`` (None when it can)."""
-    if not resource_id:
-        return bad_request("BadRequest", "properties.resourceId is required.")
     cluster = ctx.world.cluster(resource_id)
     if cluster is None:
-        return arm_error(
+        return AttachFailure(
             400,
             "BadRequest",
             f"The cluster '{resource_id}' was not found.",
-            details=[
+            (
                 {
                     "code": "ResourceNotFound",
                     "message": f"Resource '{resource_id}' does not exist or is not accessible.",
-                }
-            ],
+                },
+            ),
         )
     seconds = ctx.clock.seconds()
     ready = [

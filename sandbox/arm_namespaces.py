@@ -17,9 +17,13 @@ answers 404. A PUT for a name that exists only in Kubernetes follows ``propertie
 A failed write leaves the resource with ``provisioningState: Failed`` (as ARM does) and the
 Kubernetes namespace as it was; the long-running operation ends ``Failed`` with the error. The
 error codes and messages are modelled (see sandbox/README.md). DELETE follows ``deletePolicy``:
-``Keep`` leaves the Kubernetes namespace, ``Delete`` removes it. A PUT takes the world's
-``namespace_create_seconds`` of virtual time (``Creating``/``Updating`` until then); another PUT
-or a DELETE meanwhile is refused 409 ``OperationNotAllowed``.
+``Keep`` leaves the Kubernetes namespace, ``Delete`` removes it. A PUT or a DELETE takes the
+world's ``namespace_create_seconds`` of virtual time (``Creating``/``Updating``/``Deleting`` until
+then; a deleted one is gone after); another PUT or a DELETE meanwhile is refused 409
+``OperationNotAllowed``. Served at the api-versions the product and the SDK send: the type
+data's 2026-05-01 and, checked against it, the stable 2025-10-01, 2025-09-01 and
+azure-mgmt-containerservice 41.8's default 2026-08-01 (sandbox/contracts.py
+``VERSION_ALIASES``).
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ def managed_namespaces(ctx: Ctx) -> Response:
     method = ctx.request.method
     now = ctx.clock.seconds()
     with ctx.world.lock:
+        _forget_deleted(cluster, now)
         if name is None:
             items = sorted(cluster.managed_namespaces.values(), key=lambda n: n.name)
             return Response(200, {"value": [namespace_json(cluster, n, now) for n in items]})
@@ -204,11 +209,25 @@ def _adoption_error(
     }
 
 
+def _forget_deleted(cluster: Cluster, seconds: float) -> None:
+    """Managed namespaces whose delete has finished are gone."""
+    for record_key, managed in list(cluster.managed_namespaces.items()):
+        if managed.pending_state == "Deleting" and managed.state_at(seconds) != "Deleting":
+            del cluster.managed_namespaces[record_key]
+
+
 def _delete_namespace(ctx: Ctx, cluster: Cluster, existing: ManagedNamespace | None) -> Response:
+    """The namespace shows ``Deleting`` for ``namespace_create_seconds`` (a guess: the same time
+    as a write), then is gone (404)."""
     if existing is None:
         return Response(204, None)
-    del cluster.managed_namespaces[existing.name.lower()]
     if existing.delete_policy == "Delete" and existing.provisioning_state == "Succeeded":
         cluster.namespaces.pop(existing.name.lower(), None)
     resource_id = f"{cluster.id}/managedNamespaces/{existing.name}"
-    return Response(202, None, ctx.lro_headers(resource_id))
+    done_at = settles_at(ctx.clock.seconds(), ctx.world.namespace_create_seconds)
+    if done_at is None:
+        del cluster.managed_namespaces[existing.name.lower()]
+    else:
+        existing.pending_state = "Deleting"
+        existing.settles_at = done_at
+    return Response(202, None, ctx.lro_headers(resource_id, done_at=done_at))

@@ -45,6 +45,14 @@ VERSION_ALIASES: dict[tuple[str, str], str] = {
     ("microsoft.machinelearningservices/workspaces", "2024-10-01-preview"): "2024-10-01",
     ("microsoft.machinelearningservices/workspaces/computes", "2023-08-01-preview"): "2024-10-01",
     ("microsoft.machinelearningservices/workspaces/computes", "2024-10-01-preview"): "2024-10-01",
+    # managed namespaces: stable since 2025-10-01 ("Use managed namespaces"; containerservice
+    # stable/2025-10-01), 2025-09-01 named by the AKS how-to, 2026-08-01 azure-mgmt-containerservice
+    # 41.8's default; the same shape as 2026-05-01, the only version in the type data
+    **{
+        (f"microsoft.containerservice/{kind}", version): "2026-05-01"
+        for kind in ("managedclusters", "managedclusters/managednamespaces")
+        for version in ("2025-09-01", "2025-10-01", "2026-08-01")
+    },
 }
 
 

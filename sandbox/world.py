@@ -51,7 +51,7 @@ DEFAULT_EXTENSION_INSTALL_SECONDS = 120.0
 DEFAULT_COMPUTE_ATTACH_SECONDS = 60.0
 DEFAULT_COMPUTE_DETACH_SECONDS = 30.0
 DEFAULT_NAMESPACE_CREATE_SECONDS = 20.0
-DEFAULT_ROLE_PROPAGATION_SECONDS = 300.0
+DEFAULT_ROLE_PROPAGATION_SECONDS = 600.0  # "Troubleshoot Azure RBAC": up to 10 minutes
 DEFAULT_LRO_RETRY_AFTER_SECONDS = 10.0
 
 
@@ -141,6 +141,9 @@ class Cluster:
     managed_namespaces: dict[str, ManagedNamespace] = field(default_factory=dict)  # ARM
     exists: bool = True
     connectivity_status: str = "Connected"  # Arc only: Connecting, Connected, Offline, Expired
+    # AKS only: the workspaces bound by a trustedAccessRoleBinding (Trusted Access): a workspace
+    # on a user-assigned identity then also needs Contributor on the cluster to attach it
+    trusted_access: list[str] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -232,6 +235,8 @@ class Compute:
     final_state: str = "Succeeded"
     # Virtual seconds when it was made (``createdOn``); None: before the sandbox started.
     created_at: float | None = None
+    # Why its attach failed (ARM's {"code", "message"}), shown once it is Failed
+    error: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -292,6 +297,10 @@ class World:
         # a system-assigned compute's principalId in the attach's answer (ARM makes the identity
         # before the RP sees the PUT); False: only once the compute is Succeeded
         self.compute_principal_on_put = True
+        # how Azure ML reports an attach it cannot do (no extension, no roles, no cluster, another
+        # subscription): "operation" accepts the PUT and fails its operation, leaving the compute
+        # Failed (the traces show this); "refusal" refuses the PUT at once
+        self.attach_failures = "operation"
         self.arm_region = "sandbox"  # region of the ARM instance serving: buckets are per region
         self.clock: VirtualClock | None = None  # set by the ARM double serving this world
 

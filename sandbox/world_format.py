@@ -11,6 +11,7 @@ from typing import Any
 
 from sandbox.arm_groups import parse_groups
 from sandbox.arm_ids import (
+    AKS_TYPE,
     ARC_TYPE,
     AZUREML_EXTENSION_TYPE,
     RELAY_NAME,
@@ -69,7 +70,8 @@ DURATIONS = (
 )
 # true or false, World attributes
 SWITCHES = ("arm_throttling", "arm_authorization", "compute_principal_on_put")
-OPTIONS = {*DURATIONS, *SWITCHES, "extension_install_outcome", "arm_region"}
+ATTACH_FAILURES = ("operation", "refusal")  # how Azure ML reports an attach it cannot do
+OPTIONS = {*DURATIONS, *SWITCHES, "extension_install_outcome", "arm_region", "attach_failures"}
 
 
 def parse_world(world: World, data: Any) -> None:
@@ -140,6 +142,12 @@ def _options(world: World, data: dict[str, Any]) -> None:
         if not isinstance(value, bool):
             raise WorldError(f"world: {switch} must be true or false")
         setattr(world, switch, value)
+    failures = data.get("attach_failures", world.attach_failures)
+    if failures not in ATTACH_FAILURES:
+        raise WorldError(
+            f"world: attach_failures {failures!r} is not one of {list(ATTACH_FAILURES)}"
+        )
+    world.attach_failures = str(failures)
     region = data.get("arm_region", world.arm_region)
     if not isinstance(region, str) or not region:
         raise WorldError("world: arm_region must be a region name")
@@ -201,7 +209,18 @@ def parse_cluster(entry: Any, where: str) -> Cluster:
         namespaces=namespaces,
         managed_namespaces=managed,
         connectivity_status=_connectivity(entry, cluster_id, where),
+        trusted_access=_trusted_access(entry, cluster_id, where),
     )
+
+
+def _trusted_access(entry: dict[str, Any], cluster_id: str, where: str) -> list[str]:
+    """The workspaces an AKS cluster grants Trusted Access (a trustedAccessRoleBinding each)."""
+    raw = entry.get("trusted_access") or []
+    if not isinstance(raw, list) or not all(isinstance(w, str) and w for w in raw):
+        raise WorldError(f"{where}: trusted_access must be a list of workspace ids")
+    if raw and type_of(cluster_id).lower() != AKS_TYPE.lower():
+        raise WorldError(f"{where}: trusted_access is for AKS clusters only")
+    return list(raw)
 
 
 ADOPTION_POLICIES = ("Never", "IfIdentical", "Always")
@@ -467,10 +486,19 @@ def apply_change(world: World, change: Any) -> None:
         if world.cluster(cluster.id) is not None:
             raise WorldError(f"{where}: cluster {cluster.id!r} already exists")
         world.add_cluster(cluster)
+    elif op == "set_workspace_identity":
+        # a workspace contributor switches the workspace's primary user-assigned identity
+        _require(change, where, ["workspace", "user_assigned_identity"])
+        workspace = world.workspaces.get(key(str(change["workspace"])))
+        identity = world.identities.get(key(str(change["user_assigned_identity"])))
+        if workspace is None or identity is None:
+            raise WorldError(f"{where}: the workspace and the identity must be in the world")
+        workspace.identity_type = "UserAssigned"
+        workspace.user_assigned_identity = identity.id
     else:
         raise WorldError(
             f"{where}: unknown op; known: set_tags, delete_cluster, set_extension_state, "
-            "set_compute_state, create_cluster, set_connectivity_status"
+            "set_compute_state, create_cluster, set_connectivity_status, set_workspace_identity"
         )
 
 

@@ -184,3 +184,11 @@ def _seconds(value: str | None) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+def error_text(error: Any) -> str:
+    """An ARM error (``{"code", "message"}``) in words: "code: message"."""
+    if not isinstance(error, dict):
+        return ""
+    code, message = str(error.get("code") or ""), str(error.get("message") or "")
+    return f"{code}: {message}" if code and message else code or message

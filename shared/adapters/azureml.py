@@ -21,6 +21,7 @@ from shared.adapters.arm import (
     UNREADABLE,
     ArmConnection,
     async_operation,
+    error_text,
     operation_status,
     retry_kwargs,
     transport_kwargs,
@@ -36,6 +37,7 @@ from shared.decisions.model import (
     IdentityType,
     WorkspaceState,
     attached_as_answered,
+    failed_as_answered,
     state_text,
 )
 
@@ -149,8 +151,11 @@ class AzureMLWorkspaces:
             client = self._arm.client(
                 ResourceManagementClient, attachment.workspace_id.subscription
             )
-            status, _error, _wait = operation_status(client, headers)
+            status, failure, _wait = operation_status(client, headers)
         started = compute_state(attachment.workspace_id, result)
+        if status in ("failed", "canceled"):
+            # Azure ML accepted the attach and failed it at once: the reason is the operation's
+            return failed_as_answered(started, error_text(failure) or status)
         if status == "succeeded":
             settled = attached_as_answered(started) or self.get_compute(
                 attachment.workspace_id, attachment.compute_name
@@ -271,6 +276,8 @@ def compute_state(workspace_id: ResourceId, compute: Any) -> ComputeState:
         managed_by_autoattach=tags.get(MANAGED_BY_TAG) == MANAGED_BY_VALUE,
         user_assigned_identity=user_assigned,
         created_on=str(getattr(compute, "created_on", None) or ""),
+        # azure-ai-ml keeps only the first provisioning error's code
+        errors=str(getattr(compute, "provisioning_errors", None) or ""),
     )
 
 

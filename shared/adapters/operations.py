@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from shared.adapters.arm import UNREADABLE, ArmConnection, operation_status
+from shared.adapters.arm import UNREADABLE, ArmConnection, error_text, operation_status
 from shared.decisions.errors import azure_call
 
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([0-9A-Fa-f-]{36})/", re.IGNORECASE)
@@ -25,6 +25,7 @@ class OperationStatus:
     # nor done, so the caller reads the resources), or still running (inprogress, ...)
     status: str
     retry_after: float | None = None
+    error: str = ""  # a failed operation's error, "code: message"
 
     @property
     def running(self) -> bool:
@@ -49,5 +50,5 @@ class ArmOperations:
         client = self._arm.client(ResourceManagementClient, found.group(1))
         with azure_call(f"read the status of operation {parts.path}"):
             # no Retry-After header here: the status is read now
-            status, _error, retry_after = operation_status(client, {"Azure-AsyncOperation": url})
-        return OperationStatus(status, retry_after)
+            status, error, retry_after = operation_status(client, {"Azure-AsyncOperation": url})
+        return OperationStatus(status, retry_after, error_text(error))

@@ -187,6 +187,9 @@ class ComputeState:
     created_on: str = ""  # when Azure ML made it: a re-attached compute is another change
     # the status URL of the attach that answered with this state, while it runs (not compared)
     operation: str | None = field(default=None, compare=False)
+    # why Azure says its attach failed (the operation's error, or the compute's
+    # provisioningErrors), when it is Failed and Azure said (not compared)
+    errors: str = field(default="", compare=False)
 
     @property
     def id(self) -> ResourceId:
@@ -206,3 +209,8 @@ def attached_as_answered(compute: ComputeState) -> ComputeState | None:
     ):
         return None
     return replace(compute, provisioning_state="Succeeded", operation=None)
+
+
+def failed_as_answered(compute: ComputeState, error: str) -> ComputeState:
+    """The compute once its attach's operation ended Failed, with Azure's reason."""
+    return replace(compute, provisioning_state="Failed", operation=None, errors=error)

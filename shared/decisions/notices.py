@@ -54,6 +54,8 @@ WAITING = "Autoattach.AttachWaiting"
 EXTENSION_INSTALLING = "Autoattach.ExtensionInstalling"
 # To the platform team: tag entries the attach policy refused (subject: the cluster id).
 TAG_REFUSED = "Autoattach.TagRefused"
+# Not a notice: how often a Failed compute was attached again (kept in the cluster's ledger)
+ATTACH_TRIES = "AttachTries"
 
 # Fixed namespace for notice ids: uuid5(namespace, fact) is the same wherever it is computed.
 NOTICE_NAMESPACE = uuid.UUID("0d7f4f0e-8a3c-5b7e-9f21-6c1d2e3a4b5c")
@@ -87,11 +89,13 @@ def derive(
     *,
     problems: Iterable[Problem] = (),
     detach_reasons: Mapping[str, str] | None = None,
+    retried: Iterable[str] = (),
 ) -> Announcements:
     """The notices this cluster's state calls for that were not announced yet.
 
     ``problems`` are those met while applying (a grant Azure refused), beside the plan's own;
-    ``detach_reasons`` (keyed by compute id) only add detail from this run."""
+    ``detach_reasons`` (keyed by compute id) only add detail from this run; ``retried``: the
+    compute id keys detached in this run to be attached again after they ended Failed."""
     detach_reasons = detach_reasons or {}
     facts = [
         *_attached(observed, current, problems),
@@ -132,9 +136,25 @@ def derive(
                 record[key] = dict(before)  # still there, just not ready: no news yet
             else:
                 notices.append(gone)
+        elif before.get("type") == ATTACH_TRIES:
+            if f"attached|{key.split('|', 1)[1]}" not in record:
+                record[key] = dict(before)  # attached since: the tries start again next time
         elif before.get("type") != ATTACHED:
             record[key] = {**before, "active": False}  # cleared; may come back as a new episode
+    for compute_key_text in dict.fromkeys(retried):
+        key = f"tries|{compute_key_text}"
+        count = int(record.get(key, announced.get(key, {})).get("count", 0)) + 1
+        record[key] = {"type": ATTACH_TRIES, "count": count, "active": False}
     return Announcements(tuple(notices), record)
+
+
+def attach_tries(announced: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """Compute id key -> how often autoattach attached it again after it ended Failed."""
+    return {
+        key.split("|", 1)[1]: int(entry.get("count", 0))
+        for key, entry in announced.items()
+        if entry.get("type") == ATTACH_TRIES and "|" in key
+    }
 
 
 def _attached(

@@ -33,6 +33,10 @@ from shared.decisions.policy import TagDecision
 # Azure answers attach with "extension not installed" or "internal server error".
 CLUSTER_PREREQUISITES = (Role.READER, Role.KUBERNETES_EXTENSION_CONTRIBUTOR, Role.AKS_CLUSTER_ADMIN)
 DATA_ROLES = (Role.ACR_PULL, Role.STORAGE_BLOB_DATA_READER, Role.STORAGE_BLOB_DATA_CONTRIBUTOR)
+# How often a compute of autoattach's that ended Failed is detached and attached again before
+# its owners must look: a few times, more while the failure may be role propagation.
+ATTACH_TRIES = 3
+PROPAGATION_TRIES = 6
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class RevokeRole:
 class DetachCompute:
     compute: ComputeState
     reason: str
+    retry: bool = False  # it ended Failed and is detached to be attached again
 
 
 Action = CreateNamespace | InstallExtension | AttachCompute | GrantRole | RevokeRole | DetachCompute
@@ -147,6 +152,11 @@ class Observation:
     # principals Azure made in this reconcile (a new compute's system-assigned identity): they
     # hold no roles yet, so nobody reads their assignments
     new_principals: frozenset[str] = frozenset()
+    # compute id key -> why its attach failed, as the operation a re-check polled said
+    attach_errors: dict[str, str] = field(default_factory=dict)
+    # compute id key -> how often autoattach attached it again after it ended Failed (the
+    # cluster's ledger; cleared once it is announced attached)
+    attach_tries: dict[str, int] = field(default_factory=dict)
 
     def holds(self, scope: ResourceId, principal_id: str, role: Role) -> bool:
         return role.value in self.role_holdings.get((scope.key, principal_id), frozenset())
@@ -312,7 +322,10 @@ def plan(observed: Observation) -> Plan:
         if conflict:
             problems.append(Problem(attachment, conflict))
             continue
-        if compute is not None and _replaced(attachment, compute) is not None:
+        if compute is not None and failed_own(compute):
+            problems.append(_failure_problem(observed, attachment, compute))
+            continue  # detached by _release_unwanted while tries are left; attached later
+        if compute is not None and _replaced(attachment, compute, observed) is not None:
             continue  # detached by _release_unwanted; attached again next round
         if compute is not None and in_progress(compute):
             waits.append(
@@ -444,7 +457,7 @@ def _release_unwanted(observed: Observation, attachments: tuple[Attachment, ...]
                             RevokeRole(scope, role, principal, f"compute {compute.name}")
                         )
         if not detaching:
-            actions.append(DetachCompute(compute, reason))
+            actions.append(DetachCompute(compute, reason, retry=failed_own(compute)))
     return actions + _release_prerequisites(observed, attachments)
 
 
@@ -463,15 +476,20 @@ def release_reason(
                 f"{compute.workspace_id.name}"
             )
         return f"cluster {cluster} is no longer tagged for workspace {compute.workspace_id.name}"
-    return _replaced(attachment, compute)
+    return _replaced(attachment, compute, observed)
 
 
-def _replaced(attachment: Attachment, compute: ComputeState) -> str | None:
+def _replaced(attachment: Attachment, compute: ComputeState, observed: Observation) -> str | None:
     """Why autoattach's own compute must be detached and attached again, or None."""
     if not compute.managed_by_autoattach:
         return None
-    if compute.provisioning_state.lower() in FAILED_STATES:
-        return f"compute {compute.name} ended {compute.provisioning_state}; attaching again"
+    if failed_own(compute):
+        if tries_left(observed, attachment, compute) <= 0:
+            return None  # left Failed for a person to see why (_failure_problem)
+        return (
+            f"compute {compute.name} ended {compute.provisioning_state} "
+            f"({failure_of(observed, compute)}); attaching again"
+        )
     wanted = attachment.identity
     if compute.identity_type is not None and compute.identity_type != wanted.type:
         return (
@@ -540,12 +558,88 @@ def _needed_grants(
         workspace = observed.workspaces.get(attachment.workspace_id)
         if compute is None or workspace is None:
             continue
-        if not compute.managed_by_autoattach or _replaced(attachment, compute) is not None:
+        if (
+            not compute.managed_by_autoattach
+            or _replaced(attachment, compute, observed) is not None
+        ):
             continue
         principal = principal_of(observed, compute)
         if principal:
             needed.update((s.key, r, principal) for s, r in data_roles(attachment, workspace))
     return needed
+
+
+def failed_own(compute: ComputeState) -> bool:
+    """autoattach's own compute, whose attach ended Failed (or Canceled)."""
+    return compute.managed_by_autoattach and compute.provisioning_state.lower() in FAILED_STATES
+
+
+def failure_of(observed: Observation, compute: ComputeState) -> str:
+    """Why Azure failed the compute's attach, in Azure's words."""
+    return (
+        observed.attach_errors.get(compute.id.key)
+        or compute.errors
+        or "Azure gave no reason for it"
+    )
+
+
+def waits_for_propagation(observed: Observation, workspace_id: ResourceId) -> bool:
+    """The workspace runs on a user-assigned identity that ARM lists with every right it needs
+    on the cluster: an attach that failed may only have come before those rights took effect
+    (Azure takes up to 10 minutes, 30 and more in places; autoattach cannot see when)."""
+    workspace = observed.workspaces.get(workspace_id)
+    if workspace is None or workspace.user_assigned_identity is None:
+        return False
+    principal = observed.principals.get(workspace.user_assigned_identity.key, "")
+    return bool(principal) and all(
+        observed.holds(scope, principal, role)
+        for scope, role in prerequisite_roles(observed.cluster, observed.relay)
+    )
+
+
+def tries_left(observed: Observation, attachment: Attachment, compute: ComputeState) -> int:
+    """How often autoattach may still detach its Failed compute and attach it again: a few
+    times, more while the failure may be role propagation (the re-checks between tries back
+    off, so the tries span well over 30 minutes)."""
+    limit = (
+        PROPAGATION_TRIES
+        if waits_for_propagation(observed, attachment.workspace_id)
+        else ATTACH_TRIES
+    )
+    return limit - observed.attach_tries.get(compute.id.key, 0)
+
+
+def _failure_problem(
+    observed: Observation, attachment: Attachment, compute: ComputeState
+) -> Problem:
+    """What the owners are told of a compute whose attach Azure failed, with Azure's reason: it
+    is attached again later (re-checked, never dead-lettered), or, once the tries are spent, it
+    needs a person."""
+    where = f"compute {compute.name} in workspace {attachment.workspace_id.name}"
+    reason = failure_of(observed, compute)
+    cluster = observed.cluster.id.name
+    if tries_left(observed, attachment, compute) <= 0:
+        tries = observed.attach_tries.get(compute.id.key, 0)
+        return Problem(
+            attachment,
+            f"attaching {where} to cluster {cluster} failed {tries + 1} times; Azure's reason: "
+            f"{reason}. autoattach leaves it {compute.provisioning_state} so you can see why: "
+            f"fix the cause, detach it (az ml compute detach) and replay",
+        )
+    if waits_for_propagation(observed, attachment.workspace_id):
+        return Problem(
+            attachment,
+            f"attaching {where} to cluster {cluster} failed: {reason}. The workspace "
+            "identity's roles on the cluster are granted but may not have taken effect yet "
+            "(Azure takes up to 30 minutes); autoattach attaches it again later",
+            recheck=True,
+        )
+    return Problem(
+        attachment,
+        f"attaching {where} to cluster {cluster} failed: {reason}; autoattach detaches it "
+        "and attaches it again",
+        recheck=True,
+    )
 
 
 def _missing_resources(attachment: Attachment, workspace: WorkspaceState) -> str | None:

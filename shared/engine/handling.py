@@ -125,6 +125,10 @@ def _reconciled(
         delay = recheck_delay_seconds
         if result.retry_after:
             delay = backoff(0, result.retry_after, result.retry_after)
+        if result.problems and result.only_rechecks:
+            # a failure to try again later (an attach that may have come before its roles took
+            # effect): its tries back off, whatever else is waiting
+            delay = max(delay, backoff(attempt, recheck_delay_seconds, result.retry_after))
         return _recheck_or_give_up(attempt, result.waiting, delay)
     if result.problems and result.only_rechecks:
         delay = backoff(attempt, recheck_delay_seconds, result.retry_after)

@@ -34,7 +34,7 @@ from shared.decisions.model import (
     WorkspaceState,
     attached_as_answered,
 )
-from shared.decisions.notices import announced_as_wanted
+from shared.decisions.notices import announced_as_wanted, attach_tries
 from shared.decisions.planner import (
     CLUSTER_PREREQUISITES,
     Observation,
@@ -140,6 +140,7 @@ def observe(
         route_problem=route_problem,
         principals=principals,
         relay=relay,
+        attach_tries=attach_tries(announced or {}),
     )
     leaving = [c for c in [*owned, *departed] if _leaving(observed, c)]
     observed = _with(observed, new_principals=new_principals(owned, leaving, announced))
@@ -414,6 +415,14 @@ def with_holdings(
     return _with(observed, role_holdings=role_holdings, our_roles=our_roles)
 
 
+def with_attach_errors(observed: Observation, errors: Mapping[str, str]) -> Observation:
+    """The observation with the errors of the attaches a re-check found failed (by compute id
+    key): the reason the owners are told, where the compute itself does not say it."""
+    return (
+        _with(observed, attach_errors={**observed.attach_errors, **errors}) if errors else observed
+    )
+
+
 def _with(observed: Observation, **changes: Any) -> Observation:
     return Observation(**{**observed.__dict__, **changes})
 
@@ -465,5 +474,6 @@ def observe_continued(
         principals=principals,
         relay=continued.relay,
         new_principals=new_principals(owned, [], announced),
+        attach_tries=attach_tries(announced),
     )
     return with_holdings(_as_announced(observed, [], announced), services, memo, to_attach)

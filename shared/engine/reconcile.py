@@ -38,8 +38,21 @@ from shared.decisions.planner import (
 )
 from shared.decisions.policy import decide_attachments
 from shared.decisions.wording import action_words
-from shared.engine.continuation import NAMESPACE, Continuation, Pending, capture, restore
-from shared.engine.observe import Memo, observe, observe_cluster, observe_continued
+from shared.engine.continuation import (
+    COMPUTE,
+    NAMESPACE,
+    Continuation,
+    Pending,
+    capture,
+    restore,
+)
+from shared.engine.observe import (
+    Memo,
+    observe,
+    observe_cluster,
+    observe_continued,
+    with_attach_errors,
+)
 from shared.engine.progress import Applied, carried
 from shared.ports import Services
 
@@ -104,8 +117,9 @@ def reconcile(
     announced = services.ledger.announced(cluster_id)
     kept = services.ledger.continuation(cluster_id)
     continued = restore(kept) if kept and continuing and not discover else None
+    failures: dict[str, str] = {}
     if continued is not None:
-        running = _still_running(continued, services, result)
+        running = _still_running(continued, services, result, failures)
         if running:
             return result
         if running is None:  # one failed: read everything, Azure says what became of it
@@ -123,6 +137,7 @@ def reconcile(
     try:
         if continued is None:
             observed = observe(cluster_id, services, memo, announced, discover=discover, seen=seen)
+            observed = with_attach_errors(observed, failures)
         else:
             observed = observe_continued(continued, services, memo, announced)
             result.refused = observed.decision.refused
@@ -143,6 +158,7 @@ def reconcile(
                 following = observe(
                     cluster_id, services, memo, announced, discover=discover, seen=seen
                 )
+                following = with_attach_errors(following, failures)
             observed = following
         raise TransientError(f"cluster {cluster_id.name} did not converge in {MAX_ROUNDS} rounds")
     finally:
@@ -157,11 +173,18 @@ def reconcile(
 
 
 def _still_running(
-    continued: Continuation, services: Services, result: ReconcileResult
+    continued: Continuation,
+    services: Services,
+    result: ReconcileResult,
+    failures: dict[str, str],
 ) -> bool | None:
     """Poll the writes the last reconcile waited for: True while one still runs (the result says
-    so), False when all succeeded, None when one failed."""
+    so), False when all succeeded, None when one failed (an attach's error kept in
+    ``failures``, by compute id key: the reason its owners are told)."""
     statuses = [services.operations.status(p.url) for p in continued.pending]
+    for pending, status in zip(continued.pending, statuses, strict=True):
+        if pending.kind == COMPUTE and status.error:
+            failures[pending.name.lower()] = status.error
     if any(not s.running and not s.succeeded for s in statuses):
         return None
     running = [(p, s) for p, s in zip(continued.pending, statuses, strict=True) if s.running]
@@ -188,6 +211,7 @@ class _Run:
         self.running: list[str] = []  # writes Azure accepted and is still carrying out
         self.pending: list[Pending] = []  # those of them a re-check can poll
         self.detach_reasons: dict[str, str] = {}
+        self.retried: list[str] = []  # Failed computes detached to be attached again
 
     def problem(self, problem: Problem) -> None:
         if problem.attachment is not None:
@@ -249,6 +273,8 @@ class _Run:
         self.result.applied.append(note)
         if isinstance(action, DetachCompute):
             self.detach_reasons[action.compute.id.key] = action.reason
+            if action.retry:
+                self.retried.append(action.compute.id.key)
         return Applied(action, compute)
 
     def announce(self, observed: Observation, current: Plan, announced: Record) -> None:
@@ -261,6 +287,7 @@ class _Run:
             announced,
             problems=self.result.problems,
             detach_reasons=self.detach_reasons,
+            retried=self.retried,
         )
         self.services.notifier.publish(list(announcements.notices))
         self.result.notifications = list(announcements.notices)

@@ -212,13 +212,14 @@ def _grant(authorization: AuthorizationManagementClient, role: str) -> None:
     )
 
 
-def test_attach_fails_transiently_until_the_workspace_identitys_fresh_roles_take_effect(
+def test_where_attach_is_refused_at_once_it_fails_transiently_until_fresh_roles_take_effect(
     workspaces: AzureMLWorkspaces,
     authorization: AuthorizationManagementClient,
     clock: VirtualClock,
     world: World,
 ) -> None:
-    assert world.role_propagation_seconds == 300  # the default
+    world.attach_failures = "refusal"
+    world.role_propagation_seconds = 300
     for role in (READER, EXTENSION_CONTRIBUTOR, CLUSTER_ADMIN):
         _grant(authorization, role)
     listed = authorization.role_assignments.list_for_scope(
@@ -237,9 +238,10 @@ def test_attach_fails_transiently_until_the_workspace_identitys_fresh_roles_take
     assert state.provisioning_state == "Creating"
 
 
-def test_without_the_cluster_admin_role_in_effect_attach_is_an_internal_server_error(
+def test_where_attach_is_refused_at_once_no_cluster_admin_role_is_an_internal_server_error(
     arm: ArmDouble, tls: SandboxTls, world: World
 ) -> None:
+    world.attach_failures = "refusal"
     for role in (READER, EXTENSION_CONTRIBUTOR):  # in the world from the start: in effect
         world.role_assignments[str(uuid.uuid4())] = RoleAssignment(
             AKS, f"{ROLES}/{role}", UAI_PRINCIPAL, str(uuid.uuid4())

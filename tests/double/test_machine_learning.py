@@ -140,6 +140,7 @@ def test_user_assigned_compute_reports_the_identity_principal_from_the_world(
 
 
 def test_compute_put_for_a_missing_cluster_is_rejected(ml: MLClient, world: World) -> None:
+    world.attach_failures = "refusal"
     world.apply_change({"op": "delete_cluster", "resource": ARC})
     with pytest.raises(HttpResponseError) as raised:
         _attach(ml, "k8s-gone", ARC, IdentityConfiguration(type="system_assigned"))
@@ -148,8 +149,9 @@ def test_compute_put_for_a_missing_cluster_is_rejected(ml: MLClient, world: Worl
 
 
 def test_compute_put_waits_for_the_azureml_extension_to_succeed(
-    ml: MLClient, clock: VirtualClock
+    ml: MLClient, clock: VirtualClock, world: World
 ) -> None:
+    world.attach_failures = "refusal"
     with pytest.raises(HttpResponseError) as raised:
         _attach(ml, "k8s-plain", AKS_PLAIN, IdentityConfiguration(type="system_assigned"))
     assert raised.value.status_code == 400
@@ -245,6 +247,7 @@ def test_a_failed_compute_can_be_detached_and_attached_again_under_the_same_name
 def test_a_cluster_from_another_subscription_is_refused_with_azure_mls_error(
     ml: MLClient, world: World
 ) -> None:
+    world.attach_failures = "refusal"
     other = ARC.replace(
         "00000000-0000-0000-0000-0000000000aa", "00000000-0000-0000-0000-0000000000bb"
     )

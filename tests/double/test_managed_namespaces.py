@@ -227,3 +227,33 @@ def test_a_namespace_write_takes_time_and_another_write_meanwhile_is_refused(
     clock.advance(20)
     fetched = aks_client.managed_namespaces.get("rg-ml", "aks-ml", "team-y")
     assert fetched.properties is not None and fetched.properties.provisioning_state == "Succeeded"
+
+
+@pytest.mark.parametrize("api_version", ["2025-09-01", "2025-10-01", "2026-08-01"])
+def test_managed_namespaces_are_served_at_the_stable_and_the_sdks_default_api_versions(
+    arm: ArmDouble, tls: SandboxTls, world: World, api_version: str
+) -> None:
+    world.namespace_create_seconds = 0
+    client = ContainerServiceClient(
+        SandboxCredential(),
+        SUB,
+        base_url=arm.base_url,
+        connection_verify=str(tls.ca_bundle),
+        api_version=api_version,
+    )
+    put(client, "team-stable")
+    assert client.managed_namespaces.get("rg-ml", "aks-ml", "team-stable").name == "team-stable"
+    assert arm.contracts["violations"] == []
+
+
+def test_a_managed_namespace_shows_deleting_while_its_delete_runs_then_is_gone(
+    aks_client: ContainerServiceClient, world: World, clock: VirtualClock
+) -> None:
+    put(aks_client, "team-going")
+    world.namespace_create_seconds = 20
+    aks_client.managed_namespaces.begin_delete("rg-ml", "aks-ml", "team-going", polling=False)
+    shown = aks_client.managed_namespaces.get("rg-ml", "aks-ml", "team-going")
+    assert shown.properties.provisioning_state == "Deleting"
+    clock.advance(20)
+    with pytest.raises(ResourceNotFoundError):
+        aks_client.managed_namespaces.get("rg-ml", "aks-ml", "team-going")

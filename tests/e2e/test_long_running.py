@@ -5,6 +5,8 @@ no test here sleeps)."""
 
 from __future__ import annotations
 
+import pytest
+
 from sandbox.runner import Delivery
 from tests.e2e.conftest import ready_document, scenario_from
 from tests.e2e.test_lifecycle import CLUSTER_WRITE, aks, event, with_identity_workspace
@@ -39,12 +41,13 @@ def test_a_long_attach_spans_rechecks_and_its_roles_are_granted_once_it_succeede
         assert attached < granted, name  # granted in a later delivery, once Succeeded
 
 
-def test_an_attach_refused_for_roles_granted_moments_ago_is_rechecked_until_they_take_effect(
+def test_where_azure_refuses_an_attach_at_once_it_is_rechecked_until_fresh_roles_take_effect(
     sandbox_for,
 ):
     document = with_identity_workspace(ready_document(realistic_timing=True))
+    document["attach_failures"] = "refusal"  # the alternative to an operation that fails
+    document["role_propagation_seconds"] = 300
     sandbox = sandbox_for(scenario_from(document, [event(0, CLUSTER_WRITE, aks(document), "x")]))
-    assert sandbox.world.role_propagation_seconds == 300
     report = sandbox.run_pass(0)
     deliveries = report.deliveries
     refused = [d for d in deliveries if d.reason.startswith("PrerequisiteNotEffective")]
@@ -57,3 +60,30 @@ def test_an_attach_refused_for_roles_granted_moments_ago_is_rechecked_until_they
     assert deliveries[attached].at - deliveries[granted].at >= 300  # not before they took effect
     states = {c["name"]: c["provisioning_state"] for c in sandbox.world.snapshot()["computes"]}
     assert states == {"aks-ml": "Succeeded", "aks-ml-prod": "Succeeded"}
+
+
+@pytest.mark.parametrize("propagation", [600, 1800])
+def test_an_attach_that_fails_before_its_roles_take_effect_is_tried_again_until_it_succeeds(
+    sandbox_for, propagation
+):
+    document = with_identity_workspace(ready_document(realistic_timing=True))
+    document["role_propagation_seconds"] = propagation
+    sandbox = sandbox_for(scenario_from(document, [event(0, CLUSTER_WRITE, aks(document), "x")]))
+    assert sandbox.world.attach_failures == "operation"  # Azure's way: the operation fails
+    report = sandbox.run_pass(0)
+    deliveries = report.deliveries
+    assert not any(d.outcome == "dead-lettered" for d in deliveries)
+    assert deliveries[-1].outcome == "completed"
+    states = {c["name"]: c["provisioning_state"] for c in sandbox.world.snapshot()["computes"]}
+    assert states == {"aks-ml": "Succeeded", "aks-ml-prod": "Succeeded"}
+    # the owners heard Azure's reason, and that autoattach waits for the roles to take effect
+    failed = [n for n in sandbox.topic.notifications if n["type"] == "Autoattach.AttachFailed"]
+    assert failed and "not installed" in failed[0]["data"]["problem"]
+    assert "may not have taken effect yet" in failed[0]["data"]["problem"]
+    # waiting costs few deliveries and reads: the tries back off
+    compute = "/computes/aks-ml"
+    puts = [r for r in sandbox.arm.log if r.method == "PUT" and r.path.lower().endswith(compute)]
+    assert len(puts) <= 6
+    # measured: 8 deliveries, 55 reads and polls at 600 s; 10 and 74 at 1800 s
+    assert len(deliveries) <= 12
+    assert report.reads + report.polls <= 100

@@ -1,0 +1,108 @@
+"""An attach Azure fails through its operation: the owners hear Azure's reason, autoattach
+detaches its Failed compute and attaches it again a bounded number of times, more while the
+failure may only be the workspace identity's roles still taking effect (re-checked, never
+dead-lettered), and the tries are counted in the cluster's ledger until it is attached."""
+
+from __future__ import annotations
+
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.model import Role, WorkspaceState
+from shared.decisions.notices import ATTACH_TRIES, attach_tries, derive
+from shared.decisions.planner import (
+    ATTACH_TRIES as TRIES,
+)
+from shared.decisions.planner import (
+    PROPAGATION_TRIES,
+    DetachCompute,
+    Plan,
+    plan,
+)
+from tests.unit.test_planner import (
+    CLUSTER,
+    CONVERGED_HOLDINGS,
+    REGISTRY,
+    STORAGE,
+    SUB,
+    WORKSPACE,
+    compute,
+    observation,
+)
+
+IDENTITY = ResourceId.parse(
+    SUB + "/resourceGroups/rg-ml/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ws"
+)
+FAILED = compute(provisioning_state="Failed", errors="BadRequest")
+REASON = "BadRequest: The AzureML extension is not installed"
+
+
+def failed_observation(tries: int = 0, *, user_assigned: bool = False, **changes):
+    fields = dict(
+        namespaces=frozenset({"azureml"}),
+        computes={(WORKSPACE, "aks-ml"): FAILED},
+        owned=(FAILED,),
+        role_holdings=CONVERGED_HOLDINGS,
+        attach_errors={FAILED.id.key: REASON},
+        attach_tries={FAILED.id.key: tries} if tries else {},
+    )
+    if user_assigned:
+        cluster_rights = frozenset(
+            r.value
+            for r in (Role.READER, Role.KUBERNETES_EXTENSION_CONTRIBUTOR, Role.AKS_CLUSTER_ADMIN)
+        )
+        fields |= dict(
+            workspaces={
+                WORKSPACE: WorkspaceState(WORKSPACE, "westeurope", STORAGE, REGISTRY, IDENTITY)
+            },
+            principals={IDENTITY.key: "ws-principal"},
+            role_holdings={**CONVERGED_HOLDINGS, (CLUSTER.key, "ws-principal"): cluster_rights},
+        )
+    fields |= changes
+    return observation(**fields)
+
+
+def test_a_failed_attach_is_detached_to_be_tried_again_and_its_owners_hear_azures_reason():
+    result = plan(failed_observation())
+    detach = [a for a in result.actions if isinstance(a, DetachCompute)]
+    assert len(detach) == 1 and detach[0].retry
+    assert REASON in detach[0].reason
+    [problem] = result.problems
+    assert problem.recheck  # tried again later, not dead-lettered
+    assert REASON in problem.message
+
+
+def test_the_compute_shows_the_reason_when_no_operation_was_polled():
+    result = plan(failed_observation(attach_errors={}))
+    assert "BadRequest" in result.problems[0].message
+
+
+def test_after_its_tries_a_failed_compute_is_left_for_a_person_with_azures_reason():
+    result = plan(failed_observation(tries=TRIES))
+    assert not any(isinstance(a, DetachCompute) for a in result.actions)
+    [problem] = result.problems
+    assert not problem.recheck
+    assert REASON in problem.message and "az ml compute detach" in problem.message
+
+
+def test_a_failure_while_the_identitys_roles_may_still_take_effect_is_waited_on_longer():
+    result = plan(failed_observation(tries=TRIES, user_assigned=True))
+    assert any(isinstance(a, DetachCompute) for a in result.actions)
+    assert result.problems[0].recheck
+    assert "may not have taken effect yet" in result.problems[0].message
+    spent = plan(failed_observation(tries=PROPAGATION_TRIES, user_assigned=True))
+    assert not spent.problems[0].recheck
+
+
+def test_each_try_is_counted_in_the_ledger_until_the_compute_is_attached():
+    observed = failed_observation()
+    announced = derive(observed, plan(observed), {}, retried=[FAILED.id.key]).record
+    assert attach_tries(announced) == {FAILED.id.key: 1}
+    again = derive(observed, plan(observed), announced, retried=[FAILED.id.key]).record
+    assert attach_tries(again) == {FAILED.id.key: 2}
+    assert all(e["type"] != ATTACH_TRIES for e in derive(observed, Plan(), again).notices)
+    attached = observation(
+        namespaces=frozenset({"azureml"}),
+        computes={(WORKSPACE, "aks-ml"): compute()},
+        owned=(compute(),),
+        role_holdings=CONVERGED_HOLDINGS,
+    )
+    assert attach_tries(derive(attached, plan(attached), again).record) == {}
