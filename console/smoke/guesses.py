@@ -211,6 +211,8 @@ NOT_PROBED: dict[str, str] = {
     "arm_throttling": "the order of ARM's throttling buckets and which one a 429 names: only "
     "emptying a bucket tells, which is not a safe request",
     "arm_region": "which region's buckets a request is charged to: not visible in one answer",
+    "arm_authorization": "a switch of the double, not a guess: Azure authorizes every request; "
+    "the run's own requests show the rights you hold",
 }
 
 

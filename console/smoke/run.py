@@ -174,12 +174,39 @@ def _probe_and_cycle(site: Site, plan: Expected, cycle: Cycle, result: Result) -
     site.say("cycle: tag, extension, namespace, attach, grants, notice")
     attached = cycle.attach_half(plan)
     result.guesses += cycle.observations
-    site.say("probing: a compute of the run's own, role assignments, a 17-character name")
-    result.guesses += probes.attach(site)
-    result.guesses += probes.compute_name(site)
+    if any(_installed(e) for e in azureml_extensions(site)):
+        site.say("probing: a compute of the run's own, role assignments, a 17-character name")
+        result.guesses += probes.attach(site)
+        result.guesses += probes.compute_name(site)
+    else:
+        why = "not probed: the cluster has no Azure ML extension installed (see the steps)"
+        for name in AFTER_EXTENSION:
+            result.guesses.append(observe(name, site.world, None, why))
     site.say("cycle: untag, detach, revoke, notice")
     if attached or cycle.steps:
         cycle.detach_half(plan)
+
+
+# The guesses probed on a compute of the run's own, which needs the extension installed.
+AFTER_EXTENSION = (
+    "compute_principal_on_put",
+    "lro_retry_after_seconds",
+    "write_compression",
+    "operation_status_url",
+    "compute_attach_seconds",
+    "compute_tags",
+    "role_assignment_new_principal",
+    "role_assignment_listed_at_once",
+    "role_assignment_duplicate",
+    "compute_reput",
+    "compute_detach_seconds",
+    "compute_name_17_characters",
+)
+
+
+def _installed(extension: dict[str, Any]) -> bool:
+    state = (extension.get("properties") or {}).get("provisioningState")
+    return str(state or "").lower() == "succeeded"
 
 
 def _floors(result: Result) -> None:

@@ -172,3 +172,28 @@ def test_smoke_refuses_azure_options_together_with_a_world(run_cli):
     )
     assert code == 2
     assert "--world makes its own" in err
+
+
+def test_an_extension_that_fails_to_install_fails_the_run_and_is_still_removed(
+    tmp_path: Path, run_cli
+):
+    document = simple_document()
+    document["extension_install_outcome"] = "Failed"
+    code, out, _err = run_cli("smoke", "--world", str(write_json(tmp_path / "w.json", document)))
+    assert code == 1
+    assert "extension                        NO" in out
+    assert "Result: NOT ok." in out
+    report_code, report, _ = run_cli("smoke", "--world", str(tmp_path / "w.json"), "-o", "json")
+    report_json = json.loads(report)
+    seen = {g["name"]: g for g in report_json["guesses"]}
+    assert seen["extension_install_outcome"]["observed"] == "Failed"
+    assert seen["extension_install_outcome"]["agrees"] is True
+    assert seen["compute_attach_seconds"]["agrees"] is None
+    assert report_json["cleanup"]["this_run"]["verified_clean"] is True
+    assert report_code == 1
+
+
+def test_against_azure_it_asks_for_the_group_the_cluster_and_the_workspace(run_cli):
+    code, _out, err = run_cli("smoke", "--resource-group", "/subscriptions/s/resourceGroups/g")
+    assert code == 2
+    assert "--cluster, --workspace" in err

@@ -41,3 +41,14 @@ def test_observed_guesses_become_the_world_settings_the_double_knows():
         "compute_principal_on_put": False,
         "compute_attach_seconds": 45,
     }
+
+
+def test_every_world_setting_of_the_double_is_probed_or_says_why_not():
+    from console.smoke.guesses import NOT_PROBED
+    from sandbox.world_format import OPTIONS
+
+    probed = {g.setting for g in GUESSES.values() if g.setting}
+    assert sorted(OPTIONS - probed - set(NOT_PROBED)) == [], (
+        "a world setting autoattach smoke neither probes (console/smoke/guesses.py GUESSES, "
+        "probes.py) nor lists in NOT_PROBED with the reason"
+    )
