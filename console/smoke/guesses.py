@@ -28,6 +28,11 @@ class Guess:
     # where the double's fixed behaviour can be read from its code (None: ``fixed`` says it)
     derive: Callable[[], Any] | None = None
 
+    @property
+    def table_id(self) -> str | None:
+        """Its row in sandbox/README.md's guess table (*Guesses*), when it has one."""
+        return TABLE_IDS.get(self.name)
+
 
 @dataclass
 class Observation:
@@ -44,6 +49,7 @@ class Observation:
     def as_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "guess_table": TABLE_IDS.get(self.name),
             "question": self.question,
             "setting": self.setting,
             "double_assumes": self.double_assumes,
@@ -201,16 +207,38 @@ GUESSES: dict[str, Guess] = {
     ]
 }
 
+# Rows of sandbox/README.md's guess table (*Guesses*) that a probe answers.
+TABLE_IDS: dict[str, str] = {
+    "compute_principal_on_put": "G4",
+    "compute_tags": "G9",
+    "compute_name_17_characters": "G8",
+    "compute_reput": "G7",
+    "attach_failures": "G1",
+    "compute_attach_seconds": "G19",
+    "compute_detach_seconds": "G19",
+    "lro_retry_after_seconds": "G19",
+    "operation_status_url": "G20",
+    "extension_install_seconds": "G19",
+    "namespace_create_seconds": "G19",
+    "namespace_adoption_never": "G27",
+    "namespace_system": "G28",
+    "role_assignment_new_principal": "G13",
+    "role_assignment_listed_at_once": "G12",
+    "resource_group_missing": "G24",
+    "get_compression": "G32",
+    "write_compression": "G32",
+}
+
 # Guesses this command does not probe, and why (the report lists them too).
 NOT_PROBED: dict[str, str] = {
-    "role_propagation_seconds": "when a new role takes effect for another identity: only that "
+    "role_propagation_seconds": "(G11) when a new role takes effect for another identity: only that "
     "identity's own requests can tell, and the smoke run signs in as you (the cycle's attach "
     "step shows it indirectly for a workspace on a user-assigned identity)",
-    "status_read_scope": "whether ARM authorizes a status read under the app's identity at the "
+    "status_read_scope": "(G16) whether ARM authorizes a status read under the app's identity at the "
     "resource group: needs the app's own token; `autoattach doctor` checks the role it holds",
-    "arm_throttling": "the order of ARM's throttling buckets and which one a 429 names: only "
+    "arm_throttling": "(G31) the order of ARM's throttling buckets and which one a 429 names: only "
     "emptying a bucket tells, which is not a safe request",
-    "arm_region": "which region's buckets a request is charged to: not visible in one answer",
+    "arm_region": "(G30) which region's buckets a request is charged to: not visible in one answer",
     "arm_authorization": "a switch of the double, not a guess: Azure authorizes every request; "
     "the run's own requests show the rights you hold",
 }
