@@ -35,8 +35,38 @@ def namespace_of(i: int) -> str:
     return f"team-{i}"
 
 
-def fleet(clusters: int, workspaces: int, *, throttling: bool = False) -> Scenario:
+EXTENSION_WRITE = "Microsoft.KubernetesConfiguration/extensions/write"
+TAGS_WRITE = "Microsoft.Resources/tags/write"
+# The event streams a fleet can be fed (benchmarks/README.md, *Streams*).
+STREAMS = ("cluster-write", "created-with-extension", "tagged-later")
+INSTALL_SECONDS = 130.0  # the Azure ML extension's install, in the realistic streams
+
+
+def fleet(
+    clusters: int,
+    workspaces: int,
+    *,
+    throttling: bool = False,
+    stream: str = "cluster-write",
+    install_seconds: float = INSTALL_SECONDS,
+) -> Scenario:
+    """``stream``: ``cluster-write`` (one cluster write per cluster, the extension installed: the
+    best case), ``created-with-extension`` (each cluster created tagged while its extension
+    installs: ARM's cluster write, sent twice, the extension's writes as the install starts and
+    ends, a tag write while autoattach waits, one event late and out of order) or
+    ``tagged-later`` (the same, untagged, until a tag write adds the tag after the install)."""
+    if stream not in STREAMS:
+        raise ValueError(f"unknown stream {stream!r}; one of {', '.join(STREAMS)}")
     names = [f"ws-{i}" for i in range(workspaces)]
+    installing = stream != "cluster-write"
+    extension: dict[str, Any] = {
+        "name": "azureml",
+        "extension_type": "Microsoft.AzureML.Kubernetes",
+        "provisioning_state": "Succeeded",
+    }
+    if installing:
+        extension = {**extension, "provisioning_state": "Creating"}
+        extension["succeeds_after_seconds"] = install_seconds
     world: dict[str, Any] = {
         "arm_throttling": throttling,
         "workspaces": [workspace(i) for i in range(workspaces)],
@@ -44,16 +74,10 @@ def fleet(clusters: int, workspaces: int, *, throttling: bool = False) -> Scenar
             {
                 "id": cluster_id(n),
                 "location": "westeurope",
-                "tags": {TAG: ",".join(names)},
+                "tags": {} if stream == "tagged-later" else {TAG: ",".join(names)},
                 "provisioning_state": "Succeeded",
                 "azure_rbac": True,
-                "extensions": [
-                    {
-                        "name": "azureml",
-                        "extension_type": "Microsoft.AzureML.Kubernetes",
-                        "provisioning_state": "Succeeded",
-                    }
-                ],
+                "extensions": [dict(extension)],
             }
             for n in range(clusters)
         ],
@@ -69,8 +93,45 @@ def fleet(clusters: int, workspaces: int, *, throttling: bool = False) -> Scenar
             for i, w in enumerate(world["workspaces"])
         ]
     }
-    events = [
-        {"at": 0, "event": arm_event(CLUSTER_WRITE, cluster_id(n), event_id=f"new-{n}")}
-        for n in range(clusters)
-    ]
+    events: list[dict[str, Any]] = []
+    for n in range(clusters):
+        events += _stream(stream, n, ",".join(names), install_seconds)
     return Scenario(world=world, policy=policy, steps=parse_steps(events, "bench"), tag_key=TAG)
+
+
+def _stream(stream: str, n: int, tag: str, install: float) -> list[dict[str, Any]]:
+    """One cluster's events, in the order they are delivered (``at``: virtual seconds)."""
+    cluster = cluster_id(n)
+    if stream == "cluster-write":
+        return [{"at": 0, "event": arm_event(CLUSTER_WRITE, cluster, event_id=f"new-{n}")}]
+    extension = f"{cluster}/providers/Microsoft.KubernetesConfiguration/extensions/azureml"
+    tags = f"{cluster}/providers/Microsoft.Resources/tags/default"
+
+    def event(at: float, operation: str, resource: str, event_id: str, time: float) -> Any:
+        stamp = f"2026-01-01T09:{int(time) // 60:02d}:{int(time) % 60:02d}Z"
+        return {
+            "at": at,
+            "event": arm_event(operation, resource, event_id=event_id, event_time=stamp),
+        }
+
+    steps = [
+        event(0, CLUSTER_WRITE, cluster, f"new-{n}", 0),
+        event(2, CLUSTER_WRITE, cluster, f"new-{n}", 0),  # Event Grid delivers at least once
+        event(3, EXTENSION_WRITE, extension, f"ext-{n}", 1),
+    ]
+    if stream == "created-with-extension":
+        steps += [
+            event(install + 25, TAGS_WRITE, tags, f"tags-{n}", install + 20),
+            # the install's end, delivered after the tag write that happened later
+            event(install + 30, EXTENSION_WRITE, extension, f"ext-done-{n}", install),
+            event(install + 90, TAGS_WRITE, tags, f"tags-again-{n}", install + 85),
+        ]
+        return steps
+    tagged_at = install + 60
+    steps += [
+        event(install + 1, EXTENSION_WRITE, extension, f"ext-done-{n}", install),
+        {"at": tagged_at, "change": {"op": "set_tags", "resource": cluster, "tags": {TAG: tag}}},
+        event(tagged_at + 1, TAGS_WRITE, tags, f"tags-{n}", tagged_at),
+        event(tagged_at + 3, TAGS_WRITE, tags, f"tags-{n}", tagged_at),  # again
+    ]
+    return steps

@@ -16,7 +16,14 @@ from functions import telemetry
 from shared import settings as names
 from shared.adapters import meter
 from shared.engine.handling import handle_message
-from shared.engine.settlement import MessageActions, attempt_of, event_id_of, message_body, settle
+from shared.engine.settlement import (
+    MessageActions,
+    attempt_of,
+    chain_of,
+    event_id_of,
+    message_body,
+    settle,
+)
 from shared.wiring import current_app
 
 log = logging.getLogger("autoattach.functions")
@@ -34,6 +41,8 @@ def process(
                 attempt=attempt_of(message),
                 services=app.services,
                 recheck_delay_seconds=app.settings.recheck_delay_seconds,
+                chain=chain_of(message),
+                now=app.scheduler.now(),
             )
         except Exception as error:
             # A bug, not a verdict on the message: let Service Bus deliver it again.

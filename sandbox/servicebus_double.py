@@ -365,6 +365,10 @@ class ServiceBusDouble:
             )
         return found
 
+    def now(self) -> datetime:
+        """The product's RecheckScheduler port: the queue's (virtual) clock."""
+        return DoubleLink(self).now()
+
     def schedule(
         self,
         queue: str,

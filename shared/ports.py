@@ -87,6 +87,7 @@ class RecheckScheduler(Protocol):
         delay_seconds: float,
         chain: str | None = None,
     ) -> None: ...
+    def now(self) -> datetime: ...
 
 
 class DeadLetterQueues(Protocol):
@@ -121,6 +122,9 @@ class ClusterLedger(Protocol):
     it waits for, so its re-check polls them instead of reading everything again. ``check``
     raises ``LeaseLost`` once the caller's lease is lost (taken over, broken, not renewed in
     time): reconcile calls it before each write, so a handler that lost it writes nothing more.
+    ``chain`` and ``keep_chain`` hold the cluster's live re-check chain (its id and when its next
+    re-check is due), so that a new event for a cluster already waiting joins that chain instead
+    of starting another (shared.engine.handling).
     """
 
     def lease(self, cluster_id: ResourceId) -> AbstractContextManager[ClusterLease]: ...
@@ -131,6 +135,8 @@ class ClusterLedger(Protocol):
     def continuation(self, cluster_id: ResourceId) -> dict[str, Any] | None: ...
     def keep_continuation(self, cluster_id: ResourceId, state: dict[str, Any] | None) -> None: ...
     def check(self, cluster_id: ResourceId) -> None: ...
+    def chain(self, cluster_id: ResourceId) -> dict[str, Any] | None: ...
+    def keep_chain(self, cluster_id: ResourceId, chain: dict[str, Any] | None) -> None: ...
 
 
 @dataclass

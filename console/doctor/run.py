@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.credentials import TokenCredential
@@ -62,6 +63,9 @@ class _NoScheduler:
 
     def schedule(self, *args: Any, **kwargs: Any) -> None:
         raise AssertionError("doctor never writes")
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 def run_checks(target: Target) -> list[Check]:

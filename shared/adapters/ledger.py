@@ -383,6 +383,20 @@ class BlobClusterLedger:
             return
         self._write(cluster_id, continuation=state)
 
+    def chain(self, cluster_id: ResourceId) -> dict[str, Any] | None:
+        """The cluster's live re-check chain as last kept (``{"id", "due"}``), or None."""
+        _name, held = self._holding(cluster_id)
+        if held.document is None:
+            self.announced(cluster_id)
+        found = (held.document or {}).get("chain")
+        return dict(found) if isinstance(found, dict) else None
+
+    def keep_chain(self, cluster_id: ResourceId, chain: dict[str, Any] | None) -> None:
+        """Replace it (None: no chain waits); nothing is written when it is already so."""
+        if self.chain(cluster_id) == chain:
+            return
+        self._write(cluster_id, chain=chain)
+
     def record_outcome(self, cluster_id: ResourceId, outcome: dict[str, Any]) -> None:
         """Keep what became of the last message about the cluster (beside what was announced).
         The same outcome as the one kept, kept less than an hour ago, is not written again: a

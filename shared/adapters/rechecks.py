@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from azure.servicebus import ServiceBusMessage
@@ -30,6 +30,10 @@ class ServiceBusRecheckScheduler:
 
     def __init__(self, link: QueueLink) -> None:
         self._link = link
+
+    def now(self) -> datetime:
+        """The queue's clock: what a re-check's delay counts from."""
+        return self._link.now()
 
     def schedule(
         self,

@@ -21,6 +21,9 @@ from shared.decisions.planner import Observation, in_progress, readiness
 
 NAMESPACE = "namespace"
 COMPUTE = "compute"
+# Set by an event that joined the chain (shared.engine.handling): the cluster may differ from
+# what was seen, so the re-check reads it before going on from the rest.
+REREAD_CLUSTER = "reread_cluster"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Continuation:
     namespaces: frozenset[str]
     pending: tuple[Pending, ...]
     relay: ResourceId | None = None  # the Arc extension's relay, as that reconcile read it
+    reread_cluster: bool = False  # an event since said the cluster may have changed
 
 
 def capture(observed: Observation, running: Iterable[Pending]) -> dict[str, Any] | None:
@@ -88,6 +92,7 @@ def restore(state: Mapping[str, Any]) -> Continuation | None:
                 Pending(str(p["kind"]), str(p["name"]), str(p["url"])) for p in state["pending"]
             ),
             relay=ResourceId.parse(state["relay"]) if state.get("relay") else None,
+            reread_cluster=bool(state.get(REREAD_CLUSTER)),
         )
     except (KeyError, TypeError, ValueError, InvalidResourceId):
         return None

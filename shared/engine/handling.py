@@ -2,6 +2,15 @@
 
 This is everything a Service Bus trigger does, minus the settling, so it is tested without the
 Functions host. Transient failures and "not ready yet" never throw: they become re-checks.
+
+One re-check chain per cluster. A message that waits keeps its chain (its id, and when its next
+re-check is due) in the cluster's ledger. A later message of another chain, while that chain is
+live, joins it instead of starting a second one: an ARM event reads nothing and only says what
+it may have changed (a tag or cluster write: the chain's next step reads the cluster again before
+going on from what it saw; an extension deleted: it reads everything), and a sweep or a person's
+request reconciles (reading everything, as they do) but leaves the waiting to the live chain. A
+chain past its due time by ``CHAIN_OVERDUE_SECONDS`` is taken as gone (its copy dead-lettered by
+the host, say), and the message takes over.
 """
 
 from __future__ import annotations
@@ -9,8 +18,10 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from shared.decisions.arm_id import EXTENSION_SUFFIX
 from shared.decisions.errors import AutoattachError, ClusterBusy, LeaseLost, TransientError
 from shared.decisions.events import (
     RECONCILE_REQUEST_TYPE,
@@ -20,6 +31,7 @@ from shared.decisions.events import (
     MalformedEvent,
     parse_message,
 )
+from shared.engine.continuation import REREAD_CLUSTER
 from shared.engine.reconcile import reconcile
 from shared.ports import Services
 
@@ -31,6 +43,9 @@ MAX_RECHECKS = 60
 SWEEP_MAX_RECHECKS = 4
 MAX_BACKOFF_SECONDS = 900.0
 RETRY_AFTER_JITTER = 0.2
+# How late a live chain's next re-check may be before a new message takes the chain over: queue
+# delivery lag and busy leases delay a re-check by seconds, a lost chain never comes.
+CHAIN_OVERDUE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -54,16 +69,27 @@ Outcome = Completed | RecheckLater | DeadLetter
 
 
 def handle_message(
-    body: bytes, *, attempt: int, services: Services, recheck_delay_seconds: float
+    body: bytes,
+    *,
+    attempt: int,
+    services: Services,
+    recheck_delay_seconds: float,
+    chain: str | None = None,
+    now: datetime | None = None,
 ) -> Outcome:
-    """Decide what becomes of one message. ``attempt`` counts earlier re-checks of this event."""
+    """Decide what becomes of one message. ``attempt`` counts earlier re-checks of this event;
+    ``chain`` is the re-check chain the message belongs to (shared.engine.settlement.chain_of)
+    and ``now`` the queue's clock: with both, the cluster keeps one chain (None: the message
+    decides alone, as if no other chain waited)."""
     try:
         parsed = parse_message(body)
     except MalformedEvent as error:
         return DeadLetter(error.reason, str(error))
     if isinstance(parsed, IgnoredEvent):
         return Completed(f"ignored: {parsed.reason}")
-    return _capped(parsed, attempt, _converge(parsed, attempt, services, recheck_delay_seconds))
+    at = now or datetime.now(UTC)
+    outcome = _converge(parsed, attempt, services, recheck_delay_seconds, chain, at)
+    return _capped(parsed, attempt, outcome)
 
 
 def _capped(parsed: ClusterSignal, attempt: int, outcome: Outcome) -> Outcome:
@@ -79,19 +105,82 @@ def _capped(parsed: ClusterSignal, attempt: int, outcome: Outcome) -> Outcome:
 
 
 def _converge(
-    parsed: ClusterSignal, attempt: int, services: Services, recheck_delay_seconds: float
+    parsed: ClusterSignal,
+    attempt: int,
+    services: Services,
+    recheck_delay_seconds: float,
+    chain: str | None,
+    now: datetime,
 ) -> Outcome:
     try:
         # One handler per cluster at a time, across threads and instances; lost mid-run, no
         # further write is made (LeaseLost) and the cluster is re-checked.
         with services.ledger.lease(parsed.cluster_id):
+            live = _live_chain(services, parsed, chain, now)
+            if live is not None and parsed.operation not in _READS_EVERYTHING:
+                return _join(services, parsed, live)
             outcome = _capped(
                 parsed, attempt, _reconciled(parsed, attempt, services, recheck_delay_seconds)
             )
+            if live is not None and isinstance(outcome, RecheckLater):
+                outcome = Completed(f"{outcome.reason}; the re-check already waiting goes on")
+            elif chain is not None and live is None:
+                _keep_chain(services, parsed, chain, outcome, now)
             remember_outcome(services, parsed, attempt, outcome)
             return outcome
     except AutoattachError as error:  # the lease: busy, lost, or storage refusing
         return _outcome_of(error, attempt, recheck_delay_seconds)
+
+
+# A sweep and a person's request read everything: drift is found there.
+_READS_EVERYTHING = (SWEEP_REQUEST_TYPE, RECONCILE_REQUEST_TYPE)
+
+
+def _live_chain(
+    services: Services, parsed: ClusterSignal, chain: str | None, now: datetime
+) -> dict[str, Any] | None:
+    """Another chain of the cluster whose next re-check is still to come, or None."""
+    if chain is None:
+        return None
+    kept = services.ledger.chain(parsed.cluster_id)
+    if not kept or kept.get("id") == chain:
+        return None
+    try:
+        due = datetime.fromisoformat(str(kept["due"]))
+    except (KeyError, ValueError):
+        return None
+    if now > due + timedelta(seconds=CHAIN_OVERDUE_SECONDS):
+        return None  # gone: this message takes over
+    return kept
+
+
+def _keep_chain(
+    services: Services, parsed: ClusterSignal, chain: str, outcome: Outcome, now: datetime
+) -> None:
+    """This message's chain is the cluster's live one while it waits; none once it ends."""
+    kept: dict[str, Any] | None = None
+    if isinstance(outcome, RecheckLater):
+        due = now + timedelta(seconds=outcome.delay_seconds)
+        kept = {"id": chain, "due": due.isoformat(timespec="seconds"), "event": parsed.event_id}
+    services.ledger.keep_chain(parsed.cluster_id, kept)
+
+
+def _join(services: Services, parsed: ClusterSignal, live: dict[str, Any]) -> Outcome:
+    """The cluster waits in another chain: leave word for it of what this event may have
+    changed, and end. No ARM request."""
+    operation = parsed.operation
+    kept = services.ledger.continuation(parsed.cluster_id)
+    if kept is not None:
+        if operation == f"{EXTENSION_SUFFIX}/delete":
+            # what the chain waits for may no longer be wanted: it reads everything next
+            services.ledger.keep_continuation(parsed.cluster_id, None)
+        elif not operation.startswith(EXTENSION_SUFFIX + "/") and not kept.get(REREAD_CLUSTER):
+            # tags or the cluster itself may differ from what the chain saw
+            services.ledger.keep_continuation(parsed.cluster_id, {**kept, REREAD_CLUSTER: True})
+    return Completed(
+        f"joined the re-check of event {live.get('event', '?')} already waiting for this "
+        f"cluster (due {live.get('due', '?')})"
+    )
 
 
 def _outcome_of(error: AutoattachError, attempt: int, recheck_delay_seconds: float) -> Outcome:

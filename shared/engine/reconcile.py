@@ -10,7 +10,7 @@ is not ready the result says so and the caller schedules a re-check.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from shared.decisions import notices
 from shared.decisions.arm_id import ResourceId
@@ -21,7 +21,7 @@ from shared.decisions.errors import (
     StillRunning,
     TransientError,
 )
-from shared.decisions.model import Attachment, ComputeState
+from shared.decisions.model import Attachment, ClusterState, ComputeState
 from shared.decisions.notices import Notification, Record
 from shared.decisions.planner import (
     Action,
@@ -36,7 +36,7 @@ from shared.decisions.planner import (
     RevokeRole,
     plan,
 )
-from shared.decisions.policy import decide_attachments
+from shared.decisions.policy import TagDecision, decide_attachments
 from shared.decisions.wording import action_words
 from shared.engine.continuation import (
     COMPUTE,
@@ -118,14 +118,21 @@ def reconcile(
     kept = services.ledger.continuation(cluster_id)
     continued = restore(kept) if kept and continuing and not discover else None
     failures: dict[str, str] = {}
+    seen: tuple[ClusterState, TagDecision] | None = None
     if continued is not None:
         running = _still_running(continued, services, result, failures)
         if running:
             return result
         if running is None:  # one failed: read everything, Azure says what became of it
             continued = None
+        elif continued.reread_cluster:  # an event since said the cluster may have changed
+            seen = observe_cluster(cluster_id, services)
+            if _same_cluster(continued.cluster, seen[0], services):
+                continued = replace(continued, cluster=seen[0], reread_cluster=False)
+            else:
+                continued = None
     if continued is None:
-        seen = observe_cluster(cluster_id, services)
+        seen = seen or observe_cluster(cluster_id, services)
         result.refused = seen[1].refused
         result.attachments = len(seen[1].attachments)
         if not discover and notices.settled(seen[0], seen[1], announced):
@@ -170,6 +177,20 @@ def reconcile(
                 services.ledger.keep_continuation(cluster_id, state)
             except AutoattachError as error:  # the re-check reads everything instead
                 log.warning("cluster %s: could not keep the continuation: %s", cluster_id, error)
+
+
+def _same_cluster(seen: ClusterState, now: ClusterState, services: Services) -> bool:
+    """What the cluster shows now asks for what it asked when seen, and is in the same state."""
+
+    def asks(cluster: ClusterState) -> TagDecision:
+        return decide_attachments(cluster.id, cluster.tags, services.tag_key, services.policy)
+
+    return (
+        now.exists
+        and (now.provisioning_state, now.azure_rbac, now.connectivity_status, now.location)
+        == (seen.provisioning_state, seen.azure_rbac, seen.connectivity_status, seen.location)
+        and asks(now) == asks(seen)
+    )
 
 
 def _still_running(

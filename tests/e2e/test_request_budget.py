@@ -3,6 +3,9 @@ cannot creep back (ARM throttles each principal per subscription and region, and
 new clusters reads per write decide throughput). Operations finish at once here; with realistic
 durations the same work is spread over re-checks (benchmarks/README.md has both)."""
 
+from dataclasses import replace
+
+from benchmarks.worlds import fleet
 from sandbox.scenario import arm_event
 from tests.e2e.conftest import ready_document, scenario_from
 
@@ -147,3 +150,54 @@ def test_when_arm_refuses_the_status_reads_autoattach_follows_its_writes_by_read
     assert compute["provisioning_state"] == "Succeeded"
     granted = [a for a in world["role_assignments"] if a["principal_id"] == compute["principal_id"]]
     assert len(granted) == 2
+
+
+def _rechecks(report) -> list[str]:
+    return [d.label for d in report.deliveries if d.label.startswith("re-check")]
+
+
+def test_events_for_a_cluster_already_waiting_join_its_re_check_chain_instead_of_starting_another(
+    sandbox_for,
+):
+    # ARM's stream for a cluster created tagged while its Azure ML extension installs: the
+    # cluster write (twice), the extension's writes, tag writes while autoattach waits
+    stream = fleet(1, 1, stream="created-with-extension")
+    alone = replace(stream, steps=stream.steps[:1])  # the first cluster write alone
+    sandbox = sandbox_for(stream)
+    report = sandbox.run_pass(0)
+    baseline = sandbox_for(alone).run_pass(0)
+
+    events = [d for d in report.deliveries if not d.label.startswith("re-check")]
+    joined = [d for d in events if d.reason.startswith("joined the re-check")]
+    assert len(events) == 5 and len(joined) == 4  # the duplicate write is dropped by the queue
+    assert all(d.outcome == "completed" for d in joined)
+    # one chain: the first event's, re-checked as often as it is when it comes alone
+    assert len(_rechecks(report)) == len(_rechecks(baseline))
+    assert {label.split(" of ", 1)[1] for label in _rechecks(report)} == {events[0].label}
+    assert report.deliveries[-1].outcome == "completed"
+    [compute] = sandbox.world.snapshot()["computes"]
+    assert compute["provisioning_state"] == "Succeeded"
+
+
+def test_a_new_event_takes_over_a_chain_whose_re_check_never_came(sandbox_for):
+    document = tagged_for(ready_document(realistic_timing=True), 1)
+    steps = [event(document, 0, "create"), event(document, 900, "later")]
+    sandbox = sandbox_for(scenario_from(document, steps))
+    queue = sandbox.bus.queues["cluster-events"]
+    lost = []
+
+    def lose_the_first_chain(delivery) -> None:
+        # the host dead-letters the chain's copy (say after too many failed deliveries)
+        for message in list(queue.active):
+            if "#recheck-" in message.message_id and not lost:
+                lost.append(message.message_id)
+                queue.dead_letter(message, "MaxDeliveryCountExceeded", "lost for the test")
+
+    sandbox._on_delivery = lose_the_first_chain
+    report = sandbox.run_pass(0)
+
+    later = [d for d in report.deliveries if d.label.endswith("aks-ml") and d.at >= 900]
+    assert lost and later and not later[0].reason.startswith("joined")
+    assert report.deliveries[-1].outcome == "completed"
+    [compute] = sandbox.world.snapshot()["computes"]
+    assert compute["provisioning_state"] == "Succeeded"

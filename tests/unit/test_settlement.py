@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.adapters.rechecks import ATTEMPT_PROPERTY, CHAIN_PROPERTY
@@ -45,6 +46,9 @@ class Actions:
 class Scheduler:
     def __init__(self) -> None:
         self.scheduled: list[dict[str, Any]] = []
+
+    def now(self):
+        return datetime.now(UTC)
 
     def schedule(self, queue, body, *, message_id, attempt, delay_seconds, chain=None) -> None:
         self.scheduled.append(
