@@ -231,11 +231,11 @@ TABLE_IDS: dict[str, str] = {
 
 # Guesses this command does not probe, and why (the report lists them too).
 NOT_PROBED: dict[str, str] = {
-    "role_propagation_seconds": "(G11) when a new role takes effect for another identity: only that "
-    "identity's own requests can tell, and the smoke run signs in as you (the cycle's attach "
+    "role_propagation_seconds": "(G11) when a new role takes effect for another identity: only "
+    "that identity's own requests can tell, and the smoke run signs in as you (the cycle's attach "
     "step shows it indirectly for a workspace on a user-assigned identity)",
-    "status_read_scope": "(G16) whether ARM authorizes a status read under the app's identity at the "
-    "resource group: needs the app's own token; `autoattach doctor` checks the role it holds",
+    "status_read_scope": "(G16) whether ARM authorizes a status read under the app's identity at "
+    "the resource group: needs the app's own token; `autoattach doctor` checks the role it holds",
     "arm_throttling": "(G31) the order of ARM's throttling buckets and which one a 429 names: only "
     "emptying a bucket tells, which is not a safe request",
     "arm_region": "(G30) which region's buckets a request is charged to: not visible in one answer",
