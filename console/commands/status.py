@@ -21,6 +21,7 @@ from console.commands.target import (
     opened,
     print_counts,
 )
+from console.versions import mismatch
 from shared.decisions.arm_id import CONNECTED_CLUSTER, WORKSPACE, InvalidResourceId, ResourceId
 from shared.decisions.errors import AutoattachError
 from shared.decisions.model import ComputeState, IdentityType, MadeAssignment
@@ -77,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"autoattach status: {error}", file=sys.stderr)
                 return 1
             counts = target.arm_counts()
+            recorded = [c["last_outcome"] for c in report["clusters"] if c["last_outcome"]]
+            warning = mismatch(last.get("app_version") for last in recorded)
+            if warning:
+                print(f"autoattach status: {warning}", file=sys.stderr)
             if args.output == "json":
                 if counts is not None:
                     report["arm_requests"] = counts

@@ -497,7 +497,7 @@ def _same_outcome(kept: Any, outcome: dict[str, Any]) -> bool:
     """The kept outcome says what this one says (ignoring which event and when), and is recent."""
     if not isinstance(kept, dict):
         return False
-    fields = ("outcome", "reason", "summary")
+    fields = ("outcome", "reason", "summary", "app_version")
     if any(kept.get(f) != outcome.get(f) for f in fields):
         return False
     try:

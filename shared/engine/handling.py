@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared import __version__
 from shared.decisions.arm_id import EXTENSION_SUFFIX
 from shared.decisions.errors import AutoattachError, ClusterBusy, LeaseLost, TransientError
 from shared.decisions.events import (
@@ -245,6 +246,7 @@ def remember_outcome(
         "operation": parsed.operation,
         "attempt": attempt,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "app_version": __version__,  # the console warns when it is not its own
     }
     try:
         services.ledger.record_outcome(parsed.cluster_id, kept)

@@ -293,3 +293,28 @@ def test_a_refused_tag_entry_reaches_the_platform_team_once_and_a_replay_stays_s
     assert len(about_aks_ml) == 2  # its write event and its extension's
     assert all("already converged, as last announced" in d.reason for d in about_aks_ml)
     assert replay.writes == 0
+
+
+def test_status_records_the_app_version_and_is_silent_when_it_is_the_consoles(run_cli, tmp_path):
+    from shared import __version__
+
+    world = ready_world(tmp_path)
+    code, out, err = run_cli(
+        "status", "--world", str(world), "--run-events", "--cluster", AKS_ML, "-o", "json"
+    )
+    assert code == 0
+    [cluster] = json.loads(out)["clusters"]
+    assert cluster["last_outcome"]["app_version"] == __version__
+    assert "warning" not in err
+
+
+def test_status_warns_when_the_deployed_app_runs_another_version_than_the_console(
+    run_cli, tmp_path, monkeypatch
+):
+    import console.versions
+
+    monkeypatch.setattr(console.versions, "__version__", "9.9.9")  # a newer console
+    code, _, err = run_cli("status", "--world", str(ready_world(tmp_path)), "--run-events")
+    assert code == 0
+    assert "warning: the deployed app recorded version 0." in err
+    assert "this console is 9.9.9" in err
