@@ -77,8 +77,14 @@ param attachPolicyBase64 string
 @description('Tag that requests an attach.')
 param attachTagKey string = 'azureml-attach'
 
-@description('Run on private networking: VNet integration for the Function App, private endpoints for Service Bus, storage and the notification topic.')
-param privateNetworking bool = false
+@description('Run on private networking (the default): VNet integration for the Function App with outbound through a NAT gateway, private endpoints for Service Bus, the host storage (blob, queue, table), the notification topic and the kubeconfig vault. false: public endpoints, authenticated by Microsoft Entra ID only.')
+param privateNetworking bool = true
+
+@description('Comma-separated resource ids of existing central private DNS zones to reuse (matched to the private endpoints by zone name). Endpoints whose zone is not among them get a zone of their own, linked to autoattach\'s VNet.')
+param existingPrivateDnsZoneIds string = ''
+
+@description('Put a CanNotDelete lock on autoattach\'s resource group (azd down then fails until it is removed).')
+param lockResources bool = false
 
 @description('Resource id of the Key Vault holding kubeconfigs for Arc clusters (Azure RBAC vault). Empty: none.')
 param kubeconfigKeyVaultId string = ''
@@ -292,7 +298,29 @@ module network 'modules/network.bicep' = if (privateNetworking) {
     notificationTopicId: notifications.outputs.id
     serviceBusHostName: serviceBus.outputs.fullyQualifiedNamespace
     notificationTopicEndpoint: notifications.outputs.endpoint
+    keyVaultId: kubeconfigKeyVaultId
+    existingPrivateDnsZoneIds: existingPrivateDnsZoneIds
   }
+}
+
+module diagnostics 'modules/diagnostics.bicep' = {
+  name: 'diagnostics'
+  scope: group
+  params: {
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
+    serviceBusNamespaceName: serviceBus.outputs.name
+    notificationTopicName: notifications.outputs.name
+    functionAppName: functionApp.outputs.name
+  }
+}
+
+module lock 'modules/lock.bicep' = if (lockResources) {
+  name: 'lock'
+  scope: group
+  dependsOn: [
+    diagnostics
+    appAccess
+  ]
 }
 
 // The app settings the code reads: names from shared/settings.py (tests/infra holds the two together).
@@ -395,6 +423,7 @@ module watched 'modules/watched-subscription.bicep' = [for subscriptionId in wat
     systemTopicName: 'autoattach-arm-events-${envSlug}'
     existingSystemTopicId: contains(reusedTopicSubscriptions, subscriptionId) ? reusedTopicIds[indexOf(reusedTopicSubscriptions, subscriptionId)] : ''
     token: token
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
     functionPrincipalId: identity.outputs.principalId
     clusterOperatorRoleName: customRoles[indexOf(roleSubscriptionIds, subscriptionId)].outputs.clusterOperatorRoleName
     hubSubscriptionId: subscription().subscriptionId

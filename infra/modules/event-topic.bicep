@@ -4,6 +4,9 @@
 param name string
 param tags object = {}
 
+@description('Resource id of the Log Analytics workspace the topic sends its delivery failures and metrics to.')
+param logAnalyticsId string
+
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: name
   // Subscription-level system topics are global.
@@ -16,6 +19,26 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   properties: {
     source: subscription().id
     topicType: 'Microsoft.Resources.Subscriptions'
+  }
+}
+
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'autoattach-log-analytics'
+  scope: systemTopic
+  properties: {
+    workspaceId: logAnalyticsId
+    logs: [
+      {
+        category: 'DeliveryFailures'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

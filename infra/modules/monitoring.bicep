@@ -55,6 +55,7 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
 }
 
 output workbookId string = workbook.id
+output logAnalyticsId string = logAnalytics.id
 output applicationInsightsName string = applicationInsights.name
 output applicationInsightsId string = applicationInsights.id
 // The connection string only locates the ingestion endpoint; with local auth disabled it is not a credential.

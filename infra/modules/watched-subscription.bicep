@@ -23,6 +23,9 @@ param functionPrincipalId string
 @description('Name (GUID) of the autoattach cluster operator custom role of this subscription.')
 param clusterOperatorRoleName string
 
+@description('Resource id of the deployment\'s Log Analytics workspace (the created system topic\'s diagnostics).')
+param logAnalyticsId string
+
 @description('Environment token: deployment names in a subscription differ between environments.')
 param token string
 
@@ -57,6 +60,7 @@ module topic 'event-topic.bicep' = if (!reuseTopic) {
   params: {
     name: systemTopicName
     tags: tags
+    logAnalyticsId: logAnalyticsId
   }
 }
 

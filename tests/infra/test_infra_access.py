@@ -440,13 +440,77 @@ def test_host_storage_and_telemetry_authenticate_with_the_managed_identity():
     assert body(insights)["properties"]["DisableLocalAuth"] is True
 
 
-def test_private_networking_adds_vnet_integration_and_private_endpoints_for_bus_storage_topic():
+def test_private_networking_is_the_default_and_one_parameter_turns_it_off():
     main = template("main.bicep")
-    network = main["modules"]["network"]
-    assert network["config"]["condition"] == "privateNetworking"
-    tpl = template("modules/network.bicep")
-    groups = {e["groupId"] for e in variable(tpl, "endpoints")}
-    assert groups == {"namespace", "blob", "topic"}
-    assert "Microsoft.App/environments" in text(tpl["resources"]["vnet"])
+    assert main["parameters"]["privateNetworking"]["default"] is True
+    assert main["modules"]["network"]["config"]["condition"] == "privateNetworking"
     app = module_using(main, "functionapp.bicep")
     assert "integrationSubnetId" in text(body(app)["params"]["integrationSubnetId"])
+
+
+def test_private_endpoints_cover_service_bus_the_host_storage_the_topic_and_the_kubeconfig_vault():
+    tpl = template("modules/network.bicep")
+    groups = {e["groupId"] for e in variable(tpl, "hubEndpoints")}
+    assert groups == {"namespace", "blob", "queue", "table", "topic"}
+    vault = text(variable(tpl, "vaultEndpoints"))
+    assert '"groupId": "vault"' in vault and "keyVaultId" in vault
+    main = template("main.bicep")
+    assert body(main["modules"]["network"])["params"]["keyVaultId"] == "kubeconfigKeyVaultId"
+    assert "Microsoft.App/environments" in text(tpl["resources"]["vnet"])
+
+
+def test_the_app_goes_out_through_a_nat_gateway_and_its_subnets_allow_only_what_it_needs():
+    tpl = template("modules/network.bicep")
+    subnets = body(tpl["resources"]["vnet"])["properties"]["subnets"]
+    integration, endpoints = subnets
+    assert "natGateway" in text(integration["properties"]["natGateway"])
+    assert integration["properties"]["defaultOutboundAccess"] is False
+    # NSGs apply to private endpoints only with network policies on for them
+    assert (
+        endpoints["properties"]["privateEndpointNetworkPolicies"] == "NetworkSecurityGroupEnabled"
+    )
+    allowed = {r["destination"] for r in variable(tpl, "integrationRules")}
+    assert allowed == {
+        "VirtualNetwork",
+        "AzureResourceManager",
+        "AzureActiveDirectory",
+        "AzureMonitor",
+        "Internet",
+    }
+    assert all(r["ports"] == ["443"] for r in variable(tpl, "integrationRules")[1:])
+    nsg = text(body(tpl["resources"]["integrationNsg"]))
+    assert "deny-other-outbound" in nsg and "deny-inbound" in nsg
+    endpoint_rules = body(tpl["resources"]["endpointNsg"])["properties"]["securityRules"]
+    assert [r["name"] for r in endpoint_rules] == ["allow-app-subnet", "deny-other-inbound"]
+    assert endpoint_rules[0]["properties"]["sourceAddressPrefix"] == "integrationSubnetPrefix"
+
+
+def test_central_private_dns_zones_can_be_reused_instead_of_created():
+    main = template("main.bicep")
+    assert main["parameters"]["existingPrivateDnsZoneIds"]["default"] == ""
+    tpl = template("modules/network.bicep")
+    assert tpl["resources"]["zones"]["config"]["loop_type"]["detail"]["array_name"] == (
+        "ownZoneEndpoints"
+    )
+    assert "reusedZoneNames" in text(variable(tpl, "ownZoneEndpoints"))
+    groups = text(body(tpl["resources"]["dnsGroups"]))
+    assert "reusedZoneIds" in groups
+
+
+def test_service_bus_the_topics_and_the_app_send_their_logs_to_log_analytics():
+    diagnostics = template("modules/diagnostics.bicep")
+    scopes = {body(r)["scope"] for r in diagnostics["resources"].values() if not r.get("existing")}
+    assert scopes == {"namespace", "topic", "site"}
+    for resource in diagnostics["resources"].values():
+        if not resource.get("existing"):
+            assert body(resource)["properties"]["workspaceId"] == "logAnalyticsId"
+    system_topic = template("modules/event-topic.bicep")["resources"]["diagnostics"]
+    assert body(system_topic)["scope"] == "systemTopic"
+
+
+def test_a_delete_lock_on_the_resource_group_is_one_parameter_away():
+    main = template("main.bicep")
+    assert main["parameters"]["lockResources"]["default"] is False
+    assert main["modules"]["lock"]["config"]["condition"] == "lockResources"
+    lock = body(template("modules/lock.bicep")["resources"]["lock"])
+    assert lock["properties"]["level"] == "CanNotDelete"

@@ -134,9 +134,12 @@ def test_no_public_cloud_suffix_is_written_into_the_bicep():
     assert {"AzureWebJobsStorage__queueServiceUri", "AzureWebJobsStorage__tableServiceUri"} <= set(
         host
     )
-    zones = text(variable(template("modules/network.bicep"), "endpoints"))
+    network = template("modules/network.bicep")
+    zones = text(variable(network, "hubEndpoints"))
     assert "serviceBusSuffix" in zones and "eventGridSuffix" in zones
     assert "environment().suffixes.storage" in zones
+    vault_zone = text(variable(network, "keyVaultZone"))
+    assert '"keyvaultDns"' in vault_zone and "privatelink.vaultcore." in vault_zone
 
 
 def test_the_app_may_read_queue_counts_for_scaling_on_its_queues_only():
