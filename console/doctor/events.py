@@ -115,7 +115,11 @@ def check_delivery(
             EVENTS,
             subject,
             f"no event subscription of {topic['name']} delivers to {queue.raw}",
-            REDEPLOY.replace("recreates it", "creates it"),
+            f"{REDEPLOY.replace('recreates it', 'creates it')}; if {topic['name']} is not the "
+            "topic autoattach deployed (Azure allows one ARM system topic per subscription: "
+            "another tool's, or another environment's), first `azd env set "
+            f"AUTOATTACH_EXISTING_SYSTEM_TOPIC_IDS {topic['id']}` (parameter "
+            "existingSystemTopicIds; comma-separated, one per subscription)",
         )
     found = to_queue[0]
     state = str((found.get("properties") or {}).get("provisioningState") or "")
