@@ -30,6 +30,7 @@ from sandbox import (
     arm_groups,
     arm_ml,
     arm_namespaces,
+    arm_permissions,
     arm_rbac,
     arm_resources,
     arm_role_definitions,
@@ -77,6 +78,11 @@ _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
         {"GET"},
         r"(?P<scope>/.*)/providers/Microsoft\.Authorization/roleAssignments",
         arm_authorization.list_for_scope,
+    ),
+    (  # the caller's own permissions at a scope (sandbox/arm_permissions.py)
+        {"GET"},
+        r"(?P<scope>/.*)/providers/Microsoft\.Authorization/permissions",
+        arm_permissions.permissions,
     ),
     (
         {"GET", "PUT", "DELETE"},

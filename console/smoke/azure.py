@@ -9,6 +9,8 @@ Azure and the double's virtual clock in the sandbox, where waiting lets the app 
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,6 +96,23 @@ class Arm:
 
     def get(self, path: str, api_version: str) -> Answer:
         return self.request("GET", path, api_version)
+
+    def caller(self) -> tuple[str | None, str]:
+        """Who the run signs in as: (object id, principal type) from the claims of its own ARM
+        token (``oid``; ``idtyp`` "app" for a service principal, else a user). The token itself
+        is never kept or shown."""
+        scope = self.connection.endpoint.rstrip("/") + "/.default"
+        token = self.connection.credential.get_token(scope).token
+        parts = token.split(".")
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        except (IndexError, ValueError):
+            return None, "User"
+        if not isinstance(claims, dict):
+            return None, "User"
+        kind = "ServicePrincipal" if claims.get("idtyp") == "app" else "User"
+        oid = claims.get("oid")
+        return (str(oid) if oid else None), kind
 
 
 class Clock(Protocol):

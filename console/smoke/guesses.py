@@ -188,6 +188,13 @@ GUESSES: dict[str, Guess] = {
             "listed",
         ),
         _g(
+            "role_propagation_seconds",
+            "seconds until a new role assignment is among your permissions at its scope",
+            600.0,
+            "role_propagation_seconds",
+            seconds=True,
+        ),
+        _g(
             "role_assignment_missing",
             "reading a role assignment that does not exist",
             "404 RoleAssignmentNotFound",
@@ -224,6 +231,7 @@ TABLE_IDS: dict[str, str] = {
     "namespace_system": "G28",
     "role_assignment_new_principal": "G13",
     "role_assignment_listed_at_once": "G12",
+    "role_propagation_seconds": "G11",
     "resource_group_missing": "G24",
     "get_compression": "G32",
     "write_compression": "G32",
@@ -231,9 +239,6 @@ TABLE_IDS: dict[str, str] = {
 
 # Guesses this command does not probe, and why (the report lists them too).
 NOT_PROBED: dict[str, str] = {
-    "role_propagation_seconds": "(G11) when a new role takes effect for another identity: only "
-    "that identity's own requests can tell, and the smoke run signs in as you (the cycle's attach "
-    "step shows it indirectly for a workspace on a user-assigned identity)",
     "status_read_scope": "(G16) whether ARM authorizes a status read under the app's identity at "
     "the resource group: needs the app's own token; `autoattach doctor` checks the role it holds",
     "arm_throttling": "(G31) the order of ARM's throttling buckets and which one a 429 names: only "

@@ -347,3 +347,47 @@ def _operation_error(site: Site, first: Answer) -> str:
     answer = site.arm.get(path, query.get("api-version", API["namespaces"]))
     error = (answer.body or {}).get("error") if isinstance(answer.body, dict) else None
     return str((error or {}).get("code") or "?")
+
+
+def propagation(site: Site) -> list[Observation]:
+    """Reader on the marked group for you, the caller; the seconds until ARM lists it among your
+    own permissions there (Permissions - List For Resource Group, one entry per assignment);
+    then removed. You already holding Reader there makes it unobservable."""
+    permissions = f"{site.resource_group}/providers/Microsoft.Authorization/permissions"
+
+    def readers() -> int:
+        answer = site.arm.get(permissions, API["roles"])
+        entries = (answer.body or {}).get("value", []) if answer.ok else []
+        return sum(1 for e in entries if e.get("actions") == ["*/read"] and not e.get("notActions"))
+
+    oid, kind = site.arm.caller()
+    if oid is None:
+        return [_see(site, "role_propagation_seconds", None, "no object id in your token")]
+    before = readers()
+    name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"autoattach-smoke/{site.run_id}/propagation"))
+    body = {
+        "properties": {
+            "roleDefinitionId": site.reader_role(),
+            "principalId": oid,
+            "principalType": kind,
+            "description": f"{DESCRIPTION} {site.run_id}",
+        }
+    }
+    made = site.arm.request("PUT", site.role_path(name), API["roles"], body)
+    if not made.ok:
+        why = f"could not give you Reader on the group: {made.summary()}"
+        return [_see(site, "role_propagation_seconds", None, why)]
+    seen, seconds = wait_for(
+        site.clock,
+        lambda: True if readers() > before else None,
+        timeout=site.timeout,
+        every=site.poll,
+    )
+    site.arm.request("DELETE", site.role_path(name), API["roles"])
+    evidence = (
+        f"{made.summary()}; GET {permissions} lists it after {seconds:.0f} s "
+        f"(read every {site.poll:.0f} s)"
+        if seen
+        else f"{made.summary()}; not among your permissions after {seconds:.0f} s"
+    )
+    return [_see(site, "role_propagation_seconds", round(seconds) if seen else None, evidence)]

@@ -157,6 +157,8 @@ def run(site: Site) -> Result:
 def _probe_and_cycle(site: Site, plan: Expected, cycle: Cycle, result: Result) -> None:
     site.say("probing: reads")
     result.guesses += probes.reads(site)
+    site.say("probing: how long a new role takes to show among your permissions")
+    result.guesses += probes.propagation(site)
     if not azureml_extensions(site):
         site.say("probing: an attach before the extension")
         result.guesses += probes.attach_without_extension(site)

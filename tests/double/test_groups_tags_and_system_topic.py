@@ -103,3 +103,36 @@ def test_the_system_topic_delivers_cluster_tag_writes_and_extension_writes_only(
         "Microsoft.KubernetesConfiguration/extensions/write",
         "Microsoft.KubernetesConfiguration/extensions/delete",
     ]
+
+
+def test_the_callers_permissions_list_a_new_role_only_once_it_has_propagated(
+    arm: ArmDouble, world: World, clock: VirtualClock, resources
+):
+    from azure.core.rest import HttpRequest
+
+    from sandbox.arm_rbac import principal_of
+    from sandbox.credential import SANDBOX_TOKEN
+    from sandbox.world import RoleAssignment
+
+    reader = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/"
+    reader += "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    url = f"{arm.base_url}{SMOKE_GROUP}/providers/Microsoft.Authorization/permissions"
+    url += "?api-version=2022-04-01"
+    caller = principal_of(world, f"Bearer {SANDBOX_TOKEN}")  # who the sandbox token is
+    assignment = RoleAssignment(
+        scope=SMOKE_GROUP,
+        role_definition_id=reader,
+        principal_id=caller,
+        name="a1",
+        effective_at=clock.seconds() + 300,  # as a PUT made now would be
+    )
+    world.role_assignments[assignment.id.lower()] = assignment
+
+    def listed() -> list:
+        return resources.send_request(HttpRequest("GET", url)).json()["value"]
+
+    assert listed() == []
+    clock.advance(300)
+    assert listed() == [
+        {"actions": ["*/read"], "notActions": [], "dataActions": [], "notDataActions": []}
+    ]
