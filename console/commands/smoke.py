@@ -193,13 +193,15 @@ def _report(args: argparse.Namespace, site: Any, where: str, double: Any = None)
         result = run_smoke(site)
     except SmokeRefused as error:
         return _fail(f"not started: {error}")
+    document = report.as_json(result, site.world, where=where)
+    if double is not None:
+        document["sandbox"] = double()
+    # the one output convention of the console (--output, --query) is being made elsewhere;
+    # this is where its render(document, args.output, args.query, table=report.as_table) goes
     if args.output == "json":
-        document = report.as_json(result, site.world, where=where)
-        if double is not None:
-            document["sandbox"] = double()
         print(json.dumps(document, indent=2))
     else:
-        print(report.as_table(result, site.world, where=where))
+        print(report.as_table(document))
     if args.write_world is not None:
         written = report.write_world(result, args.write_world)
         print(

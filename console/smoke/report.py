@@ -40,53 +40,50 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def as_table(result: Result, world: Any, *, where: str) -> str:
-    group = result.resource_group
+def as_table(report: dict[str, Any]) -> str:
+    """The report for people, laid out from the JSON document (what ``as_json`` built)."""
+    group = report["resource_group"]
 
     def short(text: str) -> str:
         return text.replace(group, "RG")
 
-    out = [f"autoattach smoke, run {result.run_id} ({where})", f"RG = {group}", ""]
+    out = [f"autoattach smoke, run {report['run_id']} ({report['where']})", f"RG = {group}", ""]
     out.append("Steps (seconds; floor: what Azure's own operation took):")
     out.append(f"  {'step':<32} {'ok':<4} {'seconds':>8} {'floor':>7} {'over':>7}  detail")
-    for step in result.steps:
-        row = step.as_json()
+    for row in report["steps"]:
         out.append(
             f"  {row['name']:<32} {'yes' if row['ok'] else 'NO':<4} {_cell(row['seconds']):>8} "
             f"{_cell(row['floor_seconds']):>7} {_cell(row['over_floor_seconds']):>7}  "
             f"{short(row['detail'])}"
         )
-    agreeing = sum(1 for g in result.guesses if g.agrees)
-    differing = [g for g in result.guesses if g.agrees is False]
-    out += ["", f"Guesses ({len(result.guesses)}: {agreeing} agree, {len(differing)} differ):"]
+    guesses = report["guesses"]
+    agreeing = sum(1 for g in guesses if g["agrees"])
+    differing = sum(1 for g in guesses if g["agrees"] is False)
+    out += ["", f"Guesses ({len(guesses)}: {agreeing} agree, {differing} differ):"]
     out.append(f"  {'guess':<32} {'agrees':<7} {'double assumes':<28} observed")
-    for g in result.guesses:
-        mark = {True: "yes", False: "NO", None: "-"}[g.agrees]
-        out.append(
-            f"  {g.name:<32} {mark:<7} {_cell(g.double_assumes)[:28]:<28} {_cell(g.observed)}"
-        )
-        out.append(f"      {short(g.evidence)}")
+    for g in guesses:
+        mark = {True: "yes", False: "NO", None: "-"}[g["agrees"]]
+        assumes = _cell(g["double_assumes"])[:28]
+        out.append(f"  {g['name']:<32} {mark:<7} {assumes:<28} {_cell(g['observed'])}")
+        out.append(f"      {short(g['evidence'])}")
     out += ["", "Not probed:"]
-    out += [f"  {n['name']}: {n['why']}" for n in not_probed(world)]
+    out += [f"  {n['name']}: {n['why']}" for n in report["not_probed"]]
     out.append("")
-    for label, sweep in (("earlier runs", result.earlier), ("this run", result.final)):
+    for label, key in (("earlier runs", "earlier_runs"), ("this run", "this_run")):
+        sweep = report["cleanup"][key]
         if sweep is None:
             continue
-        removed = ", ".join(f"{t.kind} {t.path.rsplit('/', 1)[-1]}" for t in sweep.removed)
-        out.append(
-            f"Cleanup, {label}: removed {removed or 'nothing'}; "
-            + (
-                "read back: nothing left"
-                if sweep.clean
-                else "LEFT: " + ", ".join(f"{t.kind} {t.path}" for t in sweep.left)
-            )
-        )
-        out += [f"  problem: {p}" for p in sweep.problems]
-    if result.interrupted:
+        removed = ", ".join(f"{t['kind']} {t['id'].rsplit('/', 1)[-1]}" for t in sweep["removed"])
+        left = ", ".join(f"{t['kind']} {short(t['id'])}" for t in sweep["left"])
+        read_back = "read back: nothing left" if sweep["verified_clean"] else f"LEFT: {left}"
+        out.append(f"Cleanup, {label}: removed {removed or 'nothing'}; {read_back}")
+        out += [f"  problem: {p}" for p in sweep["problems"]]
+    if report["interrupted"]:
         out.append("Interrupted: cleaned up before stopping.")
-    if result.error:
-        out.append(f"Stopped by an error: {result.error}")
-    out.append(f"ARM requests: {result.requests}. Result: {'ok' if result.ok else 'NOT ok'}.")
+    if report["error"]:
+        out.append(f"Stopped by an error: {report['error']}")
+    outcome = "ok" if report["ok"] else "NOT ok"
+    out.append(f"ARM requests: {report['arm_requests']}. Result: {outcome}.")
     return "\n".join(out)
 
 
