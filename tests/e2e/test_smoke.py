@@ -197,3 +197,37 @@ def test_against_azure_it_asks_for_the_group_the_cluster_and_the_workspace(run_c
     code, _out, err = run_cli("smoke", "--resource-group", "/subscriptions/s/resourceGroups/g")
     assert code == 2
     assert "--cluster, --workspace" in err
+
+
+def test_ctrl_c_in_the_middle_of_a_run_cleans_up_and_exits_130():
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        "-m",
+        "console.cli",
+        "smoke",
+        "--world",
+        "docs/examples/world.json",
+        "-o",
+        "json",
+    ]
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # progress goes to stderr with --output json
+        if line.startswith("step extension"):
+            os.kill(process.pid, signal.SIGINT)
+            break
+    out, _rest = process.communicate(timeout=300)
+    report = json.loads(out)
+    assert process.returncode == 130
+    assert report["interrupted"] is True
+    assert report["cleanup"]["this_run"]["verified_clean"] is True
+    removed = {t["kind"] for t in report["cleanup"]["this_run"]["removed"]}
+    assert {"attach tag", "extension"} <= removed
