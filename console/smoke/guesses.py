@@ -244,6 +244,9 @@ NOT_PROBED: dict[str, str] = {
     "arm_throttling": "(G31) the order of ARM's throttling buckets and which one a 429 names: only "
     "emptying a bucket tells, which is not a safe request",
     "arm_region": "(G30) which region's buckets a request is charged to: not visible in one answer",
+    "trusted_access": "(G10) whether Trusted Access makes a user-assigned workspace identity need "
+    "Contributor on the cluster: needs such a workspace and a trustedAccessRoleBinding, more than "
+    "a small request",
     "arm_authorization": "a switch of the double, not a guess: Azure authorizes every request; "
     "the run's own requests show the rights you hold",
 }
