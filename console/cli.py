@@ -109,6 +109,7 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from console.commands.target import AzureFailed
     from console.signin import EXIT_NOT_SIGNED_IN, NotSignedIn
 
     args = build_parser().parse_args(argv)
@@ -119,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     except NotSignedIn as error:
         print(f"autoattach {args.command}: {error}", file=sys.stderr)
         return EXIT_NOT_SIGNED_IN
+    except AzureFailed as error:
+        print(f"autoattach {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 def run_sandbox(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from sandbox import (
     arm_servicebus,
     arm_storage,
     arm_trusted_access,
+    arm_web,
 )
 from sandbox.arm_faults import Faults
 from sandbox.arm_http import Ctx, arm_error, compresses
@@ -114,6 +115,11 @@ _ROUTES: list[tuple[set[str], str, Callable[[Ctx], Response]]] = [
         arm_ml.workspace,
     ),
     # What doctor reads around autoattach (sandbox/hub.py): read-only.
+    (
+        {"POST"},
+        rf"(?P<site>{_RG}/Microsoft\.Web/sites/{_SEG})/config/appsettings/list",
+        arm_web.list_app_settings,
+    ),
     (
         {"GET"},
         r"(?P<scope>/.*)/providers/Microsoft\.Authorization/roleDefinitions"

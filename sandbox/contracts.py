@@ -93,9 +93,17 @@ class TypeIndex:
     def __init__(self, root: Path = TYPES_ROOT) -> None:
         self.root = root
         self._types: dict[str, dict[str, ResourceType]] = {}
+        # POST actions on a resource (``{id}/list``): (type, action, api-version) -> its output
+        self._functions: dict[tuple[str, str, str], ResourceType] = {}
         for path in sorted(root.glob("*/*/*/types.json")):
             file = TypeFile(path, json.loads(path.read_text(encoding="utf-8")))
             for node in file.nodes:
+                if node.get("$type") == "ResourceFunctionType" and "output" in node:
+                    name = str(node["resourceType"])
+                    action = (name.lower(), str(node["name"]).lower(), str(node["apiVersion"]))
+                    self._functions.setdefault(
+                        action, ResourceType(name, str(node["apiVersion"]), file, node["output"])
+                    )
                 if node.get("$type") != "ResourceType":
                     continue
                 name, _, version = str(node["name"]).partition("@")
@@ -131,6 +139,10 @@ class TypeIndex:
             alias = VERSION_ALIASES.get((type_name.lower(), version))
             found = by_version.get(alias) if alias else None
         return found
+
+    def function(self, type_name: str, action: str, api_version: str) -> ResourceType | None:
+        """The output type of a POST action (``list``, ``listKeys``) on a resource type."""
+        return self._functions.get((type_name.lower(), action.lower(), api_version))
 
     def type_names(self) -> list[str]:
         return sorted({r.name for versions in self._types.values() for r in versions.values()})
@@ -507,6 +519,12 @@ class ArmContracts:
     ) -> None:
         """Count the request; record every way its response body does not fit its type."""
         resolved = self.resolve(path, api_version) if status < 400 else None
+        if method == "POST" and status < 400 and resolved is None:
+            parent, _, action = path.rstrip("/").rpartition("/")
+            target = target_of(parent)
+            output = target and self.index.function(target.type_name, action, api_version)
+            if target is not None and target.item and output:
+                resolved = (Target(target.type_name, item=True), output)
         with self._lock:
             self._checked += 1
             if resolved is not None and resolved[1] is not None and body is not None:

@@ -21,6 +21,7 @@ VAULT_TYPE = "Microsoft.KeyVault/vaults"
 SERVICEBUS_TYPE = "Microsoft.ServiceBus/namespaces"
 TOPIC_TYPE = "Microsoft.EventGrid/topics"
 SYSTEM_TOPIC_TYPE = "Microsoft.EventGrid/systemTopics"
+SITE_TYPE = "Microsoft.Web/sites"
 ROLE_DEFINITION_TYPE = "Microsoft.Authorization/roleDefinitions"
 EVENT_GRID_STATES = ("Creating", "Updating", "Deleting", "Succeeded", "Canceled", "Failed")
 HUB_SECTIONS = (
@@ -28,6 +29,7 @@ HUB_SECTIONS = (
     "storage_accounts",
     "container_registries",
     "key_vaults",
+    "function_apps",
     "service_bus_namespaces",
     "event_grid_topics",
     "system_topics",
@@ -110,6 +112,16 @@ class RoleDefinition:
 
 
 @dataclass
+class FunctionApp:
+    """autoattach's Function App: what the console reads of it with ``--app ID`` (its app
+    settings). ``app_settings`` None: the settings the sandbox itself runs the app with."""
+
+    id: str
+    location: str
+    app_settings: dict[str, str] | None = None
+
+
+@dataclass
 class Hub:
     deployment: dict[str, str] = field(default_factory=dict)
     storage_accounts: dict[str, PlainResource] = field(default_factory=dict)  # key(id)
@@ -120,6 +132,7 @@ class Hub:
     topics: dict[str, PlainResource] = field(default_factory=dict)
     system_topics: dict[str, SystemTopic] = field(default_factory=dict)
     role_definitions: dict[str, RoleDefinition] = field(default_factory=dict)  # lower guid
+    function_apps: dict[str, FunctionApp] = field(default_factory=dict)  # key(id)
 
     def summaries(self) -> list[tuple[str, str, str, dict[str, str]]]:
         """(id, type, location, tags) of every listable resource here."""
@@ -153,6 +166,17 @@ def parse_hub(hub: Hub, data: dict[str, Any]) -> None:
             raise HubError(f"{where}: 'secrets' must be a list of secret names")
         hub.vaults[key(resource.id)] = resource
         hub.vault_secrets[key(resource.id)] = {n.lower() for n in names}
+    for index, entry in enumerate(_list(data, "function_apps")):
+        where = f"function_apps[{index}]"
+        resource = _plain(entry, where, SITE_TYPE)
+        settings = entry.get("app_settings") if isinstance(entry, dict) else None
+        if settings is not None and not (
+            isinstance(settings, dict) and all(isinstance(v, str) for v in settings.values())
+        ):
+            raise HubError(f"{where}: 'app_settings' must be an object of strings")
+        hub.function_apps[key(resource.id)] = FunctionApp(
+            resource.id, resource.location, dict(settings) if settings is not None else None
+        )
     for index, entry in enumerate(_list(data, "event_grid_topics")):
         resource = _plain(entry, f"event_grid_topics[{index}]", TOPIC_TYPE)
         hub.topics[key(resource.id)] = resource

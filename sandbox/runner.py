@@ -188,6 +188,10 @@ class Sandbox:
         for cluster in self.scenario.world.get("clusters", []):
             self._give_api_access(cluster)
         os.environ["REQUESTS_CA_BUNDLE"] = str(self.tls.ca_bundle)
+        with self.world.lock:  # a Function App of the world runs with the sandbox's own settings
+            for site in self.world.hub.function_apps.values():
+                if site.app_settings is None:
+                    site.app_settings = self.app_settings()
         self.settings = Settings.from_environment(self.app_settings())
         self.app = build_app(
             self.settings, SandboxCredential(), scheduler=self.bus, now=self.clock.seconds

@@ -16,7 +16,6 @@ from shared.adapters.azureml import AzureMLWorkspaces
 from shared.adapters.cache import TtlCache
 from shared.adapters.cluster_namespaces import ClusterNamespaces
 from shared.adapters.clusters import ArmClusters
-from shared.adapters.dead_letters import ServiceBusDeadLetters
 from shared.adapters.extensions import ClusterExtensions
 from shared.adapters.ledger import BlobClusterLedger
 from shared.adapters.namespaces import ManagedNamespaces
@@ -100,10 +99,3 @@ def use_app(app: App | None) -> None:
     global _current
     with _lock:
         _current = app
-
-
-def operator_dead_letters(namespace: str) -> ServiceBusDeadLetters:
-    """The dead-letter queues, as an operator signed in with the Azure CLI reaches them."""
-    from azure.identity import DefaultAzureCredential
-
-    return ServiceBusDeadLetters(ServiceBusLink(namespace, DefaultAzureCredential()))

@@ -14,8 +14,10 @@ from typing import Any, TextIO
 
 from shared.adapters.dead_letters import DeadLetter, Replayed
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
+from shared.decisions.errors import AutoattachError
 from shared.ports import DeadLetterQueues
 from shared.settings import (
+    AZURE_CLIENT_ID,
     DEFAULT_CLUSTER_EVENTS_QUEUE,
     DEFAULT_EXTENSION_EVENTS_QUEUE,
     SERVICEBUS_NAMESPACE,
@@ -35,7 +37,8 @@ and Data Sender on the queues. To rehearse without Azure, --state DIR works on t
 `autoattach sandbox --state DIR` run kept (docs/sandbox.md).
 
 Exit status: 0 done; 1 Service Bus failed, or some chosen dead letter was not replayed (or the
-replay was not confirmed); 2 wrong input (the option and value are named)."""
+replay was not confirmed); 2 wrong input (the option and value are named); 3 nobody is signed
+in to Azure."""
 
 LIST_HELP = """\
 Show every dead letter of the queues (both by default), read page by page without locking
@@ -87,9 +90,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         where = action.add_mutually_exclusive_group()
         where.add_argument(
             "--namespace",
-            default=os.environ.get(SERVICEBUS_NAMESPACE),
-            help="Service Bus namespace, e.g. sb-autoattach.servicebus.windows.net "
-            f"(default: ${SERVICEBUS_NAMESPACE})",
+            help="Service Bus namespace: sb-autoattach.servicebus.windows.net, or just "
+            f"sb-autoattach (default: ${SERVICEBUS_NAMESPACE}, else azd's $SERVICEBUS_NAMESPACE)",
+        )
+        where.add_argument(
+            "--app",
+            metavar="ID",
+            help="the deployed Function App's resource id: its Service Bus namespace is read "
+            "from its settings through ARM",
         )
         where.add_argument(
             "--state",
@@ -162,13 +170,38 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.state is not None:
         return _run_on_state(args)
-    if not args.namespace:
+    try:
+        namespace = _namespace(args)
+    except ValueError as error:
+        return _wrong(args, str(error))
+    except AutoattachError as error:
+        print(f"autoattach dead-letters {args.action}: {error}", file=sys.stderr)
+        return 1
+    if not namespace:
         return _wrong(
-            args, f"give --namespace (or set {SERVICEBUS_NAMESPACE}), or --state DIR to rehearse"
+            args,
+            f"give --namespace or --app (or set {SERVICEBUS_NAMESPACE}), or --state DIR to "
+            "rehearse",
         )
-    from shared.wiring import operator_dead_letters
+    from console.signin import SERVICEBUS_SCOPE, azure_credential, require_sign_in
+    from shared.adapters.dead_letters import ServiceBusDeadLetters
+    from shared.adapters.servicebus import ServiceBusLink
 
-    return run_dead_letters(args, operator_dead_letters(args.namespace))
+    credential = azure_credential(os.environ.get(AZURE_CLIENT_ID) or None)
+    require_sign_in(credential, SERVICEBUS_SCOPE)
+    return run_dead_letters(args, ServiceBusDeadLetters(ServiceBusLink(namespace, credential)))
+
+
+def _namespace(args: argparse.Namespace) -> str | None:
+    """--namespace; else the app's (--app, read through ARM); else the environment's (the app's
+    own setting name, or azd's output)."""
+    if args.namespace:
+        return str(args.namespace)
+    if args.app:
+        from console.app_settings import deployed
+
+        return deployed(None, args.app, sends=True, as_deployed=True).env.get(SERVICEBUS_NAMESPACE)
+    return os.environ.get(SERVICEBUS_NAMESPACE) or os.environ.get("SERVICEBUS_NAMESPACE")
 
 
 def _run_on_state(args: argparse.Namespace) -> int:
@@ -275,8 +308,6 @@ def run_dead_letters(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
 ) -> int:
-    from shared.decisions.errors import AutoattachError
-
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     names = [args.queue] if args.queue else list(queues or QUEUES)
@@ -316,8 +347,6 @@ def _replay(
     stdin: TextIO,
     stdout: TextIO,
 ) -> int:
-    from shared.decisions.errors import AutoattachError
-
     on = ", ".join(names)
     chosen = matching
     if args.ids:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from console.app_settings import read_settings
 from console.doctor.report import EXIT_USAGE, as_json, as_text, exit_code, ok, problem
 from console.doctor.run import PRINCIPAL_SETTING, Target, run_checks
 from console.signin import EXIT_NOT_SIGNED_IN
@@ -45,10 +43,12 @@ Checks, in order:
                  readable and pass the safety checks); each workspace identity's rights there
 
 Against Azure it signs in with DefaultAzureCredential (e.g. `az login`) and reads the app's
-settings from --settings FILE (the JSON of `az functionapp config appsettings list`, or a
-local.settings.json), else from the environment. The app identity's principal id and
-autoattach's resource group come from --principal-id and --resource-group, else from the azd
-environment ({PRINCIPAL_SETTING}, AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP).
+settings from the app itself through ARM (--app ID, the Function App's resource id; after
+`eval "$(azd env get-values)"` the app azd deployed), or from --settings FILE (the JSON of
+`az functionapp config appsettings list`, or a local.settings.json), else from the environment.
+The app identity's principal id and autoattach's resource group come from --principal-id and
+--resource-group, else from the azd environment ({PRINCIPAL_SETTING}, AZURE_SUBSCRIPTION_ID
+and AZURE_RESOURCE_GROUP); the resource group, else from --app (the app's own).
 
 With --world FILE it starts the local Azure double with that world (no events delivered) and
 checks it the same way; the report then counts the double's ARM requests (0 writes).
@@ -65,8 +65,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=DOCTOR_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    doctor.add_argument("--world", type=Path, metavar="FILE", help="check a sandbox world")
-    doctor.add_argument(
+    where = doctor.add_mutually_exclusive_group()
+    where.add_argument("--world", type=Path, metavar="FILE", help="check a sandbox world")
+    where.add_argument(
+        "--app",
+        metavar="ID",
+        help="the deployed Function App's resource id: its settings are read through ARM "
+        '(default after `eval "$(azd env get-values)"`: the app azd deployed)',
+    )
+    where.add_argument(
         "--settings", type=Path, metavar="FILE", help="the Function App's settings as JSON"
     )
     doctor.add_argument("--principal-id", metavar="ID", help="the app identity's principal id")
@@ -93,26 +100,35 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"--cluster: {error}")
     if args.world is not None:
         return _run_in_sandbox(args, cluster)
-    env: dict[str, str] = dict(os.environ)
-    if args.settings is not None:
-        try:
-            env.update(read_settings(args.settings))
-        except ValueError as error:
-            return _fail(str(error))
+    from console.app_settings import deployed
+    from shared.adapters.dead_letters import ServiceBusDeadLetters
+    from shared.adapters.servicebus import ServiceBusLink
+    from shared.decisions.errors import AutoattachError
+
+    try:
+        found = deployed(args.settings, args.app, sends=False, as_deployed=True)
+    except ValueError as error:
+        return _fail(str(error))
+    except AutoattachError as error:
+        print(f"autoattach doctor: {error}", file=sys.stderr)
+        return 1
+    env = found.env
     group_text = args.resource_group or _group_from_azd(env)
+    if group_text is None and found.site is not None:  # autoattach's group holds its app
+        site = found.site
+        group_text = f"/subscriptions/{site.subscription}/resourceGroups/{site.resource_group}"
     try:
         group = ResourceId.parse(group_text) if group_text else None
     except InvalidResourceId as error:
         return _fail(f"--resource-group: {error}")
-    from console.signin import azure_credential
-    from shared.wiring import operator_dead_letters
-
     target = Target(
         env=env,
-        credential=azure_credential(),
+        credential=found.credential,
         principal_id=args.principal_id or env.get(PRINCIPAL_SETTING) or None,
         resource_group=group,
-        dead_letters=lambda settings: operator_dead_letters(settings.servicebus_namespace),
+        dead_letters=lambda settings: ServiceBusDeadLetters(
+            ServiceBusLink(settings.servicebus_namespace, found.credential)
+        ),
         cluster=cluster,
     )
     checks = run_checks(target)

@@ -59,7 +59,7 @@ app's storage account (the cluster's ledger: what was announced).
 {WHERE_HELP} Against the sandbox, the ARM requests made are printed at the end (0 writes).
 
 Exit status: 0 the plan was printed; 1 Azure failed; 2 wrong input (the id, file or setting is
-named)."""
+named); 3 nobody is signed in to Azure."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -48,7 +48,7 @@ run delivers it.
 {WHERE_HELP}
 
 Exit status: 0 queued (or, in the sandbox, delivered); 1 Service Bus or Azure failed; 2 wrong
-input (the id, file, directory or setting is named)."""
+input (the id, file, directory or setting is named); 3 nobody is signed in to Azure."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                     "run: give it without --world/--demo/--run-events/--events"
                 )
             return _queue_in_state(args.state, cluster, body, event_id)
-        with opened(args) as target:
+        with opened(args, sends=True) as target:
             return _request(target, cluster, body, event_id)
     except WrongInput as error:
         print(f"autoattach reconcile: {error}", file=sys.stderr)

@@ -41,7 +41,8 @@ Reader on the app's storage account (the clusters' ledgers).
 
 {WHERE_HELP}
 
-Exit status: 0 printed; 1 Azure failed; 2 wrong input (the id, file or setting is named)."""
+Exit status: 0 printed; 1 Azure failed; 2 wrong input (the id, file or setting is named); 3
+nobody is signed in to Azure."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:

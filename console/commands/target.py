@@ -1,8 +1,8 @@
 """Where ``autoattach plan``, ``status`` and ``reconcile`` look: Azure, or a sandbox world.
 
-In Azure: the app's own settings from the environment (shared.settings: ATTACH_POLICY_FILE or
-ATTACH_POLICY, NOTIFICATION_TOPIC_ENDPOINT, ...), signed in with DefaultAzureCredential (your
-Azure CLI login, or the environment), wired exactly as the Functions app is (shared.wiring).
+In Azure: the deployed app's own settings (console.app_settings: --app ID through ARM, --settings
+FILE, or the environment), signed in with DefaultAzureCredential (your Azure CLI login, or the
+environment), wired exactly as the Functions app is (shared.wiring).
 
 In the sandbox (``--world FILE`` or ``--demo``): the local Azure double starts with that world and
 the app is wired to it, without delivering the world's events, unless ``--run-events`` asks to
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from shared.decisions.arm_id import (
     InvalidResourceId,
     ResourceId,
 )
+from shared.decisions.errors import AutoattachError
 from shared.decisions.policy import PolicyError
 from shared.settings import Settings, SettingsError
 from shared.wiring import App, build_app
@@ -36,15 +37,21 @@ if TYPE_CHECKING:
     from sandbox.runner import Sandbox
 
 WHERE_HELP = """\
-Where: in Azure by default, with the app's settings from the environment (the same names the
-Function App reads: ATTACH_POLICY_FILE or ATTACH_POLICY, ATTACH_TAG_KEY, SERVICEBUS_CONNECTION__
-fullyQualifiedNamespace, NOTIFICATION_TOPIC_ENDPOINT, AzureWebJobsStorage__blobServiceUri, ...;
-see docs/deploy.md), signed in with DefaultAzureCredential (e.g. `az login`). With --world FILE
-(or --demo) against the local Azure double instead: nothing calls Azure."""
+Where: in Azure by default, signed in as you (DefaultAzureCredential: `az login`, or the
+environment), with the deployed app's own settings:
+read through ARM from --app ID (the Function App's resource id; after `eval "$(azd env
+get-values)"`, the app azd deployed), or from --settings FILE (`az functionapp config
+appsettings list -o json`), else from the environment (the names the Function App reads; a
+read-only command needs only the policy and the app's storage; docs/operations.md). With --world
+FILE (or --demo) against the local Azure double instead: nothing calls Azure."""
 
 
 class WrongInput(ValueError):
     """Input the command cannot use; the message names the option, file, setting or id."""
+
+
+class AzureFailed(Exception):
+    """Azure failed before the command could start (reading the app's settings)."""
 
 
 @dataclass
@@ -78,6 +85,12 @@ def add_where(parser: argparse.ArgumentParser) -> None:
     )
     world.add_argument(
         "--demo", action="store_true", help="run against the sandbox's built-in demo world"
+    )
+    world.add_argument(
+        "--app",
+        metavar="ID",
+        help="the deployed Function App's resource id: its settings are read through ARM "
+        '(default after `eval "$(azd env get-values)"`: the app azd deployed)',
     )
     world.add_argument(
         "--settings",
@@ -130,42 +143,65 @@ def cluster_id(text: str, option: str = "--cluster") -> ResourceId:
 
 
 @contextmanager
-def opened(args: argparse.Namespace) -> Iterator[Target]:
-    """The app, wired where the arguments say; WrongInput for a file or setting it cannot use."""
+def opened(args: argparse.Namespace, *, sends: bool = False) -> Iterator[Target]:
+    """The app, wired where the arguments say; WrongInput for a file or setting it cannot use.
+    ``sends``: the command sends on Service Bus (needs the namespace); read-only ones do not."""
     if in_sandbox(args):
         with _sandbox(args) as target:
             yield target
         return
     if args.run_events or args.events is not None:
         raise WrongInput("--run-events and --events need --world FILE or --demo (the sandbox)")
-    from console.signin import azure_credential, require_sign_in, resource_scope
+    from console.app_settings import POINT_AT_THE_APP, deployed
+    from console.signin import require_sign_in, resource_scope
 
-    env, source = app_environment(args)
     try:
-        settings = Settings.from_environment(env)
+        app_settings = deployed(args.settings, args.app, sends=sends)
+    except ValueError as error:
+        raise WrongInput(str(error)) from None
+    except AutoattachError as error:
+        raise AzureFailed(str(error)) from None
+    source = app_settings.source
+    try:
+        settings = Settings.from_environment(app_settings.env)
     except SettingsError as error:
-        raise WrongInput(f"{error} (the app's settings, read from {source})") from None
-    credential = azure_credential(settings.client_id)
+        raise WrongInput(f"{error} (read from {source}): {POINT_AT_THE_APP}") from None
+    credential = app_settings.credential
     require_sign_in(credential, resource_scope(settings.arm_endpoint))  # NotSignedIn: cli.main
     try:
-        app = build_app(settings, credential)
+        app = build_app(settings, credential, scheduler=None if sends else _NoScheduler())
     except (SettingsError, PolicyError) as error:
         raise WrongInput(f"{error} (the app's settings, read from {source})") from None
     yield Target(app)
 
 
 def app_environment(args: argparse.Namespace) -> tuple[dict[str, str], str]:
-    """The app's settings and where they came from: --settings FILE, else the environment."""
-    from console.app_settings import read_settings
+    """The deployed app's settings exactly as found (--settings FILE, --app ID, the environment,
+    or the app azd names), without the console's defaults, and where they came from."""
+    from console.app_settings import deployed
 
-    env = dict(os.environ)
-    if getattr(args, "settings", None) is None:
-        return env, "the environment"
     try:
-        env.update(read_settings(args.settings))
+        found = deployed(
+            getattr(args, "settings", None),
+            getattr(args, "app", None),
+            sends=True,
+            as_deployed=True,
+        )
     except ValueError as error:
         raise WrongInput(str(error)) from None
-    return env, f"--settings {args.settings}"
+    except AutoattachError as error:
+        raise AzureFailed(str(error)) from None
+    return found.env, found.source
+
+
+class _NoScheduler:
+    """A read-only command's app: it never sends on Service Bus."""
+
+    def schedule(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a read-only command never sends")
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 @contextmanager

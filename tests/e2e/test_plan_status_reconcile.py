@@ -224,15 +224,23 @@ def test_status_of_something_that_is_not_a_workspace_exits_2_naming_it(run_cli):
     assert f"--workspace {AKS_ML}: not a workspace" in err
 
 
-def test_against_azure_a_missing_app_setting_exits_2_naming_it(run_cli, monkeypatch):
+def test_against_azure_a_missing_app_setting_exits_2_naming_it_and_how_to_point_at_the_app(
+    run_cli, monkeypatch
+):
     from shared import settings
 
     for name in (*settings.REQUIRED_APP_SETTINGS, *settings.OPTIONAL_APP_SETTINGS):
         monkeypatch.delenv(name, raising=False)
-    for command in ("plan", "status", "reconcile"):
+    for name in ("AZURE_FUNCTION_APP_NAME", "SERVICEBUS_NAMESPACE"):
+        monkeypatch.delenv(name, raising=False)
+    for command in ("plan", "status"):  # read-only: no queue, schedule or Service Bus asked for
         code, _, err = run_cli(command, "--cluster", AKS_ML)
         assert code == 2
-        assert "missing app settings: SERVICEBUS_CONNECTION__fullyQualifiedNamespace" in err
+        assert "set exactly one of ATTACH_POLICY" in err
+        assert "point at the deployed app with --app <function app resource id>" in err
+    code, _, err = run_cli("reconcile", "--cluster", AKS_ML)
+    assert code == 2
+    assert "missing app settings: SERVICEBUS_CONNECTION__fullyQualifiedNamespace" in err
 
 
 def test_reconcile_with_a_state_directory_and_a_world_exits_2_saying_which_to_drop(
