@@ -17,15 +17,15 @@ EXIT_INTERRUPTED = 130
 
 SMOKE_HELP = f"""\
 Check a first deployment end to end in a resource group made for it, and probe what the local
-Azure double guesses about Azure (docs/first-deployment.md, "Smoke run").
+Azure double guesses about Azure (docs/first-deployment.md, section 9).
 
 It drives the deployed app only through Azure: it tags the cluster with the workspace, installs
 the Azure ML extension when the cluster has none and the policy does not install it, waits for the
 app's managed namespace, attach, grants and notice, untags, and waits for the detach and the
 revocation, timing each step beside the floor Azure's own operation set. Around the cycle, each
 guess the product depends on is probed with the smallest safe request (a compute of its own, a
-managed namespace, a role assignment, reads), and the answer is set beside what the double
-assumes.
+managed namespace, a role assignment, Reader for you timed until it is among your permissions,
+reads), and the answer is set beside what the double assumes.
 
 Safety: it starts only in a resource group tagged {GROUP_MARK} (anything as value), with the
 cluster and workspace in it; what it makes is named {PREFIX}<run id>... and tagged

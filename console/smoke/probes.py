@@ -27,9 +27,11 @@ def _see(site: Site, name: str, observed: Any, evidence: str) -> Observation:
     return observe(name, site.world, observed, evidence, poll=site.poll)
 
 
-def settle(site: Site, path: str, api: str) -> tuple[Answer | None, float]:
+def settle(
+    site: Site, path: str, api: str, timeout: float | None = None
+) -> tuple[Answer | None, float]:
     """Read ``path`` until it is no longer pending: (the last answer, seconds it took); a 404
-    counts as settled (a detach done)."""
+    counts as settled (a detach done). None after ``timeout`` (the site's) seconds."""
 
     def look() -> Answer | None:
         answer = site.arm.get(path, api)
@@ -37,7 +39,7 @@ def settle(site: Site, path: str, api: str) -> tuple[Answer | None, float]:
             return answer
         return None
 
-    return wait_for(site.clock, look, timeout=site.timeout, every=site.poll)
+    return wait_for(site.clock, look, timeout=timeout or site.timeout, every=site.poll)
 
 
 def compute_body(site: Site, *, tags: dict[str, str] | None = None) -> dict[str, Any]:
@@ -111,9 +113,11 @@ def attach_without_extension(site: Site) -> list[Observation]:
     if not answer.ok:
         codes = "/".join([answer.code, *answer.detail_codes])
         return [_see(site, "attach_failures", "refusal", f"{answer.summary()} ({codes})")]
-    last, _seconds = settle(site, path, API["compute"])
-    state = _state(last) if last is not None else "still pending"
-    detach(site, name)
+    # a failing attach has been seen to stay Creating for an hour: look for a quarter of that
+    last, seconds = settle(site, path, API["compute"], timeout=min(site.timeout, 900.0))
+    state = _state(last) if last is not None else f"still pending after {seconds:.0f} s"
+    if last is not None:
+        detach(site, name)  # else the cleanup detaches it once it settles
     observed = "operation" if state.lower() == "failed" else f"accepted ({state})"
     return [_see(site, "attach_failures", observed, f"{answer.summary()}; then {state}")]
 
