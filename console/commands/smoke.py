@@ -33,9 +33,10 @@ cluster and workspace in it; what it makes is named {PREFIX}<run id>... and tagg
 back on any exit, Ctrl-C included; a run first removes what an earlier run left.
 
 Against Azure: signed in with DefaultAzureCredential (`az login`, as someone who may create role
-assignments in the group), the app's settings from --settings FILE (as for `autoattach doctor`)
-or the environment. With --world FILE: against the local double, with the group, cluster and
-workspace the doc's commands would make added to that world; there every guess must agree.
+assignments in the group), the app's settings read from the app (--app ID, or the app azd
+deployed), from --settings FILE, or from the environment, as for the other commands. With
+--world FILE: against the local double, with the group, cluster and workspace the doc's commands
+would make added to that world; there every guess must agree.
 
 Exit status: 0 every step ok, every guess agrees, nothing left; 1 otherwise; 2 it did not start
 (wrong input, or the group is not marked: nothing was written); 130 interrupted (cleaned up)."""
@@ -53,7 +54,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--cluster", metavar="ID", help="the AKS cluster made for the run")
     parser.add_argument("--workspace", metavar="ID", help="the workspace made for the run")
     parser.add_argument(
-        "--settings", type=Path, metavar="FILE", help="the Function App's settings as JSON"
+        "--app",
+        metavar="ID",
+        help="the deployed Function App's resource id: its settings are read through ARM "
+        '(default after `eval "$(azd env get-values)"`: the app azd deployed)',
+    )
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="the Function App's settings as JSON (`az functionapp config appsettings list -o "
+        "json`) instead of --app or the environment",
     )
     parser.add_argument(
         "--output",
@@ -87,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.write_world is not None and not args.write_world.resolve().parent.is_dir():
         return _fail(f"--write-world {args.write_world}: not in an existing directory")
     if args.world is not None:
-        if args.resource_group or args.cluster or args.workspace or args.settings:
+        if args.resource_group or args.cluster or args.workspace or args.settings or args.app:
             return _fail("--world makes its own group, cluster and workspace; give none of them")
         return _in_sandbox(args)
     return _in_azure(args)
@@ -138,7 +149,7 @@ def _in_azure(args: argparse.Namespace) -> int:
     ]
     if missing:
         return _fail(f"against Azure it needs {', '.join(missing)} (or --world FILE)")
-    from console.commands.target import Target, WrongInput, app_environment
+    from console.commands.target import AzureFailed, Target, WrongInput, app_environment
     from console.signin import azure_credential, require_sign_in, resource_scope
     from console.smoke.azure import Arm, RealClock
     from console.smoke.site import Site
@@ -153,6 +164,8 @@ def _in_azure(args: argparse.Namespace) -> int:
         settings = Settings.from_environment(env)
     except (WrongInput, SettingsError) as error:
         return _fail(f"the app's settings: {error}")
+    except AzureFailed as error:
+        return _fail(f"reading the app's settings: {error}", EXIT_NOT_OK)
     credential = azure_credential()  # you, not the app: `az login`
     require_sign_in(credential, resource_scope(settings.arm_endpoint))  # NotSignedIn: cli.main
     try:
