@@ -16,6 +16,7 @@ have *taken effect* (role propagation, ``arm_authorization.holds_effective``).
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,15 @@ KUBERNETES_EXTENSION_CONTRIBUTOR = "85cb6faf-e071-4c9b-8136-154b5a04f717"
 AKS_CLUSTER_ADMIN = "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"  # with Trusted Access (attach doc)
 AZUREML_EXTENSION_TYPE = "microsoft.azureml.kubernetes"
+# A Kubernetes (any "other") compute's name ("Resource naming restrictions",
+# Microsoft.MachineLearningServices workspaces/computes: "2-16 for other compute types"), refused
+# with the RP's own words (quoted in MicrosoftDocs/azure-docs issue 55961). The error code is a
+# guess (sandbox/README.md): the published traces show the 400 and the message, not the code.
+COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]$")
+INVALID_COMPUTE_NAME = (
+    "Compute name is invalid. It can include letters, digits and dashes. It must start with a "
+    "letter, end with a letter or digit, and be between 2 and 16 characters in length."
+)
 
 
 def _workspace_or_404(ctx: Ctx) -> Workspace | Response:
@@ -248,6 +258,8 @@ class AttachFailure:
 
 
 def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -> Response:
+    if existing is None and not COMPUTE_NAME.match(name):
+        return bad_request("BadRequest", INVALID_COMPUTE_NAME)
     body = body_of(ctx.request)
     properties = body.get("properties") or {}
     if str(properties.get("computeType", "")).lower() != "kubernetes":

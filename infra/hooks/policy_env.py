@@ -30,6 +30,12 @@ provisions anything. It signs in with azure-identity's DefaultAzureCredential (a
 sign-in) and needs azure-identity and azure-mgmt-resource (requirements-dev.txt); ARM is
 AUTOATTACH_ARM_ENDPOINT (default: the public cloud's).
 
+First of all the hook checks the policy exactly as the Functions app will at start (the app's own
+shared/decisions/policy.py, imported from this checkout: it needs jsonschema, as in
+requirements.txt) and refuses it with every problem and its JSON path, so a policy the app would
+refuse is never deployed. Where that module cannot be imported (a Python without the app's
+requirements) the hook says so and checks, with the standard library, the shapes it reads itself.
+
 Exit 2 names the file or key at fault in the policy; exit 1 lists what the preflight found.
 """
 
@@ -42,6 +48,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -65,12 +72,11 @@ def derive(document: Any, vault_id: str = "") -> dict[str, str]:
             raise PolicyInputError(f"workspaces[{index}].workspace must be a workspace resource id")
         workspaces.append(rule["workspace"])
         computes = rule.get("computes", [])
-        for compute in computes if isinstance(computes, list) else []:
+        for number, compute in enumerate(computes if isinstance(computes, list) else []):
             identity = compute.get("identity") if isinstance(compute, dict) else None
-            if isinstance(identity, dict) and identity.get("type") == "user_assigned":
-                resource_id = identity.get("resource_id")
-                if isinstance(resource_id, str):
-                    identities.append(resource_id)
+            resource_id = _user_assigned(identity, f"workspaces[{index}].computes[{number}]")
+            if resource_id is not None:
+                identities.append(resource_id)
     vault_name = vault_id.rstrip("/").rsplit("/", 1)[-1].lower() if vault_id.strip() else ""
     secrets: list[str] = []
     named = True
@@ -91,6 +97,42 @@ def derive(document: Any, vault_id: str = "") -> dict[str, str]:
         "AUTOATTACH_COMPUTE_IDENTITY_IDS": ",".join(_unique(identities)),
         "AUTOATTACH_KUBECONFIG_SECRET_NAMES": ",".join(dict.fromkeys(secrets)) if named else "",
     }
+
+
+def _user_assigned(identity: Any, where: str) -> str | None:
+    """The user-assigned identity a compute names, None for system-assigned (the default)."""
+    if identity is None or identity == "system_assigned":
+        return None
+    shape = '"system_assigned" or {"type": "user_assigned", "resource_id": "<identity id>"}'
+    if not isinstance(identity, dict):
+        raise PolicyInputError(f"{where}.identity must be {shape}, got {json.dumps(identity)}")
+    if identity.get("type") == "system_assigned":
+        return None
+    if identity.get("type") != "user_assigned":
+        raise PolicyInputError(
+            f"{where}.identity.type must be 'system_assigned' or 'user_assigned'"
+        )
+    resource_id = identity.get("resource_id")
+    if not isinstance(resource_id, str) or not resource_id.strip():
+        raise PolicyInputError(f"{where}.identity.resource_id must be the identity's resource id")
+    return resource_id
+
+
+def app_problems(text: str) -> list[str] | None:
+    """Every problem the Functions app would find in the policy at start ([] when none), or None
+    when this Python cannot import the app's check."""
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        from shared.decisions.policy import AttachPolicy, PolicyError
+    except ImportError:
+        return None
+    try:
+        AttachPolicy.from_json(text)
+    except PolicyError as error:
+        return list(error.problems)
+    return []
 
 
 # api-versions the preflight reads with (each published for its type).
@@ -360,6 +402,18 @@ def run(
             document = json.loads(text)
         except json.JSONDecodeError as error:
             raise PolicyInputError(f"the attach policy is not JSON: {error.msg}") from None
+        problems = app_problems(text)
+        if problems:
+            for problem in problems:
+                print(f"preprovision: the attach policy: {problem}", file=sys.stderr)
+            return 2
+        if problems is None:
+            print(
+                "preprovision: the app's full check of the policy is not importable here "
+                "(pip install -r requirements.txt); checked its shape only -- run "
+                "`autoattach policy validate` before deploying",
+                file=sys.stderr,
+            )
         vault_id = env.get("AUTOATTACH_KUBECONFIG_VAULT_ID", "")
         values = derive(document, vault_id)
         arm = reader if reader is not None else _sdk_reader(env)

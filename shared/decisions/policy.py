@@ -8,6 +8,7 @@ below. Every error names the entry and the field at fault.
 
 from __future__ import annotations
 
+import base64
 import difflib
 import functools
 import hashlib
@@ -37,8 +38,39 @@ from shared.decisions.model import (
     StorageAccess,
     WhenExtensionMissing,
 )
+from shared.decisions.templates import TemplateError, literal, placeholders, substitute
 
-COMPUTE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{2,23}$")
+# Azure ML names a Kubernetes (any "other") compute with 2-16 letters, digits and '-', starting
+# with a letter and ending with a letter or digit ("Resource naming restrictions"; the RP's 400:
+# "Compute name is invalid. It can include letters, digits and dashes. It must start with a
+# letter, end with a letter or digit, and be between 2 and 16 characters in length").
+COMPUTE_NAME_MAX = 16
+COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]$")
+COMPUTE_LITERAL = re.compile(r"^[A-Za-z0-9-]*$")
+HASH_LENGTH = 4  # base32 characters of a cluster id's hash: 20 bits
+SHORTENED_CLUSTER_MIN = 1 + 1 + HASH_LENGTH  # one character of the name, '-', the hash
+PLACEHOLDERS = ("cluster", "workspace")
+# Namespaces a compute must never run in: Kubernetes' own (and its reserved prefix kube-) and
+# those AKS and Arc keep for their system components (AKS "Use managed namespaces": "Trying to
+# on-board system namespaces such as kube-system, app-routing-system, istio-system,
+# gatekeeper-system, etc. ... isn't allowed"; kubernetes.io, Namespaces: "Avoid creating
+# namespaces with the prefix kube-"). ``azureml`` is the extension's namespace and the policy's
+# default compute namespace: it stays allowed (docs/policy.md).
+SYSTEM_NAMESPACES = frozenset(
+    {
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "app-routing-system",
+        "istio-system",
+        "gatekeeper-system",
+        "calico-system",
+        "tigera-operator",
+        "azure-arc",
+        "azure-arc-release",
+    }
+)
 NAMESPACE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 NAMESPACE_LITERAL = re.compile(r"^[a-z0-9-]*$")
 DEFAULT_COMPUTE_NAME = "{cluster}"
@@ -52,6 +84,9 @@ CLUSTER_PLACEHOLDER = "{cluster}"
 # different for two clusters whose names alone are alike (kubeconfig_secret_placeholders).
 CLUSTER_ID_HASH_PLACEHOLDER = "{cluster_id_hash}"
 SECRET_PLACEHOLDERS = (CLUSTER_PLACEHOLDER, CLUSTER_ID_HASH_PLACEHOLDER)
+# The extension needs one of these true (the Azure CLI's AzureMLKubernetes installer refuses both
+# false); docs/policy.md.
+EXTENSION_ROLES = ("enableTraining", "enableInference")
 
 
 class PolicyError(ValueError):
@@ -126,8 +161,8 @@ class AttachPolicy:
 
     @classmethod
     def from_dict(cls, document: Any, source: str | None = None) -> AttachPolicy:
-        """The one way a policy is loaded: the JSON Schema first (every problem, each with its
-        path), then the semantic checks (the first problem)."""
+        """The one way a policy is loaded: the JSON Schema first, then the semantic checks;
+        every problem of the failing step at once, each with its JSON path."""
         problems = schema_problems(document)
         if problems:
             raise PolicyError(*problems, source=source)
@@ -140,24 +175,32 @@ class AttachPolicy:
     def _checked(cls, document: Any) -> AttachPolicy:
         if not isinstance(document, dict) or not isinstance(document.get("workspaces"), list):
             raise PolicyError("attach policy must be an object with a 'workspaces' list")
-        rules = tuple(
-            _workspace_rule(entry, f"workspaces[{index}]")
+        check = _Problems()
+        rules = [
+            check.run(_workspace_rule, entry, f"workspaces[{index}]")
             for index, entry in enumerate(document["workspaces"])
-        )
+        ]
         seen: set[str] = set()
         for rule in rules:
+            if rule is None:
+                continue
             if rule.workspace_id.key in seen:
-                raise PolicyError(f"workspace {rule.workspace_id} appears twice in the policy")
+                check.add(f"workspace {rule.workspace_id} appears twice in the policy")
             seen.add(rule.workspace_id.key)
+        check.extend(_shared_namespaces(rules))
         access_doc = document.get("clusters", [])
         if not isinstance(access_doc, list):
-            raise PolicyError("'clusters' must be a list of {scope, kubeconfig_secret} entries")
-        access = tuple(_cluster_access(e, f"clusters[{i}]") for i, e in enumerate(access_doc))
+            check.add("'clusters' must be a list of {scope, kubeconfig_secret} entries")
+            access_doc = []
+        access = [check.run(_cluster_access, e, f"clusters[{i}]") for i, e in enumerate(access_doc)]
+        extension = check.run(_extension_policy, document.get("extension", {}))
+        namespaces = check.run(_namespace_policy, document.get("namespaces", {}))
+        check.raise_any()
         return cls(
-            rules,
-            access,
-            _extension_policy(document.get("extension", {})),
-            namespaces=_namespace_policy(document.get("namespaces", {})),
+            tuple(r for r in rules if r is not None),
+            tuple(a for a in access if a is not None),
+            extension or ExtensionPolicy(),
+            namespaces=namespaces or NamespacePolicy(),
         )
 
     def rule_for(self, workspace_id: ResourceId) -> WorkspaceRule | None:
@@ -217,16 +260,25 @@ def decide_attachments(
             reasons.append(refusal_reason(entry, cluster_id, policy))
             continue
         rule = candidates[0]
-        for template in rule.computes:
-            attachments.append(
-                Attachment(
-                    workspace_id=rule.workspace_id,
-                    compute_name=render_compute_name(template.name, cluster_id, rule),
-                    namespace=render_namespace(template.namespace, cluster_id, rule),
-                    identity=template.identity,
-                    storage_access=rule.storage_access,
-                )
+        granted = [
+            Attachment(
+                workspace_id=rule.workspace_id,
+                compute_name=render_compute_name(template.name, cluster_id, rule),
+                namespace=render_namespace(template.namespace, cluster_id, rule),
+                identity=template.identity,
+                storage_access=rule.storage_access,
             )
+            for template in rule.computes
+        ]
+        system = next((a.namespace for a in granted if is_system_namespace(a.namespace)), None)
+        if system is not None:  # a cluster named after one, e.g. {cluster} for "default"
+            refused.append(entry)
+            reasons.append(
+                f"the attach policy would put a compute of cluster {cluster_id.name} in "
+                f"namespace {system}, which Kubernetes, AKS or Arc keeps for itself"
+            )
+            continue
+        attachments.extend(granted)
     return TagDecision(
         tuple(dict.fromkeys(attachments)), tuple(refused), tuple(reasons), tag_key=tag_key
     )
@@ -255,23 +307,37 @@ def refusal_reason(entry: str, cluster_id: ResourceId, policy: AttachPolicy) -> 
 
 
 def render_compute_name(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
-    """Fill the template; shorten deterministically to Azure ML's 24-character limit."""
-    name = re.sub(r"[^a-zA-Z0-9-]", "-", _fill(template, cluster_id, rule)).strip("-")
-    if not name or not name[0].isalpha():
-        name = "k8s-" + name
-    if len(name) > 24:
-        digest = hashlib.sha256(name.lower().encode()).hexdigest()[:6]
-        name = name[:17].rstrip("-") + "-" + digest
-    if len(name) < 3:
-        name = (name + "-k8s")[:24]
-    return name
+    """A compute name Azure accepts (2-16 letters, digits and '-', starting with a letter, ending
+    with a letter or digit), the same every time, and one per cluster.
+
+    The template's own text is kept as it is (the policy was refused at load unless it fits).
+    The workspace's and cluster's names are filled in with every run of characters other than
+    letters and digits as one '-'. A cluster name that had to change that way, or does not fit,
+    is cut and ends in '-' and 4 characters of a hash of the cluster's resource id, so two
+    clusters whose names differ only there (``aks_ml`` and ``aks-ml``, or two long names that
+    share their start) get two computes."""
+    workspace = _name_value(rule.workspace_id.name)
+    value = _name_value(cluster_id.name)
+    leads = template.startswith(CLUSTER_PLACEHOLDER)
+    if leads and not value[:1].isalpha():
+        value = "k" + value  # a compute name starts with a letter
+    name = substitute(template, {"cluster": value, "workspace": workspace})
+    count = template.count(CLUSTER_PLACEHOLDER)
+    if count == 0 or (value == cluster_id.name and len(name) <= COMPUTE_NAME_MAX):
+        return name
+    fixed = len(substitute(template, {"cluster": "", "workspace": workspace}))
+    room = max((COMPUTE_NAME_MAX - fixed) // count, SHORTENED_CLUSTER_MIN)
+    kept = value[: room - HASH_LENGTH - 1].rstrip("-")
+    short = f"{kept}-{_cluster_hash(cluster_id)}"
+    return substitute(template, {"cluster": short, "workspace": workspace})
 
 
 def render_namespace(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
     """Fill the template and make it an RFC 1123 label: lower-case, every character other than
     a-z, 0-9 and '-' becomes '-', no '-' at either end, at most 63 characters (a longer name is
     cut and suffixed with 6 hex of its hash, so two long names stay apart)."""
-    filled = _fill(template, cluster_id, rule).lower()
+    values = {"cluster": cluster_id.name, "workspace": rule.workspace_id.name}
+    filled = substitute(template, values).lower()
     name = re.sub(r"[^a-z0-9-]", "-", filled).strip("-")
     if len(name) > 63:
         digest = hashlib.sha256(filled.encode()).hexdigest()[:6]
@@ -284,6 +350,21 @@ def cluster_id_hash(cluster_id: ResourceId) -> str:
     ARM ids are case-insensitive and Key Vault secret names too, so one cluster always gets one
     secret name, and two clusters (same name, other resource group, subscription or type) two."""
     return hashlib.sha256(cluster_id.key.encode()).hexdigest()[:16]
+
+
+def is_system_namespace(name: str) -> bool:
+    """A namespace Kubernetes, AKS or Arc keeps for itself: no compute is put there."""
+    return name in SYSTEM_NAMESPACES or name.startswith("kube-")
+
+
+def _name_value(text: str) -> str:
+    """A name as a compute name can hold it: each run of other characters becomes one '-'."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
+
+
+def _cluster_hash(cluster_id: ResourceId) -> str:
+    digest = hashlib.sha256(cluster_id.key.encode()).digest()
+    return base64.b32encode(digest).decode().lower()[:HASH_LENGTH]
 
 
 def render_kubeconfig_secret(template: str, cluster_id: ResourceId) -> str:
@@ -305,10 +386,6 @@ def render_kubeconfig_secret(template: str, cluster_id: ResourceId) -> str:
             reason="KubeconfigSecretNameInvalid",
         )
     return rendered
-
-
-def _fill(template: str, cluster_id: ResourceId, rule: WorkspaceRule) -> str:
-    return template.format(cluster=cluster_id.name, workspace=rule.workspace_id.name)
 
 
 def _secret_name(uri: str) -> str:
@@ -396,7 +473,7 @@ def _extension_policy(entry: Any) -> ExtensionPolicy:
     name = entry.get("name", default.name)
     if not isinstance(name, str) or not NAMESPACE_NAME.match(name):
         raise PolicyError(f"extension.name {name!r} is not a valid extension name")
-    return ExtensionPolicy(
+    policy = ExtensionPolicy(
         when_missing=when_missing,
         name=name,
         release_train=str(entry.get("release_train", default.release_train)),
@@ -404,6 +481,15 @@ def _extension_policy(entry: Any) -> ExtensionPolicy:
             (k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in settings.items()
         ),
     )
+    enabled = {k for k, v in policy.settings if v.strip().lower() == "true"}
+    if when_missing is WhenExtensionMissing.INSTALL and not enabled & set(EXTENSION_ROLES):
+        raise PolicyError(
+            "extension.settings: autoattach would install the Azure ML extension with neither "
+            "enableTraining nor enableInference set to true, which the Azure CLI refuses (the "
+            'extension would have nothing to run); set "enableTraining": true for training '
+            'jobs and/or "enableInference": true for online endpoints'
+        )
+    return policy
 
 
 def _workspace_rule(entry: Any, where: str) -> WorkspaceRule:
@@ -412,33 +498,41 @@ def _workspace_rule(entry: Any, where: str) -> WorkspaceRule:
     workspace_id = _resource_id(entry.get("workspace"), f"{where}.workspace")
     if workspace_id.resource_type != WORKSPACE:
         raise PolicyError(f"{where}.workspace is not an Azure ML workspace id: {workspace_id}")
+    check = _Problems()
     scopes = entry.get("clusters")
     if not isinstance(scopes, list) or not scopes:
-        raise PolicyError(
+        check.add(
             f"{where}.clusters must list the scopes (subscription, resource group or cluster ids) "
             "whose clusters may join this workspace"
         )
+        scopes = []
     access = entry.get("storage_access", StorageAccess.READ.value)
     try:
         storage_access = StorageAccess(access)
     except ValueError:
-        raise PolicyError(
-            f"{where}.storage_access must be 'read' or 'read-write', got {access!r}"
-        ) from None
+        check.add(f"{where}.storage_access must be 'read' or 'read-write', got {access!r}")
+        storage_access = StorageAccess.READ
     computes_doc = entry.get("computes", [{}])
     if not isinstance(computes_doc, list) or not computes_doc:
-        raise PolicyError(f"{where}.computes must be a non-empty list")
+        check.add(f"{where}.computes must be a non-empty list")
+        computes_doc = []
+    cluster_scopes = [
+        check.run(_cluster_scope, s, workspace_id, f"{where}.clusters[{i}]")
+        for i, s in enumerate(scopes)
+    ]
+    computes = [
+        check.run(_compute_template, c, f"{where}.computes[{i}]")
+        for i, c in enumerate(computes_doc)
+    ]
+    check.raise_any()
     rule = WorkspaceRule(
         workspace_id=workspace_id,
-        cluster_scopes=tuple(
-            _cluster_scope(s, workspace_id, f"{where}.clusters[{i}]") for i, s in enumerate(scopes)
-        ),
+        cluster_scopes=tuple(s for s in cluster_scopes if s is not None),
         storage_access=storage_access,
-        computes=tuple(
-            _compute_template(c, f"{where}.computes[{i}]") for i, c in enumerate(computes_doc)
-        ),
+        computes=tuple(c for c in computes if c is not None),
     )
-    _check_templates(rule, where)
+    check.extend(_template_problems(rule, where))
+    check.raise_any()
     return rule
 
 
@@ -458,55 +552,195 @@ def _cluster_scope(value: Any, workspace_id: ResourceId, where: str) -> Resource
 def _compute_template(entry: Any, where: str) -> ComputeTemplate:
     if not isinstance(entry, dict):
         raise PolicyError(f"{where} must be an object")
+    check = _Problems()
     identity_doc = entry.get("identity", {"type": IdentityType.SYSTEM_ASSIGNED.value})
     if isinstance(identity_doc, str):
         identity_doc = {"type": identity_doc}
+    identity = ComputeIdentity(IdentityType.SYSTEM_ASSIGNED)
     if not isinstance(identity_doc, dict):
-        raise PolicyError(f"{where}.identity must be an object")
+        check.add(f"{where}.identity must be an object")
+    else:
+        identity = check.run(_identity, identity_doc, f"{where}.identity") or identity
+    name = check.run(_template, entry.get("name", DEFAULT_COMPUTE_NAME), f"{where}.name")
+    namespace = check.run(
+        _template, entry.get("namespace", DEFAULT_NAMESPACE), f"{where}.namespace"
+    )
+    check.raise_any()
+    assert name is not None and namespace is not None
+    return ComputeTemplate(name=name, namespace=namespace, identity=identity)
+
+
+def _identity(document: dict[str, Any], where: str) -> ComputeIdentity:
     try:
-        identity_type = IdentityType(str(identity_doc.get("type")))
+        identity_type = IdentityType(str(document.get("type")))
     except ValueError:
         raise PolicyError(
-            f"{where}.identity.type must be 'system_assigned' or 'user_assigned', "
-            f"got {identity_doc.get('type')!r}"
+            f"{where}.type must be 'system_assigned' or 'user_assigned', "
+            f"got {document.get('type')!r}"
         ) from None
     resource_id = None
     if identity_type is IdentityType.USER_ASSIGNED:
-        resource_id = _resource_id(identity_doc.get("resource_id"), f"{where}.identity.resource_id")
-    return ComputeTemplate(
-        name=_template(entry.get("name", DEFAULT_COMPUTE_NAME), f"{where}.name"),
-        namespace=_template(entry.get("namespace", DEFAULT_NAMESPACE), f"{where}.namespace"),
-        identity=ComputeIdentity(identity_type, resource_id),
+        resource_id = _resource_id(document.get("resource_id"), f"{where}.resource_id")
+    return ComputeIdentity(identity_type, resource_id)
+
+
+def _sample_clusters(rule: WorkspaceRule) -> tuple[ResourceId, ...]:
+    """Clusters a rule's templates are tried on when the policy loads: a short name, a long one
+    with capitals and '_', one that starts with a digit."""
+    group = f"/subscriptions/{rule.workspace_id.subscription}/resourceGroups/rg-sample/providers/"
+    return tuple(
+        ResourceId.parse(group + kind + "/" + name)
+        for kind, name in (
+            ("Microsoft.ContainerService/managedClusters", "aks-a1"),
+            ("Microsoft.ContainerService/managedClusters", "AKS_Vision_Prod_WestEurope_01"),
+            ("Microsoft.Kubernetes/connectedClusters", "01-edge"),
+        )
     )
 
 
-def _check_templates(rule: WorkspaceRule, where: str) -> None:
-    sample = ResourceId.parse(
-        "/subscriptions/0/resourceGroups/rg/providers/Microsoft.ContainerService/"
-        "managedClusters/cluster"
-    )
+def _holds_several_clusters(rule: WorkspaceRule) -> bool:
+    return len(rule.cluster_scopes) > 1 or not all(_is_one_cluster(s) for s in rule.cluster_scopes)
+
+
+def _template_problems(rule: WorkspaceRule, where: str) -> list[str]:
+    """Every way the rule's compute name and namespace templates could fail a cluster: a name
+    Azure refuses, two computes on one name, a namespace Kubernetes refuses or keeps for itself."""
+    problems: list[str] = []
+    samples = _sample_clusters(rule)
+    names: dict[int, list[str]] = {}
     for index, template in enumerate(rule.computes):
-        try:
-            namespace = render_namespace(template.namespace, sample, rule)
-            render_compute_name(template.name, sample, rule)
-        except (KeyError, IndexError, ValueError) as error:
-            raise PolicyError(
-                f"{where}.computes[{index}]: unknown placeholder {error}; "
-                "use {cluster} and {workspace}"
-            ) from None
-        _check_namespace_template(template.namespace, namespace, f"{where}.computes[{index}]")
+        at = f"{where}.computes[{index}]"
+        found = _compute_name_problems(template.name, rule, samples, f"{at}.name")
+        if not found:
+            names[index] = [render_compute_name(template.name, c, rule).lower() for c in samples]
+        problems.extend(found)
+        problems.extend(_namespace_problems(template.namespace, rule, samples, f"{at}.namespace"))
+    for first, second in _pairs(sorted(names)):
+        clash = next((n for n, m in zip(names[first], names[second], strict=True) if n == m), None)
+        if clash is not None:
+            problems.append(
+                f"{where}.computes[{first}].name {rule.computes[first].name!r} and "
+                f"{where}.computes[{second}].name {rule.computes[second].name!r} give one "
+                f"cluster's two computes the same name ({clash!r}; Azure ML compares compute "
+                "names without regard to case), so each would replace the other at every look: "
+                "make their text outside the placeholders differ, e.g. {cluster}-train and "
+                "{cluster}-infer"
+            )
+    return problems
 
 
-def _check_namespace_template(template: str, sample: str, where: str) -> None:
+def _compute_name_problems(
+    template: str, rule: WorkspaceRule, samples: tuple[ResourceId, ...], at: str
+) -> list[str]:
+    try:
+        used = placeholders(template, PLACEHOLDERS)
+    except TemplateError as error:
+        return [f"{at} {template!r}: {error}"]
+    typed = literal(template)
+    if not COMPUTE_LITERAL.match(typed):
+        bad = "".join(sorted(set(re.sub(r"[A-Za-z0-9-]", "", typed))))
+        return [
+            f"{at} {template!r}: the text outside the placeholders holds {bad!r}; Azure ML "
+            "compute names hold only letters, digits and '-' (the cluster's and workspace's "
+            "names are made to fit when filled in, the text you type is not rewritten: write "
+            f"{re.sub(r'[^A-Za-z0-9{}-]', '-', template)!r})"
+        ]
+    rule_fixed = substitute(
+        template, {"cluster": "", "workspace": _name_value(rule.workspace_id.name)}
+    )
+    count = used.count("cluster")
+    if count == 0 and _holds_several_clusters(rule):
+        return [
+            f"{at} {template!r} has no {{cluster}}, but the workspace's scopes can hold several "
+            "clusters: all of them would be attached as one compute, each attach undoing the "
+            'last. Put {cluster} in the name (e.g. "{cluster}-gpu"), or make the scope one '
+            "cluster's id"
+        ]
+    if count and len(rule_fixed) + count * SHORTENED_CLUSTER_MIN > COMPUTE_NAME_MAX:
+        return [
+            f"{at} {template!r} leaves {max(COMPUTE_NAME_MAX - len(rule_fixed), 0)} of a compute "
+            f"name's {COMPUTE_NAME_MAX} characters for the cluster's name; it needs at least "
+            f"{count * SHORTENED_CLUSTER_MIN} ({SHORTENED_CLUSTER_MIN} per {{cluster}}: a "
+            f"letter, '-' and a {HASH_LENGTH}-character hash): shorten the text around {{cluster}}"
+        ]
+    for cluster in samples:
+        name = render_compute_name(template, cluster, rule)
+        if not COMPUTE_NAME.match(name):
+            return [
+                f"{at} {template!r} gives {name!r} for cluster {cluster.name}, which Azure ML "
+                f"refuses: a compute name is 2-{COMPUTE_NAME_MAX} letters, digits and '-', "
+                "starting with a letter and ending with a letter or digit"
+            ]
+    return []
+
+
+def _namespace_problems(
+    template: str, rule: WorkspaceRule, samples: tuple[ResourceId, ...], at: str
+) -> list[str]:
     """Placeholder values (cluster and workspace names) are made valid when rendered; the text
     the policy author typed must already be valid, and must leave a name for every cluster."""
-    literal = re.sub(r"\{(cluster|workspace)\}", "", template)
-    if not NAMESPACE_LITERAL.match(literal) or not NAMESPACE_NAME.match(sample):
-        raise PolicyError(
-            f"{where}.namespace {template!r} is not a Kubernetes namespace name template: its "
-            "text outside {cluster} and {workspace} must be lowercase letters, digits and '-', "
-            "and it must render to a name (at most 63 characters)"
-        )
+    try:
+        placeholders(template, PLACEHOLDERS)
+    except TemplateError as error:
+        return [f"{at} {template!r}: {error}"]
+    rendered = [render_namespace(template, cluster, rule) for cluster in samples]
+    if not NAMESPACE_LITERAL.match(literal(template)) or not all(
+        NAMESPACE_NAME.match(n) for n in rendered
+    ):
+        return [
+            f"{at} {template!r} is not a Kubernetes namespace name template: its text outside "
+            "{cluster} and {workspace} must be lowercase letters, digits and '-', and it must "
+            "render to a name (at most 63 characters)"
+        ]
+    system = next((n for n in rendered if is_system_namespace(n)), None)
+    if system is not None:
+        return [
+            f"{at} {template!r} gives namespace {system!r}, which Kubernetes, AKS or Arc keeps "
+            "for its own components (kube-*, default, gatekeeper-system, azure-arc, ...): "
+            'choose a namespace of your own, e.g. "azureml-{workspace}"'
+        ]
+    return []
+
+
+def _shared_namespaces(rules: list[WorkspaceRule | None]) -> list[str]:
+    """Two workspaces of one name (in two resource groups) whose namespace templates name the
+    workspace would share one namespace on a cluster both may take: refused, naming both."""
+    problems: list[str] = []
+    indexed = [(i, r) for i, r in enumerate(rules) if r is not None]
+    for (i, first), (j, second) in _pairs(indexed):
+        if not _scopes_overlap(first, second):
+            continue
+        for a, ta in enumerate(first.computes):
+            for b, tb in enumerate(second.computes):
+                if "{workspace}" not in ta.namespace + tb.namespace:
+                    continue
+                for cluster in _sample_clusters(first):
+                    mine = render_namespace(ta.namespace, cluster, first)
+                    if mine == render_namespace(tb.namespace, cluster, second):
+                        problems.append(
+                            f"workspaces[{i}].computes[{a}].namespace {ta.namespace!r} and "
+                            f"workspaces[{j}].computes[{b}].namespace {tb.namespace!r} give "
+                            f"one namespace, {mine!r}, to workspaces {first.workspace_id.name} "
+                            f"(resource group {first.workspace_id.resource_group}) and "
+                            f"{second.workspace_id.name} (resource group "
+                            f"{second.workspace_id.resource_group}) on a cluster both may take: "
+                            "their computes would share it. Give one of them a namespace of "
+                            'its own (e.g. "azureml-{workspace}-prod")'
+                        )
+                        break
+    return problems
+
+
+def _scopes_overlap(first: WorkspaceRule, second: WorkspaceRule) -> bool:
+    return any(
+        a.is_within(b) or b.is_within(a)
+        for a in first.cluster_scopes
+        for b in second.cluster_scopes
+    )
+
+
+def _pairs(items: list[Any]) -> list[tuple[Any, Any]]:
+    return [(items[i], items[j]) for i in range(len(items)) for j in range(i + 1, len(items))]
 
 
 def _namespace_policy(entry: Any) -> NamespacePolicy:
@@ -531,6 +765,31 @@ def _template(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise PolicyError(f"{where} must be a non-empty string")
     return value.strip()
+
+
+class _Problems:
+    """Collects every problem of a policy, so one run reports them all."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def add(self, problem: str) -> None:
+        self.problems.append(problem)
+
+    def extend(self, problems: list[str]) -> None:
+        self.problems.extend(problems)
+
+    def run(self, check: Any, *args: Any) -> Any:
+        """``check(*args)``, or None with its problems kept when it raises PolicyError."""
+        try:
+            return check(*args)
+        except PolicyError as error:
+            self.problems.extend(error.problems)
+            return None
+
+    def raise_any(self) -> None:
+        if self.problems:
+            raise PolicyError(*self.problems)
 
 
 def _resource_id(value: Any, where: str) -> ResourceId:
@@ -606,7 +865,8 @@ def _describe(error: ValidationError) -> list[str]:
         allowed = (
             choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
         )
-        why = f" ({error.schema['description']})" if len(choices) == 1 else ""
+        description = error.schema.get("description") if isinstance(error.schema, dict) else None
+        why = f" ({description})" if len(choices) == 1 and description else ""
         return [f"{where} must be {allowed}, got {instance!r}{why}"]
     if kind == "type":
         wanted = error.validator_value

@@ -148,6 +148,27 @@ def test_compute_put_for_a_missing_cluster_is_rejected(ml: MLClient, world: Worl
     assert all(c["name"] != "k8s-gone" for c in world.snapshot()["computes"])
 
 
+@pytest.mark.parametrize(
+    "name", ["aks-vision-prod-weu-01", "aks_ml", "9aks", "aks-", "a", "seventeen-chars-x"]
+)
+def test_a_compute_name_azure_ml_refuses_is_refused_on_put_with_its_400(
+    ml: MLClient, world: World, name: str
+) -> None:
+    with pytest.raises(HttpResponseError) as raised:
+        _attach(ml, name, ARC_READY, IdentityConfiguration(type="system_assigned"))
+    assert raised.value.status_code == 400
+    assert "Compute name is invalid" in str(raised.value)
+    assert "between 2 and 16 characters" in str(raised.value)
+    assert all(c["name"] != name for c in world.snapshot()["computes"])
+
+
+@pytest.mark.parametrize("name", ["ab", "Aks-Vision-Pro01", "k8s-edge"])
+def test_a_compute_name_of_2_to_16_letters_digits_and_dashes_is_accepted(
+    ml: MLClient, name: str
+) -> None:
+    assert _attach(ml, name, ARC_READY, IdentityConfiguration(type="system_assigned")).name == name
+
+
 def test_compute_put_waits_for_the_azureml_extension_to_succeed(
     ml: MLClient, clock: VirtualClock, world: World
 ) -> None:

@@ -90,6 +90,41 @@ def test_a_semantic_problem_after_the_schema_is_reported_too(run_cli, tmp_path):
     assert err.startswith(f"{path}: workspaces[0].workspace: not an ARM resource id")
 
 
+def test_a_user_assigned_identity_written_as_a_string_exits_2_naming_its_path(run_cli, tmp_path):
+    path = write_json(
+        tmp_path / "policy.json", bare_policy(computes=[{"identity": "user_assigned"}])
+    )
+
+    code, out, err = run_cli("policy", "validate", str(path))
+
+    assert (code, out) == (2, "")
+    assert err.startswith(
+        f"{path}: workspaces[0].computes[0].identity must be 'system_assigned', got 'user_assigned'"
+    )
+    assert '{"type": "user_assigned", "resource_id": "<identity id>"}' in err
+
+
+def test_every_semantic_problem_is_printed_in_one_run(run_cli, tmp_path):
+    document = bare_policy(
+        computes=[
+            {"name": "{cluster}_GPU", "namespace": "team-a"},
+            {"name": "{cluster}-gpu", "namespace": "kube-system"},
+        ]
+    )
+    document["extension"] = {"when_missing": "install", "settings": {"enableTraining": False}}
+    path = write_json(tmp_path / "policy.json", document)
+
+    code, _, err = run_cli("policy", "validate", str(path))
+
+    assert code == 2
+    starts = [line.removeprefix(f"{path}: ").split(" ", 1)[0] for line in err.splitlines()]
+    assert starts == [
+        "workspaces[0].computes[0].name",
+        "workspaces[0].computes[1].namespace",
+        "extension.settings:",
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "message"), [(None, "cannot read it"), ("{", "not JSON: Expecting")]
 )

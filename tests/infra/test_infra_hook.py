@@ -91,9 +91,16 @@ def test_kubeconfig_secrets_are_named_only_when_every_uri_names_one_in_the_vault
     assert derive(_policy(**templated), VAULT)["AUTOATTACH_KUBECONFIG_SECRET_NAMES"] == ""
 
 
+def _valid_policy():
+    """_policy() without its second spelling of workspace a (the app refuses a workspace twice)."""
+    document = _policy()
+    document["workspaces"] = document["workspaces"][:2]
+    return document
+
+
 def test_the_hook_sets_the_values_with_azd_and_refuses_a_broken_policy_naming_it(tmp_path, capsys):
     path = tmp_path / "policy.json"
-    path.write_text(json.dumps(_policy()))
+    path.write_text(json.dumps(_valid_policy()))
     set_values: dict[str, str] = {}
     assert run({"AUTOATTACH_POLICY_FILE": str(path)}, set_values.__setitem__, NothingThere()) == 0
     assert base64.b64decode(set_values["AUTOATTACH_POLICY_BASE64"]) == path.read_bytes()
@@ -101,6 +108,41 @@ def test_the_hook_sets_the_values_with_azd_and_refuses_a_broken_policy_naming_it
     path.write_text('{"workspaces": [{"workspac": "x"}]}')
     assert run({"AUTOATTACH_POLICY_FILE": str(path)}, set_values.__setitem__, NothingThere()) == 2
     assert "workspaces[0].workspace" in capsys.readouterr().err
+
+
+def _run_with(document, capsys):
+    encoded = base64.b64encode(json.dumps(document).encode()).decode()
+    code = run({"AUTOATTACH_POLICY_BASE64": encoded}, lambda _key, _value: None, NothingThere())
+    return code, capsys.readouterr().err
+
+
+def test_the_hook_refuses_an_identity_written_as_a_string_naming_its_path(capsys):
+    document = _valid_policy()
+    document["workspaces"][1]["computes"][0]["identity"] = "user_assigned"
+    code, err = _run_with(document, capsys)
+    assert code == 2
+    assert "workspaces[1].computes[0].identity" in err
+    assert "KeyError" not in err
+
+
+def test_the_hook_refuses_what_the_app_would_refuse_with_every_problem(capsys):
+    document = _valid_policy()
+    document["workspaces"][0]["computes"] = [{"name": "{cluster}_gpu", "namespace": "kube-system"}]
+    code, err = _run_with(document, capsys)
+    assert code == 2
+    assert "workspaces[0].computes[0].name" in err
+    assert "workspaces[0].computes[0].namespace" in err
+
+
+def test_without_the_apps_checker_the_hook_still_refuses_a_malformed_identity():
+    document = _valid_policy()
+    document["workspaces"][1]["computes"][0]["identity"] = {"type": "user_assigned"}
+    try:
+        derive(document)
+    except policy_env.PolicyInputError as error:
+        assert "workspaces[1].computes[0].identity.resource_id" in str(error)
+    else:
+        raise AssertionError("a user-assigned identity without resource_id must be refused")
 
 
 def test_azd_runs_the_hook_before_every_provision():
@@ -122,6 +164,10 @@ COMPUTE_IDENTITY = f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdenti
 STORAGE = f"{RG}/providers/Microsoft.Storage/storageAccounts/stresearch"
 STORAGE_GONE = f"{RG}/providers/Microsoft.Storage/storageAccounts/stgone"
 ACR = f"{RG}/providers/Microsoft.ContainerRegistry/registries/acrresearch"
+ARC_1 = (
+    f"/subscriptions/{SUB}/resourceGroups/rg-edge/providers/"
+    "Microsoft.Kubernetes/connectedClusters/arc-1"
+)
 KV = f"{RG}/providers/Microsoft.KeyVault/vaults/kubeconfigs"
 PLATFORM = f"/subscriptions/{SUB}/resourceGroups/rg-platform"
 TOPIC = f"{PLATFORM}/providers/Microsoft.EventGrid/systemTopics/arm"
@@ -185,8 +231,8 @@ def _preflight_policy(*workspaces: str, identity: str = COMPUTE_IDENTITY) -> dic
     return {
         "workspaces": rules,
         "clusters": [
-            {
-                "scope": f"/subscriptions/{SUB}",
+            {  # a literal secret reaches one cluster: the app refuses it for a wider scope
+                "scope": ARC_1,
                 "kubeconfig_secret": "https://kubeconfigs.vault.azure.net/secrets/arc-1",
             }
         ],

@@ -130,3 +130,48 @@ def test_the_app_built_for_azurite_signs_the_ledger_with_the_emulators_published
     client = app.services.ledger._container  # type: ignore[attr-defined]
     assert client.url.startswith("http://127.0.0.1:10000/devstoreaccount1/")
     assert client.credential.account_name == "devstoreaccount1"
+
+
+def _start_functions_app(env_changes):
+    """Import function_app as the Functions worker does when it indexes the functions."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ATTACH_", "APPLICATIONINS"))}
+    env.update({**VALID, "FUNCTIONS_WORKER_RUNTIME": "python", **env_changes})
+    env = {k: v for k, v in env.items() if v is not None}
+    done = subprocess.run(
+        [sys.executable, "-c", "import function_app"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done
+
+
+BAD_IDENTITY = (
+    '{"workspaces": [{"workspace": "/subscriptions/s/resourceGroups/r/providers/'
+    'Microsoft.MachineLearningServices/workspaces/w", "clusters": ["/subscriptions/s"], '
+    '"computes": [{"identity": "user_assigned"}]}]}'
+)
+
+
+def test_the_app_refuses_to_start_on_a_policy_typo_naming_the_setting_and_the_path():
+    done = _start_functions_app({names.ATTACH_POLICY: BAD_IDENTITY})
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("shared.decisions.policy.PolicyError: app setting ATTACH_POLICY: ")
+    assert "workspaces[0].computes[0].identity" in last
+    assert "KeyError" not in done.stderr
+
+
+def test_a_policy_file_at_fault_is_named_by_its_setting_and_path(tmp_path):
+    policy = tmp_path / "attach-policy.json"
+    policy.write_text(BAD_IDENTITY)
+    done = _start_functions_app({names.ATTACH_POLICY: None, names.ATTACH_POLICY_FILE: str(policy)})
+    assert f"ATTACH_POLICY_FILE={policy}: workspaces[0].computes[0].identity" in done.stderr
