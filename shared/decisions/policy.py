@@ -235,6 +235,9 @@ class TagDecision:
     refused: tuple[str, ...]
     reasons: tuple[str, ...] = ()
     tag_key: str = ""
+    # computes the policy asks for under a name another of them already has (each would replace
+    # the other at every look): left out, each with why (issue 19.4)
+    collisions: tuple[tuple[Attachment, str], ...] = ()
 
     @property
     def refusals(self) -> tuple[tuple[str, str], ...]:
@@ -279,9 +282,37 @@ def decide_attachments(
             )
             continue
         attachments.extend(granted)
-    return TagDecision(
-        tuple(dict.fromkeys(attachments)), tuple(refused), tuple(reasons), tag_key=tag_key
-    )
+    kept, collisions = _one_compute_per_name(cluster_id, list(dict.fromkeys(attachments)))
+    return TagDecision(kept, tuple(refused), tuple(reasons), tag_key=tag_key, collisions=collisions)
+
+
+def _one_compute_per_name(
+    cluster_id: ResourceId, attachments: list[Attachment]
+) -> tuple[tuple[Attachment, ...], tuple[tuple[Attachment, str], ...]]:
+    """Keep the first attachment of each compute name in a workspace (Azure ML compares names
+    without regard to case); the others are collisions, with the reason owners are told. The
+    policy check refuses templates that collide; this keeps a collision it could not foresee
+    from replacing one compute with the other at every look."""
+    first: dict[tuple[str, str], Attachment] = {}
+    kept: list[Attachment] = []
+    collisions: list[tuple[Attachment, str]] = []
+    for attachment in attachments:
+        key = (attachment.workspace_id.key, attachment.compute_name.lower())
+        other = first.setdefault(key, attachment)
+        if other is attachment:
+            kept.append(attachment)
+            continue
+        collisions.append(
+            (
+                attachment,
+                f"the attach policy gives cluster {cluster_id.name} two computes with the same "
+                f"name, {attachment.compute_name}, in workspace {attachment.workspace_id.name} "
+                f"(namespaces {other.namespace} and {attachment.namespace}); each would replace "
+                "the other at every look, so only the first is attached: give the policy's "
+                "computes names that differ (docs/policy.md, Names and templates)",
+            )
+        )
+    return tuple(kept), tuple(collisions)
 
 
 def refusal_reason(entry: str, cluster_id: ResourceId, policy: AttachPolicy) -> str:

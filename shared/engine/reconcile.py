@@ -10,6 +10,7 @@ is not ready the result says so and the caller schedules a re-check.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from shared.decisions import notices
@@ -59,6 +60,10 @@ from shared.ports import Services
 log = logging.getLogger("autoattach.reconcile")
 
 MAX_ROUNDS = 6
+# Writes to one compute in one reconcile: a replace is a detach and an attach. A compute written
+# more often is flapping (two wanted computes on one name, or something the plan cannot see):
+# autoattach stops writing it and tells the owners, instead of writing it at every round and look.
+MAX_COMPUTE_WRITES = 2
 PREREQUISITE_HINT = (
     "without it Azure answers attach with 'extension not installed' or 'internal server error'"
 )
@@ -149,6 +154,8 @@ def reconcile(
             observed = observe_continued(continued, services, memo, announced)
             result.refused = observed.decision.refused
             result.attachments = len(observed.decision.attachments)
+        for attachment, reason in observed.decision.collisions:
+            run.problem(Problem(attachment, reason))
         for _round in range(MAX_ROUNDS):
             current = run.without_blocked(plan(observed), observed)
             applied = [run.apply(action, observed) for action in current.actions]
@@ -232,6 +239,8 @@ class _Run:
         self.running: list[str] = []  # writes Azure accepted and is still carrying out
         self.pending: list[Pending] = []  # those of them a re-check can poll
         self.detach_reasons: dict[str, str] = {}
+        self.compute_writes: Counter[tuple[str, str]] = Counter()
+        self.stopped: set[tuple[str, str]] = set()  # computes that flapped: not written again
         self.retried: list[str] = []  # Failed computes detached to be attached again
 
     def problem(self, problem: Problem) -> None:
@@ -247,8 +256,11 @@ class _Run:
         keep = [
             action
             for action in current.actions
-            if not (concerned := _attachments_of(action, observed))
-            or not all(a in self.blocked for a in concerned)
+            if (
+                not (concerned := _attachments_of(action, observed))
+                or not all(a in self.blocked for a in concerned)
+            )
+            and _compute_written(action) not in self.stopped
         ]
         return Plan(tuple(keep), current.wait_reason, current.problems)
 
@@ -256,6 +268,8 @@ class _Run:
         """Carry out one action; what Azure answered, or None when it was not done."""
         concerned = _attachments_of(action, observed)
         if concerned and all(a in self.blocked for a in concerned):
+            return None
+        if self.flapping(action):
             return None
         # a handler that lost the cluster's lease writes nothing more (LeaseLost: re-checked)
         self.services.ledger.check(self.result.cluster_id)
@@ -297,6 +311,30 @@ class _Run:
             if action.retry:
                 self.retried.append(action.compute.id.key)
         return Applied(action, compute)
+
+    def flapping(self, action: Action) -> bool:
+        """True (and the owners are told) when this would write a compute once more than a
+        reconcile may; else the write is counted."""
+        written = _compute_written(action)
+        if written is None:
+            return False
+        if self.compute_writes[written] < MAX_COMPUTE_WRITES:
+            self.compute_writes[written] += 1
+            return False
+        self.stopped.add(written)
+        assert isinstance(action, AttachCompute | DetachCompute)
+        workspace_id, name = _compute_of(action)
+        message = (
+            f"compute {name} in workspace {workspace_id.name} was written "
+            f"{self.compute_writes[written]} times in one look at cluster "
+            f"{self.result.cluster_id.name} and still differs from what the attach policy asks: "
+            "two computes the policy asks for may have the same name (names that differ only in "
+            "case count as the same), or a person changes it; autoattach stops writing it until "
+            "the next look"
+        )
+        attachment = action.attachment if isinstance(action, AttachCompute) else None
+        self.problem(Problem(attachment, message, workspace_id=workspace_id))
+        return True
 
     def announce(self, observed: Observation, current: Plan, announced: Record) -> None:
         """Publish what the owners were not told yet, then remember it (announced until
@@ -354,3 +392,17 @@ def _attachments_of(action: Action, observed: Observation) -> list[Attachment]:
             return [action.attachment]
         return [a for a in attachments if a.workspace_id == action.workspace_id]
     return []
+
+
+def _compute_of(action: AttachCompute | DetachCompute) -> tuple[ResourceId, str]:
+    if isinstance(action, AttachCompute):
+        return action.attachment.workspace_id, action.attachment.compute_name
+    return action.compute.workspace_id, action.compute.name
+
+
+def _compute_written(action: Action) -> tuple[str, str] | None:
+    """The compute an attach or detach writes, as Azure ML tells names apart; None otherwise."""
+    if not isinstance(action, AttachCompute | DetachCompute):
+        return None
+    workspace_id, name = _compute_of(action)
+    return (workspace_id.key, name.lower())
