@@ -51,11 +51,10 @@ AZUREML_EXTENSION_TYPE = "microsoft.azureml.kubernetes"
 # Microsoft.MachineLearningServices workspaces/computes: "2-16 for other compute types"), refused
 # with the RP's own words (quoted in MicrosoftDocs/azure-docs issue 55961). The error code is a
 # guess (sandbox/README.md): the published traces show the 400 and the message, not the code.
-# The world's ``compute_name_max_length`` (16 unless it says otherwise) bounds the length.
-COMPUTE_NAME = re.compile(r"^[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?$")
+COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]$")
 INVALID_COMPUTE_NAME = (
     "Compute name is invalid. It can include letters, digits and dashes. It must start with a "
-    "letter, end with a letter or digit, and be between 2 and {longest} characters in length."
+    "letter, end with a letter or digit, and be between 2 and 16 characters in length."
 )
 
 
@@ -259,9 +258,8 @@ class AttachFailure:
 
 
 def _put_compute(ctx: Ctx, ws: Workspace, name: str, existing: Compute | None) -> Response:
-    longest = ctx.world.compute_name_max_length
-    if existing is None and not (COMPUTE_NAME.match(name) and 2 <= len(name) <= longest):
-        return bad_request("BadRequest", INVALID_COMPUTE_NAME.format(longest=longest))
+    if existing is None and not COMPUTE_NAME.match(name):
+        return bad_request("BadRequest", INVALID_COMPUTE_NAME)
     body = body_of(ctx.request)
     properties = body.get("properties") or {}
     if str(properties.get("computeType", "")).lower() != "kubernetes":

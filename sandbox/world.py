@@ -301,9 +301,6 @@ class World:
         # subscription): "operation" accepts the PUT and fails its operation, leaving the compute
         # Failed (the traces show this); "refusal" refuses the PUT at once
         self.attach_failures = "operation"
-        # the longest Kubernetes compute name Azure ML takes: 16, documented ("2-16 for other
-        # compute types"); a world may say otherwise, to see what a product would do
-        self.compute_name_max_length = 16
         self.arm_region = "sandbox"  # region of the ARM instance serving: buckets are per region
         self.clock: VirtualClock | None = None  # set by the ARM double serving this world
 

@@ -71,14 +71,7 @@ DURATIONS = (
 # true or false, World attributes
 SWITCHES = ("arm_throttling", "arm_authorization", "compute_principal_on_put")
 ATTACH_FAILURES = ("operation", "refusal")  # how Azure ML reports an attach it cannot do
-OPTIONS = {
-    *DURATIONS,
-    *SWITCHES,
-    "extension_install_outcome",
-    "arm_region",
-    "attach_failures",
-    "compute_name_max_length",
-}
+OPTIONS = {*DURATIONS, *SWITCHES, "extension_install_outcome", "arm_region", "attach_failures"}
 
 
 def parse_world(world: World, data: Any) -> None:
@@ -155,10 +148,6 @@ def _options(world: World, data: dict[str, Any]) -> None:
             f"world: attach_failures {failures!r} is not one of {list(ATTACH_FAILURES)}"
         )
     world.attach_failures = str(failures)
-    longest = data.get("compute_name_max_length", world.compute_name_max_length)
-    if isinstance(longest, bool) or not isinstance(longest, int) or not 2 <= longest <= 255:
-        raise WorldError("world: compute_name_max_length must be a whole number from 2 to 255")
-    world.compute_name_max_length = longest
     region = data.get("arm_region", world.arm_region)
     if not isinstance(region, str) or not region:
         raise WorldError("world: arm_region must be a region name")
