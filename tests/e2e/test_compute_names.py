@@ -74,3 +74,33 @@ def test_a_sweep_over_the_attached_clusters_changes_nothing(sandbox_for):
     assert {d.outcome for d in report.deliveries} == {"completed"}
     assert sandbox.arm.counts["writes"] == 0
     assert sandbox.world.snapshot()["computes"] == before
+
+
+def test_two_clusters_of_one_name_in_two_resource_groups_never_take_each_others_compute(
+    sandbox_for,
+):
+    document = ready_document()
+    first = document["clusters"][0]
+    first["tags"] = {"azureml-attach": "ws-research"}
+    second = copy.deepcopy(first)
+    second["id"] = first["id"].replace("/resourceGroups/rg-platform/", "/resourceGroups/rg-other/")
+    document["clusters"] = [first, second]
+    subscription = first["id"].split("/resourceGroups/")[0]
+    research = document["policy"]["workspaces"][0]
+    research["clusters"] = [subscription]
+    steps = [
+        {"at": index, "event": arm_event(CLUSTER_WRITE, c["id"], event_id=f"write-{index}")}
+        for index, c in enumerate(document["clusters"])
+    ]
+    sandbox = sandbox_for(scenario_from(document, steps))
+
+    sandbox.run_pass(0)
+    sweep(sandbox)
+
+    computes = sandbox.world.snapshot()["computes"]
+    assert [(c["name"], c["resource_id"]) for c in computes] == [("aks-ml", first["id"])]
+    failed = [n for n in sandbox.topic.notifications if n["type"] == "Autoattach.AttachFailed"]
+    assert failed and all("aks-ml" in n["data"]["problem"] for n in failed)
+    assert all(r.method != "DELETE" for r in sandbox.arm.log if "/computes/" in r.path), (
+        "the first cluster's compute is never detached for the second"
+    )
