@@ -17,8 +17,9 @@ VALIDATE_HELP = f"""\
 Check attach policy files exactly as the Functions app checks its policy at start: first
 against the published JSON Schema (draft 2020-12, shared/{SCHEMA_FILE}),
 which refuses unknown keys such as a misspelt "storage_acess", then the semantic checks
-(workspace and scope ids, compute name and namespace templates, kubeconfig secrets). Prints
-"FILE: ok", or each problem with the file and its JSON path, e.g.
+(workspace and scope ids; compute name and namespace templates: only {{cluster}} and {{workspace}},
+names Azure ML accepts, one name per compute, no system namespace; kubeconfig secrets; the
+extension's settings). Prints "FILE: ok", or every problem with the file and its JSON path, e.g.
 "policy.json: workspaces[0].storage_acess: unknown key". Nothing is read from Azure.
 
 A FILE is a bare policy, or a sandbox world file, whose "policy" is checked ({{sandbox_vault}} in
