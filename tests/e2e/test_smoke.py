@@ -20,6 +20,8 @@ from console.smoke.site import PREFIX
 from sandbox.world import World
 from tests.e2e.conftest import assert_contracts_kept, simple_document, write_json
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def test_the_smoke_run_on_the_example_world_exits_0_with_every_guess_agreeing(run_cli):
     code, out, _err = run_cli("smoke", "--world", "docs/examples/world.json", "--output", "json")
@@ -49,6 +51,9 @@ def test_the_smoke_run_on_the_example_world_exits_0_with_every_guess_agreeing(ru
     assert all(s["ok"] for s in report["steps"])
     attach = next(s for s in report["steps"] if s["name"] == "attach")
     assert attach["floor_seconds"] == 60 and attach["seconds"] >= attach["floor_seconds"]
+    doc = " ".join((ROOT / "docs" / "first-deployment.md").read_text(encoding="utf-8").split())
+    said = f"the attach {attach['seconds']:.0f} s over a floor of {attach['floor_seconds']:.0f}"
+    assert said in doc, "docs/first-deployment.md, section 9, quotes the attach step's figures"
     assert report["cleanup"]["this_run"]["verified_clean"] is True
     counts = report["sandbox"]["arm"]
     assert_contracts_kept(
