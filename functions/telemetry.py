@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from shared.adapters.meter import Tally
-from shared.decisions.events import ClusterSignal, MalformedEvent, parse_message
+from shared.decisions.events import ClusterSignal, MalformedEvent, MalformedMessage, parse_message
 from shared.decisions.notices import ATTACHED as ATTACHED_NOTICE
 from shared.engine.handling import Completed, DeadLetter, Outcome, RecheckLater
 from shared.engine.settlement import MessageActions, attempt_of, chain_of, event_id_of, message_body
@@ -138,9 +138,12 @@ def message_attributes(queue: str, message: Any) -> dict[str, str | int]:
         QUEUE: queue,
         MESSAGE_ID: str(message.message_id or ""),
         EVENT_ID: event_id_of(message),
-        ATTEMPT: attempt_of(message),
-        CHAIN: chain_of(message),
     }
+    # A malformed attempt or chain is left out here: the outcome (MalformedMessage) names it.
+    with suppress(MalformedMessage):
+        attributes[ATTEMPT] = attempt_of(message)
+    with suppress(MalformedMessage):
+        attributes[CHAIN] = chain_of(message)
     try:
         parsed = parse_message(message_body(message))
     except MalformedEvent:

@@ -27,8 +27,9 @@ QUEUES = [DEFAULT_CLUSTER_EVENTS_QUEUE, DEFAULT_EXTENSION_EVENTS_QUEUE]
 
 DEAD_LETTERS_HELP = """\
 Look at the messages autoattach could not handle, and send them back once the cause is fixed.
-Each dead letter carries a reason (MalformedEvent, AttachFailed, RecheckLimitReached, an ARM
-error code, or MaxDeliveryCountExceeded after repeated crashes) and a description of what to fix.
+Each dead letter carries a reason (MalformedEvent, MalformedMessage, AttachFailed,
+RecheckLimitReached, an ARM error code, or MaxDeliveryCountExceeded after repeated crashes) and a
+description of what to fix.
 Replaying is safe: autoattach reconciles the cluster from what Azure says now.
 
 In Azure (--namespace, or $SERVICEBUS_CONNECTION__fullyQualifiedNamespace): signs in with your

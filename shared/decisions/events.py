@@ -38,6 +38,12 @@ class MalformedEvent(PermanentError):
     reason = "MalformedEvent"
 
 
+class MalformedMessage(PermanentError):
+    """An application property autoattach reads holds a value it never writes."""
+
+    reason = "MalformedMessage"
+
+
 @dataclass(frozen=True)
 class ClusterSignal:
     """Something happened that may concern this cluster: reconcile it."""

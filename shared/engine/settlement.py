@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from typing import Any, Protocol
 
 from shared.adapters.rechecks import ATTEMPT_PROPERTY, CHAIN_LENGTH, CHAIN_PROPERTY
-from shared.decisions.events import event_id_in
+from shared.decisions.events import MalformedMessage, event_id_in
 from shared.engine.handling import Completed, DeadLetter, Outcome, RecheckLater
 from shared.ports import RecheckScheduler
 
@@ -38,20 +39,47 @@ def message_body(message: Any) -> bytes:
     return b"".join(bytes(section) for section in body)
 
 
+_DIGITS = re.compile(r"[0-9]{1,18}")
+_CHAIN = re.compile(f"[0-9a-f]{{{CHAIN_LENGTH}}}")
+_SHOWN_MAX = 100  # characters of a bad value quoted in a dead-letter description
+
+
 def _property(message: Any, wanted: str) -> Any:
+    """The value of one application property, None when absent. The SDK hands AMQP strings back
+    as UTF-8 bytes: those are decoded; bytes that are not UTF-8 stay bytes."""
     properties = message.application_properties or {}
     for key, value in properties.items():
-        name = key.decode() if isinstance(key, bytes) else str(key)
+        name = key.decode(errors="replace") if isinstance(key, bytes) else str(key)
         if name == wanted:
-            return value.decode() if isinstance(value, bytes) else value
+            if isinstance(value, bytes):
+                try:
+                    return value.decode("utf-8")
+                except UnicodeDecodeError:
+                    return value
+            return value
     return None
 
 
+def _malformed(name: str, value: Any, expected: str) -> MalformedMessage:
+    shown = repr(value)
+    if len(shown) > _SHOWN_MAX:
+        shown = f"{shown[:_SHOWN_MAX]}... ({len(shown)} characters)"
+    return MalformedMessage(f"application property {name} is {shown}: expected {expected}")
+
+
 def attempt_of(message: Any) -> int:
-    try:
-        return int(_property(message, ATTEMPT_PROPERTY) or 0)
-    except (TypeError, ValueError):
+    """How many re-checks of this event came before (the ``autoattach-attempt`` property; absent:
+    none). autoattach writes a whole number, 0 or more; its decimal digits as text are read too
+    (the portal's Service Bus Explorer sends custom properties as text). Anything else raises
+    MalformedMessage: a negative count would dodge the re-check limit and its backoff."""
+    value = _property(message, ATTEMPT_PROPERTY)
+    if value is None:
         return 0
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    raise _malformed(ATTEMPT_PROPERTY, value, "a whole number of earlier re-checks, 0 or more")
 
 
 def event_id_of(message: Any) -> str:
@@ -68,10 +96,20 @@ def chain_of(message: Any) -> str:
     that starts a chain names it after its own message id, so that a redelivery of it (say its
     complete was lost) schedules the same re-check ids, and duplicate detection drops the copy."""
     carried = _property(message, CHAIN_PROPERTY)
-    if carried:
-        return str(carried)
+    if carried is not None:
+        if isinstance(carried, str) and _CHAIN.fullmatch(carried):
+            return carried
+        raise _malformed(CHAIN_PROPERTY, carried, f"{CHAIN_LENGTH} lower-case hex digits")
     message_id = str(message.message_id or "")
     return hashlib.sha256(message_id.encode()).hexdigest()[:CHAIN_LENGTH]
+
+
+def check_properties(message: Any) -> None:
+    """Raise MalformedMessage if a property autoattach reads (its attempt, its chain) holds a value
+    autoattach never writes; called before a message is handled, so it ends as a dead letter with
+    its reason before any Azure call."""
+    attempt_of(message)
+    chain_of(message)
 
 
 def recheck_message_id(event_id: str, chain: str, attempt: int) -> str:
@@ -99,6 +137,11 @@ def settle(
 ) -> None:
     event_id = event_id_of(message)
     about = f"event {event_id} (message {message.message_id})"
+    if isinstance(outcome, RecheckLater):
+        try:
+            check_properties(message)
+        except MalformedMessage as error:
+            outcome = DeadLetter(error.reason, str(error))
     if isinstance(outcome, Completed):
         log.info(
             "%s completed: %s",

@@ -108,11 +108,12 @@ def test_a_recheck_copy_keeps_its_chain_and_counts_on():
 def test_a_replayed_copy_carries_its_attempts_into_a_new_chain():
     original = recheck(
         Message(
-            "x#abc#recheck-3", application_properties={ATTEMPT_PROPERTY: 3, CHAIN_PROPERTY: "a"}
+            "x#abc#recheck-3",
+            application_properties={ATTEMPT_PROPERTY: 3, CHAIN_PROPERTY: "a" * 12},
         )
     )
     replayed = recheck(
-        Message("x#replay", application_properties={ATTEMPT_PROPERTY: 3, CHAIN_PROPERTY: b"b"})
+        Message("x#replay", application_properties={ATTEMPT_PROPERTY: 3, CHAIN_PROPERTY: b"b" * 12})
     )
     assert original["attempt"] == replayed["attempt"] == 4
     assert original["id"] != replayed["id"]
@@ -123,3 +124,11 @@ def test_a_recheck_id_of_a_long_event_id_fits_service_bus():
     scheduled = recheck(Message(INTERNAL_ID, body=body))
     assert len(scheduled["id"]) <= 128
     assert scheduled["id"].startswith("eeee")
+
+
+def test_a_recheck_of_a_message_with_a_negative_attempt_is_a_dead_letter_not_a_faster_recheck():
+    scheduler, actions = Scheduler(), Actions()
+    message = Message(INTERNAL_ID, application_properties={ATTEMPT_PROPERTY: -300})
+    settle(message, actions, RecheckLater("waiting", 60), queue="q", scheduler=scheduler)
+    assert scheduler.scheduled == []
+    assert actions.done == ["deadletter"]
