@@ -11,6 +11,7 @@ from types import ModuleType
 
 from console.commands import dead_letters, doctor, plan, reconcile, smoke, status
 from console.commands import policy as policy_command
+from console.text import printable
 
 # Each subcommand's module: ``register(commands)`` adds its parser; ``run(args)`` does the work.
 COMMANDS: dict[str, ModuleType] = {
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command].run(args)
     except NotSignedIn as error:
-        print(f"autoattach {args.command}: {error}", file=sys.stderr)
+        print(f"autoattach {args.command}: {printable(error)}", file=sys.stderr)
         return EXIT_NOT_SIGNED_IN
     except AzureFailed as error:
         print(f"autoattach {args.command}: {error}", file=sys.stderr)
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_sandbox(args: argparse.Namespace) -> int:
     from sandbox.report import describe_delivery, describe_world, json_report, notices_jsonl
-    from sandbox.runner import Sandbox
+    from sandbox.runner import Delivery, Sandbox
     from sandbox.scenario import (
         Scenario,
         ScenarioError,
@@ -169,8 +170,11 @@ def run_sandbox(args: argparse.Namespace) -> int:
         else:
             steps = parse_steps(read_json(args.events, "events file"), str(args.events))
         scenario = Scenario(world=world, policy=policy, steps=steps, tag_key=tag_key)
-        printer = None if args.json else (lambda d: print(describe_delivery(d), flush=True))
-        with Sandbox(scenario, on_delivery=printer) as sandbox:
+
+        def printer(delivery: Delivery) -> None:
+            print(printable(describe_delivery(delivery), keep_newlines=True), flush=True)
+
+        with Sandbox(scenario, on_delivery=None if args.json else printer) as sandbox:
             if args.state is not None:
                 carry_into(sandbox.bus, args.state)
             passes = []
@@ -189,9 +193,9 @@ def run_sandbox(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(json_report(sandbox, passes), indent=2))
             else:
-                print(describe_world(sandbox, passes))
+                print(printable(describe_world(sandbox, passes), keep_newlines=True))
     except (ScenarioError, WorldError, PolicyError, SettingsError, StateError) as error:
-        print(f"autoattach sandbox: {error}", file=sys.stderr)
+        print(f"autoattach sandbox: {printable(error)}", file=sys.stderr)
         return 2
     return 0
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from console.text import printable
 from shared.adapters.dead_letters import DeadLetter, Replayed
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
 from shared.decisions.errors import AutoattachError
@@ -45,7 +46,8 @@ LIST_HELP = """\
 Show every dead letter of the queues (both by default), read page by page without locking
 anything, with "N of M" counts: N match the filters, M are there. Filters combine (all must hold).
 
---output table (the default on a terminal) prints one line per dead letter and its description;
+--output table (the default on a terminal) prints one line per dead letter and its description,
+control characters from the message shown as escapes (ESC as \\x1b, a line break as \\n);
 --output json (the default when the output is piped or redirected) prints one object:
 {"queues", "total", "matched", "dead_letters": [{"queue", "sequence_number", "id", "event_id",
 "reason", "description", "enqueued_at", "cluster", "content_type", "properties", "body"}]}."""
@@ -222,7 +224,7 @@ def _run_on_state(args: argparse.Namespace) -> int:
 
 
 def _wrong(args: argparse.Namespace, problem: str) -> int:
-    print(f"autoattach dead-letters {args.action}: {problem}", file=sys.stderr)
+    print(f"autoattach dead-letters {args.action}: {printable(problem)}", file=sys.stderr)
     return 2
 
 
@@ -321,7 +323,10 @@ def run_dead_letters(
     try:
         everything = [letter for queue in names for letter in store.peek(queue)]
     except AutoattachError as error:
-        print(f"autoattach dead-letters {args.action}: {error}", file=sys.stderr)
+        print(
+            f"autoattach dead-letters {args.action}: {printable(error, keep_newlines=True)}",
+            file=sys.stderr,
+        )
         return 1
     matching = [letter for letter in everything if filters.match(letter)]
     if args.action == "list":
@@ -401,7 +406,7 @@ def _replay(
         else:
             print(
                 f"replayed {count} of {total}: {_about(letter)} to {letter.queue} "
-                f"as {result.copy_id}",
+                f"as {printable(result.copy_id)}",
                 file=stdout,
                 flush=True,
             )
@@ -413,13 +418,18 @@ def _replay(
             if mine:
                 results += store.replay(queue, mine, progress)
     except AutoattachError as error:
-        print(f"autoattach dead-letters replay: {error}", file=sys.stderr)
+        print(
+            f"autoattach dead-letters replay: {printable(error, keep_newlines=True)}",
+            file=sys.stderr,
+        )
         return 1
     return 0 if all(r.copy_id is not None for r in results) else 1
 
 
 def _about(letter: DeadLetter) -> str:
-    return f"{letter.event_id or letter.message_id} (message {letter.message_id}, {letter.reason})"
+    """One dead letter in a line, for people: what came from the message shown printable."""
+    which = printable(letter.event_id or letter.message_id)
+    return f"{which} (message {printable(letter.message_id)}, {printable(letter.reason)})"
 
 
 def _when(moment: datetime | None) -> str:
@@ -433,7 +443,7 @@ def _print_table(
     filters: Filters,
     stdout: TextIO,
 ) -> None:
-    which = f" matching {filters.describe()}" if filters.any else ""
+    which = f" matching {printable(filters.describe())}" if filters.any else ""
     print(
         f"{len(matching)} of {len(everything)} dead letters on {', '.join(names)}{which}",
         file=stdout,
@@ -443,11 +453,11 @@ def _print_table(
     rows = [("QUEUE", "EVENT ID", "REASON", "ENQUEUED (UTC)", "CLUSTER")]
     rows += [
         (
-            m.queue,
-            m.event_id or m.message_id,
-            m.reason,
+            printable(m.queue),
+            printable(m.event_id or m.message_id),
+            printable(m.reason),
             _when(m.enqueued_at),
-            m.cluster.name if m.cluster else "-",
+            printable(m.cluster.name) if m.cluster else "-",
         )
         for m in matching
     ]
@@ -459,7 +469,10 @@ def _print_table(
         )
         if index:
             letter = matching[index - 1]
-            print(f"    message {letter.message_id}: {letter.description}", file=stdout)
+            print(
+                f"    message {printable(letter.message_id)}: {printable(letter.description)}",
+                file=stdout,
+            )
 
 
 def _list_json(

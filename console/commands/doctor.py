@@ -11,6 +11,7 @@ from typing import Any
 from console.doctor.report import EXIT_USAGE, as_json, as_text, exit_code, ok, problem
 from console.doctor.run import PRINCIPAL_SETTING, Target, run_checks
 from console.signin import EXIT_NOT_SIGNED_IN
+from console.text import printable
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
 
 DOCTOR_HELP = f"""\
@@ -87,7 +88,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"autoattach doctor: {message}", file=sys.stderr)
+    print(f"autoattach doctor: {printable(message, keep_newlines=True)}", file=sys.stderr)
     return EXIT_USAGE
 
 

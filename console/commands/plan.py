@@ -23,6 +23,7 @@ from console.commands.target import (
     opened,
     print_counts,
 )
+from console.text import printable, printable_lines
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import AutoattachError
 from shared.decisions.planner import (
@@ -96,7 +97,7 @@ def _plan(args: argparse.Namespace, target: Target, cluster: ResourceId) -> int:
     try:
         observed, current = observe_and_plan(target, cluster)
     except AutoattachError as error:
-        print(f"autoattach plan: {error}", file=sys.stderr)
+        print(f"autoattach plan: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return 1
     report = plan_report(observed, current)
     counts = target.arm_counts()
@@ -269,4 +270,4 @@ def describe(report: dict[str, Any]) -> str:
         out.append("Nothing to do: converged.")
     else:
         out.append("Nothing to do now.")
-    return "\n".join(out)
+    return printable_lines(out)

@@ -24,6 +24,7 @@ from console.commands.target import (
     in_sandbox,
     opened,
 )
+from console.text import printable
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import AutoattachError
 from shared.engine.sweep import reconcile_request
@@ -100,7 +101,7 @@ def _request(target: Target, cluster: ResourceId, body: bytes, event_id: str) ->
     try:
         target.app.scheduler.schedule(queue, body, message_id=event_id, attempt=0, delay_seconds=0)
     except AutoattachError as error:
-        print(f"autoattach reconcile: {error}", file=sys.stderr)
+        print(f"autoattach reconcile: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return 1
     print(f"queued a reconcile request for {cluster.raw} on {queue}: event id {event_id}")
     if target.sandbox is None:
@@ -109,7 +110,7 @@ def _request(target: Target, cluster: ResourceId, body: bytes, event_id: str) ->
 
     report = target.sandbox.deliver_pending()
     for delivery in report.deliveries:
-        print(describe_delivery(delivery))
+        print(printable(describe_delivery(delivery), keep_newlines=True))
     print_counts_of(report.reads, report.polls, report.writes)
     return 0
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from console.smoke.run import SmokeRefused, new_run_id
 from console.smoke.site import GROUP_MARK, PREFIX, RUN_MARK
+from console.text import printable
 
 EXIT_NOT_OK = 1
 EXIT_USAGE = 2
@@ -88,7 +89,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
-    print(f"autoattach smoke: {message}", file=sys.stderr)
+    print(f"autoattach smoke: {printable(message, keep_newlines=True)}", file=sys.stderr)
     return code
 
 
@@ -106,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _say(args: argparse.Namespace) -> Any:
     if args.output == "json":
-        return lambda text: print(text, file=sys.stderr, flush=True)
-    return lambda text: print(text, flush=True)
+        return lambda text: print(printable(text, keep_newlines=True), file=sys.stderr, flush=True)
+    return lambda text: print(printable(text, keep_newlines=True), flush=True)
 
 
 def _in_sandbox(args: argparse.Namespace) -> int:

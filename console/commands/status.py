@@ -21,6 +21,7 @@ from console.commands.target import (
     opened,
     print_counts,
 )
+from console.text import printable, printable_lines
 from console.versions import mismatch
 from shared.decisions.arm_id import CONNECTED_CLUSTER, WORKSPACE, InvalidResourceId, ResourceId
 from shared.decisions.errors import AutoattachError
@@ -76,13 +77,13 @@ def run(args: argparse.Namespace) -> int:
             try:
                 report = gather(target, cluster=cluster, workspace=workspace)
             except AutoattachError as error:
-                print(f"autoattach status: {error}", file=sys.stderr)
+                print(f"autoattach status: {printable(error, keep_newlines=True)}", file=sys.stderr)
                 return 1
             counts = target.arm_counts()
             recorded = [c["last_outcome"] for c in report["clusters"] if c["last_outcome"]]
             warning = mismatch(last.get("app_version") for last in recorded)
             if warning:
-                print(f"autoattach status: {warning}", file=sys.stderr)
+                print(f"autoattach status: {printable(warning)}", file=sys.stderr)
             if args.output == "json":
                 if counts is not None:
                     report["arm_requests"] = counts
@@ -268,4 +269,4 @@ def describe(report: dict[str, Any]) -> str:
         active = [a for a in c["announced"] if a["active"]]
         told = ", ".join(sorted({str(a["type"]).removeprefix("Autoattach.") for a in active}))
         out.append(f"      announced, still current: {told or 'nothing'}")
-    return "\n".join(out)
+    return printable_lines(out)

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
+from console.text import printable_lines
+
 
 class Status(StrEnum):
     OK = "ok"
@@ -57,17 +59,16 @@ def exit_code(checks: list[Check]) -> int:
 def as_text(checks: list[Check]) -> str:
     lines = []
     for check in checks:
-        line = f"{check.status.value:<11}  {check.area}: {check.subject}: {check.detail}"
+        lines.append(f"{check.status.value:<11}  {check.area}: {check.subject}: {check.detail}")
         if check.fix:
-            line += f"\n             -> {check.fix}"
-        lines.append(line)
+            lines.append(f"             -> {check.fix}")
     counts = {s: sum(1 for c in checks if c.status is s) for s in Status}
     lines.append(
         f"{len(checks)} checks: {counts[Status.OK]} ok, {counts[Status.PROBLEM]} problem(s), "
         + (f"{counts[Status.WARNING]} warning(s), " if counts[Status.WARNING] else "")
         + f"{counts[Status.UNKNOWN]} cannot tell"
     )
-    return "\n".join(lines)
+    return printable_lines(lines)
 
 
 def as_json(checks: list[Check]) -> str:

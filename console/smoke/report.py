@@ -9,6 +9,7 @@ from typing import Any
 
 from console.smoke.guesses import world_settings
 from console.smoke.run import Result, not_probed
+from console.text import printable_lines
 
 
 def as_json(result: Result, world: Any, *, where: str) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def as_table(report: dict[str, Any]) -> str:
         out.append(f"Stopped by an error: {report['error']}")
     outcome = "ok" if report["ok"] else "NOT ok"
     out.append(f"ARM requests: {report['arm_requests']}. Result: {outcome}.")
-    return "\n".join(out)
+    return printable_lines(out)
 
 
 def write_world(result: Result, path: Path) -> dict[str, Any]:
