@@ -116,7 +116,8 @@ class Cycle:
         step = Step(name, ok, now - self._mark, floor, detail)
         self._mark = now
         self.steps.append(step)
-        self.site.say(f"step {name}: {'ok' if ok else 'FAILED'} in {step.seconds:.0f} s: {detail}")
+        short = detail.replace(self.site.resource_group, "RG")
+        self.site.say(f"step {name}: {'ok' if ok else 'FAILED'} in {step.seconds:.0f} s: {short}")
         return step
 
     def _wait(self, check: Any) -> Any:

@@ -137,7 +137,8 @@ def run(site: Site) -> Result:
     cycle = Cycle(site)
     with _interrupts_raise():
         try:
-            site.say(f"run {site.run_id}: removing what earlier runs left")
+            site.say(f"run {site.run_id} in RG = {site.resource_group}")
+            site.say("removing what earlier runs left")
             result.earlier = cleanup.sweep(site, plan.compute)
             _probe_and_cycle(site, plan, cycle, result)
         except KeyboardInterrupt:
