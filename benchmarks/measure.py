@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import cProfile
-import os
-import pstats
-import statistics
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.streams import percentile, usable_times
 from benchmarks.worlds import fleet
-from sandbox.runner import Delivery, PassReport, Sandbox
+from sandbox.runner import PassReport, Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 THROTTLE_REASONS = ("429", "throttled", "toomanyrequests")
@@ -64,77 +59,6 @@ def attach_and_replay(max_workspaces: int = 3) -> tuple[Counts, dict[int, Counts
 
 
 @dataclass
-class Cpu:
-    """Thread CPU per delivery (product + SDK clients; the doubles serve in other threads)."""
-
-    clusters: int
-    workspaces: int
-    mean_ms: float
-    start_ms: float  # mean of the first `window` deliveries of the run
-    end_ms: float  # mean of the last `window` deliveries of the run
-    replay_mean_ms: float
-    window: int
-    points: list[tuple[int, float]] = field(default_factory=list)  # (computes in world, ms)
-    replay_points: list[tuple[int, float]] = field(default_factory=list)
-    own_code_share: float | None = None  # cProfile: share of the replay's time in shared/
-
-
-def fleet_cpu(clusters: int, workspaces: int, *, profile: bool = True) -> Cpu:
-    points: list[tuple[int, float]] = []
-    box: list[Sandbox] = []
-
-    def seen(delivery: Delivery) -> None:
-        points.append((len(box[0].world.computes), delivery.cpu_seconds * 1000))
-
-    sandbox = Sandbox(fleet(clusters, workspaces), on_delivery=seen)
-    box.append(sandbox)
-    with sandbox:
-        sandbox.run_pass(0)
-        first = list(points)
-        points.clear()
-        sandbox.run_pass(1)
-        replay = list(points)
-        profiler = cProfile.Profile() if profile else None
-        if profiler is not None:
-            # A third pass, replays again, under the profiler (it slows what it watches, so
-            # the CPU figures above are taken without it).
-            profiler.enable()
-            sandbox.run_pass(2)
-            profiler.disable()
-    window = max(1, min(20, len(first) // 10))
-    return Cpu(
-        clusters=clusters,
-        workspaces=workspaces,
-        mean_ms=statistics.fmean(ms for _, ms in first),
-        start_ms=statistics.fmean(ms for _, ms in first[:window]),
-        end_ms=statistics.fmean(ms for _, ms in first[-window:]),
-        replay_mean_ms=statistics.fmean(ms for _, ms in replay) if replay else 0.0,
-        window=window,
-        points=first,
-        replay_points=replay,
-        own_code_share=_own_share(profiler) if profiler is not None else None,
-    )
-
-
-def _own_share(profiler: cProfile.Profile) -> float:
-    """Share of the profiled thread's own time spent in the product's modules (shared/,
-    functions/, function_app.py) rather than in SDKs, http, TLS and the standard library."""
-    stats = pstats.Stats(profiler)
-    total = own = 0.0
-    for (filename, _, _), row in stats.stats.items():  # type: ignore[attr-defined]
-        tottime = row[2]
-        total += tottime
-        normalized = filename.replace("\\", "/")
-        if "site-packages" not in normalized and (
-            "/shared/" in normalized
-            or "/functions/" in normalized
-            or normalized.endswith("function_app.py")
-        ):
-            own += tottime
-    return own / total if total else 0.0
-
-
-@dataclass
 class Storm:
     clusters: int
     workspaces: int
@@ -145,12 +69,16 @@ class Storm:
     writes: int
     throttled: int
     writes_admitted: int
-    write_budget_share: float
+    write_budget_share: float  # over the write window: the events to the last write admitted
     dead_letters: int
     dead_letters_429: int
     outcomes: dict[str, int]
     real_seconds: float
     timeline: dict[str, list[float]] = field(default_factory=dict)
+    write_window: float = 0.0  # virtual seconds from the events to the last write admitted
+    share_to_last_delivery: float = 0.0  # the same writes over the whole storm
+    usable_p50: float = 0.0  # seconds from the event until the cluster's computes are usable
+    usable_p99: float = 0.0
 
 
 def write_budget(admitted: int, seconds: float, bucket: int = 200, refill: float = 10.0) -> float:
@@ -163,6 +91,7 @@ def storm(clusters: int, workspaces: int) -> Storm:
     with Sandbox(fleet(clusters, workspaces, throttling=True)) as sandbox:
         report = sandbox.run_pass(0)
         charges = list(sandbox.arm.throttle.charges)
+        usable = usable_times(sandbox)
         converged = sum(
             1
             for c in sandbox.world.snapshot()["computes"]
@@ -170,7 +99,12 @@ def storm(clusters: int, workspaces: int) -> Storm:
         )
     real = time.perf_counter() - started
     end = max((d.at for d in report.deliveries), default=0.0)
+    per_cluster: dict[str, float] = {}
+    for compute, at in usable.items():
+        name = compute.rsplit("/", 1)[-1]
+        per_cluster[name] = max(per_cluster.get(name, 0.0), at)
     admitted = sum(1 for c in charges if c.kind == "writes" and c.admitted)
+    window = max((c.at for c in charges if c.kind == "writes" and c.admitted), default=0.0)
     dead = [d for d in report.deliveries if d.outcome == "dead-lettered"]
     dead_429 = [d for d in dead if any(r in d.reason.lower() for r in THROTTLE_REASONS)]
     return Storm(
@@ -183,7 +117,9 @@ def storm(clusters: int, workspaces: int) -> Storm:
         writes=report.writes,
         throttled=report.throttled,
         writes_admitted=admitted,
-        write_budget_share=write_budget(admitted, end),
+        write_budget_share=write_budget(admitted, window),
+        write_window=window,
+        share_to_last_delivery=write_budget(admitted, end),
         dead_letters=len(dead),
         dead_letters_429=len(dead_429),
         outcomes=_per_delivery(report),
@@ -193,46 +129,11 @@ def storm(clusters: int, workspaces: int) -> Storm:
             "read_at": [c.at for c in charges if c.kind == "reads" and c.admitted],
             "refused_at": [c.at for c in charges if not c.admitted],
             "completed_at": [d.at for d in report.deliveries if d.outcome == "completed"],
+            "usable_at": sorted(per_cluster.values()),
         },
+        usable_p50=percentile(list(per_cluster.values()), 0.5),
+        usable_p99=percentile(list(per_cluster.values()), 0.99),
     )
-
-
-@dataclass
-class Import:
-    seconds: float  # best of `runs`
-    modules: int
-    runs: int
-
-
-IMPORT_PROBE = (
-    "import sys, time\n"
-    "before = len(sys.modules)\n"
-    "t = time.perf_counter()\n"
-    "import function_app\n"
-    "print(time.perf_counter() - t, len(sys.modules) - before)\n"
-)
-
-
-def import_time(runs: int = 3) -> Import:
-    """`import function_app` in a fresh interpreter, best of ``runs``."""
-    # MLClient leaves AZUREML_CURRENT_CLOUD (a sandbox cloud name) in the environment; a fresh
-    # Function host has none.
-    environment = {k: v for k, v in os.environ.items() if k != "AZUREML_CURRENT_CLOUD"}
-    results = []
-    for _ in range(runs):
-        done = subprocess.run(
-            [sys.executable, "-c", IMPORT_PROBE],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=environment,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"import function_app failed: {done.stderr.strip()[-2000:]}")
-        out = done.stdout.split()
-        results.append((float(out[-2]), int(out[-1])))
-    seconds, modules = min(results)
-    return Import(seconds=seconds, modules=modules, runs=runs)
 
 
 def as_dict(value: Any) -> Any:

@@ -10,7 +10,9 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from benchmarks.measure import Cpu, Storm
+from benchmarks.cpu import CpuByKind
+from benchmarks.measure import Storm
+from benchmarks.streams import Latency
 
 BIN_SECONDS = 10.0
 
@@ -62,23 +64,53 @@ def storm_plot(storm: Storm, path: Path, bucket: int = 200, refill: float = 10.0
     plt.close(figure)
 
 
-def cpu_plot(cpu: Cpu, path: Path) -> None:
-    """Product-side CPU per delivered event against the computes already in the world."""
+def cpu_kind_plot(by_kind: CpuByKind, path: Path) -> None:
+    """CPU per delivery, by kind, against the fleet's size: each delivery a dot, the medians a
+    line (a flat line is the goal)."""
     figure, axis = plt.subplots(figsize=(9, 4.5))
-    if cpu.points:
-        xs, ys = zip(*cpu.points, strict=True)
-        axis.scatter(xs, ys, s=6, label="first pass (new clusters, re-checks)")
-    if cpu.replay_points:
-        xs, ys = zip(*cpu.replay_points, strict=True)
-        axis.scatter(xs, ys, s=6, label="replay of converged clusters", alpha=0.6)
-    axis.axhline(20, color="black", linestyle="--", label="goal 20 ms")
-    axis.set_xlabel("computes in the fleet")
-    axis.set_ylabel("CPU per event (ms)")
-    axis.set_title(
-        f"Product-side CPU per event, {cpu.clusters} clusters x {cpu.workspaces} workspaces"
-    )
+    for kind in by_kind.kinds:
+        points = by_kind.points.get(kind.kind, [])
+        if points:
+            xs, ys = zip(*points, strict=True)
+            axis.scatter(xs, ys, s=5, alpha=0.35)
+        axis.plot(
+            kind.sizes,
+            kind.median_ms,
+            marker="o",
+            label=f"{kind.kind}: {kind.slope_ms_per_100:+.1f} ms per 100 clusters",
+        )
+    axis.set_xlabel(f"clusters in the fleet (x {by_kind.workspaces} workspaces)")
+    axis.set_ylabel("CPU per delivery (ms, thread time)")
+    axis.set_title("Product-side CPU per delivery, by kind, against fleet size")
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def latency_plot(rows: list[Latency], path: Path) -> None:
+    """Time from the tag event to a usable compute against the floor Azure's durations set,
+    one bar pair per world of the sweep."""
+    figure, axis = plt.subplots(figsize=(11, 4.8))
+    labels = [
+        f"i{'-' if r.install is None else int(r.install)} n{int(r.namespace)} a{int(r.attach)}"
+        for r in rows
+    ]
+    xs = range(len(rows))
+    axis.bar([x - 0.2 for x in xs], [r.floor for r in rows], width=0.4, label="Azure's floor")
+    axis.bar([x + 0.2 for x in xs], [r.measured for r in rows], width=0.4, label="autoattach")
+    for x, r in zip(xs, rows, strict=True):
+        axis.text(x + 0.2, r.measured + 5, f"{r.ratio:.2f}", ha="center", fontsize=7)
+    axis.set_xticks(list(xs))
+    axis.set_xticklabels(labels, rotation=60, fontsize=7)
+    axis.set_ylabel("seconds from the tag event to usable")
+    axis.set_title(
+        "Time to a usable compute vs the floor (i: install s, n: namespace s, a: attach s; "
+        "ratio on top)"
+    )
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3, axis="y")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

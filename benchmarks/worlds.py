@@ -49,12 +49,17 @@ def fleet(
     throttling: bool = False,
     stream: str = "cluster-write",
     install_seconds: float = INSTALL_SECONDS,
+    installs: list[float | None] | None = None,
+    durations: dict[str, float] | None = None,
 ) -> Scenario:
     """``stream``: ``cluster-write`` (one cluster write per cluster, the extension installed: the
     best case), ``created-with-extension`` (each cluster created tagged while its extension
     installs: ARM's cluster write, sent twice, the extension's writes as the install starts and
     ends, a tag write while autoattach waits, one event late and out of order) or
-    ``tagged-later`` (the same, untagged, until a tag write adds the tag after the install)."""
+    ``tagged-later`` (the same, untagged, until a tag write adds the tag after the install).
+    ``installs``: per cluster, how long its extension still installs (None: installed), for the
+    ``cluster-write`` stream; ``durations``: the world's operation durations
+    (``namespace_create_seconds``, ``compute_attach_seconds``, ...; docs/world-format.md)."""
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; one of {', '.join(STREAMS)}")
     names = [f"ws-{i}" for i in range(workspaces)]
@@ -68,6 +73,7 @@ def fleet(
         extension = {**extension, "provisioning_state": "Creating"}
         extension["succeeds_after_seconds"] = install_seconds
     world: dict[str, Any] = {
+        **(durations or {}),
         "arm_throttling": throttling,
         "workspaces": [workspace(i) for i in range(workspaces)],
         "clusters": [
@@ -77,7 +83,7 @@ def fleet(
                 "tags": {} if stream == "tagged-later" else {TAG: ",".join(names)},
                 "provisioning_state": "Succeeded",
                 "azure_rbac": True,
-                "extensions": [dict(extension)],
+                "extensions": [_extension(extension, n, installs)],
             }
             for n in range(clusters)
         ],
@@ -97,6 +103,18 @@ def fleet(
     for n in range(clusters):
         events += _stream(stream, n, ",".join(names), install_seconds)
     return Scenario(world=world, policy=policy, steps=parse_steps(events, "bench"), tag_key=TAG)
+
+
+def _extension(base: dict[str, Any], n: int, installs: list[float | None] | None) -> Any:
+    if installs is None or installs[n % len(installs)] is None:
+        return dict(base)
+    remaining = installs[n % len(installs)]
+    return {**base, "provisioning_state": "Creating", "succeeds_after_seconds": remaining}
+
+
+def tagged_at(stream: str, install_seconds: float = INSTALL_SECONDS) -> float:
+    """When the cluster's tag event happens in a stream: time to usable counts from it."""
+    return install_seconds + 60 if stream == "tagged-later" else 0.0
 
 
 def _stream(stream: str, n: int, tag: str, install: float) -> list[dict[str, Any]]:
@@ -127,11 +145,11 @@ def _stream(stream: str, n: int, tag: str, install: float) -> list[dict[str, Any
             event(install + 90, TAGS_WRITE, tags, f"tags-again-{n}", install + 85),
         ]
         return steps
-    tagged_at = install + 60
+    tagged = tagged_at(stream, install)
     steps += [
         event(install + 1, EXTENSION_WRITE, extension, f"ext-done-{n}", install),
-        {"at": tagged_at, "change": {"op": "set_tags", "resource": cluster, "tags": {TAG: tag}}},
-        event(tagged_at + 1, TAGS_WRITE, tags, f"tags-{n}", tagged_at),
-        event(tagged_at + 3, TAGS_WRITE, tags, f"tags-{n}", tagged_at),  # again
+        {"at": tagged, "change": {"op": "set_tags", "resource": cluster, "tags": {TAG: tag}}},
+        event(tagged + 1, TAGS_WRITE, tags, f"tags-{n}", tagged),
+        event(tagged + 3, TAGS_WRITE, tags, f"tags-{n}", tagged),  # again
     ]
     return steps

@@ -40,6 +40,7 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,6 +112,9 @@ class Queue:
         self._seen: dict[str, float] = {}
         self._sequence = itertools.count(1)
         self.lock = threading.RLock()
+        # Service Bus's billed operations on this queue: each send or schedule (a duplicate
+        # dropped included), each receive (a delivery), each complete, abandon or dead-letter.
+        self.operations: Counter[str] = Counter()
 
     def send(
         self,
@@ -127,6 +131,7 @@ class Queue:
                 f"message_id must be 1 to {MESSAGE_ID_MAX_LENGTH} characters, got {len(message_id)}"
             )
         with self.lock:
+            self.operations["send"] += 1
             now = self._clock.seconds()
             seen = self._seen.get(message_id)
             if seen is not None and now - seen < DUPLICATE_WINDOW_SECONDS:
@@ -165,6 +170,7 @@ class Queue:
         Event Grid delivers that event again, so duplicate detection drops the copy. Returns it.
         """
         internal_id = str(uuid.uuid5(_EVENT_GRID_IDS, f"{self.name}/{event_id}"))
+        self.operations["event-grid-delivery"] += 1  # Event Grid's operation, not Service Bus's
         properties = {
             "aeg-subscription-name": EVENT_GRID_SUBSCRIPTION.upper(),
             "aeg-delivery-count": 0,
@@ -191,6 +197,7 @@ class Queue:
                     self.dead_letter(message, "MaxDeliveryCountExceeded", "lock lost too often")
                     continue
                 message.delivery_count += 1
+                self.operations["receive"] += 1
                 message.lock_token = uuid.uuid4()
                 message.locked_until = now + max(LOCK_SECONDS, self.lock_renewal_seconds)
                 message.visible_at = message.locked_until
@@ -208,12 +215,14 @@ class Queue:
 
     def complete(self, message: QueuedMessage) -> None:
         with self.lock:
+            self.operations["settle"] += 1
             message.settled = "completed"
             message.locked_until = None
             self.active.remove(message)
 
     def abandon(self, message: QueuedMessage) -> None:
         with self.lock:
+            self.operations["settle"] += 1
             message.settled = "abandoned"
             message.locked_until = None
             message.visible_at = self._clock.seconds()
@@ -224,6 +233,7 @@ class Queue:
         self, message: QueuedMessage, reason: str | None, description: str | None
     ) -> None:
         with self.lock:
+            self.operations["settle"] += 1
             message.settled = "dead-lettered"
             message.locked_until = None
             message.dead_letter_reason = reason

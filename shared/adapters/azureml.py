@@ -27,6 +27,7 @@ from shared.adapters.arm import (
     transport_kwargs,
 )
 from shared.adapters.cache import TtlCache
+from shared.adapters.deferred_aiohttp import deferred
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
 from shared.decisions.errors import TransientError, azure_call
 from shared.decisions.model import (
@@ -78,7 +79,8 @@ class AzureMLWorkspaces:
                         "registry_discovery_endpoint": endpoint,
                     },
                 }
-            from azure.ai.ml import MLClient
+            with deferred():  # azure-ai-ml's storage helpers would import aiohttp, unused
+                from azure.ai.ml import MLClient
 
             self._clients[workspace_id.key] = MLClient(
                 self._arm.credential,
@@ -122,7 +124,8 @@ class AzureMLWorkspaces:
 
     def attach(self, attachment: Attachment, cluster_id: ResourceId) -> ComputeState:
         """Attach the cluster as a Kubernetes compute (``az ml compute attach``), marked as ours."""
-        from azure.ai.ml.entities import KubernetesCompute
+        with deferred():
+            from azure.ai.ml.entities import KubernetesCompute
 
         compute = KubernetesCompute(
             name=attachment.compute_name,

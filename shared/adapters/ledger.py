@@ -56,16 +56,10 @@ from typing import Any
 
 from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from azure.storage.blob import (
-    BlobClient,
-    BlobLeaseClient,
-    BlobServiceClient,
-    ContentSettings,
-    LinearRetry,
-)
 
 from shared.adapters import development_storage
 from shared.adapters.arm import transport_kwargs
+from shared.adapters.deferred_aiohttp import deferred
 from shared.adapters.http_transport import BLOB_CLIENT_CONNECTION
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import (
@@ -76,6 +70,15 @@ from shared.decisions.errors import (
     azure_call,
     classify,
 )
+
+with deferred():  # azure-storage-blob would import aiohttp, unused (cold start)
+    from azure.storage.blob import (
+        BlobClient,
+        BlobLeaseClient,
+        BlobServiceClient,
+        ContentSettings,
+        LinearRetry,
+    )
 
 log = logging.getLogger("autoattach.ledger")
 

@@ -236,6 +236,33 @@ def readiness(
     return None
 
 
+def _cluster_ready(cluster: ClusterState) -> bool:
+    return readiness(cluster, None, extension_read=False) is None
+
+
+def _namespaces_while_installing(
+    observed: Observation, attachments: tuple[Attachment, ...], planned: list[Action]
+) -> list[CreateNamespace]:
+    """The namespaces the attachments need, made while the extension installs."""
+    if observed.namespace_route is None or observed.route_problem is not None:
+        return []
+    made: list[CreateNamespace] = []
+    for attachment in attachments:
+        if attachment.namespace in observed.namespaces:
+            continue
+        if observed.compute_for(attachment) is not None:
+            continue  # its namespace is taken as there (observe reads it only on a sweep)
+        action = CreateNamespace(
+            observed.cluster.id,
+            attachment.namespace,
+            observed.namespace_route,
+            observed.namespace_states.get(attachment.namespace),
+        )
+        if action not in planned and action not in made:
+            made.append(action)
+    return made
+
+
 def principal_of(observed: Observation, compute: ComputeState) -> str | None:
     """The identity that receives roles: always read from ARM, never from a tag or event."""
     if compute.identity_type is IdentityType.USER_ASSIGNED:
@@ -298,6 +325,10 @@ def plan(observed: Observation) -> Plan:
                 )
             actions.append(InstallExtension(cluster.id, observed.extension_policy))
             waiting = f"installing the Azure ML extension on cluster {cluster.id.name}"
+        elif observed.extension is not None and _cluster_ready(cluster):
+            # the extension installs: its namespaces need nothing of it, so they are made
+            # meanwhile and the attach starts as soon as the install ends
+            actions += _namespaces_while_installing(observed, attachments, actions)
         return Plan(tuple(actions), wait_reason=waiting)
     if observed.namespace_route is None:
         message = (
@@ -332,6 +363,9 @@ def plan(observed: Observation) -> Plan:
                 f"compute {compute.name} in workspace {attachment.workspace_id.name} is "
                 f"{compute.provisioning_state or 'not ready'}"
             )
+            # its identity exists from the attach's answer: granted now, its roles propagate
+            # while Azure attaches (not once the attach is done)
+            actions += _grants_while_attaching(observed, attachment, compute)
             continue
         if attachment.namespace not in observed.namespaces:
             action = CreateNamespace(
@@ -373,6 +407,23 @@ def plan(observed: Observation) -> Plan:
             actions.append(RevokeRole(storage, other, principal, why))
     wait_reason = waits[0] if waits and not actions else None
     return Plan(tuple(actions), wait_reason=wait_reason, problems=tuple(problems))
+
+
+def _grants_while_attaching(
+    observed: Observation, attachment: Attachment, compute: ComputeState
+) -> list[Action]:
+    """The data roles of a compute Azure is still creating, once its principal is known."""
+    if compute.provisioning_state.lower() not in ("creating", "updating"):
+        return []  # deleting, or a state that says nothing of what it becomes
+    workspace = observed.workspaces.get(attachment.workspace_id)
+    principal = principal_of(observed, compute)
+    if workspace is None or not principal or _missing_resources(attachment, workspace):
+        return []  # the attach's end says what is missing
+    return [
+        GrantRole(scope, role, principal, attachment.workspace_id, attachment)
+        for scope, role in data_roles(attachment, workspace)
+        if not observed.holds(scope, principal, role)
+    ]
 
 
 def _grant_prerequisites(

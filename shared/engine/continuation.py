@@ -17,10 +17,14 @@ from typing import Any
 
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
 from shared.decisions.model import ClusterState, ComputeState, IdentityType
-from shared.decisions.planner import Observation, in_progress, readiness
+from shared.decisions.planner import Observation, extension_failed, in_progress, readiness
 
 NAMESPACE = "namespace"
 COMPUTE = "compute"
+# The Azure ML extension installing (by whoever): its "status URL" is the extension's own id, and
+# its poll one read of the cluster's extensions (there is no status URL or event for an install's
+# progress: azure-facts.md).
+EXTENSION = "extension"
 # Set by an event that joined the chain (shared.engine.handling): the cluster may differ from
 # what was seen, so the re-check reads it before going on from the rest.
 REREAD_CLUSTER = "reread_cluster"
@@ -42,6 +46,8 @@ class Continuation:
     namespaces: frozenset[str]
     pending: tuple[Pending, ...]
     relay: ResourceId | None = None  # the Arc extension's relay, as that reconcile read it
+    # roles granted to the new identities of computes still attaching: (scope key, principal, role)
+    granted: tuple[tuple[str, str, str], ...] = ()
     reread_cluster: bool = False  # an event since said the cluster may have changed
 
 
@@ -52,6 +58,12 @@ def capture(observed: Observation, running: Iterable[Pending]) -> dict[str, Any]
     pending = list(running)
     if any(not p.url for p in pending):
         return None  # a write running whose status cannot be polled
+    if observed.extension_read and readiness(observed.cluster, observed.extension) is not None:
+        if not installing(observed):
+            return None  # the cluster itself is not ready, or there is no extension to wait for
+        assert observed.extension is not None
+        extension = observed.extension.id.raw
+        pending.append(Pending(EXTENSION, extension, extension))
     computes = list(observed.computes.values())
     for compute in computes:
         if in_progress(compute):
@@ -60,14 +72,43 @@ def capture(observed: Observation, running: Iterable[Pending]) -> dict[str, Any]
             pending.append(Pending(COMPUTE, compute.id.raw, compute.operation))
     if not pending or any(in_progress(c) and not c.operation for c in observed.owned):
         return None
-    if observed.extension_read and readiness(observed.cluster, observed.extension) is not None:
-        return None
     return {
         "cluster": _cluster_json(observed.cluster),
         "computes": [_compute_json(c) for c in computes],
         "namespaces": sorted(observed.namespaces),
         "relay": observed.relay.raw if observed.relay else None,
         "pending": [{"kind": p.kind, "name": p.name, "url": p.url} for p in pending],
+        "granted": sorted(
+            [scope, principal, role]
+            for (scope, principal), roles in observed.our_roles.items()
+            if principal.lower() in observed.new_principals
+            for role in roles
+        ),
+    }
+
+
+def installing(observed: Observation) -> bool:
+    """The cluster is ready and its Azure ML extension is on its way (neither missing, failed
+    nor done): what a re-check waits for is the install alone."""
+    extension = observed.extension
+    return (
+        observed.extension_read
+        and extension is not None
+        and readiness(observed.cluster, None, extension_read=False) is None
+        and not extension_failed(extension)
+        and readiness(observed.cluster, extension) is not None
+    )
+
+
+def settled(state: Mapping[str, Any], done: Iterable[Pending]) -> dict[str, Any]:
+    """The continuation without the namespace and extension waits that are over (a namespace
+    made joins the namespaces seen); attaches stay until all is done."""
+    over = {(p.kind, p.name) for p in done if p.kind in (NAMESPACE, EXTENSION)}
+    made = {name for kind, name in over if kind == NAMESPACE}
+    return {
+        **state,
+        "namespaces": sorted({*state.get("namespaces", []), *made}),
+        "pending": [p for p in state.get("pending", []) if (p["kind"], p["name"]) not in over],
     }
 
 
@@ -93,6 +134,10 @@ def restore(state: Mapping[str, Any]) -> Continuation | None:
             ),
             relay=ResourceId.parse(state["relay"]) if state.get("relay") else None,
             reread_cluster=bool(state.get(REREAD_CLUSTER)),
+            granted=tuple(
+                (str(scope), str(principal), str(role))
+                for scope, principal, role in state.get("granted") or ()
+            ),
         )
     except (KeyError, TypeError, ValueError, InvalidResourceId):
         return None

@@ -105,12 +105,13 @@ def observe(
     uses_identity = any(w.user_assigned_identity is not None for w in workspaces.values())
     arc_relay_needed = uses_identity and cluster.exists and cluster.kind == "arc"
     route = namespace_route(policy, cluster) if attachments else None
-    # Namespaces first (when the cluster itself is ready): one ARM already shows, in any state,
-    # was asked for once the extension was ready, so the extension need not be read again for it
+    # Namespaces first (when the cluster itself is ready)
     namespaces, namespace_states, route_problem = _namespaces(
         services, cluster, attachments, to_attach, route, discover
     )
-    unasked = [a for a in to_attach if a.namespace not in namespaces | namespace_states.keys()]
+    # namespaces are made while the extension installs, so one there says nothing of it: the
+    # extension is read while a compute is still to be attached
+    unasked = list(to_attach)
     # on a sweep, an Arc cluster's extension names the relay a right may be left on
     arc_sweep = discover and cluster.exists and cluster.kind == "arc"
     extension_read = bool(unasked or arc_relay_needed or arc_sweep or (discover and attachments))
@@ -476,4 +477,16 @@ def observe_continued(
         new_principals=new_principals(owned, [], announced),
         attach_tries=attach_tries(announced),
     )
-    return with_holdings(_as_announced(observed, [], announced), services, memo, to_attach)
+    observed = with_holdings(_as_announced(observed, [], announced), services, memo, to_attach)
+    return _with_granted(observed, continued.granted)
+
+
+def _with_granted(observed: Observation, granted: Iterable[tuple[str, str, str]]) -> Observation:
+    """Roles the reconcile that waited granted to new identities: held, and autoattach's."""
+    holdings = dict(observed.role_holdings)
+    ours = dict(observed.our_roles)
+    for scope, principal, role in granted:
+        pair = (scope, principal)
+        holdings[pair] = holdings.get(pair, frozenset()) | {role}
+        ours[pair] = ours.get(pair, frozenset()) | {role}
+    return _with(observed, role_holdings=holdings, our_roles=ours)

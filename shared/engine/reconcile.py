@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from shared.adapters.operations import OperationStatus
 from shared.decisions import notices
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import (
@@ -22,7 +24,7 @@ from shared.decisions.errors import (
     StillRunning,
     TransientError,
 )
-from shared.decisions.model import Attachment, ClusterState, ComputeState
+from shared.decisions.model import SUCCEEDED, Attachment, ClusterState, ComputeState
 from shared.decisions.notices import Notification, Record
 from shared.decisions.planner import (
     Action,
@@ -35,17 +37,20 @@ from shared.decisions.planner import (
     Plan,
     Problem,
     RevokeRole,
+    extension_failed,
     plan,
 )
 from shared.decisions.policy import TagDecision, decide_attachments
 from shared.decisions.wording import action_words
 from shared.engine.continuation import (
     COMPUTE,
+    EXTENSION,
     NAMESPACE,
     Continuation,
     Pending,
     capture,
     restore,
+    settled,
 )
 from shared.engine.observe import (
     Memo,
@@ -125,7 +130,7 @@ def reconcile(
     failures: dict[str, str] = {}
     seen: tuple[ClusterState, TagDecision] | None = None
     if continued is not None:
-        running = _still_running(continued, services, result, failures)
+        running = _still_running(continued, services, result, failures, kept)
         if running:
             return result
         if running is None:  # one failed: read everything, Azure says what became of it
@@ -186,6 +191,18 @@ def reconcile(
                 log.warning("cluster %s: could not keep the continuation: %s", cluster_id, error)
 
 
+def _status(pending: Pending, continued: Continuation, services: Services) -> OperationStatus:
+    """A pending write's status, or the extension's install read as one."""
+    if pending.kind != EXTENSION:
+        return services.operations.status(pending.url)
+    extension = services.extensions.find_azureml(continued.cluster.id)
+    if extension is None or extension_failed(extension):
+        return OperationStatus("failed")  # read everything: the plan says what to do
+    if extension.provisioning_state.lower() == SUCCEEDED:
+        return OperationStatus("succeeded")
+    return OperationStatus(extension.provisioning_state.lower() or "running")
+
+
 def _same_cluster(seen: ClusterState, now: ClusterState, services: Services) -> bool:
     """What the cluster shows now asks for what it asked when seen, and is in the same state."""
 
@@ -205,11 +222,12 @@ def _still_running(
     services: Services,
     result: ReconcileResult,
     failures: dict[str, str],
+    kept: dict[str, Any] | None = None,
 ) -> bool | None:
     """Poll the writes the last reconcile waited for: True while one still runs (the result says
     so), False when all succeeded, None when one failed (an attach's error kept in
     ``failures``, by compute id key: the reason its owners are told)."""
-    statuses = [services.operations.status(p.url) for p in continued.pending]
+    statuses = [_status(p, continued, services) for p in continued.pending]
     for pending, status in zip(continued.pending, statuses, strict=True):
         if pending.kind == COMPUTE and status.error:
             failures[pending.name.lower()] = status.error
@@ -220,13 +238,26 @@ def _still_running(
         return False
     what = ", ".join(f"{p.kind} {p.name.rsplit('/', 1)[-1]}" for p, _s in running)
     result.waiting = f"Azure is still carrying out autoattach's writes: {what}"
+    if all(p.kind == EXTENSION for p, _s in running):
+        result.waiting = f"the Azure ML extension is still installing: {what}"
     result.retry_after = max((s.retry_after or 0 for _p, s in running), default=0) or None
     decision = decide_attachments(
         continued.cluster.id, continued.cluster.tags, services.tag_key, services.policy
     )
     result.refused = decision.refused
     result.attachments = len(decision.attachments)
+    done = [p for p, s in zip(continued.pending, statuses, strict=True) if s.succeeded]
+    if kept is not None and any(p.kind in (NAMESPACE, EXTENSION) for p in done):
+        # what is done is not polled again: a namespace made is one the cluster has
+        _keep_quietly(services, continued.cluster.id, settled(kept, done))
     return True
+
+
+def _keep_quietly(services: Services, cluster_id: ResourceId, state: dict[str, Any]) -> None:
+    try:
+        services.ledger.keep_continuation(cluster_id, state)
+    except AutoattachError as error:  # the next re-check polls them again
+        log.warning("cluster %s: could not keep the continuation: %s", cluster_id, error)
 
 
 class _Run:

@@ -123,11 +123,14 @@ def test_a_converged_cluster_plans_nothing():
     assert result.converged
 
 
-def test_an_extension_still_installing_means_wait_not_act():
+def test_while_the_extension_installs_only_its_namespaces_are_made_then_it_waits():
     installing = ExtensionState(READY_EXTENSION.id, READY_EXTENSION.extension_type, "Creating")
     result = plan(observation(extension=installing))
-    assert result.actions == ()
+    # the namespace needs nothing of the extension: made now, the attach waits for the install
+    assert [type(a).__name__ for a in result.actions] == ["CreateNamespace"]
     assert "is Creating" in (result.wait_reason or "")
+    made = plan(observation(extension=installing, namespaces=frozenset({"azureml"})))
+    assert made.actions == ()
 
 
 def test_a_missing_extension_or_a_provisioning_cluster_means_wait():
