@@ -49,13 +49,18 @@ def as_table(report: dict[str, Any]) -> str:
         return text.replace(group, "RG")
 
     out = [f"autoattach smoke, run {report['run_id']} ({report['where']})", f"RG = {group}", ""]
-    out.append("Steps (seconds; floor: what Azure's own operation took):")
-    out.append(f"  {'step':<32} {'ok':<4} {'seconds':>8} {'floor':>7} {'over':>7}  detail")
+    out.append(
+        "Steps (seconds; at: since the tag, or the untag; floor: the least Azure's own "
+        "operations allow; over: what the app adds):"
+    )
+    out.append(
+        f"  {'step':<24} {'ok':<4} {'seconds':>7} {'at':>6} {'floor':>6} {'over':>6}  detail"
+    )
     for row in report["steps"]:
         out.append(
-            f"  {row['name']:<32} {'yes' if row['ok'] else 'NO':<4} {_cell(row['seconds']):>8} "
-            f"{_cell(row['floor_seconds']):>7} {_cell(row['over_floor_seconds']):>7}  "
-            f"{short(row['detail'])}"
+            f"  {row['name']:<24} {'yes' if row['ok'] else 'NO':<4} {_cell(row['seconds']):>7} "
+            f"{_cell(row['at_seconds']):>6} {_cell(row['floor_seconds']):>6} "
+            f"{_cell(row['over_floor_seconds']):>6}  {short(row['detail'])}"
         )
     guesses = report["guesses"]
     agreeing = sum(1 for g in guesses if g["agrees"])

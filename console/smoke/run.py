@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.smoke import cleanup, probes
-from console.smoke.cycle import Cycle, CycleRefused, Expected, Step, azureml_extensions, expected
+from console.smoke.cycle import (
+    FLOOR_PATHS,
+    Cycle,
+    CycleRefused,
+    Expected,
+    Step,
+    azureml_extensions,
+    expected,
+)
 from console.smoke.guesses import GUESSES, NOT_PROBED, Observation, assumed, observe
 from console.smoke.site import API, GROUP_MARK, Site
 
@@ -150,7 +158,7 @@ def run(site: Site) -> Result:
                 site.say("cleaning up")
                 result.final = cleanup.sweep(site, plan.compute)
     result.steps = cycle.steps
-    _floors(result)
+    _floors(result, cycle)
     result.requests = len(site.arm.sent)
     return result
 
@@ -212,17 +220,21 @@ def _installed(extension: dict[str, Any]) -> bool:
     return str(state or "").lower() == "succeeded"
 
 
-def _floors(result: Result) -> None:
-    """Each timed step's floor: the duration a probe observed, else the double's figure."""
-    seen = {g.name: g for g in result.guesses}
+def _floors(result: Result, cycle: Cycle) -> None:
+    """Each step's floor (cycle.FLOOR_PATHS): the durations the probes observed, else the
+    double's figures; an extension there before the run takes no time."""
+    seen = {g.name: g.observed for g in result.guesses if g.observed is not None}
+
+    def duration(name: str) -> float:
+        if name == "extension_install_seconds" and cycle.extension_before:
+            return 0.0
+        value = seen.get(name)
+        return float(value if value is not None else assumed(GUESSES[name], None))
+
     for step in result.steps:
-        if step.floor_guess is None:
-            continue
-        guess = seen.get(step.floor_guess)
-        value = guess.observed if guess is not None and guess.observed is not None else None
-        if value is None:
-            value = assumed(GUESSES[step.floor_guess], None)
-        step.floor = float(value)
+        path = FLOOR_PATHS.get(step.name)
+        if path is not None:
+            step.floor = sum(max(duration(n) for n in group) for group in path)
 
 
 def not_probed(world: Any) -> list[dict[str, Any]]:
