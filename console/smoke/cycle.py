@@ -125,11 +125,25 @@ class Cycle:
         self.principal: str | None = None
         self.extension_before = False  # the cluster had the extension before the run
         self._mark = self._start = site.clock.now()
+        # The app makes the namespace while the extension installs: it is looked at meanwhile.
+        self._namespace_path: str | None = None  # AKS: the managed namespace the app makes
+        self._namespace_seen: str | None = None  # its settled state, once seen
+        self._namespace_at: float | None = None  # and when
 
-    def _step(self, name: str, ok: bool, detail: str, floor: str | None = None) -> Step:
-        now = self.site.clock.now()
-        step = Step(name, ok, now - self._mark, now - self._start, detail)
-        self._mark = now
+    def _look_at_namespace(self) -> None:
+        """While waiting for something else: note when the app's namespace has settled."""
+        if self._namespace_path is None or self._namespace_seen is not None:
+            return
+        state = _settled(self.site.arm.get(self._namespace_path, API["namespaces"]))
+        if state is not None:
+            self._namespace_seen, self._namespace_at = state, self.site.clock.now()
+
+    def _step(self, name: str, ok: bool, detail: str, at: float | None = None) -> Step:
+        """Record a step done now (or at ``at``, when it was seen done while waiting for an
+        earlier one: it then took no time of its own)."""
+        now = self.site.clock.now() if at is None else at
+        step = Step(name, ok, max(0.0, now - self._mark), now - self._start, detail)
+        self._mark = max(self._mark, now)
         self.steps.append(step)
         short = detail.replace(self.site.resource_group, "RG")
         self.site.say(f"step {name}: {'ok' if ok else 'FAILED'} in {step.seconds:.0f} s: {short}")
@@ -145,19 +159,23 @@ class Cycle:
         """Tag, extension, namespace, attach, grants, notice; False at the first step that fails."""
         site = self.site
         self._mark = self._start = site.clock.now()
+        if "/managedclusters/" in site.cluster.lower():
+            self._namespace_path = site.namespace_path(plan.namespace)
         tagged = set_attach_tag(site, ResourceId.parse(site.workspace).name)
         if not self._step("tag", tagged.ok, tagged.summary()).ok:
             return False
         if not self._extension(plan):
             return False
-        if "/managedclusters/" in site.cluster.lower():
-            path = site.namespace_path(plan.namespace)
-            done = self._wait(lambda: _settled(site.arm.get(path, API["namespaces"])))
+        if self._namespace_path is not None:
+            path = self._namespace_path
+            done = self._namespace_seen or self._wait(
+                lambda: _settled(site.arm.get(path, API["namespaces"]))
+            )
             self._step(
                 "namespace",
                 done == "Succeeded",
                 f"managed namespace {plan.namespace}: {done or 'not there in time'}",
-                "namespace_create_seconds",
+                at=self._namespace_at,
             )
         compute = self._wait(lambda: _attached(site, plan.compute))
         ok = compute is not None
@@ -167,7 +185,6 @@ class Cycle:
             ok,
             f"compute {plan.compute}: "
             + (f"Succeeded on the cluster{_managed(compute)}" if ok else "not attached in time"),
-            "compute_attach_seconds",
         )
         if not ok:
             return False
@@ -195,7 +212,6 @@ class Cycle:
             "detach",
             bool(gone),
             f"compute {plan.compute}: " + ("gone" if gone else "still there"),
-            "compute_detach_seconds",
         )
         principal = self.principal
         revoked = self._wait(lambda: True if not _grants(site, principal) else None)
@@ -235,7 +251,12 @@ class Cycle:
                 return False
             self.installed_extension = name
         started = site.clock.now()
-        state = self._wait(lambda: _settled_extension(site))
+
+        def installed() -> str | None:
+            self._look_at_namespace()
+            return _settled_extension(site)
+
+        state = self._wait(installed)
         seconds = site.clock.now() - started
         who = "by this run" if self.installed_extension else "by the app (policy: install)"
         detail = f"Azure ML extension installed {who}: {state or 'still installing'}"
@@ -253,7 +274,7 @@ class Cycle:
             self.observations.append(
                 observe("extension_install_outcome", site.world, state, detail, poll=site.poll)
             )
-        return self._step("extension", state == "Succeeded", detail, "extension_install_seconds").ok
+        return self._step("extension", state == "Succeeded", detail).ok
 
     def _notice(self, compute: str, *, attached: bool) -> bool | None:
         """The app's ledger (what it announced for the cluster, as ``autoattach status`` shows
