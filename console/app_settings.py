@@ -52,7 +52,8 @@ def site_id(text: str, option: str = "--app") -> ResourceId:
         parsed = ResourceId.parse(text.strip())
         kind = parsed.resource_type
     except InvalidResourceId as error:
-        raise ValueError(f"{option} {text!r}: not an ARM resource id ({error})") from None
+        reason = str(error).removesuffix(f": {text!r}")
+        raise ValueError(f"{option} {text!r}: {reason}") from None
     if kind != SITE_TYPE.lower():
         raise ValueError(
             f"{option} {text}: not a Function App (expected a {SITE_TYPE} resource id, e.g. "

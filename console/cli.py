@@ -9,8 +9,9 @@ from importlib import resources
 from pathlib import Path
 from types import ModuleType
 
-from console.commands import dead_letters, doctor, plan, reconcile, smoke, status
+from console.commands import completion, dead_letters, doctor, plan, reconcile, smoke, status
 from console.commands import policy as policy_command
+from console.output import add_output, render
 from console.text import printable
 
 # Each subcommand's module: ``register(commands)`` adds its parser; ``run(args)`` does the work.
@@ -22,6 +23,7 @@ COMMANDS: dict[str, ModuleType] = {
     "reconcile": reconcile,
     "doctor": doctor,
     "smoke": smoke,
+    "completion": completion,
 }
 
 DESCRIPTION = """\
@@ -38,8 +40,21 @@ scheduled minutes ahead run at once.
 Without --world, runs the built-in demo world. See docs/sandbox.md for the file formats."""
 
 
+class Parser(argparse.ArgumentParser):
+    """An option a subcommand does not know is that subcommand's error, with its usage (plain
+    argparse hands unknown options up to the top parser, which prints only its own usage)."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: list[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="autoattach", description=DESCRIPTION)
+    parser = Parser(prog="autoattach", description=DESCRIPTION)
     parser.add_argument(
         "--version", action="version", version=f"autoattach {_version()}", help="print the version"
     )
@@ -70,8 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="deliver the event stream N times, 25 virtual hours apart (default 1)",
     )
+    add_output(
+        sandbox,
+        document="one object: events (each delivery's queue, event, outcome, reason), world, "
+        "requests, contracts, notifications",
+    )
     sandbox.add_argument(
-        "--json", action="store_true", help="print one JSON object instead of the account"
+        "--json",
+        dest="output",
+        action="store_const",
+        const="json",
+        help="same as --output json",
     )
     sandbox.add_argument(
         "--state",
@@ -170,16 +194,17 @@ def run_sandbox(args: argparse.Namespace) -> int:
         else:
             steps = parse_steps(read_json(args.events, "events file"), str(args.events))
         scenario = Scenario(world=world, policy=policy, steps=steps, tag_key=tag_key)
+        table = args.output == "table" and args.query is None
 
         def printer(delivery: Delivery) -> None:
             print(printable(describe_delivery(delivery), keep_newlines=True), flush=True)
 
-        with Sandbox(scenario, on_delivery=None if args.json else printer) as sandbox:
+        with Sandbox(scenario, on_delivery=printer if table else None) as sandbox:
             if args.state is not None:
                 carry_into(sandbox.bus, args.state)
             passes = []
             for index in range(args.repeat):
-                if not args.json:
+                if table:
                     print(f"Pass {index + 1} of {args.repeat} ({where}):", flush=True)
                 passes.append(sandbox.run_pass(index))
             if args.state is not None:
@@ -190,10 +215,12 @@ def run_sandbox(args: argparse.Namespace) -> int:
                 except OSError as error:
                     print(f"autoattach sandbox: --notices {args.notices}: {error}", file=sys.stderr)
                     return 2
-            if args.json:
-                print(json.dumps(json_report(sandbox, passes), indent=2))
-            else:
+            if table:
                 print(printable(describe_world(sandbox, passes), keep_newlines=True))
+            else:
+                shown = render(json_report(sandbox, passes), args.output, args.query)
+                if shown is not None:
+                    print(shown)
     except (ScenarioError, WorldError, PolicyError, SettingsError, StateError) as error:
         print(f"autoattach sandbox: {printable(error)}", file=sys.stderr)
         return 2

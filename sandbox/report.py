@@ -69,8 +69,23 @@ def notices_jsonl(sandbox: Sandbox) -> str:
 def describe_delivery(delivery: Delivery) -> str:
     lines = [f"  t+{delivery.at:>5.0f}s  {delivery.queue:<16} {delivery.label}"]
     lines += [f"             - {note}" for note in delivery.notes]
-    lines.append(f"             => {delivery.outcome}: {delivery.reason}")
+    lines.append(f"             => {delivery.outcome}: {one_line(delivery.reason)}")
     return "\n".join(lines)
+
+
+def one_line(text: str) -> str:
+    """A reason on one line: an SDK's multi-line rendering of an error (code, message, details)
+    is cut to its first line."""
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def role_title(role_definition_id: str) -> str:
+    """A role by its name (the built-in roles autoattach grants), else its GUID."""
+    from shared.decisions.model import ROLE_TITLES
+
+    guid = role_definition_id.rsplit("/", 1)[-1].lower()
+    return {role.value: title for role, title in ROLE_TITLES.items()}.get(guid, guid)
 
 
 def describe_world(sandbox: Sandbox, passes: list[PassReport]) -> str:
@@ -92,7 +107,7 @@ def describe_world(sandbox: Sandbox, passes: list[PassReport]) -> str:
         )
     for assignment in snapshot["role_assignments"]:
         out.append(
-            f"  role {assignment['role_definition_id'].rsplit('/', 1)[-1]} on "
+            f"  role {role_title(assignment['role_definition_id'])} on "
             f"{assignment['scope'].rsplit('/', 1)[-1]} for {assignment['principal_id']}"
         )
     for notification in sandbox.topic.notifications:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sandbox.clock import VirtualClock
 from sandbox.credential import SandboxCredential
-from sandbox.scenario import Scenario, Step
+from sandbox.scenario import Scenario, Step, label_of_body
 from sandbox.servicebus_double import (
     MAX_CONCURRENT_CALLS,
     Handled,
@@ -397,9 +397,13 @@ class Sandbox:
         assert delivered is not None
         queue, message = delivered
         base_id = message.event_id
-        label = self._labels.get(base_id) or self._labels.get(
-            message.message_id, "reconcile request"
+        label = (
+            self._labels.get(base_id)
+            or self._labels.get(message.message_id)
+            or label_of_body(message.body)
         )
+        if "#replay" in message.message_id:
+            label = f"replayed {label}"
         if "#recheck-" in message.message_id:
             label = f"re-check {message.message_id.rsplit('-', 1)[-1]} of {label}"
         delivery = Delivery(

@@ -173,10 +173,30 @@ def _queue_for(event: Any) -> str:
     return "cluster-events"
 
 
+def label_of_body(body: bytes) -> str:
+    """How the account names a message it did not send itself (one kept in --state DIR, a
+    replayed dead letter): from its event, as ``_label_for`` names a step's."""
+    try:
+        event = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return "a message that is not JSON"
+    if isinstance(event, list) and event:
+        event = event[0]
+    kind = str(event.get("type", "")) if isinstance(event, dict) else ""
+    if kind.startswith("autoattach.") and kind.endswith(".requested"):  # shared.engine.sweep
+        asked = "sweep" if kind.startswith("autoattach.sweep") else "reconcile"
+        return f"{asked} request for {str(event.get('subject', '')).rsplit('/', 1)[-1]}"
+    return _label_for(event)
+
+
 def _label_for(event: Any) -> str:
     if not isinstance(event, dict):
         return "event"
     data: dict[str, Any] = event["data"] if isinstance(event.get("data"), dict) else {}
     operation = data.get("operationName") or event.get("type") or event.get("eventType") or "?"
-    target = str(data.get("resourceUri") or event.get("subject") or "").rsplit("/", 1)[-1]
+    uri = str(data.get("resourceUri") or event.get("subject") or "")
+    target = uri.rsplit("/", 1)[-1]
+    owner, found, _ = uri.lower().partition("/providers/microsoft.kubernetesconfiguration/")
+    if found:  # an extension event names its cluster too
+        target += f" on {uri[: len(owner)].rsplit('/', 1)[-1]}"
     return f"{operation} {target}".strip()

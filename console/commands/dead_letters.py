@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
+import socket
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from console.output import add_output, render
 from console.text import printable
 from shared.adapters.dead_letters import DeadLetter, Replayed
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
@@ -129,13 +130,18 @@ def register(commands: argparse._SubParsersAction) -> None:
             help="only dead letters enqueued at or after WHEN: an ISO 8601 date or time "
             "(UTC unless it has an offset), or a duration back from now such as 90m, 2h, 3d",
         )
+        add_output(
+            action,
+            document=(
+                "{queues, total, matched, dead_letters: [{queue, sequence_number, id, event_id, "
+                "reason, description, enqueued_at, cluster, content_type, properties, body}]}"
+                if name == "list"
+                else "{queues, chosen, replayed: [{event_id, message_id, queue, copy_id}], "
+                "skipped: [...], dry_run}"
+            ),
+            default=None if name == "list" else "table",
+        )
         if name == "list":
-            action.add_argument(
-                "--output",
-                "-o",
-                choices=["table", "json"],
-                help="table (default on a terminal) or json (default otherwise)",
-            )
             action.add_argument(
                 "--json",
                 dest="output",
@@ -186,6 +192,12 @@ def run(args: argparse.Namespace) -> int:
             f"give --namespace or --app (or set {SERVICEBUS_NAMESPACE}), or --state DIR to "
             "rehearse",
         )
+    namespace = full_namespace(namespace)
+    unreachable = why_unreachable(namespace)
+    if unreachable is not None:
+        problem, code = unreachable
+        print(f"autoattach dead-letters {args.action}: {problem}", file=sys.stderr)
+        return code
     from console.signin import SERVICEBUS_SCOPE, azure_credential, require_sign_in
     from shared.adapters.dead_letters import ServiceBusDeadLetters
     from shared.adapters.servicebus import ServiceBusLink
@@ -193,6 +205,46 @@ def run(args: argparse.Namespace) -> int:
     credential = azure_credential(os.environ.get(AZURE_CLIENT_ID) or None)
     require_sign_in(credential, SERVICEBUS_SCOPE)
     return run_dead_letters(args, ServiceBusDeadLetters(ServiceBusLink(namespace, credential)))
+
+
+SERVICEBUS_SUFFIX = ".servicebus.windows.net"
+AMQP_PORT = 5671  # azure-servicebus's default transport: AMQP over TLS
+CONNECT_SECONDS = 3.0
+
+
+def full_namespace(text: str) -> str:
+    """A namespace's host name: `sb-autoattach` -> sb-autoattach.servicebus.windows.net; a
+    host name (any cloud's suffix), sb:// or https:// address is kept as its host name."""
+    host = text.strip()
+    for scheme in ("sb://", "https://", "amqps://"):
+        if host.lower().startswith(scheme):
+            host = host[len(scheme) :]
+    host = host.split("/", 1)[0]
+    return host if "." in host else host + SERVICEBUS_SUFFIX
+
+
+def why_unreachable(host: str) -> tuple[str, int] | None:
+    """Before any AMQP (whose SDK retries for many seconds and then reports a socket error): the
+    host name resolves (else wrong input, exit 2) and its AMQP port answers within a few seconds
+    (else exit 1). None when both hold."""
+    try:
+        socket.getaddrinfo(host, AMQP_PORT, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return (
+            f"Service Bus namespace {host}: no such host; check --namespace (a namespace's host "
+            "name, or its short name)",
+            2,
+        )
+    try:
+        with socket.create_connection((host, AMQP_PORT), timeout=CONNECT_SECONDS):
+            return None
+    except OSError as error:
+        why = error.strerror or error.__class__.__name__
+        return (
+            f"Service Bus namespace {host}: port {AMQP_PORT} (AMQP) does not answer ({why}); "
+            "check the network path (firewall, private endpoint, VPN)",
+            1,
+        )
 
 
 def _namespace(args: argparse.Namespace) -> str | None:
@@ -331,10 +383,14 @@ def run_dead_letters(
     matching = [letter for letter in everything if filters.match(letter)]
     if args.action == "list":
         output = args.output or ("table" if stdout.isatty() else "json")
-        if output == "json":
-            print(json.dumps(_list_json(names, everything, matching), indent=2), file=stdout)
-        else:
-            _print_table(names, everything, matching, filters, stdout)
+        text = render(
+            _list_json(names, everything, matching),
+            output,
+            args.query,
+            lambda _: _table(names, everything, matching, filters),
+        )
+        if text is not None:
+            print(text, file=stdout)
         return 0
     return _replay(args, store, names, everything, matching, filters, stdin, stdout)
 
@@ -373,9 +429,17 @@ def _replay(
         print(f"no dead letters to replay on {on} ({len(everything)} there)", file=stdout)
         return 0
     if args.dry_run:
-        for index, letter in enumerate(chosen, 1):
-            print(f"would replay {index} of {total}: {_about(letter)}", file=stdout)
-        print(f"dry run: nothing sent ({total} of {len(everything)} dead letters)", file=stdout)
+        lines = [f"would replay {i} of {total}: {_about(m)}" for i, m in enumerate(chosen, 1)]
+        lines.append(f"dry run: nothing sent ({total} of {len(everything)} dead letters)")
+        document = {
+            "queues": names,
+            "chosen": total,
+            "dry_run": True,
+            "would_replay": [_result_json(Replayed(m, None)) for m in chosen],
+        }
+        text = render(document, args.output, args.query, lambda _: "\n".join(lines))
+        if text is not None:
+            print(text, file=stdout)
         return 0
     if total > 1 and not args.yes:
         if not stdin.isatty():
@@ -391,65 +455,94 @@ def _replay(
             print("nothing replayed", file=stdout)
             return 1
     count = 0
+    table = args.output == "table" and args.query is None
 
     def progress(result: Replayed) -> None:
         nonlocal count
         count += 1
+        if not table:
+            return
         letter = result.letter
         if result.copy_id is None:
-            print(
-                f"skipped {count} of {total}: {_about(letter)}: no longer dead-lettered "
-                "(replayed or removed meanwhile)",
-                file=stdout,
-                flush=True,
-            )
+            line = f"skipped {count} of {total}: {_about(letter)}: no longer dead-lettered"
         else:
-            print(
-                f"replayed {count} of {total}: {_about(letter)} to {letter.queue} "
-                f"as {printable(result.copy_id)}",
-                file=stdout,
-                flush=True,
-            )
+            line = f"replayed {count} of {total}: {_about(letter)} to {letter.queue}"
+        print(line, file=stdout, flush=True)
 
     results: list[Replayed] = []
+    failure = None
     try:
         for queue in names:
             mine = [letter for letter in chosen if letter.queue == queue]
             if mine:
                 results += store.replay(queue, mine, progress)
     except AutoattachError as error:
+        failure = str(error)
+    replayed = [r for r in results if r.copy_id is not None]
+    skipped = [r for r in results if r.copy_id is None]
+    summary = f"replayed {len(replayed)} of {total} dead letters on {on}"
+    if skipped:
+        summary += (
+            f"; {len(skipped)} skipped: no longer dead-lettered (replayed or removed meanwhile)"
+        )
+    if failure is not None:
+        summary += f"; stopped: {failure}"
+    document = {
+        "queues": names,
+        "chosen": total,
+        "replayed": [_result_json(r) for r in replayed],
+        "skipped": [_result_json(r) for r in skipped],
+        "error": failure,
+    }
+    text = render(document, args.output, args.query, lambda _: printable(summary))
+    if text is not None:
+        print(text, file=stdout)
+    if failure is not None:
         print(
-            f"autoattach dead-letters replay: {printable(error, keep_newlines=True)}",
+            f"autoattach dead-letters replay: {printable(failure, keep_newlines=True)}",
             file=sys.stderr,
         )
         return 1
-    return 0 if all(r.copy_id is not None for r in results) else 1
+    return 0 if not skipped else 1
+
+
+def _result_json(result: Replayed) -> dict[str, Any]:
+    letter = result.letter
+    return {
+        "queue": letter.queue,
+        "event_id": letter.event_id,
+        "message_id": letter.message_id,
+        "reason": letter.reason,
+        "cluster": str(letter.cluster) if letter.cluster else None,
+        "copy_id": result.copy_id,
+    }
 
 
 def _about(letter: DeadLetter) -> str:
-    """One dead letter in a line, for people: what came from the message shown printable."""
-    which = printable(letter.event_id or letter.message_id)
-    return f"{which} (message {printable(letter.message_id)}, {printable(letter.reason)})"
+    """The dead letter by its event id (its message id too when that differs), its cluster and
+    why it was dead-lettered; what came from the message shown printable."""
+    name = letter.event_id or letter.message_id
+    about = [f"message {printable(letter.message_id)}"] if letter.message_id != name else []
+    if letter.cluster is not None:
+        about.append(f"cluster {printable(letter.cluster.name)}")
+    about.append(printable(letter.reason))
+    return f"{printable(name)} ({', '.join(about)})"
 
 
 def _when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 
-def _print_table(
+def _table(
     names: list[str],
     everything: list[DeadLetter],
     matching: list[DeadLetter],
     filters: Filters,
-    stdout: TextIO,
-) -> None:
+) -> str:
     which = f" matching {printable(filters.describe())}" if filters.any else ""
-    print(
-        f"{len(matching)} of {len(everything)} dead letters on {', '.join(names)}{which}",
-        file=stdout,
-    )
+    out = [f"{len(matching)} of {len(everything)} dead letters on {', '.join(names)}{which}"]
     if not matching:
-        return
+        return out[0]
     rows = [("QUEUE", "EVENT ID", "REASON", "ENQUEUED (UTC)", "CLUSTER")]
     rows += [
         (
@@ -463,16 +556,13 @@ def _print_table(
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for index, row in enumerate(rows):
-        print(
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(),
-            file=stdout,
-        )
+        out.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if index:
             letter = matching[index - 1]
-            print(
-                f"    message {printable(letter.message_id)}: {printable(letter.description)}",
-                file=stdout,
+            out.append(
+                f"    message {printable(letter.message_id)}: {printable(letter.description)}"
             )
+    return "\n".join(out)
 
 
 def _list_json(

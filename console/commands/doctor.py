@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from console.doctor.report import EXIT_USAGE, as_json, as_text, exit_code, ok, problem
 from console.doctor.run import PRINCIPAL_SETTING, Target, run_checks
+from console.output import add_output, render
+from console.progress import progress, silent
 from console.signin import EXIT_NOT_SIGNED_IN
 from console.text import printable
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
@@ -81,9 +84,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     doctor.add_argument(
         "--resource-group", metavar="ID", help="autoattach's resource group (full resource id)"
     )
-    doctor.add_argument("--cluster", metavar="ID", help="check only this cluster")
     doctor.add_argument(
-        "--output", choices=("text", "json"), default="text", help="text (default) or json"
+        "--cluster", metavar="CLUSTER", help="check only this cluster (its resource id or name)"
+    )
+    add_output(
+        doctor,
+        document="{checks: [{area, subject, status, detail, fix}], problems, exit_code} "
+        "(and sandbox: the double's request counts)",
+        aliases=("text",),
     )
 
 
@@ -93,12 +101,14 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from console.commands.target import WrongInput, cluster_id
+
     cluster = None
     if args.cluster:
         try:
-            cluster = ResourceId.parse(args.cluster)
-        except InvalidResourceId as error:
-            return _fail(f"--cluster: {error}")
+            cluster = cluster_id(args.cluster)
+        except WrongInput as error:
+            return _fail(str(error))
     if args.world is not None:
         return _run_in_sandbox(args, cluster)
     from console.app_settings import deployed
@@ -132,8 +142,13 @@ def run(args: argparse.Namespace) -> int:
         ),
         cluster=cluster,
     )
-    checks = run_checks(target)
-    print(as_json(checks) if args.output == "json" else as_text(checks))
+    try:
+        with progress("autoattach doctor") as step:
+            target.progress = step
+            checks = run_checks(target)
+    except WrongInput as error:  # a cluster name none or several clusters have
+        return _fail(str(error))
+    _print(args, checks)
     if signed_out(checks):
         return EXIT_NOT_SIGNED_IN
     return exit_code(checks)
@@ -151,28 +166,50 @@ def _group_from_azd(env: dict[str, str]) -> str | None:
     return None
 
 
-def _run_in_sandbox(args: argparse.Namespace, cluster: ResourceId | None) -> int:
+def _run_in_sandbox(args: argparse.Namespace, cluster: ResourceId | str | None) -> int:
     from sandbox.scenario import ScenarioError, read_json
     from sandbox.world import WorldError
 
     try:
         document = read_json(args.world, "world file")
-        checks, requests = doctor_in_sandbox(document, str(args.world), cluster)
+        with progress("autoattach doctor") as step:
+            checks, requests = doctor_in_sandbox(document, str(args.world), cluster, step)
     except (ScenarioError, WorldError, ValueError) as error:
         return _fail(str(error))
-    if args.output == "json":
-        report = json.loads(as_json(checks))
-        report["sandbox"] = requests
-        print(json.dumps(report, indent=2))
-    else:
-        print(as_text(checks))
-        counts = requests["arm"]
-        print(f"sandbox ARM requests: {counts['reads']} reads, {counts['writes']} writes")
+    counts = requests["arm"]
+    _print(
+        args,
+        checks,
+        {"sandbox": requests},
+        f"sandbox ARM requests: {counts['reads']} reads, {counts['writes']} writes",
+    )
     return exit_code(checks)
 
 
+def _print(
+    args: argparse.Namespace,
+    checks: list[Any],
+    extra: dict[str, Any] | None = None,
+    footer: str = "",
+) -> None:
+    """The checks in the --output format (table: one line per check), after --query."""
+    report = json.loads(as_json(checks)) | (extra or {})
+    output = "table" if args.output == "text" else args.output
+    text = render(
+        report,
+        output,
+        args.query,
+        lambda _: as_text(checks) + (f"\n{footer}" if footer else ""),
+    )
+    if text is not None:
+        print(text)
+
+
 def doctor_in_sandbox(
-    document: Any, where: str, cluster: ResourceId | None = None
+    document: Any,
+    where: str,
+    cluster: ResourceId | str | None = None,
+    step: Callable[[str], None] = silent,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Start the local double with the world (no events), run every check against it; the
     checks and the double's request counts and contract summary."""
@@ -210,6 +247,7 @@ def doctor_in_sandbox(
             resource_group=ResourceId.parse(group) if group else None,
             dead_letters=lambda _settings: DeadLetterQueues(sandbox.bus),
             cluster=cluster,
+            progress=step,
         )
         checks = run_checks(target)
         counts = sandbox.arm.split_counts

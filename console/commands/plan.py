@@ -8,7 +8,6 @@ writes nothing: no ARM write, no notice, no ledger entry, no lease.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from typing import Any
@@ -20,9 +19,12 @@ from console.commands.target import (
     add_cluster,
     add_where,
     cluster_id,
+    counts_line,
     opened,
-    print_counts,
+    resolve_cluster,
 )
+from console.output import add_output, render
+from console.progress import progress
 from console.text import printable, printable_lines
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import AutoattachError
@@ -71,14 +73,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_cluster(parser)
-    parser.add_argument(
-        "--output",
-        "-o",
-        choices=["table", "json"],
-        default="table",
-        help="table (default) or json: one object with cluster, tag, attachments, refused, "
-        "waiting, problems, actions, then (what follows them), converged (and arm_requests in "
-        "the sandbox)",
+    add_output(
+        parser,
+        document="one object with cluster, tag, attachments, refused, waiting, problems, "
+        "actions, then (what follows them), converged (and arm_requests in the sandbox)",
     )
     add_where(parser)
 
@@ -87,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         cluster = cluster_id(args.cluster)
         with opened(args) as target:
-            return _plan(args, target, cluster)
+            return _plan(args, target, resolve_cluster(target, cluster))
     except WrongInput as error:
         print(f"autoattach plan: {error}", file=sys.stderr)
         return 2
@@ -95,7 +93,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace, target: Target, cluster: ResourceId) -> int:
     try:
-        observed, current = observe_and_plan(target, cluster)
+        with progress("autoattach plan") as step:
+            workspaces = len({r.workspace_id for r in target.app.services.policy.workspaces})
+            step(
+                f"reading {cluster.name}: its extension, namespaces, {workspaces} workspace(s) "
+                "and role assignments"
+            )
+            observed, current = observe_and_plan(target, cluster)
     except AutoattachError as error:
         print(f"autoattach plan: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return 1
@@ -108,13 +112,11 @@ def _plan(args: argparse.Namespace, target: Target, cluster: ResourceId) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.output == "json":
-        if counts is not None:
-            report["arm_requests"] = counts
-        print(json.dumps(report, indent=2))
-    else:
-        print(describe(report))
-        print_counts(target)
+    if counts is not None:
+        report["arm_requests"] = counts
+    text = render(report, args.output, args.query, lambda r: describe(r) + counts_line(target))
+    if text is not None:
+        print(text)
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from console.output import add_output, render
 from shared.decisions.policy import SCHEMA_FILE, AttachPolicy, PolicyError
 
 POLICY_HELP = """\
@@ -50,18 +51,26 @@ def register(commands: argparse._SubParsersAction) -> None:
     validate.add_argument(
         "files", nargs="+", type=Path, metavar="FILE", help="a policy file or a world file"
     )
+    add_output(validate, document="[{file, valid, problems: [text]}]")
 
 
 def run(args: argparse.Namespace) -> int:
-    valid = True
-    for path in args.files:
-        problems = validate_file(path)
-        if problems:
-            valid = False
+    results = [(path, validate_file(path)) for path in args.files]
+    valid = all(not problems for _, problems in results)
+    if args.output == "table" and args.query is None:
+        for path, problems in results:
             for problem in problems:
                 print(problem, file=sys.stderr)
-        else:
-            print(f"{path}: ok")
+            if not problems:
+                print(f"{path}: ok")
+        return 0 if valid else 2
+    document = [
+        {"file": str(path), "valid": not problems, "problems": problems}
+        for path, problems in results
+    ]
+    text = render(document, args.output, args.query)
+    if text is not None:
+        print(text)
     return 0 if valid else 2
 
 

@@ -13,6 +13,7 @@ import getpass
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 from console.commands.target import (
     WHERE_HELP,
@@ -23,7 +24,9 @@ from console.commands.target import (
     cluster_id,
     in_sandbox,
     opened,
+    resolve_cluster,
 )
+from console.output import add_output, render
 from console.text import printable
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import AutoattachError
@@ -67,6 +70,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="why, kept in the request's data (default: requested by <user>)",
     )
     add_where(parser)
+    add_output(
+        parser,
+        document="one object with cluster, queue, event_id (in the sandbox also deliveries: "
+        "what became of it, and arm_requests)",
+    )
     parser.add_argument(
         "--state",
         type=Path,
@@ -81,42 +89,68 @@ def run(args: argparse.Namespace) -> int:
         cluster = cluster_id(args.cluster)
         reason = args.reason or f"requested by {_user()} with autoattach reconcile"
         event_id = str(uuid.uuid4())
-        body = reconcile_request(cluster.raw, reason, event_id=event_id)
         if args.state is not None:
             if in_sandbox(args) or args.run_events or args.events is not None:
                 raise WrongInput(
                     "--state DIR queues the request for a later `autoattach sandbox --state DIR` "
                     "run: give it without --world/--demo/--run-events/--events"
                 )
+            if not isinstance(cluster, ResourceId):
+                raise WrongInput(
+                    f"--cluster {cluster}: with --state DIR give the cluster's resource id "
+                    "(there is no Azure to look its name up in)"
+                )
+            body = reconcile_request(cluster.raw, reason, event_id=event_id)
             return _queue_in_state(args.state, cluster, body, event_id)
         with opened(args, sends=True) as target:
-            return _request(target, cluster, body, event_id)
+            cluster = resolve_cluster(target, cluster)
+            body = reconcile_request(cluster.raw, reason, event_id=event_id)
+            return _request(args, target, cluster, body, event_id)
     except WrongInput as error:
         print(f"autoattach reconcile: {error}", file=sys.stderr)
         return 2
 
 
-def _request(target: Target, cluster: ResourceId, body: bytes, event_id: str) -> int:
+def _request(
+    args: argparse.Namespace, target: Target, cluster: ResourceId, body: bytes, event_id: str
+) -> int:
     queue = target.app.settings.cluster_events_queue
     try:
         target.app.scheduler.schedule(queue, body, message_id=event_id, attempt=0, delay_seconds=0)
     except AutoattachError as error:
         print(f"autoattach reconcile: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return 1
-    print(f"queued a reconcile request for {cluster.raw} on {queue}: event id {event_id}")
-    if target.sandbox is None:
-        return 0
-    from sandbox.report import describe_delivery
+    report: dict[str, Any] = {"cluster": cluster.raw, "queue": queue, "event_id": event_id}
+    lines = [f"queued a reconcile request for {cluster.raw} on {queue}: event id {event_id}"]
+    if target.sandbox is not None:
+        from sandbox.report import describe_delivery, one_line
 
-    report = target.sandbox.deliver_pending()
-    for delivery in report.deliveries:
-        print(printable(describe_delivery(delivery), keep_newlines=True))
-    print_counts_of(report.reads, report.polls, report.writes)
+        delivered = target.sandbox.deliver_pending()
+        report["deliveries"] = [
+            {
+                "at": d.at,
+                "queue": d.queue,
+                "event": d.label,
+                "outcome": d.outcome,
+                "reason": one_line(d.reason),
+                "notes": d.notes,
+            }
+            for d in delivered.deliveries
+        ]
+        report["arm_requests"] = {
+            "reads": delivered.reads,
+            "polls": delivered.polls,
+            "writes": delivered.writes,
+        }
+        lines += [printable(describe_delivery(d), keep_newlines=True) for d in delivered.deliveries]
+        lines.append(
+            f"ARM requests (sandbox): {delivered.reads} reads, {delivered.polls} polls, "
+            f"{delivered.writes} writes"
+        )
+    text = render(report, args.output, args.query, lambda _: "\n".join(lines))
+    if text is not None:
+        print(text)
     return 0
-
-
-def print_counts_of(reads: int, polls: int, writes: int) -> None:
-    print(f"ARM requests (sandbox): {reads} reads, {polls} polls, {writes} writes")
 
 
 def _queue_in_state(directory: Path, cluster: ResourceId, body: bytes, event_id: str) -> int:

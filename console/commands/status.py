@@ -8,7 +8,6 @@ cluster, what its ledger says was announced and what became of the last message 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -17,10 +16,15 @@ from console.commands.target import (
     Target,
     WrongInput,
     add_where,
+    bad_id,
     cluster_id,
+    counts_line,
     opened,
-    print_counts,
+    resolve_cluster,
 )
+from console.commands.verdicts import cluster_verdict, compute_verdict, words
+from console.output import add_output, render
+from console.progress import Step, progress, silent
 from console.text import printable, printable_lines
 from console.versions import mismatch
 from shared.decisions.arm_id import CONNECTED_CLUSTER, WORKSPACE, InvalidResourceId, ResourceId
@@ -54,17 +58,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--cluster", metavar="ID", help="only this cluster (its resource id)")
+    which.add_argument(
+        "--cluster", metavar="CLUSTER", help="only this cluster (its resource id or its name)"
+    )
     which.add_argument(
         "--workspace", metavar="ID", help="only this Azure ML workspace (its resource id)"
     )
-    parser.add_argument(
-        "--output",
-        "-o",
-        choices=["table", "json"],
-        default="table",
-        help="table (default) or json: one object with computes, grants, clusters "
-        "(announced, last_outcome)",
+    add_output(
+        parser,
+        document="one object with computes, grants, clusters (announced, last_outcome) "
+        "(and arm_requests in the sandbox)",
     )
     add_where(parser)
 
@@ -74,8 +77,11 @@ def run(args: argparse.Namespace) -> int:
         cluster = cluster_id(args.cluster) if args.cluster else None
         workspace = workspace_id(args.workspace) if args.workspace else None
         with opened(args) as target:
+            if cluster is not None:
+                cluster = resolve_cluster(target, cluster)
             try:
-                report = gather(target, cluster=cluster, workspace=workspace)
+                with progress("autoattach status") as step:
+                    report = gather(target, cluster=cluster, workspace=workspace, step=step)
             except AutoattachError as error:
                 print(f"autoattach status: {printable(error, keep_newlines=True)}", file=sys.stderr)
                 return 1
@@ -84,13 +90,13 @@ def run(args: argparse.Namespace) -> int:
             warning = mismatch(last.get("app_version") for last in recorded)
             if warning:
                 print(f"autoattach status: {printable(warning)}", file=sys.stderr)
-            if args.output == "json":
-                if counts is not None:
-                    report["arm_requests"] = counts
-                print(json.dumps(report, indent=2))
-            else:
-                print(describe(report))
-                print_counts(target)
+            if counts is not None:
+                report["arm_requests"] = counts
+            text = render(
+                report, args.output, args.query, lambda r: describe(r) + counts_line(target)
+            )
+            if text is not None:
+                print(text)
     except WrongInput as error:
         print(f"autoattach status: {error}", file=sys.stderr)
         return 2
@@ -102,25 +108,32 @@ def workspace_id(text: str) -> ResourceId:
         parsed = ResourceId.parse(text)
         kind = parsed.resource_type
     except InvalidResourceId as error:
-        raise WrongInput(f"--workspace {text!r}: not an ARM resource id ({error})") from None
+        raise WrongInput(bad_id("--workspace", text, error)) from None
     if kind != WORKSPACE:
         raise WrongInput(f"--workspace {text}: not a workspace (expected a {WORKSPACE} id)")
     return parsed
 
 
 def gather(
-    target: Target, *, cluster: ResourceId | None = None, workspace: ResourceId | None = None
+    target: Target,
+    *,
+    cluster: ResourceId | None = None,
+    workspace: ResourceId | None = None,
+    step: Step = silent,
 ) -> dict[str, Any]:
-    """What autoattach keeps, as plain data (what --output json prints)."""
+    """What autoattach keeps, as plain data (what --output json prints); ``step`` is told what
+    is being read."""
     services = target.app.services
     policy_workspaces = list(dict.fromkeys(r.workspace_id for r in services.policy.workspaces))
     workspaces = [workspace] if workspace is not None else policy_workspaces
-    computes = [
-        c
-        for w in workspaces
-        for c in services.workspaces.list_computes(w)
-        if c.managed_by_autoattach and (cluster is None or c.cluster_id == cluster)
-    ]
+    computes = []
+    for index, w in enumerate(workspaces, 1):
+        step(f"reading the computes of workspace {w.name} ({index} of {len(workspaces)})")
+        computes += [
+            c
+            for c in services.workspaces.list_computes(w)
+            if c.managed_by_autoattach and (cluster is None or c.cluster_id == cluster)
+        ]
     clusters: list[ResourceId] = [c.cluster_id for c in computes if c.cluster_id is not None]
     if cluster is not None:
         clusters.insert(0, cluster)
@@ -130,8 +143,12 @@ def gather(
             clusters += services.clusters.tagged(subscription, settings.tag_key)
     clusters = list(dict.fromkeys(clusters))
 
-    principals = {_principal(target, c): c for c in computes}
-    principals.pop(None, None)
+    # a user-assigned identity can serve several computes: each keeps its principal
+    principal_of = [(c, _principal(target, c)) for c in computes]
+    principals: dict[str, list[ComputeState]] = {}
+    for compute, principal in principal_of:
+        if principal:
+            principals.setdefault(principal, []).append(compute)
     identities: dict[str, list[str]] = {}  # a workspace identity's principal -> workspace names
     for w in dict.fromkeys(c.workspace_id for c in computes):
         principal = workspace_principal(services, services.workspaces.get_workspace(w)).lower()
@@ -140,19 +157,15 @@ def gather(
     subscriptions = dict.fromkeys(
         [w.subscription for w in workspaces] + [c.subscription for c in clusters]
     )
+    step(f"reading role assignments in {len(subscriptions)} subscription(s)")
     grants = [
         m
         for s in subscriptions
         for m in services.roles.made_in(s)
         if _concerns(m, principals, identities, clusters, everything=not (cluster or workspace))
     ]
-    return {
-        "scope": {
-            "cluster": cluster.raw if cluster else None,
-            "workspace": workspace.raw if workspace else None,
-        },
-        "computes": [_compute_json(c, principals) for c in computes],
-        "grants": [
+    grants_json = sorted(
+        (
             {
                 "scope": m.scope.raw,
                 "role": m.role.display_name,
@@ -160,9 +173,32 @@ def gather(
                 "for": _whose(m, principals, identities),
             }
             for m in dict.fromkeys(grants)
-        ],
-        "clusters": [_cluster_json(target, c) for c in clusters],
+        ),
+        key=lambda g: (g["for"], g["role"], g["scope"].lower()),
+    )
+    computes_json = [_compute_json(c, p) for c, p in principal_of]
+    for entry in computes_json:
+        entry["verdict"] = compute_verdict(entry, grants_json)
+    clusters_json = [_cluster_json(target, c, step) for c in clusters]
+    for entry in clusters_json:
+        mine = [
+            c for c in computes_json if c["cluster"] and same_id(c["cluster"], entry["cluster"])
+        ]
+        name = entry["cluster"].rsplit("/", 1)[-1]
+        entry["verdict"] = cluster_verdict(name, entry["last_outcome"], mine)
+    return {
+        "scope": {
+            "cluster": cluster.raw if cluster else None,
+            "workspace": workspace.raw if workspace else None,
+        },
+        "computes": computes_json,
+        "grants": grants_json,
+        "clusters": clusters_json,
     }
+
+
+def same_id(a: str, b: str) -> bool:
+    return a.lower().rstrip("/") == b.lower().rstrip("/")
 
 
 def _principal(target: Target, compute: ComputeState) -> str | None:
@@ -176,7 +212,7 @@ def _principal(target: Target, compute: ComputeState) -> str | None:
 
 def _concerns(
     made: MadeAssignment,
-    principals: dict[str | None, ComputeState],
+    principals: dict[str, list[ComputeState]],
     identities: dict[str, list[str]],
     clusters: list[ResourceId],
     *,
@@ -197,20 +233,19 @@ def _concerns(
 
 def _whose(
     made: MadeAssignment,
-    principals: dict[str | None, ComputeState],
+    principals: dict[str, list[ComputeState]],
     identities: dict[str, list[str]],
 ) -> str:
-    compute = principals.get(made.principal_id.lower())
-    if compute is not None:
-        return f"compute {compute.name} in workspace {compute.workspace_id.name}"
+    computes = principals.get(made.principal_id.lower())
+    if computes:
+        return ", ".join(f"compute {c.name} in workspace {c.workspace_id.name}" for c in computes)
     workspaces = identities.get(made.principal_id.lower())
     if workspaces:
         return f"the identity of workspace {', '.join(workspaces)}"
     return "no compute shown here"
 
 
-def _compute_json(compute: ComputeState, principals: dict[str | None, ComputeState]) -> dict:
-    principal = next((p for p, c in principals.items() if c == compute), None)
+def _compute_json(compute: ComputeState, principal: str | None) -> dict[str, Any]:
     return {
         "id": compute.id.raw,
         "name": compute.name,
@@ -221,10 +256,12 @@ def _compute_json(compute: ComputeState, principals: dict[str | None, ComputeSta
         "identity_type": compute.identity_type.value if compute.identity_type else None,
         "identity": compute.user_assigned_identity.raw if compute.user_assigned_identity else None,
         "principal_id": principal,
+        "created_on": compute.created_on or None,
     }
 
 
-def _cluster_json(target: Target, cluster: ResourceId) -> dict[str, Any]:
+def _cluster_json(target: Target, cluster: ResourceId, step: Step = silent) -> dict[str, Any]:
+    step(f"reading what was announced for cluster {cluster.name}")
     view = target.app.services.ledger.view(cluster)
     return {
         "cluster": cluster.raw,
@@ -250,6 +287,7 @@ def describe(report: dict[str, Any]) -> str:
             f"{cluster}, namespace {c['namespace']}, {identity} identity "
             f"(principal {c['principal_id'] or 'unknown'})"
         )
+        out.append(f"      {words(c['verdict'])}")
     out.append(f"Role assignments autoattach made ({len(report['grants'])}):")
     for g in report["grants"]:
         out.append(f"  {g['role']} on {g['scope'].rsplit('/', 1)[-1]} to {g['principal_id']}")
@@ -257,6 +295,7 @@ def describe(report: dict[str, Any]) -> str:
     out.append(f"Clusters ({len(report['clusters'])}):")
     for c in report["clusters"]:
         out.append(f"  {c['cluster'].rsplit('/', 1)[-1]}  {c['cluster']}")
+        out.append(f"      {words(c['verdict'])}")
         last = c["last_outcome"]
         if last is None:
             out.append("      last outcome: none recorded")

@@ -14,13 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from azure.core.credentials import TokenCredential
 
 from shared.decisions.arm_id import (
     CONNECTED_CLUSTER,
@@ -60,6 +62,20 @@ class Target:
 
     app: App
     sandbox: Sandbox | None = None
+    credential: TokenCredential | None = None
+
+    def lister(self, subscription: str, resource_type: str) -> list[ResourceId]:
+        """The ids of a subscription's resources of one type (ARM's resource list)."""
+        from console.doctor.reads import DoctorReads
+        from sandbox.credential import SandboxCredential
+        from shared.adapters.arm import ArmConnection
+
+        credential = self.credential or SandboxCredential()
+        arm = ArmConnection(credential, self.app.settings.arm_endpoint)
+        try:
+            return DoctorReads(arm).in_subscription(subscription, resource_type)
+        except AutoattachError as error:
+            raise AzureFailed(str(error)) from None
 
     def reset_counts(self) -> None:
         if self.sandbox is not None:
@@ -114,12 +130,14 @@ def add_where(parser: argparse.ArgumentParser) -> None:
 
 
 def add_cluster(parser: argparse.ArgumentParser) -> None:
-    """The required ``--cluster ID`` of the commands about one cluster."""
+    """The required ``--cluster NAME_OR_ID`` of the commands about one cluster."""
     parser.add_argument(
         "--cluster",
         required=True,
-        metavar="ID",
-        help="the AKS or Arc cluster's resource id (/subscriptions/.../managedClusters/NAME)",
+        metavar="CLUSTER",
+        help="the AKS or Arc cluster: its resource id (/subscriptions/.../managedClusters/NAME) "
+        "or its name (looked up in the watched subscriptions and the workspaces'; an ambiguous "
+        "name asks for the id)",
     )
 
 
@@ -127,19 +145,86 @@ def in_sandbox(args: argparse.Namespace) -> bool:
     return args.world is not None or bool(args.demo)
 
 
-def cluster_id(text: str, option: str = "--cluster") -> ResourceId:
-    """An AKS or Arc cluster's ARM id, or WrongInput naming it."""
+def bad_id(option: str, text: str, error: InvalidResourceId) -> str:
+    """``--option 'text': why`` once: the parser's reason without the text it repeats."""
+    reason = str(error).removesuffix(f": {text!r}").removesuffix(f": {text.strip()!r}")
+    return f"{option} {text!r}: {reason}"
+
+
+def cluster_id(text: str, option: str = "--cluster") -> ResourceId | str:
+    """An AKS or Arc cluster's ARM id, or its bare name (looked up later: ``resolve_cluster``);
+    WrongInput naming the option for anything else."""
+    text = text.strip()
+    if text and not text.startswith("/") and "/" not in text:
+        return text
     try:
         parsed = ResourceId.parse(text)
         kind = parsed.resource_type
     except InvalidResourceId as error:
-        raise WrongInput(f"{option} {text!r}: not an ARM resource id ({error})") from None
+        raise WrongInput(bad_id(option, text, error)) from None
     if kind not in (MANAGED_CLUSTER, CONNECTED_CLUSTER):
         raise WrongInput(
             f"{option} {text}: not a cluster (expected a {MANAGED_CLUSTER} or "
-            f"{CONNECTED_CLUSTER} resource id)"
+            f"{CONNECTED_CLUSTER} resource id, or a cluster's name)"
         )
     return parsed
+
+
+CLUSTER_TYPES = (
+    "Microsoft.ContainerService/managedClusters",
+    "Microsoft.Kubernetes/connectedClusters",
+)
+
+
+def resolve_cluster(
+    target: Target, cluster: ResourceId | str, option: str = "--cluster"
+) -> ResourceId:
+    """The cluster's id: as given, or the one cluster of that name in the subscriptions
+    autoattach looks at (the sweep's and the policy's workspaces'). WrongInput when none or
+    several have it."""
+    if isinstance(cluster, ResourceId):
+        return cluster
+    settings = target.app.settings
+    subscriptions = list(
+        dict.fromkeys(
+            s.lower()
+            for s in (
+                *settings.sweep_subscriptions,
+                *(r.workspace_id.subscription for r in target.app.services.policy.workspaces),
+            )
+        )
+    )
+    return find_cluster(cluster, subscriptions, target.lister, option)
+
+
+def find_cluster(
+    name: str,
+    subscriptions: list[str],
+    lister: Callable[[str, str], list[ResourceId]],
+    option: str = "--cluster",
+) -> ResourceId:
+    """The one cluster named ``name`` (case-insensitively, as ARM compares names) among the
+    clusters ``lister(subscription, type)`` lists; WrongInput when none or several."""
+    found = [
+        c
+        for s in subscriptions
+        for kind in CLUSTER_TYPES
+        for c in lister(s, kind)
+        if c.name.lower() == name.lower()
+    ]
+    found = sorted({c.key: c for c in found}.values(), key=lambda c: c.key)
+    if len(found) == 1:
+        return found[0]
+    where = ", ".join(subscriptions) or "none"
+    if not found:
+        raise WrongInput(
+            f"{option} {name}: no AKS or Arc cluster has that name in the subscriptions "
+            f"autoattach looks at ({where}); give its resource id"
+        )
+    raise WrongInput(
+        f"{option} {name}: {len(found)} clusters have that name "
+        f"({', '.join(c.raw for c in found)}); give the resource id of the one you mean"
+    )
 
 
 @contextmanager
@@ -172,7 +257,7 @@ def opened(args: argparse.Namespace, *, sends: bool = False) -> Iterator[Target]
         app = build_app(settings, credential, scheduler=None if sends else _NoScheduler())
     except (SettingsError, PolicyError) as error:
         raise WrongInput(f"{error} (the app's settings, read from {source})") from None
-    yield Target(app)
+    yield Target(app, credential=credential)
 
 
 def app_environment(args: argparse.Namespace) -> tuple[dict[str, str], str]:
@@ -256,12 +341,12 @@ def _world_document(args: argparse.Namespace) -> tuple[Any, str]:
     return read_json(args.world, "world file"), str(args.world)
 
 
-def print_counts(target: Target, out: Any = None) -> None:
-    """In the sandbox: the ARM requests the command made (its events' excluded)."""
+def counts_line(target: Target) -> str:
+    """In the sandbox: a last line with the ARM requests the command made; else nothing."""
     counts = target.arm_counts()
-    if counts is not None:
-        print(
-            f"ARM requests (sandbox): {counts['reads']} reads, {counts['polls']} polls, "
-            f"{counts['writes']} writes",
-            file=out or sys.stdout,
-        )
+    if counts is None:
+        return ""
+    return (
+        f"\nARM requests (sandbox): {counts['reads']} reads, {counts['polls']} polls, "
+        f"{counts['writes']} writes"
+    )

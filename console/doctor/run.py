@@ -16,6 +16,7 @@ from console.doctor import grants as grant_checks
 from console.doctor import workspaces as workspace_checks
 from console.doctor.reads import DoctorReads, RoleDefinitionInfo
 from console.doctor.report import Check, ok, problem, unknown
+from console.progress import silent
 from console.signin import NotSignedIn, require_sign_in, resource_scope
 from shared.adapters.arm import ArmConnection
 from shared.adapters.roles import holdings
@@ -55,7 +56,8 @@ class Target:
     principal_id: str | None
     resource_group: ResourceId | None
     dead_letters: Callable[[Settings], DeadLetterQueues]
-    cluster: ResourceId | None = None
+    cluster: ResourceId | str | None = None  # an id, or a name looked up in the subscriptions
+    progress: Callable[[str], None] = silent  # told what is being checked
 
 
 class _NoScheduler:
@@ -109,15 +111,22 @@ def run_checks(target: Target) -> list[Check]:
     watched = list(settings.sweep_subscriptions)
     if not watched and target.resource_group is not None:
         watched = [target.resource_group.subscription]
+    step = target.progress
+    step("checking autoattach's resource group")
     hub, hub_checks = _hub(reads, target, settings)
     checks += hub_checks
+    step(f"checking {len(policy.workspaces)} workspace(s) of the policy")
     workspace_lines, facts = _workspaces(services, reads, policy)
     checks += workspace_lines
+    step("checking the app identity's role assignments")
     grant_lines = _permissions(reads, target, hub, watched, policy, facts)
     checks += grant_lines
+    step(f"checking event delivery in {len(watched)} subscription(s)")
     checks += _events(reads, settings, hub, watched)
+    step("checking the queues and their dead letters")
     checks += _queues(target, settings, hub, reads)
     checks += _notifications(hub, grant_lines)
+    step("checking the tagged clusters")
     checks += _clusters(services, reads, target, watched, policy)
     return checks
 
@@ -365,7 +374,17 @@ def _clusters(
     policy: AttachPolicy,
 ) -> list[Check]:
     area = cluster_checks.AREA
-    if target.cluster is not None:
+    if isinstance(target.cluster, str):
+        from console.commands.target import find_cluster
+
+        subscriptions = list(
+            dict.fromkeys([*watched, *(r.workspace_id.subscription for r in policy.workspaces)])
+        )
+        try:
+            cluster_ids = [find_cluster(target.cluster, subscriptions, reads.in_subscription)]
+        except AutoattachError as error:
+            return [unknown(area, f"cluster {target.cluster}", str(error))]
+    elif target.cluster is not None:
         cluster_ids = [target.cluster]
     else:
         cluster_ids = []

@@ -144,7 +144,8 @@ class AzureMLWorkspaces:
                     raise TransientError(
                         f"{action}: Azure ML answers that the extension is not installed although "
                         "it is, so the workspace identity's roles on the cluster have not taken "
-                        f"effect yet (role assignments take up to 10 minutes): {error.message}",
+                        f"effect yet (role assignments take up to 10 minutes): "
+                        f"{_service_message(error)}",
                         reason="PrerequisiteNotEffective",
                     ) from error
                 raise
@@ -282,6 +283,15 @@ def compute_state(workspace_id: ResourceId, compute: Any) -> ComputeState:
         # azure-ai-ml keeps only the first provisioning error's code
         errors=str(getattr(compute, "provisioning_errors", None) or ""),
     )
+
+
+def _service_message(error: HttpResponseError) -> str:
+    """What the service said, on one line: the OData error's message, not the SDK's multi-line
+    rendering of it (code, message, exception details, inner errors)."""
+    odata = error.error
+    text = (odata.message if odata is not None and odata.message else None) or str(error.message)
+    first = text.strip().splitlines()[0] if text.strip() else error.__class__.__name__
+    return first
 
 
 def _detail_codes(error: HttpResponseError) -> set[str]:

@@ -145,8 +145,8 @@ def test_a_replayed_message_is_handled_again_once_the_cause_is_fixed(sandbox_for
     )
     code, out, _ = cli(store, capsys, "replay", "--reason", "AttachFailed")
     assert code == 0
-    assert "replayed 1 of 1: evt-failed" in out
-    assert "to cluster-events as evt-failed#" in out
+    assert "replayed 1 of 1: evt-failed (message " in out
+    assert ", cluster aks-ml, AttachFailed) to cluster-events\n" in out
     report = sandbox.deliver_pending()
     assert {d.id for d in report.deliveries} == {"evt-failed"}
     assert report.deliveries[-1].outcome == "completed"  # perhaps after re-checks of its own
@@ -276,3 +276,71 @@ def test_a_state_saved_by_a_sandbox_keeps_dead_letters_in_order(sandbox_for, tmp
     path = save(sandbox.bus, sandbox.clock, tmp_path)
     letters = json.loads(path.read_text())["queues"]["cluster-events"]["dead_letters"]
     assert [d["dead_letter_reason"] for d in letters] == ["AttachFailed", "MalformedEvent"]
+
+
+# ---- issue 21.9: what a replay says, and where it goes -----------------------------------------
+
+
+def test_each_replay_line_names_the_event_once_and_a_summary_closes_the_replay(sandbox_for, capsys):
+    sandbox, _ = failed_extension_sandbox(sandbox_for)
+    store = DeadLetterQueues(sandbox.bus)
+    code, out, _ = cli(store, capsys, "replay", "--all", "--yes")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("replayed 1 of 2: evt-failed (message ")
+    assert lines[0].endswith(", cluster aks-ml, AttachFailed) to cluster-events")
+    assert lines[1] == "replayed 2 of 2: raw-1 (MalformedEvent) to cluster-events"
+    assert lines[2] == "replayed 2 of 2 dead letters on cluster-events, extension-events"
+    for line in lines[:2]:
+        event_id = line.split(": ", 1)[1].split(" ", 1)[0]
+        assert line.count(event_id) == 1  # the copy's id (the event id again) is not printed
+
+
+def test_a_replay_in_json_lists_what_was_replayed(sandbox_for, capsys):
+    sandbox, _ = failed_extension_sandbox(sandbox_for)
+    store = DeadLetterQueues(sandbox.bus)
+    code, out, _ = cli(store, capsys, "replay", "--reason", "AttachFailed", "-o", "json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["chosen"] == 1 and report["skipped"] == []
+    assert [(r["event_id"], r["reason"]) for r in report["replayed"]] == [
+        ("evt-failed", "AttachFailed")
+    ]
+
+
+def test_a_replayed_dead_letter_is_named_as_the_event_it_replays_in_the_next_run(tmp_path, run_cli):
+    document, steps, _ = failed_extension_document()
+    world = write_json(tmp_path / "world.json", document)
+    events = write_json(tmp_path / "events.json", steps)
+    state = tmp_path / "state"
+    run_cli("sandbox", "--world", str(world), "--events", str(events), "--state", str(state))
+    run_cli("dead-letters", "replay", "--state", str(state), "--id", "evt-failed")
+    write_json(events, [])
+    code, out, _ = run_cli(
+        "sandbox", "--world", str(world), "--events", str(events), "--state", str(state)
+    )
+    assert code == 0
+    assert f"replayed {CLUSTER_WRITE} aks-ml" in out
+    assert "reconcile request" not in out
+
+
+def test_a_short_namespace_is_completed_and_an_unreachable_one_fails_at_once_in_one_line(
+    run_cli, monkeypatch
+):
+    import socket
+
+    asked: list[str] = []
+
+    def no_such_host(host, *args, **kwargs):
+        asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    code, out, err = run_cli("dead-letters", "list", "--namespace", "sb-gone")
+    assert asked == ["sb-gone.servicebus.windows.net"]
+    assert (code, out) == (2, "")
+    assert err == (
+        "autoattach dead-letters list: Service Bus namespace sb-gone.servicebus.windows.net: no "
+        "such host; check --namespace (a namespace's host name, or its short name)\n"
+    )

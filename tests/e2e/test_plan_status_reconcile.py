@@ -199,9 +199,9 @@ def test_a_cluster_id_that_is_not_one_exits_2_naming_it(run_cli, command):
     code, _, err = run_cli(command, "--demo", "--cluster", WS_RESEARCH)
     assert code == 2
     assert f"--cluster {WS_RESEARCH}: not a cluster" in err
-    code, _, err = run_cli(command, "--demo", "--cluster", "aks-ml")
+    code, _, err = run_cli(command, "--demo", "--cluster", "/aks-ml")
     assert code == 2
-    assert "--cluster 'aks-ml': not an ARM resource id" in err
+    assert err.strip().endswith("--cluster '/aks-ml': not an ARM resource id")
 
 
 @pytest.mark.parametrize("command", ["plan", "status", "reconcile"])
@@ -326,3 +326,50 @@ def test_status_warns_when_the_deployed_app_runs_another_version_than_the_consol
     assert code == 0
     assert "warning: the deployed app recorded version 0." in err
     assert "this console is 9.9.9" in err
+
+
+# ---- issue 21.8: one verdict per cluster and per compute -------------------------------------
+
+
+def test_status_gives_each_compute_and_cluster_a_verdict_and_keeps_every_principal(run_cli):
+    code, out, _ = run_cli("status", "--demo", "--run-events", "-o", "json")
+    assert code == 0
+    report = json.loads(out)
+    computes = {c["name"]: c for c in report["computes"]}
+    # two computes run under one user-assigned identity: both show its principal
+    shared = [c for c in computes.values() if c["identity"] and "uai-edge-jobs" in c["identity"]]
+    assert len(shared) == 2 and all(c["principal_id"] for c in shared)
+    assert all(c["principal_id"] for c in computes.values())
+    assert {c["verdict"]["status"] for c in computes.values()} == {"Ready"}
+    assert {c["verdict"]["status"] for c in report["clusters"]} <= {"Ready", "Waiting"}
+    keys = [(g["for"], g["role"], g["scope"].lower()) for g in report["grants"]]
+    assert keys == sorted(keys)
+
+
+def test_a_cluster_that_waited_past_the_recheck_limit_needs_a_person(run_cli, tmp_path):
+    from tests.e2e.conftest import simple_document
+
+    document = simple_document()
+    document["clusters"][0]["extensions"][0].pop("succeeds_after_seconds")  # Creating, for good
+    world = write_json(tmp_path / "world.json", document)
+    code, out, _ = run_cli("status", "--world", str(world), "--run-events", "--cluster", AKS_ML)
+    assert code == 0
+    lines = out.splitlines()
+    verdict = lines[lines.index(f"  aks-ml  {AKS_ML}") + 1].strip()
+    assert verdict.startswith("Needs a person: RecheckLimitReached: fix the cause, then ")
+    assert "(since 20" in verdict
+
+
+def test_a_dead_lettered_cluster_needs_a_person_and_says_what_to_do(run_cli, tmp_path):
+    document = ready_document()
+    document["clusters"][0]["extensions"][0]["provisioning_state"] = "Failed"
+    world = write_json(tmp_path / "world.json", document)
+    code, out, _ = run_cli(
+        "status", "--world", str(world), "--run-events", "--cluster", "aks-ml", "-o", "json"
+    )
+    assert code == 0
+    (cluster,) = json.loads(out)["clusters"]
+    assert cluster["verdict"]["status"] == "Needs a person"
+    assert cluster["verdict"]["reason"].endswith(
+        "fix the cause, then `autoattach dead-letters replay --cluster aks-ml`"
+    )

@@ -18,7 +18,7 @@ def test_a_tagged_cluster_no_event_announced_is_attached_after_the_sweep(sandbox
     report = sandbox.deliver_pending()
 
     # only the tagged cluster, converged within the sweep's own short chain of re-checks
-    assert [d.label for d in report.deliveries].count("reconcile request") == 1
+    assert [d.label for d in report.deliveries].count("sweep request for aks-ml") == 1
     assert len(report.deliveries) <= 1 + SWEEP_MAX_RECHECKS
     assert report.deliveries[-1].outcome == "completed"
     assert "the next sweep looks again" not in report.deliveries[-1].reason
@@ -48,10 +48,10 @@ def test_two_sweeps_in_one_window_ask_once_per_cluster(sandbox_for):
     assert sweep_at(sandbox, 0) == 1
     assert sweep_at(sandbox, 60) == 1  # a catch-up run a minute later: duplicate detection
     first = sandbox.deliver_pending()
-    assert [d.label for d in first.deliveries].count("reconcile request") == 1
+    assert [d.label for d in first.deliveries].count("sweep request for aks-ml") == 1
     sweep_at(sandbox, 15 * 60)  # the next scheduled sweep is a new window
     again = sandbox.deliver_pending()
-    assert [d.label for d in again.deliveries].count("reconcile request") == 1
+    assert [d.label for d in again.deliveries].count("sweep request for aks-ml") == 1
 
 
 def test_sweeps_over_a_cluster_waiting_for_an_extension_nobody_installs_do_not_pile_up(
