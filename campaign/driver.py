@@ -19,7 +19,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from campaign.generate import ARC, CampaignScenario, ClusterSpec, Step, cluster_document_for
+from campaign.generate import (
+    ARC,
+    LEDGER_FAULTS,
+    CampaignScenario,
+    ClusterSpec,
+    Step,
+    cluster_document_for,
+)
 from campaign.invariants import (
     ClusterFacts,
     FinalState,
@@ -37,6 +44,8 @@ from sandbox.scenario import Scenario, arm_event
 from sandbox.servicebus_double import QueuedMessage, ServiceBusDouble, Trigger
 from sandbox.world import World, WorldError
 from shared import settings as names
+from shared.adapters.ledger import CONTAINER, ledger_blob_name
+from shared.decisions.arm_id import ResourceId
 from shared.engine.handling import seed_jitter
 from shared.engine.sweep import SWEEP_WINDOW_SECONDS, request_reconciles
 from shared.settings import Settings
@@ -227,6 +236,8 @@ class _Run:
     def _step(self, step: Step) -> bool:
         kind, params = step.kind, step.params
         sandbox = self.sandbox
+        if kind in LEDGER_FAULTS:
+            return self._ledger_fault(kind, params)
         if kind in ("set_tags", "delete_cluster", "create_cluster", "set_extension_state"):
             return self._change(params, params.get("delivery", "once"))
         if kind == "set_compute_state":
@@ -413,12 +424,13 @@ class _Run:
 
     def _compute_state(self, params: dict[str, Any]) -> bool:
         world = self.sandbox.world
+        people = {(key(c["workspace"]), c["name"].lower()) for c in self.initial["computes"]}
         with world.lock:
             found = [
                 c
                 for c in world.computes_of(params["workspace"])
                 if c.resource_id.lower() == str(params["cluster"]).lower()
-                and c.tags.get("managed-by") == "autoattach"
+                and (key(c.workspace), c.name.lower()) not in people
             ]
             if not found:
                 return False
@@ -432,6 +444,59 @@ class _Run:
             )
         self.result.faults[f"compute set {params['provisioning_state']}"] += 1
         return True
+
+    def _ledger_fault(self, kind: str, params: dict[str, Any]) -> bool:
+        """What can befall a cluster's ledger record (lost, corrupted, stale), its lease (lapsing
+        mid-run) and the notices' publishing (the answer lost after the topic took them)."""
+        storage = self.sandbox.storage
+        if kind == "publish_answer_lost":
+            self.sandbox.topic.lose_next_answers(int(params["times"]))
+            self.result.faults["Event Grid publish answer lost"] += 1
+            return True
+        if kind == "lease_lapse":
+
+            def lapse() -> None:
+                storage.lapse_leases(CONTAINER)
+
+            self.tripwire.arm(
+                params["service"],
+                params["method"],
+                nth=params["nth"],
+                after=params["after"],
+                action=lapse,
+                label="ledger lease lapsed mid-run",
+            )
+            self.result.faults["ledger lease lapsed mid-run"] += 1
+            return True
+        cluster = self._ledger_to_spoil(float(params["pick"]))
+        if cluster is None:
+            return False
+        blob = ledger_blob_name(ResourceId.parse(cluster))
+        if kind == "ledger_lost":
+            done = storage.lose(CONTAINER, blob)
+        elif kind == "ledger_corrupted":
+            done = storage.corrupt(CONTAINER, blob)
+        else:
+            done = storage.restore_older(CONTAINER, blob, back=int(params["back"]))
+        if not done:
+            return False
+        self.result.faults[f"ledger record {kind.removeprefix('ledger_')}"] += 1
+        then = params.get("then")
+        if then:  # the cluster changes before anyone reads its record again
+            change = {**then, "resource" if "resource" in then else "cluster": cluster}
+            self._change(change, change.get("delivery", "once"))
+        return True
+
+    def _ledger_to_spoil(self, pick: float) -> str | None:
+        """A cluster whose ledger record announced a compute (else any with a record)."""
+        storage = self.sandbox.storage
+        held = []
+        for spec in self.scenario.clusters:
+            data = storage.blob(CONTAINER, ledger_blob_name(ResourceId.parse(spec.id)))
+            if data is not None:
+                held.append((b"ComputeAttached" in data, spec.id))
+        choice = [c for announced, c in held if announced] or [c for _, c in held]
+        return choice[min(len(choice) - 1, int(pick * len(choice)))] if choice else None
 
     # ---- what the invariants look at -----------------------------------------------------
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.arm_ids import deterministic_principal
+from shared.decisions.arm_id import ResourceId
+from shared.decisions.ownership import description_for
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 TAG_KEY = "azureml-attach"
@@ -87,6 +89,7 @@ def generate(seed: int, events: int) -> CampaignScenario:
     specs = _clusters(rng, tag)
     policy = _policy(rng, specs)
     world = _world(rng, specs)
+    with_ownership_draws(rng, specs, world)
     steps = tuple(_steps(rng, specs, events))
     return CampaignScenario(seed, world, policy, tuple(specs), steps)
 
@@ -307,6 +310,24 @@ WEIGHTS = {
     "change_mid_run": 3,
     "advance": 3,
 }
+# What can befall a cluster's ledger record and the notices' publishing (with_ownership_draws):
+# kind -> weight, added to WEIGHTS.
+LEDGER_FAULTS = {
+    "ledger_lost": 3,
+    "ledger_corrupted": 2,
+    "ledger_stale": 3,
+    "lease_lapse": 3,
+    "publish_answer_lost": 2,
+}
+WEIGHTS.update(LEDGER_FAULTS)
+# Where a lease lapses mid-run: before a publish (what it published is then not recorded), after
+# an attach or before a detach.
+LAPSE_POINTS = (
+    ("notifier", "publish", False),
+    ("workspaces", "attach", True),
+    ("workspaces", "detach", False),
+    ("roles", "grant", True),
+)
 ARM_FAULTS = (
     (429, "SubscriptionRequestsThrottled", 30.0),
     (500, "InternalServerError", 10.0),
@@ -403,6 +424,8 @@ def _steps(rng: random.Random, specs: list[ClusterSpec], events: int) -> list[St
             }
         elif kind == "advance":
             params = {"seconds": rng.choice([300.0, 900.0, 3600.0])}
+        elif kind in LEDGER_FAULTS:
+            params = _ledger_fault(rng, kind, ids)
         steps.append(Step(kind, gap, params))
     return steps
 
@@ -454,3 +477,52 @@ def cluster_document_for(
     arc = ARC in resource_id
     rbac = bool(spec.document.get("azure_rbac", False))
     return _cluster_document(rng, resource_id, arc=arc, rbac=rbac, provisioning=provisioning)
+
+
+# ---- ownership and the ledger (issues 18.2, 19.2) --------------------------------------------
+
+
+def with_ownership_draws(
+    rng: random.Random, specs: list[ClusterSpec], world: dict[str, Any]
+) -> None:
+    """Both readings of compute tags (Azure ML drops them, or keeps them), and persons' computes
+    that say they are autoattach's: one tagged ``managed-by: autoattach`` (kept only where tags
+    are), one with autoattach's sealed description copied from the compute it made for the
+    first cluster, one with the description autoattach wrote before seals. None may be touched."""
+    world["compute_tags"] = rng.choice(["dropped", "kept"])
+    first = specs[0]
+    copied = description_for(
+        ResourceId.parse(WS_RESEARCH), _name(first.id), ResourceId.parse(first.id)
+    )
+    claims: list[tuple[str, dict[str, Any]]] = [
+        ("tagged-copy", {"tags": {"managed-by": "autoattach"}}),
+        ("sealed-copy", {"description": copied}),
+        ("legacy-copy", {"description": f"Attached by autoattach from cluster {_name(first.id)}"}),
+    ]
+    for name, claim in claims:
+        if rng.random() < 0.5:
+            world["computes"].append(
+                {
+                    "workspace": WS_RESEARCH,
+                    "name": name,
+                    "resource_id": first.id,
+                    "namespace": "team-y",
+                    "identity_type": "system_assigned",
+                    **claim,
+                }
+            )
+
+
+def _ledger_fault(rng: random.Random, kind: str, ids: list[str]) -> dict[str, Any]:
+    if kind == "publish_answer_lost":
+        return {"times": rng.choice([1, 3, 5])}  # 3 and more: past the publisher's own retries
+    if kind == "lease_lapse":
+        service, method, after = rng.choice(LAPSE_POINTS)
+        return {"service": service, "method": method, "after": after, "nth": rng.randint(1, 3)}
+    # which record: ``pick`` among those that announced a compute when the fault strikes (the
+    # driver chooses); then, often, the cluster is untagged or deleted before anyone looks again
+    then = None
+    if rng.random() < 0.6:
+        then = _change(rng, rng.choice(["set_tags", "set_tags", "delete_cluster"]), ids)
+        then.update(_delivery(rng))
+    return {"pick": rng.random(), "back": rng.randint(1, 4), "then": then}

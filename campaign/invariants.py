@@ -5,7 +5,8 @@ Pure functions over plain data: the world's snapshot and cluster facts, the atta
 policy grants),
 the notifications the Event Grid topic received, and what became of every queue message.
 
-- world: every compute autoattach made (tag ``managed-by: autoattach``) serves an existing
+- world: every compute autoattach made (any the initial world lacked: people make none during a
+  scenario, and what a compute says of itself is no proof) serves an existing
   cluster whose tags ask for it and whose policy allows it, as the policy shapes it, and ended
   Succeeded; every attachment a *ready* cluster asks for (provisioned, Azure ML extension
   Succeeded, a way to make namespaces, no compute of a person or of another target holding the
@@ -16,6 +17,9 @@ the notifications the Event Grid topic received, and what became of every queue 
   cluster rights, a cluster still asking for that workspace) that needs it; none that a kept,
   Succeeded compute on a ready cluster needs is missing.
 - messages: every message ended completed or dead-lettered, dead letters with a reason.
+- departures: every compute announced as attached is announced as detached once it goes
+  (``ComputeDetached`` under the id that ends that ``ComputeAttached``), whatever became of the
+  ledger meanwhile; only the compute still attached at the end may lack one.
 - notices: one id means one notice (same type, subject and data; repeats are at-least-once
   duplicates, counted elsewhere); one attachment episode has one ComputeAttached id; a kept
   compute's latest notice says it is attached.
@@ -28,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.decisions.arm_id import CONNECTED_CLUSTER, ResourceId
-from shared.decisions.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, Attachment, Role, StorageAccess
+from shared.decisions.model import Attachment, Role, StorageAccess
+from shared.decisions.notices import departure_id
 from shared.decisions.policy import AttachPolicy, TagDecision, decide_attachments
 
 ATTACHED = "Autoattach.ComputeAttached"
@@ -95,6 +100,7 @@ def check(state: FinalState) -> list[Violation]:
         *roles_match(state),
         *messages_settled(state),
         *announced_once(state),
+        *departures_announced(state),
     ]
 
 
@@ -118,11 +124,19 @@ def _asked(state: FinalState) -> dict[str, _Asked]:
     }
 
 
+def _people(state: FinalState) -> set[tuple[str, str]]:
+    """(workspace key, compute name) of every compute a person made: those of the initial world.
+    Ground truth, not what a compute says of itself (a person may copy autoattach's tag or
+    description onto theirs)."""
+    return {(key(c["workspace"]), str(c["name"]).lower()) for c in state.initial["computes"]}
+
+
 def _managed(state: FinalState) -> list[dict[str, Any]]:
+    people = _people(state)
     return [
         c
         for c in state.snapshot["computes"]
-        if (c.get("tags") or {}).get(MANAGED_BY_TAG) == MANAGED_BY_VALUE
+        if (key(c["workspace"]), str(c["name"]).lower()) not in people
     ]
 
 
@@ -155,7 +169,7 @@ def _blocked(state: FinalState, cluster: ClusterFacts, attachment: Attachment) -
             key(compute["workspace"]) == attachment.workspace_id.key
             and str(compute["name"]).lower() == attachment.compute_name.lower()
         ):
-            mine = (compute.get("tags") or {}).get(MANAGED_BY_TAG) == MANAGED_BY_VALUE
+            mine = (key(compute["workspace"]), str(compute["name"]).lower()) not in _people(state)
             return not mine or key(compute["resource_id"]) != key(cluster.id)
     return False
 
@@ -411,6 +425,44 @@ def announced_once(state: FinalState) -> list[Violation]:
                 "each change announced once per deterministic id",
                 f"kept compute {compute['name']} in {_name(compute['workspace'])}: owners were "
                 f"last told {said}",
+            )
+    return found
+
+
+def departures_announced(state: FinalState) -> list[Violation]:
+    """Every ``ComputeAttached`` id has its ``ComputeDetached`` (the id ending it), unless it is
+    the latest attachment announced for a compute autoattach still keeps at the end (for a
+    system-assigned identity, the same principal: not a compute made again since)."""
+    published = {str(n["id"]) for n in state.notifications}
+    people = _people(state)
+    kept = {
+        key(f"{c['workspace']}/computes/{c['name']}"): c
+        for c in state.snapshot["computes"]
+        if (key(c["workspace"]), str(c["name"]).lower()) not in people
+    }
+    found: list[Violation] = []
+    for subject, notices in _by_subject(state.notifications).items():
+        attached = list({str(n["id"]): n for n in notices if n["type"] == ATTACHED}.values())
+        for index, notice in enumerate(attached):
+            if departure_id(str(notice["id"])) in published:
+                continue
+            compute = kept.get(subject)
+            latest = index == len(attached) - 1
+            told = _principal(notice)
+            same = compute is not None and (
+                compute.get("identity_type") != "system_assigned"
+                or not told
+                or str(compute.get("principal_id") or "").lower() == told
+            )
+            if latest and same:
+                continue  # still attached: nothing went
+            found.append(
+                Violation(
+                    state.seed,
+                    "every compute announced as attached is announced as detached once it goes",
+                    f"{_name(subject)} in {_name(str(notice['data'].get('workspace', '')))} "
+                    f"announced attached ({notice['id']}) and gone, never announced detached",
+                )
             )
     return found
 

@@ -153,6 +153,8 @@ class BlobStorageDouble:
         self._containers: dict[str, dict[str, _Blob]] = {}
         self._container_times: dict[str, float] = {}
         self._faults: list[_Fault] = []
+        # earlier contents of each blob, oldest first (``restore_older``), a few per blob
+        self._history: dict[tuple[str, str], list[bytes]] = {}
         self._log: list[LoggedBlobRequest] = []
         self.counts: Counter[str] = Counter()
 
@@ -202,6 +204,55 @@ class BlobStorageDouble:
         ``status`` and error ``code`` (say 403 AuthorizationPermissionMismatch, 503 ServerBusy)."""
         with self._lock:
             self._faults.append(_Fault(status, code, times, path_contains, operation))
+
+    # ---- what a storage account can lose (the campaign's ledger faults) ---------------------
+
+    def lose(self, container: str, name: str) -> bool:
+        """The blob is gone (deleted by someone, or its container recreated): lease and all."""
+        with self._lock:
+            return self._containers.get(container, {}).pop(name, None) is not None
+
+    def corrupt(self, container: str, name: str, data: bytes = b'{"announced": [tru') -> bool:
+        """Someone overwrote the blob with bytes no reader can parse (the lease stays)."""
+        return self._replace(container, name, data)
+
+    def restore_older(self, container: str, name: str, back: int = 1) -> bool:
+        """The blob holds an earlier content of its own again, ``back`` writes ago (a restore, a
+        write replayed out of order): stale, under a new ETag (the lease stays). The oldest
+        remembered when fewer are."""
+        with self._lock:
+            earlier = self._history.get((container, name)) or []
+            if not earlier:
+                return False
+            data = earlier[-min(max(1, back), len(earlier))]
+        return self._replace(container, name, data)
+
+    def lapse_leases(self, container: str) -> int:
+        """Every lease held on the container's blobs lapses now, as if its renewals had stopped
+        reaching the service for a minute: the holder's writes are refused (412) and anyone may
+        acquire it. Returns how many lapsed."""
+        with self._lock:
+            lapsed = 0
+            for blob in self._containers.get(container, {}).values():
+                lease = self._settle(blob.lease)
+                if lease.state in ("leased", "breaking"):
+                    blob.lease = _Lease("expired", lease.lease_id, lease.duration)
+                    lapsed += 1
+            return lapsed
+
+    def _replace(self, container: str, name: str, data: bytes) -> bool:
+        with self._lock:
+            blob = self._containers.get(container, {}).get(name)
+            if blob is None:
+                return False
+            self._remember(container, name, blob.data)
+            blob.data, blob.etag, blob.modified = data, _etag(), self.clock.seconds()
+            return True
+
+    def _remember(self, container: str, name: str, data: bytes) -> None:
+        history = self._history.setdefault((container, name), [])
+        history.append(data)
+        del history[:-6]
 
     # ---- serving ---------------------------------------------------------------------------
 
@@ -294,6 +345,8 @@ class BlobStorageDouble:
         elif request.headers.get("x-ms-lease-id"):
             raise BlobError(412, "LeaseNotPresentWithBlobOperation")
         now = self.clock.seconds()
+        if existing is not None:
+            self._remember(container, name, existing.data)
         blob = _Blob(
             data=request.body,
             etag=_etag(),

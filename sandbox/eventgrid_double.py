@@ -35,6 +35,7 @@ class EventGridDouble:
         self._notifications: list[dict[str, Any]] = []
         self._requests = 0
         self._failures = 0
+        self._answers_lost = 0
         self._server = HttpsDouble(tls, self._handle)
 
     def start(self) -> EventGridDouble:
@@ -68,6 +69,15 @@ class EventGridDouble:
         """Answer the next ``times`` publishes 503 ServerBusy, accepting nothing."""
         with self._lock:
             self._failures = times
+            if times == 0:
+                self._answers_lost = 0
+
+    def lose_next_answers(self, times: int = 1) -> None:
+        """Accept the next ``times`` publishes, then answer them 503 as if the answer were lost
+        on the way back (a timeout after the topic took the events): the publisher believes
+        nothing was delivered."""
+        with self._lock:
+            self._answers_lost = times
 
     def _handle(self, request: Request) -> Response:
         with self._lock:
@@ -100,6 +110,9 @@ class EventGridDouble:
             return _error(400, "BadRequest", problems[0])
         with self._lock:
             self._notifications.extend(p for p in parsed if isinstance(p, dict))
+            if self._answers_lost > 0:
+                self._answers_lost -= 1
+                return _error(503, "ServerBusy", "The answer was lost (injected): events taken.")
         return Response(200, raw=b"")
 
     @staticmethod

@@ -53,6 +53,9 @@ DEFAULT_COMPUTE_DETACH_SECONDS = 30.0
 DEFAULT_NAMESPACE_CREATE_SECONDS = 20.0
 DEFAULT_ROLE_PROPAGATION_SECONDS = 600.0  # "Troubleshoot Azure RBAC": up to 10 minutes
 DEFAULT_LRO_RETRY_AFTER_SECONDS = 10.0
+COMPUTE_TAGS_DROPPED = "dropped"
+COMPUTE_TAGS_KEPT = "kept"
+COMPUTE_TAGS = (COMPUTE_TAGS_DROPPED, COMPUTE_TAGS_KEPT)
 
 
 class WorldError(ValueError):
@@ -301,6 +304,9 @@ class World:
         # subscription): "operation" accepts the PUT and fails its operation, leaving the compute
         # Failed (the traces show this); "refusal" refuses the PUT at once
         self.attach_failures = "operation"
+        # what Azure ML does with a compute's tags (sandbox/README.md, *Compute tags*: unknown):
+        # "dropped" (the default: Microsoft lists computes as not supporting tags) or "kept"
+        self.compute_tags = COMPUTE_TAGS_DROPPED
         self.arm_region = "sandbox"  # region of the ARM instance serving: buckets are per region
         self.clock: VirtualClock | None = None  # set by the ARM double serving this world
 
@@ -415,7 +421,10 @@ class World:
                     self.add_relay(cli_relay(cluster, extension.relay_name))
 
     def put_compute(self, compute: Compute) -> None:
+        """Store a compute as Azure ML keeps it: without its tags unless this world keeps them."""
         with self.lock:
+            if self.compute_tags != COMPUTE_TAGS_KEPT:
+                compute.tags = {}
             self.computes[compute_key(compute.workspace, compute.name)] = compute
 
     # ---- scenario steps ------------------------------------------------------------------
@@ -465,6 +474,7 @@ class World:
                         "principal_id": c.principal_id,
                         "provisioning_state": c.provisioning_state,
                         "tags": dict(c.tags),
+                        "description": c.description,
                     }
                     for c in sorted(self.computes.values(), key=lambda c: key(c.id))
                 ],

@@ -28,6 +28,7 @@ from sandbox.arm_ids import (
 )
 from sandbox.hub import HUB_SECTIONS, HubError, parse_hub
 from sandbox.world import (
+    COMPUTE_TAGS,
     CONNECTIVITY_STATUSES,
     INSTALL_OUTCOMES,
     PROVISIONING_STATES,
@@ -71,7 +72,14 @@ DURATIONS = (
 # true or false, World attributes
 SWITCHES = ("arm_throttling", "arm_authorization", "compute_principal_on_put")
 ATTACH_FAILURES = ("operation", "refusal")  # how Azure ML reports an attach it cannot do
-OPTIONS = {*DURATIONS, *SWITCHES, "extension_install_outcome", "arm_region", "attach_failures"}
+OPTIONS = {
+    *DURATIONS,
+    *SWITCHES,
+    "extension_install_outcome",
+    "arm_region",
+    "attach_failures",
+    "compute_tags",
+}
 
 
 def parse_world(world: World, data: Any) -> None:
@@ -148,6 +156,10 @@ def _options(world: World, data: dict[str, Any]) -> None:
             f"world: attach_failures {failures!r} is not one of {list(ATTACH_FAILURES)}"
         )
     world.attach_failures = str(failures)
+    tags = data.get("compute_tags", world.compute_tags)
+    if tags not in COMPUTE_TAGS:
+        raise WorldError(f"world: compute_tags {tags!r} is not one of {list(COMPUTE_TAGS)}")
+    world.compute_tags = str(tags)
     region = data.get("arm_region", world.arm_region)
     if not isinstance(region, str) or not region:
         raise WorldError("world: arm_region must be a region name")

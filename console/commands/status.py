@@ -1,6 +1,6 @@
 """``autoattach status``: what autoattach keeps, for a cluster, a workspace, or everywhere.
 
-Read-only. The computes autoattach made (tagged ``managed-by: autoattach``) in the policy's
+Read-only. The computes autoattach made (their description carries its seal) in the policy's
 workspaces, the role assignments it made (its deterministic names and description), and, per
 cluster, what its ledger says was announced and what became of the last message about it.
 """

@@ -31,8 +31,6 @@ from shared.adapters.deferred_aiohttp import deferred
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
 from shared.decisions.errors import TransientError, azure_call
 from shared.decisions.model import (
-    MANAGED_BY_TAG,
-    MANAGED_BY_VALUE,
     Attachment,
     ComputeState,
     IdentityType,
@@ -41,6 +39,7 @@ from shared.decisions.model import (
     failed_as_answered,
     state_text,
 )
+from shared.decisions.ownership import Claim, claim_of, description_for
 
 if TYPE_CHECKING:  # azure-ai-ml takes over a second to import: only when first used (cold start)
     from azure.ai.ml import MLClient
@@ -123,7 +122,9 @@ class AzureMLWorkspaces:
         return [compute_state(workspace_id, c) for c in computes]
 
     def attach(self, attachment: Attachment, cluster_id: ResourceId) -> ComputeState:
-        """Attach the cluster as a Kubernetes compute (``az ml compute attach``), marked as ours."""
+        """Attach the cluster as a Kubernetes compute (``az ml compute attach``), marked as ours
+        by its sealed description (shared.decisions.ownership). No tags: Azure ML lists computes
+        as not supporting them, and ownership does not rest on them."""
         with deferred():
             from azure.ai.ml.entities import KubernetesCompute
 
@@ -132,8 +133,9 @@ class AzureMLWorkspaces:
             resource_id=cluster_id.raw,
             namespace=attachment.namespace,
             identity=_identity(attachment),
-            tags={MANAGED_BY_TAG: MANAGED_BY_VALUE},
-            description=f"Attached by autoattach from cluster {cluster_id.name}",
+            description=description_for(
+                attachment.workspace_id, attachment.compute_name, cluster_id
+            ),
         )
         action = f"attach {cluster_id.name} as {attachment.compute_name}"
         with azure_call(action):
@@ -156,7 +158,10 @@ class AzureMLWorkspaces:
                 ResourceManagementClient, attachment.workspace_id.subscription
             )
             status, failure, _wait = operation_status(client, headers)
-        started = compute_state(attachment.workspace_id, result)
+        # the answer to autoattach's own attach: its compute, whatever the answer shows
+        started = replace(
+            compute_state(attachment.workspace_id, result), managed_by_autoattach=True
+        )
         if status in ("failed", "canceled"):
             # Azure ML accepted the attach and failed it at once: the reason is the operation's
             return failed_as_answered(started, error_text(failure) or status)
@@ -268,20 +273,28 @@ def compute_state(workspace_id: ResourceId, compute: Any) -> ComputeState:
         elif kind.startswith("systemassigned"):
             identity_type = IdentityType.SYSTEM_ASSIGNED
             principal_id = identity.principal_id
-    tags = getattr(compute, "tags", None) or {}
+    cluster_id = _optional_id(getattr(compute, "resource_id", None))
+    claim = claim_of(
+        workspace_id,
+        str(compute.name),
+        cluster_id,
+        getattr(compute, "description", None),
+        getattr(compute, "tags", None),
+    )
     return ComputeState(
         workspace_id=workspace_id,
         name=compute.name,
-        cluster_id=_optional_id(getattr(compute, "resource_id", None)),
+        cluster_id=cluster_id,
         namespace=getattr(compute, "namespace", "") or "",
         identity_type=identity_type,
         principal_id=principal_id or None,
         provisioning_state=state_text(getattr(compute, "provisioning_state", None)),
-        managed_by_autoattach=tags.get(MANAGED_BY_TAG) == MANAGED_BY_VALUE,
+        managed_by_autoattach=claim is Claim.SEALED,
         user_assigned_identity=user_assigned,
         created_on=str(getattr(compute, "created_on", None) or ""),
         # azure-ai-ml keeps only the first provisioning error's code
         errors=str(getattr(compute, "provisioning_errors", None) or ""),
+        legacy_claim=claim is Claim.LEGACY,
     )
 
 

@@ -10,7 +10,8 @@ from shared.decisions.arm_id import CONNECTED_CLUSTER, ResourceId
 SUCCEEDED = "succeeded"
 FAILED_STATES = frozenset({"failed", "canceled"})
 AZUREML_EXTENSION_TYPE = "microsoft.azureml.kubernetes"
-# Marks what autoattach created, so it only ever removes its own work.
+# Marks what autoattach created, so it only ever removes its own work: a tag on managed
+# namespaces; on computes only a legacy claim (shared.decisions.ownership: Azure ML keeps no tags).
 MANAGED_BY_TAG = "managed-by"
 MANAGED_BY_VALUE = "autoattach"
 ROLE_ASSIGNMENT_DESCRIPTION = "Created by autoattach"
@@ -182,9 +183,14 @@ class ComputeState:
     identity_type: IdentityType | None
     principal_id: str | None
     provisioning_state: str
+    # autoattach's (shared.decisions.ownership): its description's seal matches, or its legacy
+    # claim was confirmed by the cluster's ledger; never a person's
     managed_by_autoattach: bool
     user_assigned_identity: ResourceId | None = None
     created_on: str = ""  # when Azure ML made it: a re-attached compute is another change
+    # it says autoattach (a managed-by tag, the description autoattach wrote before seals) but
+    # anyone could have written that: autoattach's only where the ledger confirms it
+    legacy_claim: bool = False
     # the status URL of the attach that answered with this state, while it runs (not compared)
     operation: str | None = field(default=None, compare=False)
     # why Azure says its attach failed (the operation's error, or the compute's

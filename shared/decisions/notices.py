@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
-from shared.decisions.model import SUCCEEDED, Attachment, ClusterState, WhenExtensionMissing
+from shared.decisions.model import (
+    SUCCEEDED,
+    Attachment,
+    ClusterState,
+    ComputeState,
+    WhenExtensionMissing,
+)
 from shared.decisions.planner import (
     AttachCompute,
     CreateNamespace,
@@ -56,6 +62,9 @@ EXTENSION_INSTALLING = "Autoattach.ExtensionInstalling"
 TAG_REFUSED = "Autoattach.TagRefused"
 # Not a notice: how often a Failed compute was attached again (kept in the cluster's ledger)
 ATTACH_TRIES = "AttachTries"
+# In a ComputeAttached ledger entry: {"id", "reason"} of the ComputeDetached told before the
+# compute's detach (shared.decisions.departures)
+DEPARTURE = "departure"
 
 # Fixed namespace for notice ids: uuid5(namespace, fact) is the same wherever it is computed.
 NOTICE_NAMESPACE = uuid.UUID("0d7f4f0e-8a3c-5b7e-9f21-6c1d2e3a4b5c")
@@ -90,13 +99,18 @@ def derive(
     problems: Iterable[Problem] = (),
     detach_reasons: Mapping[str, str] | None = None,
     retried: Iterable[str] = (),
+    departures: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Announcements:
     """The notices this cluster's state calls for that were not announced yet.
 
     ``problems`` are those met while applying (a grant Azure refused), beside the plan's own;
     ``detach_reasons`` (keyed by compute id) only add detail from this run; ``retried``: the
-    compute id keys detached in this run to be attached again after they ended Failed."""
+    compute id keys detached in this run to be attached again after they ended Failed;
+    ``departures`` are the ledger entries of computes whose departure this run told before
+    detaching them (shared.decisions.departures): an entry with a departure told stays while
+    its compute shows, then leaves the record with nothing more to tell."""
     detach_reasons = detach_reasons or {}
+    announced = {**announced, **(departures or {})}
     facts = [
         *_attached(observed, current, problems),
         *_waiting(observed, current),
@@ -114,7 +128,8 @@ def derive(
         before = announced.get(fact.key)
         if before is not None and fact.entry["type"] == ATTACHED and before["id"] != fact.notice.id:
             # the same name, another compute (detached and attached again): both are news
-            notices.append(_replaced_notice(before, detach_reasons))
+            if not before.get(DEPARTURE):  # else its departure was told as it was detached
+                notices.append(_replaced_notice(before, detach_reasons))
             before = None
         if before is not None and before.get("active", True):
             record[fact.key] = dict(before)
@@ -131,6 +146,10 @@ def derive(
         if key in record:
             continue
         if before.get("type") == ATTACHED and before.get("active", True):
+            if before.get(DEPARTURE):  # told as it was detached: kept only while it shows
+                if _shows(observed, before):
+                    record[key] = dict(before)
+                continue
             gone = _detached(observed, before, detach_reasons)
             if gone is None:
                 record[key] = dict(before)  # still there, just not ready: no news yet
@@ -186,7 +205,7 @@ def _attached(
         if not principal or not all(observed.holds(sc, principal, r) for sc, r in needed):
             continue
         key = f"attached|{compute.id.key}"
-        fact_id = notice_id(key, principal, compute.created_on)
+        fact_id = attached_id(compute, principal)
         notice = Notification(
             type=ATTACHED,
             subject=compute.id.raw,
@@ -210,6 +229,8 @@ def _attached(
             "workspace": attachment.workspace_id.raw,
             "cluster": observed.cluster.id.raw,
             "shape": shape(attachment),
+            # what Azure made: with the compute id, what confirms a legacy claim of ownership
+            "created_on": compute.created_on,
         }
         facts.append(Fact(key, notice, entry))
     return facts
@@ -281,6 +302,7 @@ def announced_as_wanted(
         entry is not None
         and entry.get("type") == ATTACHED
         and entry.get("active", True)
+        and not entry.get(DEPARTURE)
         and entry.get("shape") == shape(attachment)
         and str(entry.get("cluster", "")).lower() == cluster_id.key
     )
@@ -295,8 +317,7 @@ def _detached(
         workspace_id = ResourceId.parse(str(before.get("workspace", "")))
     except InvalidResourceId:
         return None  # an unreadable entry: drop it rather than announce nonsense
-    present = [*observed.computes.values(), *observed.owned]
-    if any(c.id == compute_id for c in present):
+    if _shows(observed, before):
         return None
     name = compute_id.name
     reason = detach_reasons.get(compute_id.key) or _why_gone(observed, workspace_id, name)
@@ -309,8 +330,28 @@ def _detached(
             "cluster": before.get("cluster") or observed.cluster.id.raw,
             "reason": reason,
         },
-        id=notice_id("detached", str(before.get("id", compute_id.key))),
+        id=departure_id(str(before.get("id", compute_id.key))),
     )
+
+
+def _shows(observed: Observation, entry: Mapping[str, Any]) -> bool:
+    """Azure still shows the compute of a ledger entry (in any state)."""
+    try:
+        compute_id = ResourceId.parse(str(entry.get("compute", "")))
+    except InvalidResourceId:
+        return False
+    return any(c.id == compute_id for c in [*observed.computes.values(), *observed.owned])
+
+
+def departure_id(attached_id: str) -> str:
+    """The ``ComputeDetached`` id that ends the attachment announced under ``attached_id``."""
+    return notice_id("detached", attached_id)
+
+
+def attached_id(compute: ComputeState, principal: str) -> str:
+    """The ``ComputeAttached`` id of this compute as Azure made it (derived from the compute
+    alone: its id, its identity's principal, its ``createdOn``)."""
+    return notice_id(f"attached|{compute.id.key}", principal, compute.created_on)
 
 
 def _replaced_notice(before: Mapping[str, Any], detach_reasons: Mapping[str, str]) -> Notification:
@@ -327,7 +368,7 @@ def _replaced_notice(before: Mapping[str, Any], detach_reasons: Mapping[str, str
             "cluster": before.get("cluster"),
             "reason": reason,
         },
-        id=notice_id("detached", str(before["id"])),
+        id=departure_id(str(before["id"])),
     )
 
 

@@ -2,7 +2,8 @@
 
 ``plan`` is called again after every round of actions, so it only says what is missing now; a
 converged cluster plans nothing, which is what makes replays free. autoattach only ever detaches
-or revokes what it created itself (computes tagged ``managed-by: autoattach``).
+or revokes what it created itself (computes whose description carries autoattach's seal:
+shared.decisions.ownership).
 """
 
 from __future__ import annotations
@@ -157,6 +158,9 @@ class Observation:
     # compute id key -> how often autoattach attached it again after it ended Failed (the
     # cluster's ledger; cleared once it is announced attached)
     attach_tries: dict[str, int] = field(default_factory=dict)
+    # (compute id key, createdOn) of computes whose departure owners were told (the ledger):
+    # they go, whatever the policy wants now (shared.decisions.departures)
+    departing: frozenset[tuple[str, str]] = frozenset()
 
     def holds(self, scope: ResourceId, principal_id: str, role: Role) -> bool:
         return role.value in self.role_holdings.get((scope.key, principal_id), frozenset())
@@ -356,7 +360,7 @@ def plan(observed: Observation) -> Plan:
         if compute is not None and failed_own(compute):
             problems.append(_failure_problem(observed, attachment, compute))
             continue  # detached by _release_unwanted while tries are left; attached later
-        if compute is not None and _replaced(attachment, compute, observed) is not None:
+        if compute is not None and _going(observed, attachment, compute) is not None:
             continue  # detached by _release_unwanted; attached again next round
         if compute is not None and in_progress(compute):
             waits.append(
@@ -527,6 +531,16 @@ def release_reason(
                 f"{compute.workspace_id.name}"
             )
         return f"cluster {cluster} is no longer tagged for workspace {compute.workspace_id.name}"
+    return _going(observed, attachment, compute)
+
+
+def _going(observed: Observation, attachment: Attachment, compute: ComputeState) -> str | None:
+    """Why a compute the policy wants must be detached (and attached again), or None."""
+    if compute.managed_by_autoattach and (compute.id.key, compute.created_on) in observed.departing:
+        return (
+            f"owners were told compute {compute.name} was detached; it is detached and "
+            "attached again"
+        )
     return _replaced(attachment, compute, observed)
 
 
@@ -609,10 +623,7 @@ def _needed_grants(
         workspace = observed.workspaces.get(attachment.workspace_id)
         if compute is None or workspace is None:
             continue
-        if (
-            not compute.managed_by_autoattach
-            or _replaced(attachment, compute, observed) is not None
-        ):
+        if not compute.managed_by_autoattach or _going(observed, attachment, compute) is not None:
             continue
         principal = principal_of(observed, compute)
         if principal:
@@ -707,8 +718,9 @@ def _conflict(attachment: Attachment, compute: ComputeState, cluster_id: Resourc
         return f"{where} already exists for another target; choose another compute name"
     if not compute.managed_by_autoattach:
         return (
-            f"{where} was not made by autoattach (it lacks the tag managed-by: autoattach), so "
-            "autoattach grants it nothing; rename or remove it, or give autoattach's compute "
-            "another name in the attach policy"
+            f"{where} was not made by autoattach (its description carries no autoattach seal "
+            "for it, and the cluster's ledger records no attach of it), so autoattach grants it "
+            "nothing; rename or remove it, or give autoattach's compute another name in the "
+            "attach policy"
         )
     return None

@@ -80,7 +80,9 @@ def survey(
     clusters: dict[ResourceId, None] = {}
     for rule in policy.workspaces:
         for compute in services.workspaces.list_computes(rule.workspace_id):
-            if not compute.managed_by_autoattach or compute.cluster_id is None:
+            # a legacy claim too: its cluster's reconcile asks the ledger whether it is ours
+            claimed = compute.managed_by_autoattach or compute.legacy_claim
+            if not claimed or compute.cluster_id is None:
                 continue
             clusters[compute.cluster_id] = None
             if compute.provisioning_state.lower() not in FAILED_STATES:

@@ -6,11 +6,13 @@ shared.decisions.notices)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
 from shared.decisions.model import ComputeState, IdentityType
 from shared.decisions.notices import ATTACHED, shape_parts
+from shared.decisions.ownership import confirmed_by_ledger
 from shared.decisions.planner import compute_key
 
 
@@ -100,3 +102,19 @@ def new_principals(
         and c not in leaving
         and compute_key(c.workspace_id, c.name) not in told
     )
+
+
+def with_ledger_claim(
+    compute: ComputeState, announced: Mapping[str, Mapping[str, Any]] | None
+) -> ComputeState:
+    """The compute as autoattach's when it only claims so in a way anyone could write (a tag,
+    the description autoattach wrote before seals) and the ledger recorded autoattach's attach
+    of this very compute (shared.decisions.ownership)."""
+    if compute.managed_by_autoattach or not compute.legacy_claim:
+        return compute
+    entry = (announced or {}).get(f"attached|{compute.id.key}")
+    if entry is None or entry.get("type") != ATTACHED:
+        return compute
+    if not confirmed_by_ledger(compute.id, compute.created_on, entry):
+        return compute
+    return replace(compute, managed_by_autoattach=True)

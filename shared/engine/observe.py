@@ -21,6 +21,7 @@ from typing import Any
 
 from shared.adapters.roles import Assignment, MadeAssignment, holdings
 from shared.decisions.arm_id import ResourceId
+from shared.decisions.departures import departing
 from shared.decisions.errors import WRONG_CLUSTER_REASONS, PermanentError
 from shared.decisions.model import (
     FAILED_STATES,
@@ -53,6 +54,7 @@ from shared.engine.ledger_record import (
     departed_computes,
     lost_some,
     new_principals,
+    with_ledger_claim,
 )
 from shared.ports import Services
 
@@ -142,6 +144,7 @@ def observe(
         principals=principals,
         relay=relay,
         attach_tries=attach_tries(announced or {}),
+        departing=departing(announced or {}),
     )
     leaving = [c for c in [*owned, *departed] if _leaving(observed, c)]
     observed = _with(observed, new_principals=new_principals(owned, leaving, announced))
@@ -202,18 +205,20 @@ def _computes(
     elsewhere: list[ComputeState] = []
     if discover:
         for workspace_id in dict.fromkeys(r.workspace_id for r in services.policy.workspaces):
-            for compute in services.workspaces.list_computes(workspace_id):
+            for listed in services.workspaces.list_computes(workspace_id):
+                compute = with_ledger_claim(listed, announced)
                 key = compute_key(compute.workspace_id, compute.name)
                 if key in wanted:
                     computes[key] = compute
                 if compute.managed_by_autoattach and compute.cluster_id == cluster_id:
                     found[key] = compute
-                elif compute.managed_by_autoattach:
-                    elsewhere.append(compute)
+                elif compute.managed_by_autoattach or compute.legacy_claim:
+                    elsewhere.append(compute)  # its roles are kept: claimed is enough for that
     else:
         for key, attachment in wanted.items():
             named = services.workspaces.get_compute(attachment.workspace_id, key[1])
             if named is not None:
+                named = with_ledger_claim(named, announced)
                 computes[key] = named
                 if named.managed_by_autoattach and named.cluster_id == cluster_id:
                     found[key] = named
@@ -222,6 +227,7 @@ def _computes(
         if key in found or key in computes:
             continue
         known = services.workspaces.get_compute(workspace_id, name)
+        known = with_ledger_claim(known, announced) if known is not None else None
         if known is not None and known.managed_by_autoattach and known.cluster_id == cluster_id:
             found[key] = known
     return computes, list(found.values()), elsewhere
@@ -293,7 +299,8 @@ def _all_elsewhere(services: Services, cluster_id: ResourceId) -> list[ComputeSt
     found = []
     for workspace_id in dict.fromkeys(r.workspace_id for r in services.policy.workspaces):
         for compute in services.workspaces.list_computes(workspace_id):
-            if compute.managed_by_autoattach and compute.cluster_id != cluster_id:
+            claimed = compute.managed_by_autoattach or compute.legacy_claim  # roles kept for it
+            if claimed and compute.cluster_id != cluster_id:
                 found.append(compute)
     return found
 
@@ -476,6 +483,7 @@ def observe_continued(
         relay=continued.relay,
         new_principals=new_principals(owned, [], announced),
         attach_tries=attach_tries(announced),
+        departing=departing(announced),
     )
     observed = with_holdings(_as_announced(observed, [], announced), services, memo, to_attach)
     return _with_granted(observed, continued.granted)

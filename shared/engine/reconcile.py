@@ -17,6 +17,7 @@ from typing import Any
 from shared.adapters.operations import OperationStatus
 from shared.decisions import notices
 from shared.decisions.arm_id import ResourceId
+from shared.decisions.departures import departure
 from shared.decisions.errors import (
     AutoattachError,
     FailedForNow,
@@ -125,6 +126,7 @@ def reconcile(
     run = _Run(services, result)
     memo = Memo()
     announced = services.ledger.announced(cluster_id)
+    run.announced = announced
     kept = services.ledger.continuation(cluster_id)
     continued = restore(kept) if kept and continuing and not discover else None
     failures: dict[str, str] = {}
@@ -273,6 +275,9 @@ class _Run:
         self.compute_writes: Counter[tuple[str, str]] = Counter()
         self.stopped: set[tuple[str, str]] = set()  # computes that flapped: not written again
         self.retried: list[str] = []  # Failed computes detached to be attached again
+        self.told: list[Notification] = []  # departures published before their detach
+        self.announced: Record = {}  # the cluster's ledger record, as this run read it
+        self.departures: Record = {}  # its entries recording a departure told by this run
 
     def problem(self, problem: Problem) -> None:
         if problem.attachment is not None:
@@ -304,6 +309,8 @@ class _Run:
             return None
         # a handler that lost the cluster's lease writes nothing more (LeaseLost: re-checked)
         self.services.ledger.check(self.result.cluster_id)
+        if isinstance(action, DetachCompute):
+            self.tell_departure(action, observed)
         try:
             note, compute = _perform(action, self.services, observed)
         except StillRunning as error:
@@ -367,6 +374,20 @@ class _Run:
         self.problem(Problem(attachment, message, workspace_id=workspace_id))
         return True
 
+    def tell_departure(self, action: DetachCompute, observed: Observation) -> None:
+        """Owners are told a compute goes before it goes (a failed publish stops the detach:
+        the cluster is re-checked): the ledger's record of what they were told may be lost,
+        corrupted, stale or never written, and then nothing would tell them once it is gone."""
+        told = departure(
+            observed, action.compute, action.reason, {**self.announced, **self.departures}
+        )
+        if told is None:
+            return
+        if not told.told and all(n.id != told.notice.id for n in self.told):
+            self.services.notifier.publish([told.notice])
+            self.told.append(told.notice)
+        self.departures[told.key] = told.entry
+
     def announce(self, observed: Observation, current: Plan, announced: Record) -> None:
         """Publish what the owners were not told yet, then remember it (announced until
         published: a failure before the record is written announces again, same ids)."""
@@ -378,9 +399,10 @@ class _Run:
             problems=self.result.problems,
             detach_reasons=self.detach_reasons,
             retried=self.retried,
+            departures=self.departures,
         )
         self.services.notifier.publish(list(announcements.notices))
-        self.result.notifications = list(announcements.notices)
+        self.result.notifications = [*self.told, *announcements.notices]
         if announcements.record != announced:
             self.services.ledger.record(self.result.cluster_id, announcements.record)
 

@@ -14,6 +14,7 @@ from campaign.invariants import (
     WorkspaceFacts,
     check,
 )
+from shared.decisions.notices import departure_id
 from shared.decisions.policy import AttachPolicy
 
 CLUSTER = cluster_id(AKS, "rg-platform", "aks-t-a")
@@ -178,8 +179,36 @@ def test_two_attached_ids_for_one_compute_with_no_detach_between_is_a_violation(
     state = converged()
     first = state.notifications[0]
     again = {**first, "id": "n2"}
-    detached = {**first, "id": "d1", "type": "Autoattach.ComputeDetached"}
+    detached = {**first, "id": departure_id("n1"), "type": "Autoattach.ComputeDetached"}
     assert _invariants(dataclasses.replace(state, notifications=(first, again))) == [
-        "each change announced once per deterministic id"
+        "each change announced once per deterministic id",
+        "every compute announced as attached is announced as detached once it goes",
     ]
     assert check(dataclasses.replace(state, notifications=(first, detached, again))) == []
+
+
+def test_a_compute_announced_attached_that_went_without_a_detach_notice_is_a_violation():
+    state = converged()
+    gone = {
+        **state.snapshot,
+        "computes": [],
+        "role_assignments": [PERSONS],
+    }
+    untagged = dataclasses.replace(state.clusters[0], tags={})
+    history = dataclasses.replace(state, clusters=(untagged,), snapshot=gone)
+    assert _invariants(history) == [
+        "every compute announced as attached is announced as detached once it goes"
+    ]
+    # told under another id than the one ending that attachment: still never told
+    stray = {**state.notifications[0], "id": "d9", "type": "Autoattach.ComputeDetached"}
+    assert _invariants(dataclasses.replace(history, notifications=(*state.notifications, stray)))
+    told = {**stray, "id": departure_id("n1")}
+    assert check(dataclasses.replace(history, notifications=(*state.notifications, told))) == []
+
+
+def test_a_compute_made_again_since_its_attach_was_announced_went_without_a_detach_notice():
+    state = converged()
+    attached = {**state.notifications[0], "data": {"principal_id": "old-principal"}}
+    assert _invariants(dataclasses.replace(state, notifications=(attached,))) == [
+        "every compute announced as attached is announced as detached once it goes"
+    ]

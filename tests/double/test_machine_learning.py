@@ -14,7 +14,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from sandbox.arm_double import ArmDouble
 from sandbox.arm_ids import deterministic_principal
 from sandbox.clock import VirtualClock
-from sandbox.world import World
+from sandbox.world import World, WorldError
 from tests.double.arm_world import (
     ACR,
     AKS,
@@ -98,7 +98,8 @@ def test_compute_put_returns_system_assigned_principal_that_shows_in_snapshot(
         "identity_type": "system_assigned",
         "principal_id": expected,
         "provisioning_state": "Succeeded",
-        "tags": {"managed-by": "autoattach"},
+        "tags": {},  # Azure ML lists computes as not supporting tags: dropped by default
+        "description": "attached by autoattach",
     }
     # The exact requests MLClient sends for an attach: workspace GET (location), PUT, poll, GET.
     assert [(r.method, r.path) for r in arm.log] == [
@@ -286,3 +287,27 @@ def test_a_cluster_from_another_subscription_is_refused_with_azure_mls_error(
     assert raised.value.error.code == "BadRequest"
     assert "another subscription" in str(raised.value.message)
     assert all(c["name"] != "k8s-far" for c in world.snapshot()["computes"])
+
+
+def test_a_computes_tags_are_dropped_and_its_description_kept_by_default(
+    ml: MLClient, world: World
+) -> None:
+    _attach(ml, "k8s-tags", AKS, IdentityConfiguration(type="system_assigned"))
+    read = ml.compute.get("k8s-tags")
+    assert not read.tags
+    assert read.description == "attached by autoattach"
+
+
+def test_a_world_that_keeps_compute_tags_shows_them_on_every_read(
+    ml: MLClient, world: World
+) -> None:
+    world.compute_tags = "kept"
+    _attach(ml, "k8s-kept", AKS, IdentityConfiguration(type="system_assigned"))
+    assert ml.compute.get("k8s-kept").tags == {"managed-by": "autoattach"}
+
+
+def test_compute_tags_takes_only_dropped_or_kept() -> None:
+    with pytest.raises(WorldError, match="compute_tags 'sometimes'"):
+        World.from_dict({"compute_tags": "sometimes"})
+    assert World.from_dict({"compute_tags": "kept"}).compute_tags == "kept"
+    assert World.from_dict({}).compute_tags == "dropped"

@@ -282,3 +282,156 @@ def test_a_notice_whose_publish_failed_is_announced_later_under_the_same_id(sand
     attached = notified(sandbox, "Autoattach.ComputeAttached")
     assert sorted(n["data"]["compute"] for n in attached) == ["aks-ml", "aks-ml-prod"]
     assert len({n["id"] for n in attached}) == 2
+
+
+# ---- ownership rests on the sealed description and the ledger, not on compute tags -----------
+
+LEGACY_DESCRIPTION = "Attached by autoattach from cluster aks-ml"
+
+
+def ledger_blob(cluster: str) -> str:
+    from shared.adapters.ledger import ledger_blob_name
+
+    return ledger_blob_name(ResourceId.parse(cluster))
+
+
+def attached_then(document, *, untag_at: float | None = None):
+    """The example cluster attached at 0 (and untagged at ``untag_at``, with its event)."""
+    cluster = document["clusters"][0]["id"]
+    steps = [event(0, CLUSTER_WRITE, cluster, "create")]
+    if untag_at is not None:
+        steps += [
+            {"at": untag_at, "change": {"op": "set_tags", "resource": cluster, "tags": {}}},
+            event(untag_at, TAGS_WRITE, cluster, "untag"),
+        ]
+    return cluster, scenario_from(document, steps)
+
+
+def a_persons_compute(cluster: str, workspace: str, name: str, **extra) -> dict:
+    return {
+        "workspace": workspace,
+        "name": name,
+        "resource_id": cluster,
+        "namespace": "team-x",
+        "identity_type": "system_assigned",
+        **extra,
+    }
+
+
+def test_untagging_detaches_autoattachs_computes_though_azure_ml_keeps_no_compute_tags(
+    sandbox_for,
+):
+    _cluster, scenario = attached_then(ready_document(), untag_at=100)
+    sandbox = sandbox_for(scenario)
+    assert sandbox.world.compute_tags == "dropped"  # the default, as Microsoft documents
+    sandbox.run_pass(0)
+    assert compute_names(sandbox) == []
+    detached = sorted(n["data"]["compute"] for n in notified(sandbox, "Autoattach.ComputeDetached"))
+    assert detached == ["aks-ml", "aks-ml-prod"]
+
+
+def test_autoattachs_computes_are_still_its_own_when_the_clusters_ledger_record_is_lost(
+    sandbox_for,
+):
+    from shared.adapters.ledger import CONTAINER
+    from tests.e2e.conftest import sweep
+
+    cluster, scenario = attached_then(ready_document())
+    sandbox = sandbox_for(scenario)
+    sandbox.run_pass(0)
+    assert compute_names(sandbox) == ["aks-ml", "aks-ml-prod"]
+    assert sandbox.storage.lose(CONTAINER, ledger_blob(cluster))
+    sandbox.world.apply_change({"op": "set_tags", "resource": cluster, "tags": {}})
+    sweep(sandbox)
+    assert compute_names(sandbox) == []
+
+
+def test_a_persons_compute_tagged_managed_by_autoattach_is_never_touched(sandbox_for):
+    from tests.e2e.conftest import sweep
+
+    document = ready_document()
+    document["compute_tags"] = "kept"  # the other reading: Azure ML keeps a compute's tags
+    cluster = document["clusters"][0]["id"]
+    research = document["workspaces"][0]["id"]
+    tagged = {"tags": {"managed-by": "autoattach"}}
+    document["computes"] = [
+        a_persons_compute(cluster, research, "by-hand", **tagged),
+        a_persons_compute(cluster, research, "aks-ml", namespace="azureml-research", **tagged),
+    ]
+    _cluster, scenario = attached_then(document, untag_at=100)
+    sandbox = sandbox_for(scenario)
+    before = sandbox.world.snapshot()["computes"]
+    sandbox.run_pass(0)
+    sweep(sandbox)
+    people = [c for c in sandbox.world.snapshot()["computes"] if c["workspace"] == research]
+    assert people == [c for c in before if c["workspace"] == research]
+    assert all(assignments_of(sandbox, c["principal_id"]) == [] for c in people)
+    failed = notified(sandbox, "Autoattach.AttachFailed")
+    assert any("not made by autoattach" in n["data"]["problem"] for n in failed)
+
+
+def test_a_persons_compute_with_autoattachs_description_copied_is_never_touched(sandbox_for):
+    from shared.decisions.ownership import description_for
+    from tests.e2e.conftest import sweep
+
+    document = ready_document()
+    cluster = document["clusters"][0]["id"]
+    research = document["workspaces"][0]["id"]
+    # copied from autoattach's own compute aks-ml: its seal is for that compute, not this one
+    copied = description_for(ResourceId.parse(research), "aks-ml", ResourceId.parse(cluster))
+    document["computes"] = [
+        a_persons_compute(cluster, research, "by-hand", description=copied),
+        a_persons_compute(cluster, research, "old-one", description=LEGACY_DESCRIPTION),
+    ]
+    _cluster, scenario = attached_then(document, untag_at=100)
+    sandbox = sandbox_for(scenario)
+    sandbox.run_pass(0)
+    sweep(sandbox)
+    assert compute_names(sandbox) == ["by-hand", "old-one"]
+    detached = [n["data"]["compute"] for n in notified(sandbox, "Autoattach.ComputeDetached")]
+    assert sorted(detached) == ["aks-ml", "aks-ml-prod"]
+
+
+def as_an_earlier_autoattach_left_them(sandbox) -> None:
+    """The computes as autoattach attached them before seals: the tag (kept, in this world) and
+    the description without a seal."""
+    with sandbox.world.lock:
+        for compute in sandbox.world.computes.values():
+            compute.description = LEGACY_DESCRIPTION
+            compute.tags = {"managed-by": "autoattach"}
+
+
+def test_a_compute_an_earlier_autoattach_attached_is_detached_where_its_ledger_recorded_it(
+    sandbox_for,
+):
+    document = ready_document()
+    document["compute_tags"] = "kept"
+    cluster, scenario = attached_then(document)
+    sandbox = sandbox_for(scenario)
+    sandbox.run_pass(0)
+    as_an_earlier_autoattach_left_them(sandbox)
+    sandbox.world.apply_change({"op": "set_tags", "resource": cluster, "tags": {}})
+    sandbox.bus.queues["cluster-events"].send(
+        _body(arm_event(TAGS_WRITE, cluster, event_id="untag")), message_id="untag"
+    )
+    sandbox.deliver_pending()
+    assert compute_names(sandbox) == []
+
+
+def test_a_compute_claiming_autoattach_by_tag_and_old_description_alone_is_left_alone(
+    sandbox_for,
+):
+    from shared.adapters.ledger import CONTAINER
+    from tests.e2e.conftest import sweep
+
+    document = ready_document()
+    document["compute_tags"] = "kept"
+    cluster, scenario = attached_then(document)
+    sandbox = sandbox_for(scenario)
+    sandbox.run_pass(0)
+    as_an_earlier_autoattach_left_them(sandbox)
+    assert sandbox.storage.lose(CONTAINER, ledger_blob(cluster))
+    sandbox.world.apply_change({"op": "set_tags", "resource": cluster, "tags": {}})
+    sweep(sandbox)
+    # anyone could have written that tag and description: without the ledger, not autoattach's
+    assert compute_names(sandbox) == ["aks-ml", "aks-ml-prod"]
