@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.decisions.model import ComputeState
+from shared.decisions.model import FAILED_STATES, SUCCEEDED, ComputeState, Role
 from shared.decisions.notices import (
     ATTACHED,
     DEPARTURE,
@@ -25,6 +25,7 @@ from shared.decisions.notices import (
     Notification,
     attached_id,
     departure_id,
+    told_departure,
 )
 from shared.decisions.planner import Observation, principal_of
 
@@ -36,6 +37,10 @@ class Departure:
     entry: dict[str, Any]  # that entry, recording the departure told
     told: bool  # the ledger shows it told already: not published again
 
+    def as_told(self) -> dict[str, Any]:
+        """The entry once the notice is published."""
+        return {**self.entry, DEPARTURE: {**self.entry[DEPARTURE], "told": True}}
+
 
 def departure(
     observed: Observation,
@@ -44,19 +49,23 @@ def departure(
     announced: Mapping[str, Mapping[str, Any]],
 ) -> Departure | None:
     """The ``ComputeDetached`` of autoattach's compute, to tell before detaching it; None when
-    the compute has no principal yet (it cannot have been announced attached)."""
+    it cannot have been announced attached: no principal yet, or, with no ledger entry for it,
+    neither Succeeded nor holding autoattach's grants."""
     principal = principal_of(observed, compute)
     if not principal:
         return None
     attached = attached_id(compute, principal)
     key = f"attached|{compute.id.key}"
     entry = dict(announced.get(key) or {})
+    recorded = entry.get("type") == ATTACHED and entry.get("id") == attached
+    if not recorded and not _maybe_announced(observed, compute, principal):
+        return None
     before = entry.get(DEPARTURE)
     ident = departure_id(attached)
-    told = isinstance(before, Mapping) and before.get("id") == ident
-    if told:
-        assert isinstance(before, Mapping)
-        reason = str(before.get("reason") or reason)
+    told = False
+    if isinstance(before, Mapping) and before.get("id") == ident:
+        reason = str(before.get("reason") or reason)  # every copy gives the first reason
+        told = bool(before.get("told", True))
     cluster = str(entry.get("cluster") or observed.cluster.id.raw)  # as it was announced
     if entry.get("type") != ATTACHED or entry.get("id") != attached:
         # no record of this compute (lost, stale, never written), or of another one by the name
@@ -71,7 +80,7 @@ def departure(
             "episode": 0,
             "active": True,
         }
-    entry[DEPARTURE] = {"id": ident, "reason": reason}
+    entry[DEPARTURE] = {"id": ident, "reason": reason, "told": told}
     notice = Notification(
         type=DETACHED,
         subject=compute.id.raw,
@@ -86,10 +95,27 @@ def departure(
     return Departure(notice, key, entry, told)
 
 
+def _maybe_announced(observed: Observation, compute: ComputeState, principal: str) -> bool:
+    """Without a record of it, whether the compute may have been announced attached (which
+    needed it Succeeded, holding the roles autoattach grants). Only what this run saw rules it
+    out: its attach's own operation failed (``attach_errors``), or it is still being made and
+    holds none of autoattach's grants. A compute that is Succeeded may have been announced; so
+    may one that is Failed (it may have failed since, and its roles may be gone: the sweep takes
+    a failed compute's roles away): without the record, telling is the safe side."""
+    state = compute.provisioning_state.lower()
+    if compute.id.key in observed.attach_errors:
+        return False  # this run saw the attach itself fail: it never was Succeeded
+    if state == SUCCEEDED or state in FAILED_STATES:
+        return True
+    workspace = observed.workspaces.get(compute.workspace_id)
+    registry = workspace.container_registry if workspace is not None else None
+    return registry is not None and observed.made_by_us(registry, principal, Role.ACR_PULL)
+
+
 def departing(announced: Mapping[str, Mapping[str, Any]]) -> frozenset[tuple[str, str]]:
     """(compute id key, createdOn) of every compute whose departure the ledger says was told."""
     found = set()
     for entry in announced.values():
-        if entry.get("type") == ATTACHED and isinstance(entry.get(DEPARTURE), Mapping):
+        if entry.get("type") == ATTACHED and told_departure(entry):
             found.add((str(entry.get("compute", "")).lower(), str(entry.get("created_on", ""))))
     return frozenset(found)

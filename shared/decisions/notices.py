@@ -62,8 +62,9 @@ EXTENSION_INSTALLING = "Autoattach.ExtensionInstalling"
 TAG_REFUSED = "Autoattach.TagRefused"
 # Not a notice: how often a Failed compute was attached again (kept in the cluster's ledger)
 ATTACH_TRIES = "AttachTries"
-# In a ComputeAttached ledger entry: {"id", "reason"} of the ComputeDetached told before the
-# compute's detach (shared.decisions.departures)
+# In a ComputeAttached ledger entry: {"id", "reason", "told"} of the ComputeDetached told (or
+# to be told: "told" false while its publish has not succeeded) before the compute's detach
+# (shared.decisions.departures)
 DEPARTURE = "departure"
 
 # Fixed namespace for notice ids: uuid5(namespace, fact) is the same wherever it is computed.
@@ -128,7 +129,7 @@ def derive(
         before = announced.get(fact.key)
         if before is not None and fact.entry["type"] == ATTACHED and before["id"] != fact.notice.id:
             # the same name, another compute (detached and attached again): both are news
-            if not before.get(DEPARTURE):  # else its departure was told as it was detached
+            if not told_departure(before):  # else it was told as it was detached
                 notices.append(_replaced_notice(before, detach_reasons))
             before = None
         if before is not None and before.get("active", True):
@@ -146,7 +147,7 @@ def derive(
         if key in record:
             continue
         if before.get("type") == ATTACHED and before.get("active", True):
-            if before.get(DEPARTURE):  # told as it was detached: kept only while it shows
+            if told_departure(before):  # told as it was detached: kept only while it shows
                 if _shows(observed, before):
                     record[key] = dict(before)
                 continue
@@ -320,7 +321,11 @@ def _detached(
     if _shows(observed, before):
         return None
     name = compute_id.name
-    reason = detach_reasons.get(compute_id.key) or _why_gone(observed, workspace_id, name)
+    reason = (
+        _departure_reason(before)
+        or detach_reasons.get(compute_id.key)
+        or _why_gone(observed, workspace_id, name)
+    )
     return Notification(
         type=DETACHED,
         subject=compute_id.raw,
@@ -332,6 +337,18 @@ def _detached(
         },
         id=departure_id(str(before.get("id", compute_id.key))),
     )
+
+
+def told_departure(entry: Mapping[str, Any]) -> bool:
+    """The entry records a ComputeDetached published before its compute's detach."""
+    departure = entry.get(DEPARTURE)
+    return isinstance(departure, Mapping) and bool(departure.get("told", True))
+
+
+def _departure_reason(entry: Mapping[str, Any]) -> str:
+    """The reason a departure was (to be) told with, kept so that every copy gives the same."""
+    departure = entry.get(DEPARTURE)
+    return str(departure.get("reason") or "") if isinstance(departure, Mapping) else ""
 
 
 def _shows(observed: Observation, entry: Mapping[str, Any]) -> bool:
@@ -356,8 +373,10 @@ def attached_id(compute: ComputeState, principal: str) -> str:
 
 def _replaced_notice(before: Mapping[str, Any], detach_reasons: Mapping[str, str]) -> Notification:
     compute_id = ResourceId.parse(str(before["compute"]))
-    reason = detach_reasons.get(compute_id.key) or (
-        f"compute {compute_id.name} was detached and attached again"
+    reason = (
+        _departure_reason(before)
+        or detach_reasons.get(compute_id.key)
+        or f"compute {compute_id.name} was detached and attached again"
     )
     return Notification(
         type=DETACHED,

@@ -383,10 +383,14 @@ class _Run:
         )
         if told is None:
             return
-        if not told.told and all(n.id != told.notice.id for n in self.told):
-            self.services.notifier.publish([told.notice])
-            self.told.append(told.notice)
+        if told.told or any(n.id == told.notice.id for n in self.told):
+            self.departures[told.key] = told.as_told()
+            return
+        # its reason is recorded first: a copy published after this one fails gives the same
         self.departures[told.key] = told.entry
+        self.services.notifier.publish([told.notice])
+        self.told.append(told.notice)
+        self.departures[told.key] = told.as_told()
 
     def announce(self, observed: Observation, current: Plan, announced: Record) -> None:
         """Publish what the owners were not told yet, then remember it (announced until

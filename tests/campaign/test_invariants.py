@@ -212,3 +212,22 @@ def test_a_compute_made_again_since_its_attach_was_announced_went_without_a_deta
     assert _invariants(dataclasses.replace(state, notifications=(attached,))) == [
         "every compute announced as attached is announced as detached once it goes"
     ]
+
+
+def test_a_detach_notice_told_again_with_a_later_reason_is_the_same_change():
+    state = converged()
+    told = {
+        "id": departure_id("n1"),
+        "type": "Autoattach.ComputeDetached",
+        "subject": COMPUTE,
+        "data": {"compute": "aks-t-a", "reason": "cluster aks-t-a is no longer tagged"},
+    }
+    later = {**told, "data": {**told["data"], "reason": "cluster aks-t-a was deleted"}}
+    other = {**told, "data": {**told["data"], "compute": "aks-t-b"}}
+
+    def twice(*notices):
+        history = dataclasses.replace(state, notifications=(*state.notifications, *notices))
+        return [v.description for v in check(history) if "published twice" in v.description]
+
+    assert twice(told, later) == []
+    assert twice(told, other) != []

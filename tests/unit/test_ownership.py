@@ -72,7 +72,7 @@ def test_a_departure_told_stays_in_the_record_while_the_compute_shows_then_leave
     attached = derive(observed, plan(observed), {})
     told = departure(observed, compute(), "cluster aks-ml was deleted", attached.record)
     assert told is not None
-    departures = {told.key: told.entry}
+    departures = {told.key: told.as_told()}
     deleting = derive(observed, plan(observed), attached.record, departures=departures)
     assert deleting.notices == ()
     assert deleting.record[told.key]["departure"]["id"] == told.notice.id
@@ -94,6 +94,11 @@ def test_a_compute_whose_departure_was_told_goes_though_the_policy_wants_it_agai
     attached = derive(observed, plan(observed), {})
     told = departure(observed, compute(), "cluster aks-ml was untagged", attached.record)
     assert told is not None
-    again = replace(observed, departing=departing({told.key: told.entry}))
+    # not published yet (its publish failed): its reason is kept, it is told again, no detach
+    assert departing({told.key: told.entry}) == frozenset()
+    pending = departure(observed, compute(), "another reason", {told.key: told.entry})
+    assert pending is not None and not pending.told
+    assert pending.notice == told.notice
+    again = replace(observed, departing=departing({told.key: told.as_told()}))
     assert [type(a).__name__ for a in plan(again).actions][-1] == "DetachCompute"
-    assert derive(again, plan(again), {told.key: told.entry}).notices == ()
+    assert derive(again, plan(again), {told.key: told.as_told()}).notices == ()
