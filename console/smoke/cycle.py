@@ -18,7 +18,8 @@ from console.smoke.azure import Answer, wait_for
 from console.smoke.guesses import Observation, observe
 from console.smoke.site import API, AZUREML_EXTENSION_TYPE, Site
 from shared.decisions.arm_id import ResourceId
-from shared.decisions.model import MANAGED_BY_TAG, MANAGED_BY_VALUE, WhenExtensionMissing
+from shared.decisions.model import WhenExtensionMissing
+from shared.decisions.ownership import SEAL_PREFIX
 from shared.decisions.policy import render_compute_name, render_namespace
 
 # Each step's floor, as Azure's own operations set it: the time from the tag (or the untag) that
@@ -342,10 +343,12 @@ def _attached(site: Site, name: str) -> dict[str, Any] | None:
 
 
 def _managed(compute: dict[str, Any] | None) -> str:
-    tags = (compute or {}).get("tags") or {}
-    if tags.get(MANAGED_BY_TAG) == MANAGED_BY_VALUE:
-        return f", tagged {MANAGED_BY_TAG}: {MANAGED_BY_VALUE}"
-    return ", without the app's tag"
+    """Whether the compute carries the app's mark: its sealed description (computes keep no
+    tags, shared.decisions.ownership)."""
+    description = str(((compute or {}).get("properties") or {}).get("description") or "")
+    if SEAL_PREFIX in description:
+        return ", with the app's sealed description"
+    return ", without the app's sealed description"
 
 
 def _principal(compute: dict[str, Any]) -> str | None:
