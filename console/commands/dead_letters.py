@@ -34,9 +34,12 @@ RecheckLimitReached, an ARM error code, or MaxDeliveryCountExceeded after repeat
 description of what to fix.
 Replaying is safe: autoattach reconciles the cluster from what Azure says now.
 
-In Azure (--namespace, or $SERVICEBUS_CONNECTION__fullyQualifiedNamespace): signs in with your
-Azure CLI login or environment (DefaultAzureCredential); you need Azure Service Bus Data Receiver
-and Data Sender on the queues. To rehearse without Azure, --state DIR works on the dead letters an
+In Azure: the namespace from --namespace (its host name, or its short name: sb-autoattach means
+sb-autoattach.servicebus.windows.net), --app ID (the deployed Function App's own setting, read
+through ARM), or $SERVICEBUS_CONNECTION__fullyQualifiedNamespace, else azd's $SERVICEBUS_NAMESPACE;
+an unknown or unreachable namespace is said in one line at once. Signs in with your Azure CLI
+login or environment (DefaultAzureCredential); you need Azure Service Bus Data Receiver and Data
+Sender on the queues. To rehearse without Azure, --state DIR works on the dead letters an
 `autoattach sandbox --state DIR` run kept (docs/sandbox.md).
 
 Exit status: 0 done; 1 Service Bus failed, or some chosen dead letter was not replayed (or the

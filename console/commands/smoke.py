@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from console.output import add_output, render
 from console.smoke.run import SmokeRefused, new_run_id
 from console.smoke.site import GROUP_MARK, PREFIX, RUN_MARK
 from console.text import printable
@@ -67,13 +67,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="the Function App's settings as JSON (`az functionapp config appsettings list -o "
         "json`) instead of --app or the environment",
     )
-    parser.add_argument(
-        "--output",
-        "-o",
-        choices=("table", "json"),
-        default="table",
-        help="table (default) or json: one object with guesses, steps, cleanup",
-    )
+    add_output(parser, document="one object with guesses, steps, cleanup (and sandbox)")
     parser.add_argument(
         "--write-world",
         type=Path,
@@ -106,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _say(args: argparse.Namespace) -> Any:
-    if args.output == "json":
+    if args.output != "table" or args.query is not None:  # stdout holds the document alone
         return lambda text: print(printable(text, keep_newlines=True), file=sys.stderr, flush=True)
     return lambda text: print(printable(text, keep_newlines=True), flush=True)
 
@@ -210,12 +204,9 @@ def _report(args: argparse.Namespace, site: Any, where: str, double: Any = None)
     document = report.as_json(result, site.world, where=where)
     if double is not None:
         document["sandbox"] = double()
-    # the one output convention of the console (--output, --query) is being made elsewhere;
-    # this is where its render(document, args.output, args.query, table=report.as_table) goes
-    if args.output == "json":
-        print(json.dumps(document, indent=2))
-    else:
-        print(report.as_table(document))
+    text = render(document, args.output, args.query, report.as_table)
+    if text is not None:
+        print(text)
     if args.write_world is not None:
         written = report.write_world(result, args.write_world)
         print(

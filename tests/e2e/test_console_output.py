@@ -76,6 +76,7 @@ def test_output_none_prints_nothing_and_keeps_the_exit_status(run_cli, tmp_path)
         ["doctor", "--world", WORLD],
         ["policy", "validate", WORLD],
         ["sandbox", "--world", WORLD, "--events", "docs/examples/events.json"],
+        ["smoke", "--world", WORLD],
     ],
     ids=lambda argv: argv[0],
 )
