@@ -42,6 +42,9 @@ class Namespaces(Protocol):
     def state(
         self, cluster_id: ResourceId, namespace: str, route: NamespaceRoute
     ) -> str | None: ...
+    def states(
+        self, cluster_id: ResourceId, namespaces: list[str], route: NamespaceRoute
+    ) -> dict[str, str | None]: ...
     def create(
         self,
         cluster_id: ResourceId,

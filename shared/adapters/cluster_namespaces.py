@@ -41,6 +41,16 @@ class ClusterNamespaces:
             return SUCCEEDED if ready else None
         return self._managed.state(cluster_id, namespace)
 
+    def states(
+        self, cluster_id: ResourceId, namespaces: list[str], route: NamespaceRoute
+    ) -> dict[str, str | None]:
+        """``state`` of each of ``namespaces``: through ARM, one list of the cluster's managed
+        namespaces when there are several (a GET each otherwise: a read either way)."""
+        if route.kubeconfig_secret is not None or len(namespaces) < 2:
+            return {ns: self.state(cluster_id, ns, route) for ns in namespaces}
+        shown = self._managed.states(cluster_id)
+        return {ns: shown.get(ns.lower()) for ns in namespaces}
+
     def create(
         self,
         cluster_id: ResourceId,

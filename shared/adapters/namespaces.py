@@ -72,6 +72,22 @@ class ManagedNamespaces:
         state = state_text(properties.provisioning_state if properties else None)
         return state.lower() or "succeeded"
 
+    def states(self, cluster_id: ResourceId) -> dict[str, str]:
+        """Every managed namespace ARM shows on the cluster, by lower-case name: its
+        provisioningState, lower-case. One read (a list), however many a cluster's computes use."""
+        with azure_call(f"list the managed namespaces of {cluster_id}"):
+            found = list(
+                self._client(cluster_id).managed_namespaces.list_by_managed_cluster(
+                    cluster_id.resource_group, cluster_id.name
+                )
+            )
+        states: dict[str, str] = {}
+        for namespace in found:
+            properties = namespace.properties
+            state = state_text(properties.provisioning_state if properties else None)
+            states[str(namespace.name or "").lower()] = state.lower() or "succeeded"
+        return states
+
     def create(
         self,
         cluster_id: ResourceId,

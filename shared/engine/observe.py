@@ -274,13 +274,15 @@ def _namespaces(
     present = {a.namespace for a in attachments} - {a.namespace for a in check}
     others: dict[str, str] = {}
     if ready:
-        for ns in dict.fromkeys(a.namespace for a in check):
-            try:
-                state = services.namespaces.state(cluster.id, ns, route)
-            except PermanentError as error:
-                if error.reason not in WRONG_CLUSTER_REASONS:
-                    raise
-                return frozenset(present), others, str(error)  # owners hear it, as a problem
+        wanted = list(dict.fromkeys(a.namespace for a in check))
+        try:
+            states = services.namespaces.states(cluster.id, wanted, route) if wanted else {}
+        except PermanentError as error:
+            if error.reason not in WRONG_CLUSTER_REASONS:
+                raise
+            return frozenset(present), others, str(error)  # owners hear it, as a problem
+        for ns in wanted:
+            state = states.get(ns)
             if state == SUCCEEDED:
                 present.add(ns)
             elif state is not None:
