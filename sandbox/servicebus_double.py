@@ -41,7 +41,7 @@ import itertools
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,7 +52,9 @@ from azure.servicebus._pyamqp.message import Header, Message, Properties
 from azure.servicebus.exceptions import (
     MessageAlreadySettled,
     MessageLockLostError,
+    MessageSizeExceededError,
     MessagingEntityNotFoundError,
+    OperationTimeoutError,
 )
 
 from sandbox.clock import VirtualClock
@@ -68,6 +70,11 @@ LOCK_SECONDS = 120.0
 MAX_AUTO_LOCK_RENEWAL_SECONDS = 300.0
 MAX_CONCURRENT_CALLS = 8
 MESSAGE_ID_MAX_LENGTH = 128
+# A batch (a list sent or scheduled in one call): 256 KB on Standard (1 MB on Premium), and at
+# most 4,500 messages (azure-service-bus issue 397; azure-sdk-for-python issue 38260).
+BATCH_MAX_BYTES = 256 * 1024
+BATCH_MAX_MESSAGES = 4500
+BATCH_OVERHEAD_BYTES = 32
 EVENT_GRID_SUBSCRIPTION = "autoattach-cluster-events"
 _EVENT_GRID_IDS = uuid.UUID("5f0b1c2d-3e4f-4a5b-8c6d-7e8f90a1b2c3")
 _POLL_SECONDS = 0.005
@@ -399,6 +406,14 @@ class ServiceBusDouble:
             chain=chain,
         )
 
+    def schedule_all(
+        self, queue: str, messages: Iterable[tuple[bytes, str]], *, delay_seconds: float
+    ) -> int:
+        """The port's batched scheduling: the real adapter, over this double's link."""
+        return ServiceBusRecheckScheduler(DoubleLink(self)).schedule_all(
+            queue, messages, delay_seconds=delay_seconds
+        )
+
     def next_visible_at(self) -> float | None:
         times = [t for q in self.queues.values() if (t := q.next_visible_at()) is not None]
         return min(times, default=None)
@@ -620,22 +635,41 @@ class QueueSender:
             at=at,
             content_type=message.content_type,
         )
-        with self._queue.lock:
-            return max((m.sequence for m in self._queue.active), default=0)
+        with self._queue.lock:  # in sequence order: the last is the highest
+            return self._queue.active[-1].sequence if self._queue.active else 0
 
     def send_messages(self, message: ServiceBusMessage) -> None:
         """Sent at once; a message id seen within the duplicate-detection window is dropped
-        silently, as Service Bus drops it."""
+        silently, as Service Bus drops it. A list is one batch: too large, it is refused."""
+        if isinstance(message, list) and _batch_too_large(message):
+            raise MessageSizeExceededError(message="the batch is larger than Service Bus takes")
         for one in message if isinstance(message, list) else [message]:
             self._send(one, None)
 
     def schedule_messages(
-        self, messages: ServiceBusMessage, schedule_time_utc: datetime
+        self, messages: ServiceBusMessage | list[ServiceBusMessage], schedule_time_utc: datetime
     ) -> list[int]:
+        """A list is one batch: too large, Service Bus answers no error but a timeout, and
+        schedules none of it (azure-service-bus issue 697)."""
+        if isinstance(messages, list) and _batch_too_large(messages):
+            raise OperationTimeoutError(message="the scheduling request timed out")
         at = (schedule_time_utc - self._clock.at(0)).total_seconds()
         return [
             self._send(one, at) for one in (messages if isinstance(messages, list) else [messages])
         ]
+
+
+def _batch_too_large(messages: list[ServiceBusMessage]) -> bool:
+    """Over BATCH_MAX_MESSAGES messages, or over BATCH_MAX_BYTES of bodies, ids and properties
+    (Standard's limit; a guess at what the encoding adds: sandbox/README.md, G41)."""
+    if len(messages) > BATCH_MAX_MESSAGES:
+        return True
+    size = 0
+    for message in messages:
+        properties = text_properties(message.application_properties)
+        size += len(body_of(message)) + len(str(message.message_id or "")) + BATCH_OVERHEAD_BYTES
+        size += sum(len(str(k)) + len(str(v)) for k, v in properties.items())
+    return size > BATCH_MAX_BYTES
 
 
 class DeadLetterQueues(ServiceBusDeadLetters):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +29,7 @@ from shared.decisions.policy import AttachPolicy
 
 class Clusters(Protocol):
     def get(self, cluster_id: ResourceId) -> ClusterState: ...
-    def tagged(self, subscription_id: str, tag_key: str) -> list[ResourceId]: ...
+    def tagged(self, subscription_id: str, tag_key: str) -> Iterable[ResourceId]: ...
     def principal_of_identity(self, identity_id: ResourceId) -> str: ...
 
 
@@ -90,6 +90,9 @@ class RecheckScheduler(Protocol):
         delay_seconds: float,
         chain: str | None = None,
     ) -> None: ...
+    def schedule_all(
+        self, queue: str, messages: Iterable[tuple[bytes, str]], *, delay_seconds: float
+    ) -> int: ...
     def now(self) -> datetime: ...
 
 

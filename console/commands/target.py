@@ -285,6 +285,9 @@ class _NoScheduler:
     def schedule(self, *args: Any, **kwargs: Any) -> None:
         raise AssertionError("a read-only command never sends")
 
+    def schedule_all(self, *args: Any, **kwargs: Any) -> int:
+        raise AssertionError("a read-only command never sends")
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 

@@ -66,6 +66,9 @@ class _NoScheduler:
     def schedule(self, *args: Any, **kwargs: Any) -> None:
         raise AssertionError("doctor never writes")
 
+    def schedule_all(self, *args: Any, **kwargs: Any) -> int:
+        raise AssertionError("doctor never writes")
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -70,12 +71,16 @@ class ArmClusters:
             )
         return str((resource.properties or {}).get("principalId") or "")
 
-    def tagged(self, subscription_id: str, tag_key: str) -> list[ResourceId]:
-        """Every AKS or Arc cluster in the subscription that carries the tag (for the sweep)."""
+    def tagged(self, subscription_id: str, tag_key: str) -> Iterator[ResourceId]:
+        """Every AKS or Arc cluster in the subscription that carries the tag (for the sweep), as
+        ARM's pages arrive: one page of ARM's answer is held at a time, not the whole list."""
         with azure_call(f"list resources tagged {tag_key} in subscription {subscription_id}"):
-            found = list(self._resources(subscription_id).list(filter=f"tagName eq '{tag_key}'"))
-        ids = [ResourceId.parse(resource.id) for resource in found if resource.id]
-        return [i for i in ids if i.resource_type in API_VERSIONS and "cluster" in i.resource_type]
+            for resource in self._resources(subscription_id).list(filter=f"tagName eq '{tag_key}'"):
+                if not resource.id:
+                    continue
+                found = ResourceId.parse(resource.id)
+                if found.resource_type in API_VERSIONS and "cluster" in found.resource_type:
+                    yield found
 
 
 def _canonical(raw: str | None, asked: ResourceId) -> ResourceId:

@@ -53,7 +53,7 @@ class Sender(Protocol):
     def send_messages(self, message: ServiceBusMessage) -> None: ...
 
     def schedule_messages(
-        self, messages: ServiceBusMessage, schedule_time_utc: datetime
+        self, messages: ServiceBusMessage | list[ServiceBusMessage], schedule_time_utc: datetime
     ) -> list[int]: ...
 
 

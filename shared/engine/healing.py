@@ -74,7 +74,12 @@ def survey(
 ) -> Survey:
     """Read what autoattach made (computes in policy workspaces, role assignments in the given
     subscriptions and those of the workspaces' resources) and decide what to revisit. ``tagged``
-    are the tagged clusters: an Arc one among them may be mid-attach, so its relay stays."""
+    are the tagged clusters ARM just listed: they exist, so a cluster holding autoattach's role
+    assignments is read one by one only when it is not among them (the sweep's ARM reads stay
+    a few lists per subscription, not one read per cluster); an Arc one among them may be
+    mid-attach, so its relay stays."""
+    tagged = tuple(tagged)
+    listed = set(tagged)
     policy = services.policy
     kept: list[ComputeState] = []
     clusters: dict[ResourceId, None] = {}
@@ -94,7 +99,7 @@ def survey(
         made += services.roles.made_in(subscription)
     gone: set[ResourceId] = set()
     for scope in dict.fromkeys(a.scope for a in made if _is_cluster(a.scope)):
-        if services.clusters.get(scope).exists:
+        if scope in listed or services.clusters.get(scope).exists:
             clusters[scope] = None
         else:
             gone.add(scope)

@@ -16,6 +16,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Protocol
 
+from shared.decisions.arm_id import ResourceId
 from shared.decisions.events import RECONCILE_REQUEST_TYPE, SWEEP_REQUEST_TYPE
 from shared.engine.healing import revoke_orphans, survey
 from shared.ports import RecheckScheduler, Services
@@ -77,8 +78,9 @@ def sweep_message_id(cluster_id: str, window: int) -> str:
 
 
 def request_reconciles(app: Deployment, now: datetime | None = None) -> int:
+    """Ask for every tagged cluster, and every cluster holding what autoattach made, to be
+    reconciled: one message each, scheduled in batches over one sender. Returns how many."""
     window = sweep_window(now or datetime.now(UTC))
-    count = 0
     tagged = [
         cluster_id
         for subscription in app.settings.sweep_subscriptions
@@ -88,20 +90,16 @@ def request_reconciles(app: Deployment, now: datetime | None = None) -> int:
     # event), and role assignments nothing needs any more (shared.engine.healing).
     found = survey(app.services, app.settings.sweep_subscriptions, tagged)
     revoke_orphans(app.services, found.orphans)
-    for cluster_id in dict.fromkeys([*tagged, *found.clusters]):
-        message_id = sweep_message_id(cluster_id.raw, window)
-        body = reconcile_request(
-            cluster_id.raw,
-            "periodic sweep",
-            event_id=message_id,
-            event_type=SWEEP_REQUEST_TYPE,
-        )
-        app.scheduler.schedule(
-            app.settings.cluster_events_queue,
-            body,
-            message_id=message_id,
-            attempt=0,
-            delay_seconds=0,
-        )
-        count += 1
-    return count
+    requests = (
+        _sweep_request(cluster_id, window)
+        for cluster_id in dict.fromkeys([*tagged, *found.clusters])
+    )
+    return app.scheduler.schedule_all(app.settings.cluster_events_queue, requests, delay_seconds=0)
+
+
+def _sweep_request(cluster_id: ResourceId, window: int) -> tuple[bytes, str]:
+    message_id = sweep_message_id(cluster_id.raw, window)
+    body = reconcile_request(
+        cluster_id.raw, "periodic sweep", event_id=message_id, event_type=SWEEP_REQUEST_TYPE
+    )
+    return body, message_id
