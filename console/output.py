@@ -79,8 +79,11 @@ def render(
     if output == "yaml":
         import yaml
 
-        text = str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True)).rstrip("\n")
-        return text.removesuffix("\n...")  # a lone scalar's end-of-document mark
+        text = str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        if printable(text, keep_newlines=True) != text:
+            # YAML writes bidirectional-text controls as they are: escape all but ASCII instead
+            text = str(yaml.safe_dump(data, sort_keys=False, allow_unicode=False))
+        return text.rstrip("\n").removesuffix("\n...")  # a lone scalar's end-of-document mark
     if output == "tsv":
         return tsv(data)
     if table is not None and query is None:

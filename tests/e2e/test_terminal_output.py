@@ -135,3 +135,16 @@ def test_printable_shows_control_characters_as_escapes_and_leaves_other_text_alo
 
 def test_printable_can_keep_line_breaks_for_a_report_of_several_lines():
     assert printable("one\x1b[2J\ntwo", keep_newlines=True) == "one\\x1b[2J\ntwo"
+
+
+def test_a_dead_letters_listing_as_yaml_shows_no_control_character_and_reads_back_the_same(
+    store, capsys
+):
+    import yaml
+
+    _, out = dead_letters(store, capsys, "list", "--output", "yaml", stdout=io.StringIO())
+
+    assert acted_on(out) == []
+    (letter,) = yaml.safe_load(out)["dead_letters"]
+    assert (letter["event_id"], letter["reason"]) == (EVENT_ID, REASON)
+    assert letter["description"] == DESCRIPTION
