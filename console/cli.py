@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autoattach {args.command}: {printable(error)}", file=sys.stderr)
         return EXIT_NOT_SIGNED_IN
     except AzureFailed as error:
-        print(f"autoattach {args.command}: {error}", file=sys.stderr)
+        print(f"autoattach {args.command}: {printable(error, keep_newlines=True)}", file=sys.stderr)
         return 1
 
 
