@@ -87,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_output(
         sandbox,
-        document="one object: events (each delivery's queue, event, outcome, reason), world, "
-        "requests, contracts, notifications",
+        document="one object: events (each delivery's queue, event, outcome, reason), world "
+        "(its notifications among it), requests, passes, contracts",
     )
     sandbox.add_argument(
         "--json",
