@@ -133,6 +133,9 @@ def _cluster_document(
     if provisioning:
         document["provisioning_state"] = "Creating"
         document["succeeds_after_seconds"] = rng.choice([60, 300])
+    if not arc and rng.random() < 0.4:
+        # Trusted Access binds the workspace on a user-assigned identity: it needs Contributor
+        document["trusted_access"] = [WS_EDGE]
     return document
 
 
@@ -187,6 +190,7 @@ def _policy(rng: random.Random, specs: list[ClusterSpec]) -> dict[str, Any]:
             },
             {
                 "workspace": WS_EDGE,
+                "workspace_identity": UAI_WS_EDGE,
                 "clusters": [rg("rg-edge"), specs[0].id],
                 "storage_access": rng.choice(["read", "read-write"]),
                 "computes": [{"name": "{cluster}-edge", "namespace": "edge"}],

@@ -172,12 +172,34 @@ def check_namespace_route(
 
 
 def check_workspace_identity(
-    cluster: ClusterState, workspace: ResourceId, missing: list[tuple[ResourceId, Role]]
+    cluster: ClusterState,
+    workspace: ResourceId,
+    missing: list[tuple[ResourceId, Role]],
+    trusted_access: bool = False,
 ) -> Check:
     subject = f"{cluster.id.name} rights of workspace {workspace.name}'s identity"
     if not missing:
-        return ok(
-            AREA, subject, "holds Reader, Kubernetes Extension Contributor, AKS Cluster Admin"
-        )
+        held = "Reader, Kubernetes Extension Contributor, AKS Cluster Admin"
+        if trusted_access:
+            held += ", and Contributor (the cluster's Trusted Access binds the workspace)"
+        return ok(AREA, subject, f"holds {held}")
     names = ", ".join(f"{role.display_name} on {scope.name}" for scope, role in missing)
     return ok(AREA, subject, f"autoattach grants {names} when it attaches")
+
+
+def check_named_identity(
+    workspace: ResourceId, identity: ResourceId, named: ResourceId | None
+) -> Check | None:
+    """The workspace runs on the user-assigned identity the attach policy names for it (issue
+    20): another one gets no rights on clusters, and nothing more is attached for it."""
+    if named == identity:
+        return None
+    expected = f"the policy names {named.raw}" if named is not None else "the policy names none"
+    return problem(
+        AREA,
+        f"workspace {workspace.name}'s identity",
+        f"the workspace runs on {identity.raw}, but {expected}: autoattach gives it no rights "
+        "on clusters and attaches nothing more for the workspace",
+        "if the change is wanted, set workspace_identity in the attach policy to this identity; "
+        "if not, switch the workspace back (a workspace contributor may have swapped it)",
+    )

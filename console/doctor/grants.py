@@ -55,6 +55,7 @@ CUSTOM_ROLES: dict[str, tuple[str, ...]] = {
         "Microsoft.ContainerService/managedClusters/managedNamespaces/write",
         "Microsoft.ContainerService/locations/operations/read",
         "Microsoft.ContainerService/locations/operationresults/read",
+        "Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings/read",
         "Microsoft.Relay/namespaces/read",
         "Microsoft.Relay/namespaces/hybridConnections/read",
     ),

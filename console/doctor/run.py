@@ -442,17 +442,31 @@ def _cluster(
             trouble = str(error)
     checks.append(cluster_checks.check_namespace_route(cluster, route, trouble))
     relay = extension.relay if extension is not None and cluster.kind == "arc" else None
+    trusted: frozenset[ResourceId] | None = None
     for workspace_id in dict.fromkeys(a.workspace_id for a in decision.attachments):
         workspace = services.workspaces.get_workspace(workspace_id)
         identity = workspace.user_assigned_identity
         if identity is None:
             continue
+        rule = policy.rule_for(workspace_id)
+        swapped = cluster_checks.check_named_identity(
+            workspace_id, identity, rule.workspace_identity if rule is not None else None
+        )
+        if swapped is not None:
+            checks.append(swapped)
+            continue
+        if trusted is None:  # one read per cluster: the workspaces its Trusted Access binds
+            trusted = services.clusters.trusted_workspaces(cluster.id)
         principal = workspace_principal(services, workspace)
         held = services.roles.of_principal(principal, cluster.id.subscription)
         missing = [
             (scope, role)
-            for scope, role in prerequisite_roles(cluster, relay)
+            for scope, role in prerequisite_roles(cluster, relay, workspace_id in trusted)
             if role.value not in holdings(held, scope).roles
         ]
-        checks.append(cluster_checks.check_workspace_identity(cluster, workspace_id, missing))
+        checks.append(
+            cluster_checks.check_workspace_identity(
+                cluster, workspace_id, missing, workspace_id in trusted
+            )
+        )
     return checks

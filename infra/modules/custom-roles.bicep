@@ -32,6 +32,9 @@ var clusterOperatorActions = [
   'Microsoft.ContainerService/managedClusters/managedNamespaces/write'
   'Microsoft.ContainerService/locations/operations/read'
   'Microsoft.ContainerService/locations/operationresults/read'
+  // Read which workspaces an AKS cluster's Trusted Access binds (their user-assigned identity then also needs
+  // Contributor on the cluster to attach it).
+  'Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings/read'
   // Read the Azure Relay an Arc cluster's extension names (it receives Azure Relay Owner for the workspace identity).
   'Microsoft.Relay/namespaces/read'
   'Microsoft.Relay/namespaces/hybridConnections/read'

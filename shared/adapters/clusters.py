@@ -71,6 +71,28 @@ class ArmClusters:
             )
         return str((resource.properties or {}).get("principalId") or "")
 
+    def trusted_workspaces(self, cluster_id: ResourceId) -> frozenset[ResourceId]:
+        """The workspaces an AKS cluster's Trusted Access binds: the ``sourceResourceId`` of
+        its ``trustedAccessRoleBindings`` (containerservice spec). A workspace bound so needs,
+        on a user-assigned identity, Contributor on the cluster to attach it (Azure ML's attach
+        doc). Arc clusters have none."""
+        if cluster_id.resource_type == CONNECTED_CLUSTER:
+            return frozenset()
+        from shared.adapters.namespaces import container_service_client
+
+        client = self._arm.client(container_service_client, cluster_id.subscription)
+        with azure_call(f"list the Trusted Access role bindings of cluster {cluster_id}"):
+            try:
+                bindings = list(
+                    client.trusted_access_role_bindings.list(
+                        cluster_id.resource_group, cluster_id.name
+                    )
+                )
+            except ResourceNotFoundError:
+                return frozenset()
+        sources = [_optional_id(b.source_resource_id) for b in bindings]
+        return frozenset(s for s in sources if s is not None)
+
     def tagged(self, subscription_id: str, tag_key: str) -> Iterator[ResourceId]:
         """Every AKS or Arc cluster in the subscription that carries the tag (for the sweep), as
         ARM's pages arrive: one page of ARM's answer is held at a time, not the whole list."""
@@ -81,6 +103,13 @@ class ArmClusters:
                 found = ResourceId.parse(resource.id)
                 if found.resource_type in API_VERSIONS and "cluster" in found.resource_type:
                     yield found
+
+
+def _optional_id(raw: str | None) -> ResourceId | None:
+    try:
+        return ResourceId.parse(raw) if raw else None
+    except InvalidResourceId:
+        return None
 
 
 def _canonical(raw: str | None, asked: ResourceId) -> ResourceId:

@@ -44,6 +44,9 @@ class Role(StrEnum):
     KUBERNETES_EXTENSION_CONTRIBUTOR = "85cb6faf-e071-4c9b-8136-154b5a04f717"
     AKS_CLUSTER_ADMIN = "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8"
     AZURE_RELAY_OWNER = "2787bf04-f1f5-4bfe-8383-c8a24483ee38"
+    # a workspace's user-assigned identity on an AKS cluster whose Trusted Access binds the
+    # workspace (Azure ML's attach doc)
+    CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 
     @property
     def display_name(self) -> str:
@@ -58,6 +61,7 @@ ROLE_TITLES = {
     Role.KUBERNETES_EXTENSION_CONTRIBUTOR: "Kubernetes Extension Contributor",
     Role.AKS_CLUSTER_ADMIN: "Azure Kubernetes Service Cluster Admin Role",
     Role.AZURE_RELAY_OWNER: "Azure Relay Owner",
+    Role.CONTRIBUTOR: "Contributor",
 }
 
 

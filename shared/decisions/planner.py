@@ -33,6 +33,9 @@ from shared.decisions.policy import TagDecision
 # What a workspace's user-assigned identity needs on a cluster before attach; without these
 # Azure answers attach with "extension not installed" or "internal server error".
 CLUSTER_PREREQUISITES = (Role.READER, Role.KUBERNETES_EXTENSION_CONTRIBUTOR, Role.AKS_CLUSTER_ADMIN)
+# Every right autoattach may give a workspace identity on a cluster: with Contributor where the
+# cluster's Trusted Access binds the workspace (Azure ML's attach doc).
+CLUSTER_RIGHTS = (*CLUSTER_PREREQUISITES, Role.CONTRIBUTOR)
 DATA_ROLES = (Role.ACR_PULL, Role.STORAGE_BLOB_DATA_READER, Role.STORAGE_BLOB_DATA_CONTRIBUTOR)
 # How often a compute of autoattach's that ended Failed is detached and attached again before
 # its owners must look: a few times, more while the failure may be role propagation.
@@ -161,6 +164,11 @@ class Observation:
     # (compute id key, createdOn) of computes whose departure owners were told (the ledger):
     # they go, whatever the policy wants now (shared.decisions.departures)
     departing: frozenset[tuple[str, str]] = frozenset()
+    # the workspaces the (AKS) cluster's Trusted Access binds, when read
+    trusted_access: frozenset[ResourceId] = frozenset()
+    # workspace -> the user-assigned identity the attach policy names for it (None: none): the
+    # only identity autoattach gives rights on clusters for that workspace
+    named_identities: dict[ResourceId, ResourceId | None] = field(default_factory=dict)
 
     def holds(self, scope: ResourceId, principal_id: str, role: Role) -> bool:
         return role.value in self.role_holdings.get((scope.key, principal_id), frozenset())
@@ -287,9 +295,14 @@ def data_roles(attachment: Attachment, workspace: WorkspaceState) -> list[tuple[
 
 
 def prerequisite_roles(
-    cluster: ClusterState, relay: ResourceId | None
+    cluster: ClusterState, relay: ResourceId | None, trusted_access: bool = False
 ) -> list[tuple[ResourceId, Role]]:
+    """What a workspace's user-assigned identity needs before attach: Reader, Kubernetes
+    Extension Contributor and AKS Cluster Admin on the cluster, Contributor too where the
+    cluster's Trusted Access binds the workspace, Azure Relay Owner on an Arc cluster's relay."""
     roles = [(cluster.id, role) for role in CLUSTER_PREREQUISITES]
+    if trusted_access and cluster.kind == "aks":
+        roles.append((cluster.id, Role.CONTRIBUTOR))
     if relay is not None:
         roles.append((relay, Role.AZURE_RELAY_OWNER))
     return roles
@@ -447,6 +460,11 @@ def _grant_prerequisites(
         if workspace.user_assigned_identity is None:
             ready.add(workspace_id)
             continue
+        refusal = identity_refusal(observed, workspace)
+        if refusal is not None:
+            for attachment in (a for a in attachments if a.workspace_id == workspace_id):
+                problems.append(Problem(attachment, refusal))
+            continue
         principal = observed.principals.get(workspace.user_assigned_identity.key)
         if not principal:
             for attachment in (a for a in attachments if a.workspace_id == workspace_id):
@@ -470,7 +488,7 @@ def _grant_prerequisites(
             continue
         missing = [
             (scope, role)
-            for scope, role in prerequisite_roles(observed.cluster, observed.relay)
+            for scope, role in workspace_rights(observed, workspace_id)
             if not observed.holds(scope, principal, role)
         ]
         for scope, role in missing:
@@ -593,6 +611,15 @@ def _release_prerequisites(
         and any(a.workspace_id == w.id for a in attachments)
         and (principal := observed.principals.get(w.user_assigned_identity.key))
     }
+    # a workspace switched to an identity the policy does not name keeps the named one's
+    # rights: the switch is refused, not followed
+    staying |= {
+        principal.lower()
+        for w, named in observed.named_identities.items()
+        if named is not None
+        and any(a.workspace_id == w for a in attachments)
+        and (principal := observed.principals.get(named.key))
+    }
     names = {
         principal.lower(): w.id.name
         for w in observed.workspaces.values()
@@ -655,7 +682,38 @@ def waits_for_propagation(observed: Observation, workspace_id: ResourceId) -> bo
     principal = observed.principals.get(workspace.user_assigned_identity.key, "")
     return bool(principal) and all(
         observed.holds(scope, principal, role)
-        for scope, role in prerequisite_roles(observed.cluster, observed.relay)
+        for scope, role in workspace_rights(observed, workspace_id)
+    )
+
+
+def workspace_rights(
+    observed: Observation, workspace_id: ResourceId
+) -> list[tuple[ResourceId, Role]]:
+    """The rights a workspace's user-assigned identity needs on this cluster (and its relay)."""
+    return prerequisite_roles(
+        observed.cluster, observed.relay, workspace_id in observed.trusted_access
+    )
+
+
+def identity_refusal(observed: Observation, workspace: WorkspaceState) -> str | None:
+    """Why autoattach gives the workspace's user-assigned identity no rights on clusters: the
+    attach policy names another identity for the workspace, or none. A workspace contributor
+    can switch the workspace's identity to one they control; granting it would hand them
+    cluster admin on every cluster attached to the workspace."""
+    identity = workspace.user_assigned_identity
+    named = observed.named_identities.get(workspace.id)
+    if identity is None or named == identity:
+        return None
+    expected = (
+        f"the attach policy names {named.raw} for it"
+        if named is not None
+        else "the attach policy names none for it (workspace_identity)"
+    )
+    return (
+        f"workspace {workspace.id.name} runs on identity {identity.raw}, but {expected}: "
+        f"autoattach gives that identity no rights on cluster {observed.cluster.id.name} and "
+        "attaches nothing there for the workspace. If the change is wanted, name the identity "
+        "in the policy's workspace_identity; if not, switch the workspace back"
     )
 
 

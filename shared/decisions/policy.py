@@ -23,6 +23,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from shared.decisions.arm_id import (
     CONNECTED_CLUSTER,
     MANAGED_CLUSTER,
+    USER_ASSIGNED_IDENTITY,
     WORKSPACE,
     InvalidResourceId,
     ResourceId,
@@ -113,6 +114,9 @@ class WorkspaceRule:
     cluster_scopes: tuple[ResourceId, ...]
     storage_access: StorageAccess
     computes: tuple[ComputeTemplate, ...]
+    # The workspace's own user-assigned identity, when it runs on one: the only identity
+    # autoattach gives rights on clusters for this workspace (issue 20)
+    workspace_identity: ResourceId | None = None
 
     def allows(self, cluster_id: ResourceId) -> bool:
         return any(cluster_id.is_within(scope) for scope in self.cluster_scopes)
@@ -555,16 +559,29 @@ def _workspace_rule(entry: Any, where: str) -> WorkspaceRule:
         check.run(_compute_template, c, f"{where}.computes[{i}]")
         for i, c in enumerate(computes_doc)
     ]
+    identity = check.run(_workspace_identity, entry.get("workspace_identity"), where)
     check.raise_any()
     rule = WorkspaceRule(
         workspace_id=workspace_id,
         cluster_scopes=tuple(s for s in cluster_scopes if s is not None),
         storage_access=storage_access,
         computes=tuple(c for c in computes if c is not None),
+        workspace_identity=identity,
     )
     check.extend(_template_problems(rule, where))
     check.raise_any()
     return rule
+
+
+def _workspace_identity(value: Any, where: str) -> ResourceId | None:
+    if value is None:
+        return None
+    identity = _resource_id(value, f"{where}.workspace_identity")
+    if identity.resource_type != USER_ASSIGNED_IDENTITY:
+        raise PolicyError(
+            f"{where}.workspace_identity is not a user-assigned managed identity id: {identity}"
+        )
+    return identity
 
 
 def _cluster_scope(value: Any, workspace_id: ResourceId, where: str) -> ResourceId:

@@ -26,7 +26,7 @@ from shared.decisions.arm_id import (
 )
 from shared.decisions.errors import AutoattachError
 from shared.decisions.model import FAILED_STATES, ComputeState, IdentityType, Role
-from shared.decisions.planner import CLUSTER_PREREQUISITES, DATA_ROLES, storage_role
+from shared.decisions.planner import CLUSTER_RIGHTS, DATA_ROLES, storage_role
 from shared.ports import Services
 
 log = logging.getLogger("autoattach.healing")
@@ -64,7 +64,7 @@ def orphaned(
             key = (assignment.scope.key, assignment.role.value, assignment.principal_id.lower())
             if key not in needed:
                 orphans.append(assignment)
-        elif assignment.role in CLUSTER_PREREQUISITES and assignment.scope in gone_clusters:
+        elif assignment.role in CLUSTER_RIGHTS and assignment.scope in gone_clusters:
             orphans.append(assignment)
     return orphans
 

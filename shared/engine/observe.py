@@ -37,7 +37,7 @@ from shared.decisions.model import (
 )
 from shared.decisions.notices import announced_as_wanted, attach_tries
 from shared.decisions.planner import (
-    CLUSTER_PREREQUISITES,
+    CLUSTER_RIGHTS,
     Observation,
     compute_key,
     data_roles,
@@ -121,7 +121,13 @@ def observe(
     # Azure Relay Owner goes only to the relay this cluster's extension names.
     relay = extension.relay if extension is not None and cluster.kind == "arc" else None
 
-    principals = _principals(services, [*computes.values(), *owned, *departed], workspaces)
+    named = _named_identities(services, workspaces)
+    principals = _principals(services, [*computes.values(), *owned, *departed], workspaces, named)
+    # an AKS cluster's Trusted Access asks more of a workspace identity before attach (and on a
+    # sweep, of one already attached)
+    trusted: frozenset[ResourceId] = frozenset()
+    if uses_identity and cluster.exists and cluster.kind == "aks" and (to_attach or discover):
+        trusted = services.clusters.trusted_workspaces(cluster.id)
     for attachment in to_attach:  # a user-assigned compute identity to be: its roles matter
         if attachment.identity.resource_id is not None:
             identity = attachment.identity.resource_id
@@ -145,6 +151,8 @@ def observe(
         relay=relay,
         attach_tries=attach_tries(announced or {}),
         departing=departing(announced or {}),
+        trusted_access=trusted,
+        named_identities=named,
     )
     leaving = [c for c in [*owned, *departed] if _leaving(observed, c)]
     observed = _with(observed, new_principals=new_principals(owned, leaving, announced))
@@ -343,14 +351,28 @@ def _made_here(
     a run that stopped half-way may have left them for a workspace no compute serves any more."""
     if not cluster.exists:
         return ()
-    made = [m for m in services.roles.made_at(cluster.id) if m.role in CLUSTER_PREREQUISITES]
+    made = [m for m in services.roles.made_at(cluster.id) if m.role in CLUSTER_RIGHTS]
     if relay is not None:
         made += [m for m in services.roles.made_at(relay) if m.role is Role.AZURE_RELAY_OWNER]
     return tuple(made)
 
 
+def _named_identities(
+    services: Services, workspaces: Mapping[ResourceId, WorkspaceState]
+) -> dict[ResourceId, ResourceId | None]:
+    """The user-assigned identity the attach policy names for each workspace (None: none)."""
+    named: dict[ResourceId, ResourceId | None] = {}
+    for workspace_id in workspaces:
+        rule = services.policy.rule_for(workspace_id)
+        named[workspace_id] = rule.workspace_identity if rule is not None else None
+    return named
+
+
 def _principals(
-    services: Services, computes: list[ComputeState], workspaces: dict[ResourceId, WorkspaceState]
+    services: Services,
+    computes: list[ComputeState],
+    workspaces: dict[ResourceId, WorkspaceState],
+    named: Mapping[ResourceId, ResourceId | None] | None = None,
 ) -> dict[str, str]:
     identities: list[ResourceId] = [
         c.user_assigned_identity
@@ -362,6 +384,11 @@ def _principals(
         for w in workspaces.values()
         if w.user_assigned_identity and (principal := workspace_principal(services, w))
     }
+    # the identities the policy names for workspaces that now run on another: their rights stay
+    for workspace_id, identity in (named or {}).items():
+        workspace = workspaces.get(workspace_id)
+        if identity is not None and workspace is not None and workspace.user_assigned_identity:
+            identities.append(identity)
     for identity in dict.fromkeys(identities):
         if identity.key not in principals:
             principals[identity.key] = services.clusters.principal_of_identity(identity)
@@ -469,7 +496,8 @@ def observe_continued(
     )
     workspaces = {w: services.workspaces.get_workspace(w) for w in workspace_ids}
     to_attach = [a for a in decision.attachments if _needs_attaching(a, computes)]
-    principals = _principals(services, list(computes.values()), workspaces)
+    named = _named_identities(services, workspaces)
+    principals = _principals(services, list(computes.values()), workspaces, named)
     observed = Observation(
         cluster=cluster,
         decision=decision,
@@ -486,6 +514,7 @@ def observe_continued(
         new_principals=new_principals(owned, [], announced),
         attach_tries=attach_tries(announced),
         departing=departing(announced),
+        named_identities=named,
     )
     observed = with_holdings(_as_announced(observed, [], announced), services, memo, to_attach)
     return _with_granted(observed, continued.granted)

@@ -58,6 +58,8 @@ def two_arc_clusters_in_one_group(**extension):
             {"id": identity, "principal_id": PRINCIPALS[name], "client_id": PRINCIPALS[name]}
         )
     rules = document["policy"]["workspaces"]
+    for rule, workspace in zip(rules, document["workspaces"], strict=True):
+        rule["workspace_identity"] = workspace["identity"]["user_assigned_identity"]
     rules[0]["clusters"].append(ARC_1)
     rules[1]["clusters"].append(ARC_2)
     document["policy"]["clusters"] = [

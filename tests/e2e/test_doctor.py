@@ -115,6 +115,7 @@ def with_workspace_identity(document: dict[str, Any]) -> tuple[dict[str, Any], s
         "type": "UserAssigned",
         "user_assigned_identity": identity,
     }
+    document["policy"]["workspaces"][0]["workspace_identity"] = identity  # the policy names it
     app = document["autoattach"]["principal_id"]
     delegator = assignment_named(document, "autoattach: grant and revoke only AcrPull")
     document["role_assignments"].append(

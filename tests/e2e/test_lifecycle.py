@@ -140,6 +140,7 @@ def test_waiting_for_a_missing_extension_tells_owners_once_then_gives_up_with_a_
 
 def with_identity_workspace(document):
     document["workspaces"][0]["identity"] = {"type": "UserAssigned", "user_assigned_identity": UAI}
+    document["policy"]["workspaces"][0]["workspace_identity"] = UAI  # the policy names it
     document["identities"] = [
         {
             "id": UAI,

@@ -49,6 +49,7 @@ def test_a_cluster_deleted_without_an_event_loses_its_computes_and_roles_at_the_
         }
     ]
     document["workspaces"][0]["identity"] = {"type": "UserAssigned", "user_assigned_identity": UAI}
+    document["policy"]["workspaces"][0]["workspace_identity"] = UAI
     cluster, scenario = attached(document)
     sandbox = sandbox_for(scenario)
     sandbox.run_pass(0)

@@ -6,15 +6,18 @@ dead-lettered), and the tries are counted in the cluster's ledger until it is at
 from __future__ import annotations
 
 from shared.decisions.arm_id import ResourceId
-from shared.decisions.model import Role, WorkspaceState
+from shared.decisions.model import MadeAssignment, Role, WorkspaceState
 from shared.decisions.notices import ATTACH_TRIES, attach_tries, derive
 from shared.decisions.planner import (
     ATTACH_TRIES as TRIES,
 )
 from shared.decisions.planner import (
     PROPAGATION_TRIES,
+    AttachCompute,
     DetachCompute,
+    GrantRole,
     Plan,
+    RevokeRole,
     plan,
 )
 from tests.unit.test_planner import (
@@ -54,6 +57,7 @@ def failed_observation(tries: int = 0, *, user_assigned: bool = False, **changes
                 WORKSPACE: WorkspaceState(WORKSPACE, "westeurope", STORAGE, REGISTRY, IDENTITY)
             },
             principals={IDENTITY.key: "ws-principal"},
+            named_identities={WORKSPACE: IDENTITY},
             role_holdings={**CONVERGED_HOLDINGS, (CLUSTER.key, "ws-principal"): cluster_rights},
         )
     fields |= changes
@@ -106,3 +110,57 @@ def test_each_try_is_counted_in_the_ledger_until_the_compute_is_attached():
         role_holdings=CONVERGED_HOLDINGS,
     )
     assert attach_tries(derive(attached, plan(attached), again).record) == {}
+
+
+# ---- Trusted Access and the workspace identity the policy names (issues 18.5, 20.2) ----
+
+OTHER = ResourceId.parse(
+    SUB + "/resourceGroups/rg-x/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mine"
+)
+BASE_RIGHTS = (Role.READER, Role.KUBERNETES_EXTENSION_CONTRIBUTOR, Role.AKS_CLUSTER_ADMIN)
+
+
+def identity_observation(**changes):
+    fields = dict(
+        namespaces=frozenset({"azureml"}),
+        workspaces={
+            WORKSPACE: WorkspaceState(WORKSPACE, "westeurope", STORAGE, REGISTRY, IDENTITY)
+        },
+        principals={IDENTITY.key: "ws-principal", OTHER.key: "other-principal"},
+        named_identities={WORKSPACE: IDENTITY},
+        role_holdings={(CLUSTER.key, "ws-principal"): frozenset(r.value for r in BASE_RIGHTS)},
+    )
+    fields |= changes
+    return observation(**fields)
+
+
+def test_where_trusted_access_binds_the_workspace_its_identity_also_gets_contributor():
+    result = plan(identity_observation(trusted_access=frozenset({WORKSPACE})))
+    assert GrantRole(CLUSTER, Role.CONTRIBUTOR, "ws-principal", WORKSPACE) in result.actions
+    assert not any(isinstance(a, AttachCompute) for a in result.actions)  # not before it
+    without = plan(identity_observation())
+    assert any(isinstance(a, AttachCompute) for a in without.actions)
+
+
+def test_a_workspace_switched_to_an_identity_the_policy_does_not_name_gets_nothing():
+    switched = WorkspaceState(WORKSPACE, "westeurope", STORAGE, REGISTRY, OTHER)
+    result = plan(identity_observation(workspaces={WORKSPACE: switched}))
+    assert not any(
+        isinstance(a, GrantRole | AttachCompute) for a in result.actions
+    )  # no cluster rights for the identity someone switched to, nothing attached
+    [problem] = result.problems
+    assert not problem.recheck
+    assert OTHER.raw in problem.message and IDENTITY.raw in problem.message
+
+
+def test_the_named_identitys_rights_stay_while_the_workspace_runs_on_another():
+    switched = WorkspaceState(WORKSPACE, "westeurope", STORAGE, REGISTRY, OTHER)
+    made = tuple(MadeAssignment(CLUSTER, r, "ws-principal") for r in BASE_RIGHTS)
+    result = plan(identity_observation(workspaces={WORKSPACE: switched}, made_here=made))
+    assert not any(isinstance(a, RevokeRole) for a in result.actions)
+
+
+def test_a_policy_names_no_identity_for_a_workspace_on_one_then_nothing_is_granted():
+    result = plan(identity_observation(named_identities={WORKSPACE: None}))
+    assert not any(isinstance(a, GrantRole | AttachCompute) for a in result.actions)
+    assert "workspace_identity" in result.problems[0].message

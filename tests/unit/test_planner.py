@@ -292,6 +292,7 @@ def test_a_workspace_on_a_user_assigned_identity_gets_its_cluster_rights_before_
         observation(
             workspaces={WORKSPACE: workspace},
             principals={identity.key: "ws-principal"},
+            named_identities={WORKSPACE: identity},
             namespaces=frozenset({"azureml"}),
         )
     )
@@ -317,6 +318,7 @@ def test_an_arc_cluster_also_needs_azure_relay_owner_on_the_extensions_relay():
         cluster=ClusterState(id=arc, exists=True, provisioning_state="Succeeded"),
         workspaces={WORKSPACE: workspace},
         principals={identity.key: "ws-principal"},
+        named_identities={WORKSPACE: identity},
         namespace_route=NamespaceRoute("kubernetes", "https://kv.vault.azure.net/secrets/k"),
         namespaces=frozenset({"azureml"}),
     )

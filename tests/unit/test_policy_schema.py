@@ -38,7 +38,7 @@ def test_a_misspelt_storage_access_is_refused_instead_of_granting_read():
 
     assert error.problems == (
         "workspaces[0].storage_acess: unknown key (did you mean 'storage_access'?); "
-        "known here: clusters, computes, storage_access, workspace",
+        "known here: clusters, computes, storage_access, workspace, workspace_identity",
     )
 
 
