@@ -216,6 +216,7 @@ var clusterGrantableRoles = [
   '85cb6faf-e071-4c9b-8136-154b5a04f717' // Kubernetes Extension Contributor
   '0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8' // Azure Kubernetes Service Cluster Admin Role
   '2787bf04-f1f5-4bfe-8383-c8a24483ee38' // Azure Relay Owner
+  'b24988ac-6180-42a0-ab88-20f7382dd24c' // Contributor (on AKS clusters whose Trusted Access binds the workspace)
 ]
 
 resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {

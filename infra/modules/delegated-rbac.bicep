@@ -12,6 +12,8 @@ targetScope = 'subscription'
 //   Kubernetes Extension Contributor (85cb6faf-...)           manages the Azure ML extension
 //   Azure Kubernetes Service Cluster Admin Role (0ab0b1a8-...) reaches the AKS cluster
 //   Azure Relay Owner (2787bf04-...)                          uses the Arc extension's relay (in the cluster's group)
+//   Contributor (b24988ac-...)                                attach to an AKS cluster whose Trusted Access binds the
+//                                                             workspace (Azure ML's attach doc); only where it does
 // ABAC limits who and which role, not where: an assignment the condition allows may sit at any scope under this
 // subscription (docs/deploy.md, "What limits where").
 // The data roles (AcrPull, Storage Blob Data Reader/Contributor) are delegated only on each workspace's registry and

@@ -75,6 +75,7 @@ CLUSTER_ROLES = {
     "85cb6faf-e071-4c9b-8136-154b5a04f717",  # Kubernetes Extension Contributor
     "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8",  # Azure Kubernetes Service Cluster Admin Role
     "2787bf04-f1f5-4bfe-8383-c8a24483ee38",  # Azure Relay Owner
+    "b24988ac-6180-42a0-ab88-20f7382dd24c",  # Contributor (Trusted Access, issue 18.5)
 }
 AKS_CLUSTER_ADMIN = "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8"
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
@@ -275,10 +276,18 @@ def test_delegation_is_the_custom_role_delegator_with_the_condition_never_a_buil
 
 
 def test_no_owner_user_access_administrator_or_contributor_appears_anywhere_in_the_bicep():
+    """Contributor only as a role the delegator may grant to the allowed workspaces' identities
+    on clusters whose Trusted Access binds them (issue 18.5): never assigned by the deployment."""
     for path in bicep_files():
         content = path.read_text().lower()
-        for role in (OWNER, USER_ACCESS_ADMINISTRATOR, CONTRIBUTOR):
+        for role in (OWNER, USER_ACCESS_ADMINISTRATOR):
             assert role not in content, f"{path.name} mentions {role}"
+        if path.name == "main.bicep":
+            grantable = re.search(r"var clustergrantableroles = \[[^\]]*\]", content)
+            assert grantable is not None and CONTRIBUTOR in grantable.group(0)
+            content = content.replace(grantable.group(0), "")
+        lines = [line for line in content.splitlines() if not line.strip().startswith("//")]
+        assert CONTRIBUTOR not in "\n".join(lines), f"{path.name} mentions {CONTRIBUTOR}"
 
 
 def test_every_role_assignment_grants_only_the_expected_roles():
@@ -329,6 +338,7 @@ def test_cluster_operator_reads_clusters_installs_extensions_and_creates_namespa
         "Microsoft.ContainerService/managedClusters/managedNamespaces/write",
         "Microsoft.ContainerService/locations/operations/read",
         "Microsoft.ContainerService/locations/operationresults/read",
+        "Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings/read",
         "Microsoft.Relay/namespaces/read",
         "Microsoft.Relay/namespaces/hybridConnections/read",
     }
