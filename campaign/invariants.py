@@ -1,4 +1,5 @@
-"""What must hold after a scenario, once every message is settled and one sweep has run.
+"""What must hold after a scenario, once every message is settled and the sweep has run (until
+these hold, at most three times, as a deployment sweeps every interval).
 
 Pure functions over plain data: the world's snapshot and cluster facts, the attach policy
 (``shared.decisions.policy.decide_attachments`` says what a cluster's tags ask for and the
@@ -51,6 +52,7 @@ class ClusterFacts:
     azure_rbac: bool
     extension_state: str | None  # the Azure ML extension's state now; None: not installed
     relay: str | None  # the Relay namespace its settings name (Arc)
+    trusted_access: tuple[str, ...] = ()  # workspaces its Trusted Access binds (AKS)
 
 
 @dataclass(frozen=True)
@@ -317,6 +319,8 @@ def roles_match(state: FinalState) -> list[Violation]:
                 continue
             principal = workspace.identity_principal.lower()
             grants = [(key(facts.id), role.value, principal) for role in CLUSTER_RIGHTS]
+            if workspace_id.key in {key(w) for w in facts.trusted_access}:
+                grants.append((key(facts.id), Role.CONTRIBUTOR.value, principal))
             if ResourceId.parse(facts.id).resource_type == CONNECTED_CLUSTER and facts.relay:
                 grants.append((key(facts.relay), Role.AZURE_RELAY_OWNER.value, principal))
             allowed.update(grants)

@@ -164,8 +164,9 @@ class Observation:
     # (compute id key, createdOn) of computes whose departure owners were told (the ledger):
     # they go, whatever the policy wants now (shared.decisions.departures)
     departing: frozenset[tuple[str, str]] = frozenset()
-    # the workspaces the (AKS) cluster's Trusted Access binds, when read
+    # the workspaces the (AKS) cluster's Trusted Access binds, when read (trusted_access_read)
     trusted_access: frozenset[ResourceId] = frozenset()
+    trusted_access_read: bool = False
     # workspace -> the user-assigned identity the attach policy names for it (None: none): the
     # only identity autoattach gives rights on clusters for that workspace
     named_identities: dict[ResourceId, ResourceId | None] = field(default_factory=dict)
@@ -626,9 +627,27 @@ def _release_prerequisites(
         if w.user_assigned_identity is not None
         and (principal := observed.principals.get(w.user_assigned_identity.key))
     }
+    # Contributor only where the cluster's Trusted Access binds one of the principal's workspaces
+    contributors = {
+        principal.lower()
+        for w in observed.workspaces.values()
+        if w.id in observed.trusted_access
+        and w.user_assigned_identity is not None
+        and any(a.workspace_id == w.id for a in attachments)
+        and (principal := observed.principals.get(w.user_assigned_identity.key))
+    }
     actions: list[Action] = []
     for made in observed.made_here:
         principal = made.principal_id.lower()
+        if (
+            made.role is Role.CONTRIBUTOR
+            and observed.trusted_access_read
+            and principal in staying
+            and principal not in contributors
+        ):
+            why = "a workspace identity the cluster's Trusted Access no longer needs it for"
+            actions.append(RevokeRole(made.scope, made.role, made.principal_id, why))
+            continue
         if principal in staying:
             continue
         whose = names.get(principal)

@@ -126,7 +126,9 @@ def observe(
     # an AKS cluster's Trusted Access asks more of a workspace identity before attach (and on a
     # sweep, of one already attached)
     trusted: frozenset[ResourceId] = frozenset()
-    if uses_identity and cluster.exists and cluster.kind == "aks" and (to_attach or discover):
+    trusted_read = uses_identity and cluster.exists and cluster.kind == "aks"
+    trusted_read = trusted_read and bool(to_attach or discover)
+    if trusted_read:
         trusted = services.clusters.trusted_workspaces(cluster.id)
     for attachment in to_attach:  # a user-assigned compute identity to be: its roles matter
         if attachment.identity.resource_id is not None:
@@ -152,6 +154,7 @@ def observe(
         attach_tries=attach_tries(announced or {}),
         departing=departing(announced or {}),
         trusted_access=trusted,
+        trusted_access_read=trusted_read,
         named_identities=named,
     )
     leaving = [c for c in [*owned, *departed] if _leaving(observed, c)]

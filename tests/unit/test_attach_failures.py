@@ -164,3 +164,20 @@ def test_a_policy_names_no_identity_for_a_workspace_on_one_then_nothing_is_grant
     result = plan(identity_observation(named_identities={WORKSPACE: None}))
     assert not any(isinstance(a, GrantRole | AttachCompute) for a in result.actions)
     assert "workspace_identity" in result.problems[0].message
+
+
+def test_contributor_is_revoked_once_the_clusters_trusted_access_no_longer_binds_the_workspace():
+    made = tuple(
+        MadeAssignment(CLUSTER, r, "ws-principal") for r in (*BASE_RIGHTS, Role.CONTRIBUTOR)
+    )
+    unbound = plan(identity_observation(made_here=made, trusted_access_read=True))
+    revoked = [a for a in unbound.actions if isinstance(a, RevokeRole)]
+    assert [(a.role, a.principal_id) for a in revoked] == [(Role.CONTRIBUTOR, "ws-principal")]
+    bound = plan(
+        identity_observation(
+            made_here=made, trusted_access_read=True, trusted_access=frozenset({WORKSPACE})
+        )
+    )
+    assert not any(isinstance(a, RevokeRole) for a in bound.actions)
+    unread = plan(identity_observation(made_here=made))  # not read: nothing is concluded
+    assert not any(isinstance(a, RevokeRole) for a in unread.actions)
