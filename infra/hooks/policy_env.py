@@ -16,8 +16,9 @@ Reads the policy from AUTOATTACH_POLICY_FILE (or AUTOATTACH_POLICY_BASE64) and s
 and, from what ARM shows of the allowed workspaces (the preflight):
 
 - AUTOATTACH_WORKSPACE_PRINCIPAL_IDS: the principal ids of the user-assigned identities the
-  workspaces run under (the primary one, else the first, as the product picks it): the only
-  principals the role delegator's condition lets autoattach grant cluster roles to;
+  workspaces run under, each the `workspace_identity` the policy names for it (a workspace that
+  runs under another identity stops the preflight): the only principals the role delegator's
+  condition lets autoattach grant cluster roles to;
 - AUTOATTACH_WORKSPACE_REGISTRY_IDS, AUTOATTACH_WORKSPACE_STORAGE_IDS: the workspaces' container
   registries and storage accounts: where the data roles are delegated.
 
@@ -210,6 +211,15 @@ def _workspace_identity(workspace: dict[str, Any]) -> tuple[str, str]:
     return chosen, str(details.get("principalId") or "")
 
 
+def named_workspace_identities(document: Any) -> dict[str, str]:
+    """workspace id -> the ``workspace_identity`` the policy names for it (lower-cased)."""
+    named = {}
+    for rule in document.get("workspaces", []) if isinstance(document, dict) else []:
+        if isinstance(rule, dict) and isinstance(rule.get("workspace_identity"), str):
+            named[str(rule.get("workspace", "")).lower()] = rule["workspace_identity"].lower()
+    return named
+
+
 def preflight(
     values: Mapping[str, str],
     reader: ArmReader,
@@ -217,8 +227,13 @@ def preflight(
     vault_id: str = "",
     watched_subscriptions: Iterable[str] = (),
     existing_topics: Iterable[str] = (),
+    named_identities: Mapping[str, str] | None = None,
 ) -> Preflight:
-    """Read everything the deployment will depend on; ``values`` are derive()'s."""
+    """Read everything the deployment will depend on; ``values`` are derive()'s.
+    ``named_identities``: the ``workspace_identity`` the policy names per workspace (lower-cased
+    ids): cluster roles are delegated to that identity only, and a workspace that runs under
+    another one stops the preflight (someone may have switched it)."""
+    named_identities = named_identities or {}
     found = Preflight()
     principals: list[str] = []
     registries: list[str] = []
@@ -239,6 +254,14 @@ def preflight(
             elif _read(reader, target, f"{what} of workspace {workspace_id}:", found) is not None:
                 kept.append(target)
         identity_id, principal = _workspace_identity(workspace)
+        named = named_identities.get(workspace_id.lower(), "")
+        if named and identity_id and identity_id.lower() != named:
+            found.problems.append(
+                f"workspace {workspace_id} runs under identity {identity_id}, but the policy names "
+                f"{named} (workspace_identity): autoattach grants cluster rights to the named one "
+                "only; set the workspace's primary identity back, or change the policy"
+            )
+            continue
         if identity_id:
             read = _read(reader, identity_id, f"identity of workspace {workspace_id}:", found)
             if read is not None:
@@ -426,6 +449,7 @@ def run(
     found = preflight(
         values,
         arm,
+        named_identities=named_workspace_identities(document),
         vault_id=vault_id,
         watched_subscriptions=watched,
         existing_topics=env.get("AUTOATTACH_EXISTING_SYSTEM_TOPIC_IDS", "").split(","),

@@ -303,3 +303,30 @@ def test_an_existing_arm_system_topic_must_be_named_for_reuse(tmp_path, arm_for,
     assert f"AUTOATTACH_EXISTING_SYSTEM_TOPIC_IDS {TOPIC}" in capsys.readouterr().err
     env["AUTOATTACH_EXISTING_SYSTEM_TOPIC_IDS"] = TOPIC
     assert run(env, set_values.__setitem__, reader) == 0
+
+
+def test_cluster_roles_are_delegated_to_the_identity_the_policy_names_for_a_workspace(
+    tmp_path, arm_for
+):
+    reader = arm_for(_world())
+    policy = _preflight_policy(WS_SYSTEM, WS_USER)
+    policy["workspaces"][1]["workspace_identity"] = WS_IDENTITY
+    set_values: dict[str, str] = {}
+    assert run(_env(tmp_path, policy), set_values.__setitem__, reader) == 0
+    assert set_values["AUTOATTACH_WORKSPACE_PRINCIPAL_IDS"] == WS_PRINCIPAL
+
+
+def test_a_workspace_running_under_another_identity_than_the_policy_names_stops_the_preflight(
+    tmp_path, arm_for, capsys
+):
+    """A workspace contributor who switched the workspace's identity gets no delegation for it:
+    the preflight names both identities and provisions nothing."""
+    reader = arm_for(_world())
+    policy = _preflight_policy(WS_SYSTEM, WS_USER)
+    policy["workspaces"][1]["workspace_identity"] = COMPUTE_IDENTITY  # not what ws-prod runs under
+    set_values: dict[str, str] = {}
+    assert run(_env(tmp_path, policy), set_values.__setitem__, reader) == 1
+    assert set_values == {}
+    err = capsys.readouterr().err.lower()
+    assert f"runs under identity {WS_IDENTITY.lower()}" in err
+    assert f"the policy names {COMPUTE_IDENTITY.lower()}" in err
