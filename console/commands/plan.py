@@ -126,8 +126,8 @@ def observe_and_plan(target: Target, cluster: ResourceId) -> tuple[Observation, 
     announced = services.ledger.view(cluster).announced
     observed = observe(cluster, services, Memo(), announced, discover=True)
     if observed.new_principals:
-        # reconcile takes never-announced principals as holding nothing (it granted them moments
-        # ago); a plan reads what they hold
+        # reconcile takes never-announced principals as holding what it granted them; a plan
+        # reads what they hold
         observed = with_holdings(replace(observed, new_principals=frozenset()), services, Memo())
     return observed, plan(observed)
 

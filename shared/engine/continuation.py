@@ -46,8 +46,6 @@ class Continuation:
     namespaces: frozenset[str]
     pending: tuple[Pending, ...]
     relay: ResourceId | None = None  # the Arc extension's relay, as that reconcile read it
-    # roles granted to the new identities of computes still attaching: (scope key, principal, role)
-    granted: tuple[tuple[str, str, str], ...] = ()
     reread_cluster: bool = False  # an event since said the cluster may have changed
 
 
@@ -78,12 +76,6 @@ def capture(observed: Observation, running: Iterable[Pending]) -> dict[str, Any]
         "namespaces": sorted(observed.namespaces),
         "relay": observed.relay.raw if observed.relay else None,
         "pending": [{"kind": p.kind, "name": p.name, "url": p.url} for p in pending],
-        "granted": sorted(
-            [scope, principal, role]
-            for (scope, principal), roles in observed.our_roles.items()
-            if principal.lower() in observed.new_principals
-            for role in roles
-        ),
     }
 
 
@@ -134,10 +126,6 @@ def restore(state: Mapping[str, Any]) -> Continuation | None:
             ),
             relay=ResourceId.parse(state["relay"]) if state.get("relay") else None,
             reread_cluster=bool(state.get(REREAD_CLUSTER)),
-            granted=tuple(
-                (str(scope), str(principal), str(role))
-                for scope, principal, role in state.get("granted") or ()
-            ),
         )
     except (KeyError, TypeError, ValueError, InvalidResourceId):
         return None

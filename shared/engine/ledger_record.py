@@ -1,12 +1,13 @@
 """What a cluster's ledger record says about its computes, read against what Azure shows: which
-were announced attached, which are gone since, which principals were never announced. Pure:
-plain data in, plain data out (the record is shared.decisions.notices.Record, written by
-shared.decisions.notices)."""
+were announced attached, which are gone since, which principals were never announced and what
+autoattach granted them meanwhile. Pure: plain data in, plain data out (the record is
+shared.decisions.notices.Record, written by shared.decisions.notices; the grants' entries are
+kept here, ``with_grants``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
@@ -92,7 +93,9 @@ def new_principals(
 ) -> frozenset[str]:
     """System-assigned principals of autoattach's computes that were never announced: Azure
     made them for autoattach's own attach, and only autoattach grants them roles, so they are
-    taken as holding none yet (a grant that exists already is a harmless 409)."""
+    taken as holding what the ledger records autoattach granted them (``recorded_grants``) and
+    nothing else. A record lost or stale costs a grant asked for again (a harmless 409), never
+    one missing."""
     told = {compute_key(w, n) for w, n in announced_computes(announced or {})}
     return frozenset(
         c.principal_id.lower()
@@ -102,6 +105,128 @@ def new_principals(
         and c not in leaving
         and compute_key(c.workspace_id, c.name) not in told
     )
+
+
+# Not a notice: the roles autoattach granted a compute's new system-assigned identity while the
+# compute was not announced attached yet (once announced, the announcement says it holds them).
+# Keyed "granted|<compute id key>"; {"type", "compute", "principal", "roles": [[scope key, role
+# GUID], ...], "active": false} (never active: it announces nothing, and settles nothing).
+ROLES_GRANTED = "RolesGranted"
+
+# (scope key, principal id, role GUID)
+Grant = tuple[str, str, str]
+
+
+def granted_key(compute_id: ResourceId) -> str:
+    return f"granted|{compute_id.key}"
+
+
+@dataclass
+class RunGrants:
+    """What one reconcile granted new system-assigned identities (each grant with the compute
+    whose identity it is) and what it revoked: the grants carried across its own re-reads, and
+    into the cluster's ledger record (``with_grants``)."""
+
+    granted: dict[Grant, ResourceId] = field(default_factory=dict)
+    revoked: set[Grant] = field(default_factory=set)  # principals lower-cased
+
+    def grant(self, compute_id: ResourceId, scope: ResourceId, principal: str, role: str) -> None:
+        self.granted[(scope.key, principal, role)] = compute_id
+        self.revoked.discard((scope.key, principal.lower(), role))
+
+    def revoke(self, scope: ResourceId, principal: str, role: str) -> None:
+        for grant in [g for g in self.granted if _same(g, (scope.key, principal, role))]:
+            del self.granted[grant]
+        self.revoked.add((scope.key, principal.lower(), role))
+
+
+def recorded_grants(
+    announced: Mapping[str, Mapping[str, Any]] | None, computes: Iterable[ComputeState]
+) -> set[Grant]:
+    """The grants the ledger records to each compute's system-assigned identity as Azure shows
+    it now (an entry for another principal, such as a compute attached again since, says
+    nothing). An entry that cannot be read records nothing."""
+    found: set[Grant] = set()
+    for compute in computes:
+        principal = compute.principal_id
+        if compute.identity_type is not IdentityType.SYSTEM_ASSIGNED or not principal:
+            continue
+        entry = (announced or {}).get(granted_key(compute.id))
+        if not isinstance(entry, Mapping) or entry.get("type") != ROLES_GRANTED:
+            continue
+        if str(entry.get("principal", "")).lower() != principal.lower():
+            continue
+        found.update((scope, principal, role) for scope, role in _roles(entry))
+    return found
+
+
+def grants_held(
+    recorded: Iterable[Grant], run: RunGrants | None, principals: frozenset[str]
+) -> set[Grant]:
+    """What new principals (``principals``, lower-cased) hold: what the ledger records granted
+    them, less what this reconcile revoked, with what it granted."""
+    run = run or RunGrants()
+    held = {g for g in recorded if not any(_same(g, r) for r in run.revoked)}
+    held |= set(run.granted)
+    return {g for g in held if g[1].lower() in principals}
+
+
+def with_grants(
+    record: Mapping[str, Mapping[str, Any]], run: RunGrants, shown: Iterable[ComputeState]
+) -> dict[str, dict[str, Any]]:
+    """The cluster's record with its grants' entries brought up to date: this reconcile's grants
+    added, its revokes taken out; an entry leaves once its compute is announced attached, or when
+    Azure no longer shows that compute with that principal (unless granted just now)."""
+    result = {k: dict(v) for k, v in record.items() if v.get("type") != ROLES_GRANTED}
+    entries = {
+        key: (str(entry.get("principal", "")), set(_roles(entry)))
+        for key, entry in record.items()
+        if entry.get("type") == ROLES_GRANTED
+    }
+    fresh: dict[str, ResourceId] = {}
+    for (scope, principal, role), compute_id in run.granted.items():
+        key = granted_key(compute_id)
+        before = entries.get(key)
+        if before is None or before[0].lower() != principal.lower():
+            before = (principal, set())  # another identity's entry: it says nothing any more
+        entries[key] = (principal, {*before[1], (scope, role)})
+        fresh[key] = compute_id
+    shows = {c.id.key: (c.principal_id or "").lower() for c in shown}
+    for key, (principal, roles) in entries.items():
+        compute = key.split("|", 1)[1]
+        kept = sorted(
+            [scope, role]
+            for scope, role in roles
+            if (scope, principal.lower(), role) not in run.revoked
+        )
+        announced = record.get(f"attached|{compute}") or {}
+        if not kept or (announced.get("type") == ATTACHED and announced.get("active", True)):
+            continue
+        if key not in fresh and shows.get(compute) != principal.lower():
+            continue
+        raw = fresh[key].raw if key in fresh else str(record[key].get("compute", compute))
+        result[key] = {
+            "type": ROLES_GRANTED,
+            "compute": raw,
+            "principal": principal,
+            "roles": kept,
+            "active": False,
+        }
+    return result
+
+
+def _roles(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """An entry's (scope key, role GUID) pairs; what cannot be read is left out."""
+    roles = entry.get("roles")
+    return [
+        (item[0].lower(), item[1].lower())
+        for item in (roles if isinstance(roles, list) else ())
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(p, str) for p in item)
+    ]
+
+
+def _same(one: Grant, other: Grant) -> bool:
+    return (one[0], one[1].lower(), one[2]) == (other[0], other[1].lower(), other[2])
 
 
 def with_ledger_claim(

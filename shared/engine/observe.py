@@ -50,10 +50,14 @@ from shared.decisions.planner import (
 from shared.decisions.policy import AttachPolicy, TagDecision, decide_attachments
 from shared.engine.continuation import COMPUTE, NAMESPACE, Continuation
 from shared.engine.ledger_record import (
+    Grant,
+    RunGrants,
     announced_computes,
     departed_computes,
+    grants_held,
     lost_some,
     new_principals,
+    recorded_grants,
     with_ledger_claim,
 )
 from shared.ports import Services
@@ -84,11 +88,13 @@ def observe(
     *,
     discover: bool = False,
     seen: tuple[ClusterState, TagDecision] | None = None,
+    grants: RunGrants | None = None,
 ) -> Observation:
     """``announced`` is the cluster's ledger record: computes announced there are read too, so
     that those no longer wanted are detached. ``discover`` (the sweep) lists every workspace of
-    the policy instead, and reads everything the event path takes on trust. ``seen`` is the
-    cluster already read by the caller."""
+    the policy instead, and reads everything the event path takes on trust (what the ledger
+    records granted to identities never announced, too). ``seen`` is the cluster already read
+    by the caller; ``grants`` what this reconcile granted and revoked before this read."""
     memo = Memo() if memo is None else memo
     policy = services.policy
     cluster, decision = seen or observe_cluster(cluster_id, services)
@@ -158,7 +164,10 @@ def observe(
         named_identities=named,
     )
     leaving = [c for c in [*owned, *departed] if _leaving(observed, c)]
-    observed = _with(observed, new_principals=new_principals(owned, leaving, announced))
+    fresh = new_principals(owned, leaving, announced)
+    if discover:  # what identities never announced hold is read, but for those made just now
+        fresh &= {principal.lower() for _scope, principal, _role in (grants or RunGrants()).granted}
+    observed = _with(observed, new_principals=fresh)
     if leaving and not discover and any(c.user_assigned_identity for c in leaving):
         # a shared user-assigned identity may still serve computes on other clusters
         elsewhere = _all_elsewhere(services, cluster_id)
@@ -169,7 +178,9 @@ def observe(
         observed = _with(observed, made_here=_made_here(services, cluster, relay))
     if not discover:
         observed = _as_announced(observed, leaving, announced or {})
-    return with_holdings(observed, services, memo, to_attach)
+    recorded = set() if discover else recorded_grants(announced, owned)
+    observed = with_holdings(observed, services, memo, to_attach)
+    return _with_granted(observed, grants_held(recorded, grants, observed.new_principals))
 
 
 def _as_announced(
@@ -415,8 +426,9 @@ def with_holdings(
     to_attach: Iterable[Attachment] = (),
 ) -> Observation:
     """Which roles each relevant principal holds at each relevant scope: one assignment list per
-    principal and subscription. A system-assigned principal Azure made moments ago for a compute
-    this reconcile attached holds nothing yet: no read for it."""
+    principal and subscription. A system-assigned principal Azure made for autoattach's attach
+    and never announced holds only what autoattach granted it: no read for it (the caller adds
+    those grants)."""
     pairs: dict[tuple[str, str], ResourceId] = {}
     for compute in [*observed.computes.values(), *observed.owned, *observed.departed]:
         workspace = observed.workspaces.get(compute.workspace_id)
@@ -476,7 +488,7 @@ def observe_continued(
     """The observation a re-check goes on from, once the writes its reconcile waited for are
     done: what that reconcile saw, with those writes' results. A compute it attached is as the
     attach's answer showed it, or read when that answer did not name its new principal; nothing
-    else is read."""
+    else is read (what the ledger records granted to new identities is taken as held)."""
     policy = services.policy
     cluster = continued.cluster
     decision = decide_attachments(cluster.id, cluster.tags, services.tag_key, policy)
@@ -520,11 +532,13 @@ def observe_continued(
         named_identities=named,
     )
     observed = with_holdings(_as_announced(observed, [], announced), services, memo, to_attach)
-    return _with_granted(observed, continued.granted)
+    recorded = recorded_grants(announced, owned)
+    return _with_granted(observed, grants_held(recorded, None, observed.new_principals))
 
 
-def _with_granted(observed: Observation, granted: Iterable[tuple[str, str, str]]) -> Observation:
-    """Roles the reconcile that waited granted to new identities: held, and autoattach's."""
+def _with_granted(observed: Observation, granted: Iterable[Grant]) -> Observation:
+    """Roles autoattach granted to new identities (the ledger records them, or this reconcile
+    granted them): held, and autoattach's."""
     holdings = dict(observed.role_holdings)
     ours = dict(observed.our_roles)
     for scope, principal, role in granted:

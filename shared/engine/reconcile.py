@@ -25,7 +25,13 @@ from shared.decisions.errors import (
     StillRunning,
     TransientError,
 )
-from shared.decisions.model import SUCCEEDED, Attachment, ClusterState, ComputeState
+from shared.decisions.model import (
+    SUCCEEDED,
+    Attachment,
+    ClusterState,
+    ComputeState,
+    IdentityType,
+)
 from shared.decisions.notices import Notification, Record
 from shared.decisions.planner import (
     Action,
@@ -53,6 +59,7 @@ from shared.engine.continuation import (
     restore,
     settled,
 )
+from shared.engine.ledger_record import RunGrants, with_grants
 from shared.engine.observe import (
     Memo,
     observe,
@@ -177,7 +184,13 @@ def reconcile(
             if following is None:  # Azure decides what remains: read it again
                 memo, seen = Memo(), observe_cluster(cluster_id, services)
                 following = observe(
-                    cluster_id, services, memo, announced, discover=discover, seen=seen
+                    cluster_id,
+                    services,
+                    memo,
+                    announced,
+                    discover=discover,
+                    seen=seen,
+                    grants=run.grants,
                 )
                 following = with_attach_errors(following, failures)
             observed = following
@@ -278,6 +291,7 @@ class _Run:
         self.told: list[Notification] = []  # departures published before their detach
         self.announced: Record = {}  # the cluster's ledger record, as this run read it
         self.departures: Record = {}  # its entries recording a departure told by this run
+        self.grants = RunGrants()  # roles granted to new identities (and revoked): recorded
 
     def problem(self, problem: Problem) -> None:
         if problem.attachment is not None:
@@ -344,11 +358,25 @@ class _Run:
             return None
         log.info(note)
         self.result.applied.append(note)
+        self.remember_grant(action)
         if isinstance(action, DetachCompute):
             self.detach_reasons[action.compute.id.key] = action.reason
             if action.retry:
                 self.retried.append(action.compute.id.key)
         return Applied(action, compute)
+
+    def remember_grant(self, action: Action) -> None:
+        """A role granted to a compute's system-assigned identity is kept in the cluster's
+        ledger record until the compute is announced (later looks take it as held, instead of
+        asking Azure for it again); a role revoked leaves that record."""
+        if isinstance(action, RevokeRole):
+            self.grants.revoke(action.scope, action.principal_id, action.role.value)
+        attachment = action.attachment if isinstance(action, GrantRole) else None
+        if attachment is None or attachment.identity.type is not IdentityType.SYSTEM_ASSIGNED:
+            return
+        assert isinstance(action, GrantRole)
+        compute_id = attachment.workspace_id.child("computes", attachment.compute_name)
+        self.grants.grant(compute_id, action.scope, action.principal_id, action.role.value)
 
     def flapping(self, action: Action) -> bool:
         """True (and the owners are told) when this would write a compute once more than a
@@ -407,8 +435,10 @@ class _Run:
         )
         self.services.notifier.publish(list(announcements.notices))
         self.result.notifications = [*self.told, *announcements.notices]
-        if announcements.record != announced:
-            self.services.ledger.record(self.result.cluster_id, announcements.record)
+        shown = [*observed.computes.values(), *observed.owned]
+        record = with_grants(announcements.record, self.grants, shown)
+        if record != announced:
+            self.services.ledger.record(self.result.cluster_id, record)
 
 
 def _perform(
