@@ -83,7 +83,7 @@ def cpu_by_kind(sizes: list[int], workspaces: int) -> CpuByKind:
             sandbox.run_pass(1)
         for kind in KINDS:
             values = seen[kind] or [0.0]
-            # the process's first delivery imports azure-ai-ml (once per process): not a kind
+            # the process's first delivery pays its one-time imports (once per process): not a kind
             if kind == "new cluster" and len(values) > 1 and size == sizes[0]:
                 values = values[1:]
             means[kind].append(statistics.median(values))
@@ -92,10 +92,15 @@ def cpu_by_kind(sizes: list[int], workspaces: int) -> CpuByKind:
     return CpuByKind(workspaces=workspaces, kinds=kinds, points=points)
 
 
+# Modules a new cluster's path up to its first write does not use, so must not import: aiohttp
+# (no client here is async), azure-ai-ml (only the attach and the detach need it).
+NOT_ON_THE_PATH = ("aiohttp", "azure.ai.ml")
+
 COLD_PROBE = r"""
 import json, sys, threading, time
 main = time.pthread_getcpuclockid(threading.get_ident())
 env, body, arm_port = json.loads(sys.argv[1]), sys.argv[2].encode(), int(sys.argv[3])
+unused = json.loads(sys.argv[4])
 import function_app  # what the Functions host does first
 imported = time.clock_gettime(main)
 import_modules = len(sys.modules)
@@ -107,6 +112,8 @@ def urlopen(self, method, url, *args, **kwargs):
         first["cpu"] = time.clock_gettime(main)
         first["modules"] = len(sys.modules)
         first["aiohttp"] = "aiohttp" in sys.modules
+        first["unused"] = sorted(name for name in unused if name in sys.modules)
+        first["write"] = f"{method} {url.split('?', 1)[0]}"
     return original(self, method, url, *args, **kwargs)
 pool.HTTPConnectionPool.urlopen = urlopen
 from sandbox.credential import SandboxCredential  # a token without a round trip (the doubles')
@@ -117,7 +124,8 @@ app = build_app(Settings.from_environment(env), SandboxCredential())
 outcome = handle_message(body, attempt=0, services=app.services, recheck_delay_seconds=60)
 print(json.dumps({"import": imported, "first_write": first.get("cpu"),
     "import_modules": import_modules, "modules": first.get("modules"),
-    "aiohttp": first.get("aiohttp"), "outcome": type(outcome).__name__}))
+    "aiohttp": first.get("aiohttp"), "unused": first.get("unused"), "write": first.get("write"),
+    "outcome": type(outcome).__name__}))
 """
 
 
@@ -129,11 +137,15 @@ class ColdStart:
     modules: int
     aiohttp: bool
     runs: int
+    # which of NOT_ON_THE_PATH the process had imported by its first write
+    unused_imported: list[str] = field(default_factory=list)
+    first_write: str = ""  # the best run's first ARM write: "PUT /subscriptions/..."
 
 
 def cold_start(runs: int = 3) -> ColdStart:
     """A fresh process (the doubles serve from this one) imports the app, builds it and handles
-    one new cluster's event; its main thread's CPU until the first ARM write. Best of ``runs``."""
+    one new cluster's event; its main thread's CPU until the first ARM write. Best of ``runs``;
+    ``unused_imported``: the modules of NOT_ON_THE_PATH any run had imported by then."""
     results = []
     with Sandbox(fleet(runs, 1)) as sandbox:
         environment = {k: v for k, v in os.environ.items() if k != "AZUREML_CURRENT_CLOUD"}
@@ -144,7 +156,15 @@ def cold_start(runs: int = 3) -> ColdStart:
             # a cluster of its own per run: each is a new cluster's first event
             body = json.dumps(arm_event(CLUSTER_WRITE, cluster_id(run), event_id=f"cold-{run}"))
             done = subprocess.run(
-                [sys.executable, "-c", COLD_PROBE, json.dumps(settings), body, str(port)],
+                [
+                    sys.executable,
+                    "-c",
+                    COLD_PROBE,
+                    json.dumps(settings),
+                    body,
+                    str(port),
+                    json.dumps(NOT_ON_THE_PATH),
+                ],
                 capture_output=True,
                 text=True,
                 cwd=ROOT,
@@ -161,4 +181,6 @@ def cold_start(runs: int = 3) -> ColdStart:
         modules=best["modules"] or 0,
         aiohttp=bool(best["aiohttp"]),
         runs=runs,
+        unused_imported=sorted({name for r in results for name in r["unused"] or []}),
+        first_write=best["write"] or "",
     )

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ResourceNotModifiedError,
+    map_error,
+)
 from azure.core.pipeline.policies import RetryPolicy
 from azure.core.rest import HttpRequest
+from azure.mgmt.core.exceptions import ARMErrorFormat
 
 from shared.adapters.http_transport import Urllib3Transport
 from shared.settings import DEFAULT_ARM_ENDPOINT
@@ -123,6 +132,39 @@ class ArmConnection:
             self._clients[key] = factory(self.credential, subscription_id, **self.client_kwargs())
         client: Client = self._clients[key]
         return client
+
+
+# What the generated mgmt operations raise for these answers (the rest: HttpResponseError).
+_ERRORS: dict[int, type[HttpResponseError]] = {
+    401: ClientAuthenticationError,
+    404: ResourceNotFoundError,
+    409: ResourceExistsError,
+    304: ResourceNotModifiedError,
+}
+
+
+def get_json(client: Any, url: str) -> dict[str, Any]:
+    """One ARM GET through ``client``'s pipeline (any ARM client: its credential, retries and
+    transport), its JSON. ``url``: a path and query under the endpoint, or a whole URL (a
+    ``nextLink``). A failure raises as a generated mgmt operation's does: 404
+    ``ResourceNotFoundError``, 401 ``ClientAuthenticationError``, otherwise an
+    ``HttpResponseError`` carrying ARM's error (code and message)."""
+    response = client.send_request(HttpRequest("GET", url))
+    if response.status_code != 200:
+        map_error(status_code=response.status_code, response=response, error_map=_ERRORS)
+        raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+    payload = response.json() if response.content else {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def get_pages(client: Any, url: str) -> Iterator[dict[str, Any]]:
+    """A paged ARM list, page by page: ``url``, then each page's ``nextLink``."""
+    next_url: str | None = url
+    while next_url:
+        page = get_json(client, next_url)
+        yield page
+        link = page.get("nextLink")
+        next_url = link if isinstance(link, str) and link else None
 
 
 # A status that could not be read: ARM refused the status URL (403). ARM checks it at the

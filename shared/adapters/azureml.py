@@ -1,4 +1,4 @@
-"""Azure ML workspaces and Kubernetes computes (azure-ai-ml): read, attach, detach.
+"""Azure ML workspaces and Kubernetes computes: read (plain ARM), attach and detach (azure-ai-ml).
 
 Attach and detach are long-running in Azure (the compute is ``Creating`` / ``Deleting`` for tens
 of seconds to minutes). ``MLClient.compute.begin_*`` always polls, in a thread that sleeps in real
@@ -6,10 +6,16 @@ time, so the adapter sends only the first request, through the same SDK's operat
 ``polling=False``, reads the operation's status once and returns; the caller looks again in a
 scheduled re-check. The PUT's answer names a system-assigned compute's new principal (which the
 grants need); where it does not, a compute done at once is read for it.
+
+Reads (the workspace, a compute, the list of computes) go through plain ARM
+(shared.adapters.azureml_reads): the same requests, without importing azure-ai-ml, which a new
+cluster's path up to its first write (its namespace) then never imports. azure-ai-ml is imported at
+the first attach or detach: it builds the attach's body (``KubernetesCompute``) and sends both.
 """
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -22,13 +28,22 @@ from shared.adapters.arm import (
     ArmConnection,
     async_operation,
     error_text,
+    get_json,
+    get_pages,
     operation_status,
     retry_kwargs,
     transport_kwargs,
 )
+from shared.adapters.azureml_reads import (
+    compute_state,
+    compute_url,
+    listed,
+    workspace_state,
+    workspace_url,
+)
 from shared.adapters.cache import TtlCache
 from shared.adapters.deferred_aiohttp import deferred
-from shared.decisions.arm_id import InvalidResourceId, ResourceId
+from shared.decisions.arm_id import ResourceId
 from shared.decisions.errors import TransientError, azure_call
 from shared.decisions.model import (
     Attachment,
@@ -37,9 +52,8 @@ from shared.decisions.model import (
     WorkspaceState,
     attached_as_answered,
     failed_as_answered,
-    state_text,
 )
-from shared.decisions.ownership import Claim, claim_of, description_for
+from shared.decisions.ownership import description_for
 
 if TYPE_CHECKING:  # azure-ai-ml takes over a second to import: only when first used (cold start)
     from azure.ai.ml import MLClient
@@ -97,29 +111,25 @@ class AzureMLWorkspaces:
 
     def _read_workspace(self, workspace_id: ResourceId) -> WorkspaceState:
         with azure_call(f"read workspace {workspace_id}"):
-            workspace = self._ml(workspace_id).workspaces.get(workspace_id.name)
-        identity = _workspace_identity(workspace)
-        return WorkspaceState(
-            id=workspace_id,
-            location=workspace.location or "",
-            storage_account=_optional_id(workspace.storage_account),
-            container_registry=_optional_id(workspace.container_registry),
-            user_assigned_identity=identity,
-            user_assigned_principal=_principal_named(workspace, identity),
-        )
+            answer = get_json(self._resources(workspace_id), workspace_url(workspace_id))
+        return workspace_state(workspace_id, answer)
 
     def get_compute(self, workspace_id: ResourceId, name: str) -> ComputeState | None:
         with azure_call(f"read compute {name} in {workspace_id}"):
             try:
-                compute = self._ml(workspace_id).compute.get(name)
+                answer = get_json(self._resources(workspace_id), compute_url(workspace_id, name))
             except ResourceNotFoundError:
                 return None
-        return compute_state(workspace_id, compute)
+        return compute_state(workspace_id, answer)
 
     def list_computes(self, workspace_id: ResourceId) -> list[ComputeState]:
         with azure_call(f"list computes in {workspace_id}"):
-            computes = list(self._ml(workspace_id).compute.list())
-        return [compute_state(workspace_id, c) for c in computes]
+            pages = get_pages(self._resources(workspace_id), compute_url(workspace_id))
+            return [compute_state(workspace_id, c) for c in listed(pages)]
+
+    def _resources(self, workspace_id: ResourceId) -> ResourceManagementClient:
+        """The plain ARM client the reads go through (shared with the other ARM adapters)."""
+        return self._arm.client(ResourceManagementClient, workspace_id.subscription)
 
     def attach(self, attachment: Attachment, cluster_id: ResourceId) -> ComputeState:
         """Attach the cluster as a Kubernetes compute (``az ml compute attach``), marked as ours
@@ -154,10 +164,9 @@ class AzureMLWorkspaces:
             # one look at the operation: still running, the caller looks again later; done at
             # once, the compute is as the answer showed it, or read when the answer did not
             # name its new principal
-            client = self._arm.client(
-                ResourceManagementClient, attachment.workspace_id.subscription
+            status, failure, _wait = operation_status(
+                self._resources(attachment.workspace_id), headers
             )
-            status, failure, _wait = operation_status(client, headers)
         # the answer to autoattach's own attach: its compute, whatever the answer shows
         started = replace(
             compute_state(attachment.workspace_id, result), managed_by_autoattach=True
@@ -177,12 +186,11 @@ class AzureMLWorkspaces:
 
     def _start_attach(
         self, workspace_id: ResourceId, compute: KubernetesCompute
-    ) -> tuple[Any, dict[str, str]]:
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         """What ``compute.begin_create_or_update`` does (the SDK's own serialization, PUT), minus
         the polling (the PUT's answer, ``Creating``) and minus its workspace GET for the location:
-        the cached workspace has it."""
-        from azure.ai.ml.entities import Compute
-
+        the cached workspace has it. Returns the answer's JSON (read as every read is) and
+        headers."""
         operations = self._ml(workspace_id).compute
         compute.location = self.get_workspace(workspace_id).location
         poller = operations._operation.begin_create_or_update(
@@ -191,12 +199,12 @@ class AzureMLWorkspaces:
             compute_name=str(compute.name),
             parameters=compute._to_rest_object(),
             polling=False,
-            cls=lambda response, deserialized, headers: (
-                Compute._from_rest_object(deserialized),
+            cls=lambda response, _deserialized, _headers: (
+                _json_of(response.http_response),
                 dict(response.http_response.headers),
             ),
         )
-        answer: tuple[Any, dict[str, str]] = poller.result()  # type: ignore[assignment]
+        answer: tuple[dict[str, Any], dict[str, str]] = poller.result()  # type: ignore[assignment]
         return answer
 
     def detach(self, workspace_id: ResourceId, name: str) -> None:
@@ -229,73 +237,11 @@ def _identity(attachment: Attachment) -> IdentityConfiguration:
     return IdentityConfiguration(type="system_assigned")
 
 
-def _workspace_identity(workspace: Any) -> ResourceId | None:
-    """The workspace's user-assigned identity (its primary one, if it names one), or None."""
-    identity = getattr(workspace, "identity", None)
-    kind = str(getattr(identity, "type", "") or "").lower().replace("_", "")
-    if identity is None or "userassigned" not in kind or "systemassigned" in kind:
-        return None
-    primary = _optional_id(getattr(workspace, "primary_user_assigned_identity", None))
-    if primary is not None:
-        return primary
-    users = identity.user_assigned_identities or []
-    return _optional_id(users[0].resource_id) if users else None
-
-
-def _principal_named(workspace: Any, identity: ResourceId | None) -> str:
-    """The principal the workspace's answer gives its user-assigned ``identity`` (ARM lists each
-    user-assigned identity with its principalId), or "" when it gives none."""
-    if identity is None:
-        return ""
-    users = getattr(getattr(workspace, "identity", None), "user_assigned_identities", None)
-    for user in users or []:
-        if _optional_id(getattr(user, "resource_id", None)) == identity:
-            # azure-ai-ml 1.35 keeps the answer's ``principalId`` under that name, leaving
-            # ``principal_id`` None, on a workspace's identities
-            principal = getattr(user, "principal_id", None) or getattr(user, "principalId", None)
-            return str(principal or "")
-    return ""
-
-
-def compute_state(workspace_id: ResourceId, compute: Any) -> ComputeState:
-    identity = getattr(compute, "identity", None)
-    identity_type: IdentityType | None = None
-    principal_id = None
-    user_assigned: ResourceId | None = None
-    if identity is not None and identity.type:
-        kind = str(identity.type).lower().replace("_", "")
-        if kind.startswith("userassigned"):
-            identity_type = IdentityType.USER_ASSIGNED
-            users = identity.user_assigned_identities or []
-            if users:
-                principal_id = users[0].principal_id
-                user_assigned = _optional_id(users[0].resource_id)
-        elif kind.startswith("systemassigned"):
-            identity_type = IdentityType.SYSTEM_ASSIGNED
-            principal_id = identity.principal_id
-    cluster_id = _optional_id(getattr(compute, "resource_id", None))
-    claim = claim_of(
-        workspace_id,
-        str(compute.name),
-        cluster_id,
-        getattr(compute, "description", None),
-        getattr(compute, "tags", None),
-    )
-    return ComputeState(
-        workspace_id=workspace_id,
-        name=compute.name,
-        cluster_id=cluster_id,
-        namespace=getattr(compute, "namespace", "") or "",
-        identity_type=identity_type,
-        principal_id=principal_id or None,
-        provisioning_state=state_text(getattr(compute, "provisioning_state", None)),
-        managed_by_autoattach=claim is Claim.SEALED,
-        user_assigned_identity=user_assigned,
-        created_on=str(getattr(compute, "created_on", None) or ""),
-        # azure-ai-ml keeps only the first provisioning error's code
-        errors=str(getattr(compute, "provisioning_errors", None) or ""),
-        legacy_claim=claim is Claim.LEGACY,
-    )
+def _json_of(response: Any) -> dict[str, Any]:
+    """An answer's JSON body (a dict), {} when it has none."""
+    text = response.text() if callable(getattr(response, "text", None)) else ""
+    payload = json.loads(text) if text else {}
+    return payload if isinstance(payload, dict) else {}
 
 
 def _service_message(error: HttpResponseError) -> str:
@@ -311,12 +257,3 @@ def _detail_codes(error: HttpResponseError) -> set[str]:
     """The codes of an ARM error's ``details`` (where Azure ML puts the specific reason)."""
     details = getattr(error.error, "details", None) or []
     return {str(getattr(d, "code", "") or "") for d in details} - {""}
-
-
-def _optional_id(value: str | None) -> ResourceId | None:
-    if not value:
-        return None
-    try:
-        return ResourceId.parse(value)
-    except InvalidResourceId:
-        return None
