@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.mgmt.authorization import AuthorizationManagementClient
-
-# The client's role assignment operations use api-version 2022-04-01; its models match.
-from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
 from shared.adapters.arm import ArmConnection
 from shared.decisions.arm_id import InvalidResourceId, ResourceId
 from shared.decisions.errors import azure_call
 from shared.decisions.model import ROLE_ASSIGNMENT_DESCRIPTION, MadeAssignment, Role
+
+if TYPE_CHECKING:  # imported on first use: a new cluster's first write needs no role (cold start)
+    from azure.mgmt.authorization import AuthorizationManagementClient
 
 __all__ = ["Assignment", "HeldRoles", "MadeAssignment", "RoleAssignments", "holdings"]
 
@@ -79,12 +78,21 @@ def role_definition_id(scope: ResourceId, role: Role) -> str:
     )
 
 
+def authorization_client(
+    credential: Any, subscription_id: str, **kwargs: Any
+) -> AuthorizationManagementClient:
+    """azure-mgmt-authorization's client, imported when the first one is built."""
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    return AuthorizationManagementClient(credential, subscription_id, **kwargs)
+
+
 class RoleAssignments:
     def __init__(self, arm: ArmConnection) -> None:
         self._arm = arm
 
     def _client(self, scope: ResourceId) -> AuthorizationManagementClient:
-        return self._arm.client(AuthorizationManagementClient, scope.subscription)
+        return self._arm.client(authorization_client, scope.subscription)
 
     def of_principal(self, principal_id: str, subscription_id: str) -> list[Assignment]:
         """Every assignment the principal has in the subscription (and above it): one read
@@ -93,7 +101,7 @@ class RoleAssignments:
         with azure_call(f"list role assignments of {principal_id} in {subscription_id}"):
             found = list(
                 self._arm.client(
-                    AuthorizationManagementClient, subscription_id
+                    authorization_client, subscription_id
                 ).role_assignments.list_for_scope(scope, filter=f"principalId eq '{principal_id}'")
             )
         assignments = []
@@ -125,12 +133,15 @@ class RoleAssignments:
         with azure_call(f"list role assignments in subscription {subscription_id}"):
             assignments = list(
                 self._arm.client(
-                    AuthorizationManagementClient, subscription_id
+                    authorization_client, subscription_id
                 ).role_assignments.list_for_scope(scope)
             )
         return [made for made in map(_made, assignments) if made is not None]
 
     def grant(self, scope: ResourceId, role: Role, principal_id: str) -> None:
+        # The client's role assignment operations use api-version 2022-04-01; its models match.
+        from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
+
         parameters = RoleAssignmentCreateParameters(
             role_definition_id=role_definition_id(scope, role),
             principal_id=principal_id,
