@@ -44,6 +44,12 @@ MAX_RECHECKS = 60
 SWEEP_MAX_RECHECKS = 4
 MAX_BACKOFF_SECONDS = 900.0
 RETRY_AFTER_JITTER = 0.2
+# An install's end is seen by polling the extension (no event tells of it: azure-facts.md): soon
+# at first, then every 5% of the time the chain has waited plus 15 s, at most the re-check delay,
+# so that it is seen within about 5% of the time to a usable compute (role propagation alone takes
+# minutes) without polling a long install every few seconds.
+INSTALL_POLL_FIRST_SECONDS = 15.0
+INSTALL_POLL_SHARE = 0.05
 # How late a live chain's next re-check may be before a new message takes the chain over: queue
 # delivery lag and busy leases delay a re-check by seconds, a lost chain never comes.
 CHAIN_OVERDUE_SECONDS = 300.0
@@ -120,8 +126,11 @@ def _converge(
             live = _live_chain(services, parsed, chain, now)
             if live is not None and parsed.operation not in _READS_EVERYTHING:
                 return _join(services, parsed, live)
+            waited = _waited(services, parsed, chain, now)
             outcome = _capped(
-                parsed, attempt, _reconciled(parsed, attempt, services, recheck_delay_seconds)
+                parsed,
+                attempt,
+                _reconciled(parsed, attempt, services, recheck_delay_seconds, waited),
             )
             if live is not None and isinstance(outcome, RecheckLater):
                 outcome = Completed(f"{outcome.reason}; the re-check already waiting goes on")
@@ -158,12 +167,48 @@ def _live_chain(
 def _keep_chain(
     services: Services, parsed: ClusterSignal, chain: str, outcome: Outcome, now: datetime
 ) -> None:
-    """This message's chain is the cluster's live one while it waits; none once it ends."""
+    """This message's chain is the cluster's live one while it waits (since when it started);
+    none once it ends."""
     kept: dict[str, Any] | None = None
     if isinstance(outcome, RecheckLater):
         due = now + timedelta(seconds=outcome.delay_seconds)
-        kept = {"id": chain, "due": due.isoformat(timespec="seconds"), "event": parsed.event_id}
+        since = _chain_since(services.ledger.chain(parsed.cluster_id), chain) or now
+        kept = {
+            "id": chain,
+            "due": due.isoformat(timespec="seconds"),
+            "event": parsed.event_id,
+            "since": since.isoformat(timespec="seconds"),
+        }
     services.ledger.keep_chain(parsed.cluster_id, kept)
+
+
+def _chain_since(kept: dict[str, Any] | None, chain: str) -> datetime | None:
+    """When the kept chain started, if it is this one (None: not known)."""
+    if not kept or kept.get("id") != chain:
+        return None
+    try:
+        return datetime.fromisoformat(str(kept["since"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _waited(services: Services, parsed: ClusterSignal, chain: str | None, now: datetime) -> float:
+    """How long this message's chain has waited so far, in seconds (0 when it starts now)."""
+    if chain is None:
+        return 0.0
+    since = _chain_since(services.ledger.chain(parsed.cluster_id), chain)
+    return max(0.0, (now - since).total_seconds()) if since else 0.0
+
+
+def install_poll_delay(
+    waited_seconds: float, recheck_delay_seconds: float, *, rng: random.Random | None = None
+) -> float:
+    """When to look at an install again, after ``waited_seconds`` of waiting (jittered down by
+    up to a tenth, so clusters installing together do not poll in lockstep)."""
+    step = min(
+        recheck_delay_seconds, INSTALL_POLL_FIRST_SECONDS + INSTALL_POLL_SHARE * waited_seconds
+    )
+    return (rng or _jitter).uniform(0.9 * step, step)
 
 
 def _join(services: Services, parsed: ClusterSignal, live: dict[str, Any]) -> Outcome:
@@ -201,7 +246,11 @@ def _outcome_of(error: AutoattachError, attempt: int, recheck_delay_seconds: flo
 
 
 def _reconciled(
-    parsed: ClusterSignal, attempt: int, services: Services, recheck_delay_seconds: float
+    parsed: ClusterSignal,
+    attempt: int,
+    services: Services,
+    recheck_delay_seconds: float,
+    waited: float = 0.0,
 ) -> Outcome:
     """The outcome of reconciling the cluster (its lease held)."""
     try:
@@ -213,12 +262,15 @@ def _reconciled(
     if result.waiting is not None:
         # a write Azure is still carrying out said when to look again; else the usual delay
         delay = recheck_delay_seconds
+        if result.installing:
+            delay = install_poll_delay(waited, recheck_delay_seconds)
         if result.retry_after:
             delay = backoff(0, result.retry_after, result.retry_after)
         if result.problems and result.only_rechecks:
             # a failure to try again later (an attach that may have come before its roles took
-            # effect): its tries back off, whatever else is waiting
-            delay = max(delay, backoff(attempt, recheck_delay_seconds, result.retry_after))
+            # effect): its tries back off, whatever else is waiting, the more the more it failed
+            steps = max(attempt, result.attach_tries + 1)
+            delay = max(delay, backoff(steps, recheck_delay_seconds, result.retry_after))
         return _recheck_or_give_up(attempt, result.waiting, delay)
     if result.problems and result.only_rechecks:
         delay = backoff(attempt, recheck_delay_seconds, result.retry_after)

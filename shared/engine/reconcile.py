@@ -45,6 +45,7 @@ from shared.decisions.planner import (
     Problem,
     RevokeRole,
     extension_failed,
+    in_progress,
     plan,
 )
 from shared.decisions.policy import TagDecision, decide_attachments
@@ -56,6 +57,7 @@ from shared.engine.continuation import (
     Continuation,
     Pending,
     capture,
+    installing,
     restore,
     settled,
 )
@@ -77,6 +79,12 @@ MAX_ROUNDS = 6
 # more often is flapping (two wanted computes on one name, or something the plan cannot see):
 # autoattach stops writing it and tells the owners, instead of writing it at every round and look.
 MAX_COMPUTE_WRITES = 2
+# The soonest a re-check polls a namespace autoattach asked ARM for, whatever Retry-After ARM
+# gives (a hint of when to look, not of when it is done): as long as azure-core's ARM poller
+# waits without one, and about what a managed namespace takes, so that one poll usually finds it
+# made (an attach waits for its namespace: Azure ML neither makes nor checks it, and its jobs fail
+# without it: azure-facts.md).
+OPERATION_POLL_SECONDS = 30.0
 PREREQUISITE_HINT = (
     "without it Azure answers attach with 'extension not installed' or 'internal server error'"
 )
@@ -93,6 +101,8 @@ class ReconcileResult:
     notifications: list[Notification] = field(default_factory=list)
     retry_after: float | None = None  # the longest Retry-After of a problem worth re-checking
     settled: bool = False  # the ledger shows it converged as the tag asks: nothing was read
+    installing: bool = False  # what it waits for first is the Azure ML extension's install
+    attach_tries: int = 0  # the most tries of a Failed compute this run detached to try again
 
     @property
     def only_rechecks(self) -> bool:
@@ -176,6 +186,8 @@ def reconcile(
             if current.wait_reason is not None or run.running:
                 result.waiting = current.wait_reason or run.running[0]
                 waiting = True
+                result.installing = installing(observed)
+                result.retry_after = _recheck_hint(result, run, observed)
                 return result
             if not current.actions:
                 return result
@@ -204,6 +216,18 @@ def reconcile(
                 services.ledger.keep_continuation(cluster_id, state)
             except AutoattachError as error:  # the re-check reads everything instead
                 log.warning("cluster %s: could not keep the continuation: %s", cluster_id, error)
+
+
+def _recheck_hint(result: ReconcileResult, run: _Run, observed: Observation) -> float | None:
+    """When the re-check should come, if sooner than the usual delay: a namespace being made
+    sets it only when nothing else is awaited (an install, an attach: the namespace is polled
+    with them), and never sooner than OPERATION_POLL_SECONDS after it was asked for."""
+    hint = result.retry_after or 0.0
+    if run.namespace_retry_after and not result.installing:
+        attaching = any(in_progress(compute) for compute in observed.owned)
+        if not attaching:
+            hint = max(hint, run.namespace_retry_after, OPERATION_POLL_SECONDS)
+    return hint or None
 
 
 def _status(pending: Pending, continued: Continuation, services: Services) -> OperationStatus:
@@ -242,7 +266,7 @@ def _still_running(
     """Poll the writes the last reconcile waited for: True while one still runs (the result says
     so), False when all succeeded, None when one failed (an attach's error kept in
     ``failures``, by compute id key: the reason its owners are told)."""
-    statuses = [_status(p, continued, services) for p in continued.pending]
+    statuses = _statuses(continued, services)
     for pending, status in zip(continued.pending, statuses, strict=True):
         if pending.kind == COMPUTE and status.error:
             failures[pending.name.lower()] = status.error
@@ -253,8 +277,11 @@ def _still_running(
         return False
     what = ", ".join(f"{p.kind} {p.name.rsplit('/', 1)[-1]}" for p, _s in running)
     result.waiting = f"Azure is still carrying out autoattach's writes: {what}"
-    if all(p.kind == EXTENSION for p, _s in running):
-        result.waiting = f"the Azure ML extension is still installing: {what}"
+    installs = [p for p, _s in running if p.kind == EXTENSION]
+    if installs:
+        names = ", ".join(p.name.rsplit("/", 1)[-1] for p in installs)
+        result.waiting = f"the Azure ML extension is still installing: extension {names}"
+        result.installing = True
     result.retry_after = max((s.retry_after or 0 for _p, s in running), default=0) or None
     decision = decide_attachments(
         continued.cluster.id, continued.cluster.tags, services.tag_key, services.policy
@@ -266,6 +293,28 @@ def _still_running(
         # what is done is not polled again: a namespace made is one the cluster has
         _keep_quietly(services, continued.cluster.id, settled(kept, done))
     return True
+
+
+# What an unpolled write counts as while the install it waits behind still runs.
+_NOT_POLLED = OperationStatus("running")
+
+
+def _statuses(continued: Continuation, services: Services) -> list[OperationStatus]:
+    """Each pending write's status. While the Azure ML extension installs, the namespaces made
+    meanwhile are not polled: nothing can use them before the install ends, so they are polled
+    once, with it, when it is over (a namespace that failed is found then)."""
+    extensions = {
+        p: _status(p, continued, services) for p in continued.pending if p.kind == EXTENSION
+    }
+    install_running = any(s.running for s in extensions.values())
+    return [
+        extensions[p]
+        if p.kind == EXTENSION
+        else _NOT_POLLED
+        if install_running and p.kind == NAMESPACE
+        else _status(p, continued, services)
+        for p in continued.pending
+    ]
 
 
 def _keep_quietly(services: Services, cluster_id: ResourceId, state: dict[str, Any]) -> None:
@@ -284,6 +333,9 @@ class _Run:
         self.blocked: set[Attachment] = set()
         self.running: list[str] = []  # writes Azure accepted and is still carrying out
         self.pending: list[Pending] = []  # those of them a re-check can poll
+        self.namespace_retry_after = 0.0  # when the namespaces made ask to be polled
+        # workspaces whose identity this run granted its roles on the cluster: not attached now
+        self.fresh_identities: set[ResourceId] = set()
         self.detach_reasons: dict[str, str] = {}
         self.compute_writes: Counter[tuple[str, str]] = Counter()
         self.stopped: set[tuple[str, str]] = set()  # computes that flapped: not written again
@@ -312,7 +364,22 @@ class _Run:
             )
             and _compute_written(action) not in self.stopped
         ]
-        return Plan(tuple(keep), current.wait_reason, current.problems)
+        held = [
+            a
+            for a in keep
+            if isinstance(a, AttachCompute) and a.attachment.workspace_id in self.fresh_identities
+        ]
+        keep = [a for a in keep if a not in held]
+        wait_reason = current.wait_reason
+        if held and not keep and wait_reason is None:
+            # Azure fails an attach until the workspace identity's new roles on the cluster
+            # take effect (azure-facts.md): a re-check attaches, not this run, right after
+            names = ", ".join(sorted({a.attachment.workspace_id.name for a in held}))
+            wait_reason = (
+                f"the roles just granted to the identity of workspace {names} on cluster "
+                f"{self.result.cluster_id.name} take effect before the attach"
+            )
+        return Plan(tuple(keep), wait_reason, current.problems)
 
     def apply(self, action: Action, observed: Observation) -> Applied | None:
         """Carry out one action; what Azure answered, or None when it was not done."""
@@ -332,8 +399,10 @@ class _Run:
             self.running.append(str(error))
             if error.operation and isinstance(action, CreateNamespace):
                 self.pending.append(Pending(NAMESPACE, action.namespace, error.operation))
-            else:
-                self.pending.append(Pending("unknown", "", ""))  # nothing to poll: read again
+                # polled when it is due, unless an install must end first (reconcile)
+                self.namespace_retry_after = max(self.namespace_retry_after, error.retry_after or 0)
+                return None
+            self.pending.append(Pending("unknown", "", ""))  # nothing to poll: read again
             self.result.retry_after = max(self.result.retry_after or 0, error.retry_after or 0)
             return None
         except FailedForNow as error:
@@ -359,10 +428,14 @@ class _Run:
         log.info(note)
         self.result.applied.append(note)
         self.remember_grant(action)
+        if isinstance(action, GrantRole) and action.attachment is None:
+            self.fresh_identities.add(action.workspace_id)
         if isinstance(action, DetachCompute):
             self.detach_reasons[action.compute.id.key] = action.reason
             if action.retry:
                 self.retried.append(action.compute.id.key)
+                tries = observed.attach_tries.get(action.compute.id.key, 0) + 1
+                self.result.attach_tries = max(self.result.attach_tries, tries)
         return Applied(action, compute)
 
     def remember_grant(self, action: Action) -> None:

@@ -89,6 +89,7 @@ def test_an_attach_that_fails_before_its_roles_take_effect_is_tried_again_until_
     compute = "/computes/aks-ml"
     puts = [r for r in sandbox.arm.log if r.method == "PUT" and r.path.lower().endswith(compute)]
     assert len(puts) <= 6
-    # measured: 8 deliveries, 55 reads and polls at 600 s; 10 and 74 at 1800 s
+    # measured: 7 deliveries, 61 reads and polls at 600 s; 11 and 105 at 1800 s (each failed
+    # try costs a full read and a detach: 5 tries at 1800 s)
     assert len(deliveries) <= 12
-    assert report.reads + report.polls <= 100
+    assert report.reads + report.polls <= 120

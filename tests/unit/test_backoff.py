@@ -1,8 +1,9 @@
-"""Re-check delays after a transient failure: exponential, capped, jittered, never too soon."""
+"""Re-check delays: after a transient failure (exponential, capped, jittered, never too soon),
+and while the Azure ML extension installs (soon at first, then less often)."""
 
 import random
 
-from shared.engine.handling import MAX_BACKOFF_SECONDS, backoff
+from shared.engine.handling import MAX_BACKOFF_SECONDS, backoff, install_poll_delay
 
 
 def delays(attempt: int, retry_after: float | None, seeds: range) -> list[float]:
@@ -32,3 +33,21 @@ def test_the_delay_grows_with_the_attempt_and_stays_under_the_cap():
 
 def test_the_same_seed_gives_the_same_delays():
     assert delays(2, 20.0, range(10)) == delays(2, 20.0, range(10))
+
+
+def install_polls(waited: float, seeds: range = range(100)) -> list[float]:
+    return [install_poll_delay(waited, 60.0, rng=random.Random(seed)) for seed in seeds]
+
+
+def test_an_install_is_looked_at_again_within_fifteen_seconds_at_first():
+    assert min(install_polls(0)) >= 13.5 and max(install_polls(0)) <= 15.0
+
+
+def test_a_long_install_is_polled_less_often_but_within_five_percent_of_its_wait_plus_fifteen():
+    assert max(install_polls(300)) <= 15 + 0.05 * 300
+    assert min(install_polls(300)) > max(install_polls(0))
+
+
+def test_an_install_is_never_polled_less_often_than_the_re_check_delay():
+    assert max(install_polls(10_000)) <= 60.0
+    assert min(install_polls(10_000)) >= 54.0
