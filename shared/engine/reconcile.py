@@ -220,9 +220,12 @@ def reconcile(
 
 def _recheck_hint(result: ReconcileResult, run: _Run, observed: Observation) -> float | None:
     """When the re-check should come, if sooner than the usual delay: a namespace being made
-    sets it only when nothing else is awaited (an install, an attach: the namespace is polled
-    with them), and never sooner than OPERATION_POLL_SECONDS after it was asked for."""
+    sets it only when nothing else is awaited (an install, an attach, a workspace identity's
+    fresh roles: the namespace is polled with them), and never sooner than
+    OPERATION_POLL_SECONDS after it was asked for."""
     hint = result.retry_after or 0.0
+    if run.fresh_identities:  # their attaches wait the re-check delay for the roles (apply)
+        return hint or None
     if run.namespace_retry_after and not result.installing:
         attaching = any(in_progress(compute) for compute in observed.owned)
         if not attaching:

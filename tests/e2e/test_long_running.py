@@ -93,3 +93,24 @@ def test_an_attach_that_fails_before_its_roles_take_effect_is_tried_again_until_
     # try costs a full read and a detach: 5 tries at 1800 s)
     assert len(deliveries) <= 12
     assert report.reads + report.polls <= 120
+
+
+def test_an_attach_waits_a_re_check_after_its_workspace_identity_is_granted_its_cluster_roles(
+    sandbox_for,
+):
+    document = with_identity_workspace(ready_document(realistic_timing=True))
+    document["role_propagation_seconds"] = 45  # shorter than the re-check delay
+    sandbox = sandbox_for(scenario_from(document, [event(0, CLUSTER_WRITE, aks(document), "x")]))
+    report = sandbox.run_pass(0)
+    deliveries = report.deliveries
+
+    granted = _first(deliveries, "Kubernetes Extension Contributor on aks-ml")
+    attached = _first(deliveries, "as compute aks-ml ")
+    assert deliveries[attached].at - deliveries[granted].at >= 45
+    # so Azure never fails it for roles not yet in effect: one attach, no detach, no notice
+    failed = [n for n in sandbox.topic.notifications if n["type"] == "Autoattach.AttachFailed"]
+    assert failed == []
+    compute = "/computes/aks-ml"
+    writes = [r for r in sandbox.arm.log if r.path.lower().endswith(compute) and r.kind == "writes"]
+    assert [r.method for r in writes] == ["PUT"]
+    assert deliveries[-1].outcome == "completed"
