@@ -1,0 +1,52 @@
+"""An Azure ML extension that ends Failed after autoattach read it: Azure then answers the attach
+that the extension "is not installed or not in Succeeded state", which right after fresh cluster
+roles may also mean the roles have not taken effect yet. The extension's own state decides: its
+owners are told it failed at the first look that reads it, nothing is blamed on role
+propagation as a fact, and no compute is detached to be attached again meanwhile."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import ready_document, scenario_from
+from tests.e2e.test_lifecycle import CLUSTER_WRITE, aks, computes, event, with_identity_workspace
+
+
+@pytest.mark.parametrize("attach_failures", ["refusal", "operation"])
+def test_an_extension_that_fails_after_it_was_read_is_reported_as_failed_not_as_propagation(
+    sandbox_for, attach_failures
+):
+    document = with_identity_workspace(ready_document(realistic_timing=True))
+    document["attach_failures"] = attach_failures
+    document["role_propagation_seconds"] = 300
+    failed = {
+        "op": "set_extension_state",
+        "cluster": aks(document),
+        "name": "azureml",
+        "provisioning_state": "Failed",
+    }
+    # read Succeeded by the first delivery (which grants the workspace identity its cluster
+    # roles and waits a re-check for them), Failed a second later: the attach that follows is
+    # refused, or its operation fails, with "not installed or not in Succeeded state"
+    steps = [event(0, CLUSTER_WRITE, aks(document), "x"), {"at": 1, "change": failed}]
+    sandbox = sandbox_for(scenario_from(document, steps))
+    report = sandbox.run_pass(0)
+    deliveries = report.deliveries
+    assert not any(d.reason.startswith("RecheckLimitReached") for d in deliveries)
+    # what autoattach could not know is not told as a fact
+    assert not any("not installed although it is" in d.reason for d in deliveries)
+    # the attach (refused, or failed by its operation), then the look that reads the extension
+    # tells the owners: the first delivery waits for the roles, the second attaches
+    assert [d.outcome for d in deliveries] == ["scheduled", "scheduled", "dead-lettered"]
+    assert "azureml" in deliveries[-1].reason and "ended Failed" in deliveries[-1].reason
+    told = [n for n in sandbox.topic.notifications if n["type"] == "Autoattach.AttachFailed"]
+    assert {n["subject"].rsplit("/", 1)[-1] for n in told} == {"ws-research", "ws-prod"}
+    assert all("ended Failed; fix or reinstall it" in n["data"]["problem"] for n in told)
+    assert not any("may not have taken effect" in n["data"]["problem"] for n in told)
+    # a compute whose attach Azure failed is left Failed for its owners to see why, not
+    # detached to be attached again while the extension it needs has failed
+    detaches = [r for r in sandbox.arm.log if r.method == "DELETE" and "/computes/" in r.path]
+    assert detaches == []
+    states = {n: c["provisioning_state"] for n, c in computes(sandbox).items()}
+    made = {} if attach_failures == "refusal" else {"aks-ml": "Failed", "aks-ml-prod": "Failed"}
+    assert states == made
