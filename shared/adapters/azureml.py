@@ -62,7 +62,8 @@ if TYPE_CHECKING:  # azure-ai-ml takes over a second to import: only when first 
 CUSTOM_CLOUD = "AutoattachCustomCloud"
 # Azure ML's answer to an attach whose workspace identity cannot (yet) see the cluster's
 # extension: "extension not installed". The planner attaches only after it saw the extension
-# Succeeded and the prerequisite roles listed, so this means they have not taken effect yet.
+# Succeeded and the prerequisite roles listed, so either those roles have not taken effect yet
+# or the extension changed since it was read: the re-check reads it again and tells which.
 EXTENSION_NOT_READY = "ExtensionNotReady"
 
 
@@ -154,9 +155,10 @@ class AzureMLWorkspaces:
             except HttpResponseError as error:
                 if _detail_codes(error) & {EXTENSION_NOT_READY}:
                     raise TransientError(
-                        f"{action}: Azure ML answers that the extension is not installed although "
-                        "it is, so the workspace identity's roles on the cluster have not taken "
-                        f"effect yet (role assignments take up to 10 minutes): "
+                        f"{action}: Azure ML answers that the extension is not ready although "
+                        "autoattach read it Succeeded: the workspace identity's roles on the "
+                        "cluster may not have taken effect yet (role assignments take up to 10 "
+                        "minutes), or the extension changed since; the re-check reads it again: "
                         f"{_service_message(error)}",
                         reason="PrerequisiteNotEffective",
                     ) from error

@@ -570,6 +570,8 @@ def _replaced(attachment: Attachment, compute: ComputeState, observed: Observati
     if failed_own(compute):
         if tries_left(observed, attachment, compute) <= 0:
             return None  # left Failed for a person to see why (_failure_problem)
+        if observed.extension_read and extension_failed(observed.extension):
+            return None  # the extension's failure is why: left Failed, its owners told (plan)
         return (
             f"compute {compute.name} ended {compute.provisioning_state} "
             f"({failure_of(observed, compute)}); attaching again"

@@ -283,6 +283,23 @@ def test_a_failed_compute_autoattach_made_is_detached_to_be_attached_again():
     assert not any(isinstance(a, AttachCompute) for a in result.actions)
 
 
+def test_a_failed_compute_is_left_failed_while_the_extension_it_needs_has_failed():
+    failed = compute(provisioning_state="Failed")
+    extension = ExtensionState(READY_EXTENSION.id, READY_EXTENSION.extension_type, "Failed")
+    result = plan(
+        observation(
+            extension=extension,
+            namespaces=frozenset({"azureml"}),
+            computes={(WORKSPACE, "aks-ml"): failed},
+            owned=(failed,),
+            role_holdings=CONVERGED_HOLDINGS,
+        )
+    )
+    assert not any(isinstance(a, DetachCompute | AttachCompute) for a in result.actions)
+    assert "ended Failed; fix or reinstall it" in result.problems[0].message
+    assert not result.problems[0].recheck
+
+
 def test_a_workspace_on_a_user_assigned_identity_gets_its_cluster_rights_before_attach():
     identity = ResourceId.parse(
         SUB + "/resourceGroups/rg-ml/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ws"
