@@ -44,7 +44,7 @@ from shared.adapters.azureml_reads import (
 from shared.adapters.cache import TtlCache
 from shared.adapters.deferred_aiohttp import deferred
 from shared.decisions.arm_id import ResourceId
-from shared.decisions.errors import TransientError, azure_call
+from shared.decisions.errors import FailedForNow, azure_call
 from shared.decisions.model import (
     Attachment,
     ComputeState,
@@ -154,7 +154,8 @@ class AzureMLWorkspaces:
                 result, headers = self._start_attach(attachment.workspace_id, compute)
             except HttpResponseError as error:
                 if _detail_codes(error) & {EXTENSION_NOT_READY}:
-                    raise TransientError(
+                    # this attachment's problem for now: the run goes on with the others
+                    raise FailedForNow(
                         f"{action}: Azure ML answers that the extension is not ready although "
                         "autoattach read it Succeeded: the workspace identity's roles on the "
                         "cluster may not have taken effect yet (role assignments take up to 10 "

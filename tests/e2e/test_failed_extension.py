@@ -40,9 +40,17 @@ def test_an_extension_that_fails_after_it_was_read_is_reported_as_failed_not_as_
     assert [d.outcome for d in deliveries] == ["scheduled", "scheduled", "dead-lettered"]
     assert "azureml" in deliveries[-1].reason and "ended Failed" in deliveries[-1].reason
     told = [n for n in sandbox.topic.notifications if n["type"] == "Autoattach.AttachFailed"]
-    assert {n["subject"].rsplit("/", 1)[-1] for n in told} == {"ws-research", "ws-prod"}
-    assert all("ended Failed; fix or reinstall it" in n["data"]["problem"] for n in told)
-    assert not any("may not have taken effect" in n["data"]["problem"] for n in told)
+    last = {n["subject"].rsplit("/", 1)[-1]: n["data"]["problem"] for n in told}
+    assert set(last) == {"ws-research", "ws-prod"}
+    assert all("ended Failed; fix or reinstall it" in problem for problem in last.values())
+    # a refused attach is told as Azure answered it, its causes hedged, before the extension's
+    # state decides; an attach that Azure failed is not blamed on propagation at all
+    hedged = [
+        n["data"]["problem"] for n in told if "may not have taken effect" in n["data"]["problem"]
+    ]
+    if attach_failures == "operation":
+        assert hedged == []
+    assert all("or the extension changed since" in problem for problem in hedged)
     # a compute whose attach Azure failed is left Failed for its owners to see why, not
     # detached to be attached again while the extension it needs has failed
     detaches = [r for r in sandbox.arm.log if r.method == "DELETE" and "/computes/" in r.path]

@@ -55,9 +55,12 @@ def test_where_azure_refuses_an_attach_at_once_it_is_rechecked_until_fresh_roles
     sandbox = sandbox_for(scenario_from(document, [event(0, CLUSTER_WRITE, aks(document), "x")]))
     report = sandbox.run_pass(0)
     deliveries = report.deliveries
-    refused = [d for d in deliveries if d.reason.startswith("PrerequisiteNotEffective")]
+    refused = [d for d in deliveries if "the extension is not ready although" in d.reason]
     assert refused and all(d.outcome == "scheduled" for d in refused)
     assert "not installed" in refused[0].reason
+    # its owners hear Azure's answer, and that the roles may not have taken effect yet
+    told = [n for n in sandbox.topic.notifications if n["type"] == "Autoattach.AttachFailed"]
+    assert told and "may not have taken effect yet" in told[0]["data"]["problem"]
     assert deliveries[-1].outcome == "completed"
     assert not any(d.outcome == "dead-lettered" for d in deliveries)
     granted = _first(deliveries, "Kubernetes Extension Contributor on aks-ml")
@@ -114,3 +117,23 @@ def test_an_attach_waits_a_re_check_after_its_workspace_identity_is_granted_its_
     writes = [r for r in sandbox.arm.log if r.path.lower().endswith(compute) and r.kind == "writes"]
     assert [r.method for r in writes] == ["PUT"]
     assert deliveries[-1].outcome == "completed"
+
+
+def test_an_attach_refused_for_roles_not_yet_in_effect_does_not_hold_back_another_workspace(
+    sandbox_for,
+):
+    # ws-research attaches under its own identity, whose fresh cluster roles take 300 s; ws-prod
+    # under a system-assigned identity needs none of them
+    document = with_identity_workspace(ready_document(realistic_timing=True))
+    document["attach_failures"] = "refusal"
+    document["role_propagation_seconds"] = 300
+    sandbox = sandbox_for(scenario_from(document, [event(0, CLUSTER_WRITE, aks(document), "x")]))
+    report = sandbox.run_pass(0)
+    deliveries = report.deliveries
+
+    prod = _first(deliveries, "as compute aks-ml-prod ")
+    research = _first(deliveries, "as compute aks-ml ")
+    assert deliveries[prod].at < 300  # not once ws-research's roles took effect
+    assert prod < research
+    assert deliveries[-1].outcome == "completed"
+    assert not any(d.outcome == "dead-lettered" for d in deliveries)
