@@ -10,7 +10,7 @@ from sandbox.scenario import arm_event
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.model import ComputeIdentity, IdentityType
 from shared.decisions.policy import ComputeTemplate
-from shared.engine.reconcile import MAX_COMPUTE_WRITES
+from shared.engine.run import MAX_COMPUTE_WRITES
 from shared.wiring import current_app
 from tests.e2e.conftest import ready_document, scenario_from, sweep
 

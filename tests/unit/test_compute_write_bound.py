@@ -6,7 +6,7 @@ from typing import Any, cast
 from shared.decisions.arm_id import ResourceId
 from shared.decisions.model import Attachment, ComputeIdentity, IdentityType, StorageAccess
 from shared.decisions.planner import AttachCompute
-from shared.engine.reconcile import MAX_COMPUTE_WRITES, ReconcileResult, _Run
+from shared.engine.run import MAX_COMPUTE_WRITES, ReconcileResult, Run
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 CLUSTER = ResourceId.parse(
@@ -30,7 +30,7 @@ def attach(name: str, namespace: str) -> AttachCompute:
 
 def test_a_compute_written_more_often_than_a_reconcile_allows_is_stopped_with_its_cause():
     result = ReconcileResult(CLUSTER)
-    run = _Run(cast(Any, None), result)
+    run = Run(cast(Any, None), result)
     writes = [attach("aks-ml", "team-a"), attach("AKS-ML", "team-b")] * 3
 
     stopped = [run.flapping(action) for action in writes]
@@ -43,5 +43,5 @@ def test_a_compute_written_more_often_than_a_reconcile_allows_is_stopped_with_it
 
 
 def test_other_computes_are_counted_apart():
-    run = _Run(cast(Any, None), ReconcileResult(CLUSTER))
+    run = Run(cast(Any, None), ReconcileResult(CLUSTER))
     assert not any(run.flapping(attach(f"aks-ml-{i}", "team-a")) for i in range(5))
