@@ -44,6 +44,7 @@ MAX_RECHECKS = 60
 SWEEP_MAX_RECHECKS = 4
 MAX_BACKOFF_SECONDS = 900.0
 RETRY_AFTER_JITTER = 0.2
+RECHECK_SPREAD = 0.2  # a wait's re-check comes 1 to 1.2 re-check delays later
 # An install's end is seen by polling the extension (no event tells of it: azure-facts.md): soon
 # at first, then every 5% of the time the chain has waited plus 15 s, at most the re-check delay,
 # so that it is seen within about 5% of the time to a usable compute (role propagation alone takes
@@ -261,7 +262,8 @@ def _reconciled(
         return _outcome_of(error, attempt, recheck_delay_seconds)
     if result.waiting is not None:
         # a write Azure is still carrying out said when to look again; else the usual delay
-        delay = recheck_delay_seconds
+        # spread a little, so clusters that started waiting together do not look in lockstep
+        delay = _jitter.uniform(recheck_delay_seconds, (1 + RECHECK_SPREAD) * recheck_delay_seconds)
         if result.installing:
             delay = install_poll_delay(waited, recheck_delay_seconds)
         if result.retry_after:

@@ -261,3 +261,17 @@ def test_an_installing_extension_is_looked_at_soon_and_then_less_and_less_often(
     for start, gap in zip(looks, gaps, strict=False):
         assert gap <= 15.0 + 0.05 * start + 1.0  # a second of queue lag
     assert gaps[-1] > gaps[0]
+
+
+def test_clusters_written_together_poll_each_namespace_and_attach_once_not_in_lockstep(
+    sandbox_for,
+):
+    sandbox = sandbox_for(fleet(20, 1))
+    report = sandbox.run_pass(0)
+
+    assert report.deliveries[-1].outcome == "completed"
+    # the re-checks after the attaches are spread (1 to 1.2 re-check delays), so none comes at
+    # the very second its 60 s attach ends and has to look again
+    assert report.polls == 2 * 20
+    rechecks = sorted(d.at for d in report.deliveries if d.label.startswith("re-check 2 "))
+    assert len(rechecks) == 20 and rechecks[-1] - rechecks[0] > 5
