@@ -270,7 +270,7 @@ def _reconciled(
             delay = backoff(0, result.retry_after, result.retry_after)
         if result.problems and result.only_rechecks:
             # a failure to try again later (an attach that may have come before its roles took
-            # effect): its tries back off, whatever else is waiting, the more the more it failed
+            # effect): its tries back off, whatever else is waiting, longer the more it failed
             steps = max(attempt, result.attach_tries + 1)
             delay = max(delay, backoff(steps, recheck_delay_seconds, result.retry_after))
         return _recheck_or_give_up(attempt, result.waiting, delay)
