@@ -82,13 +82,15 @@ class ReconcileResult:
             return f"waiting: {self.waiting}"
         if not self.applied and not self.refused and not self.problems and not self.attachments:
             return "nothing to do: the cluster is not tagged for any workspace, or is gone"
-        parts = [f"{len(self.applied)} change(s)" if self.applied else "already converged"]
+        parts = [f"{len(self.applied)} change(s)"] if self.applied else []
+        if not self.applied and not self.problems:
+            parts = ["already converged"]
         if self.settled:
             parts = ["already converged, as last announced (the sweep checks for drift)"]
         if self.refused:
             parts.append(f"tag entries not allowed by policy: {', '.join(self.refused)}")
-        if self.problems:
-            parts.append("; ".join(p.message for p in self.problems))
+        # a problem several attachments share (a failed extension) is named once
+        parts += dict.fromkeys(p.message for p in self.problems)
         return "; ".join(parts)
 
 
