@@ -20,10 +20,7 @@ from shared.decisions.errors import (
     AutoattachError,
     TransientError,
 )
-from shared.decisions.model import (
-    SUCCEEDED,
-    ClusterState,
-)
+from shared.decisions.model import SUCCEEDED, ClusterState
 from shared.decisions.planner import (
     Observation,
     Plan,
