@@ -27,7 +27,18 @@ def block(results: dict[str, Any], when: str) -> str:
         f"{results.get('bench_cpu_seconds', 0):.0f} s of CPU, "
         f"{results['bench_real_seconds']:.0f} s of wall time on 2 shared, loaded cores):\n\n"
         f"{results['table']}\n\n"
-        f"Storm: {storm['reads']:,} reads, {storm['polls']:,} polls, {storm['writes']:,} writes, "
+        + (
+            f"What the reads were of, per attachment:\n\n{results['reads_table']}\n\n"
+            if results.get("reads_table")
+            else ""
+        )
+        + (
+            "Install polling, the one dial between goals 1 and 5 and goal 2 (created-with-"
+            f"extension, 20 x 1; latency: the dense sweep):\n\n{results['trade_table']}\n\n"
+            if results.get("trade_table")
+            else ""
+        )
+        + f"Storm: {storm['reads']:,} reads, {storm['polls']:,} polls, {storm['writes']:,} writes, "
         f"{storm['throttled']:,} answered 429 (each retried).\n"
     )
 

@@ -10,7 +10,7 @@ the notifications autoattach publishes, Function executions as deliveries.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from benchmarks.worlds import INSTALL_SECONDS, fleet, tagged_at
@@ -36,6 +36,29 @@ class StreamRun:
     rechecks: int
     chains: int  # re-check chains started (distinct events re-checked): one per cluster at most
     usable_seconds: list[float] = field(default_factory=list)  # per compute, from its tag event
+    # per attachment, what the reads were of: the cluster, its extensions (an install's polls
+    # among them), the managed namespace, the compute, the workspace, anything else
+    reads_by_kind: dict[str, float] = field(default_factory=dict)
+
+
+READ_KINDS = ("cluster", "extension", "namespace", "compute", "workspace", "other")
+
+
+def read_kind(path: str) -> str:
+    """What an ARM read (its path) was of, as the bench's breakdown names it."""
+    lowered = path.lower().split("?")[0].rstrip("/")
+    parts = lowered.split("/")
+    if "/extensions" in lowered:
+        return "extension"
+    if "/managednamespaces" in lowered:
+        return "namespace"
+    if "/computes/" in lowered:
+        return "compute"
+    if len(parts) >= 2 and parts[-2] == "workspaces":
+        return "workspace"
+    if len(parts) >= 2 and parts[-2] in ("managedclusters", "connectedclusters"):
+        return "cluster"
+    return "other"
 
 
 def usable_times(sandbox: Sandbox) -> dict[str, float]:
@@ -78,11 +101,16 @@ def _costs(sandbox: Sandbox, report: PassReport, per: int) -> dict[str, float]:
     }
 
 
-def stream_run(stream: str, clusters: int, workspaces: int) -> StreamRun:
-    with Sandbox(fleet(clusters, workspaces, stream=stream)) as sandbox:
+def stream_run(
+    stream: str, clusters: int, workspaces: int, app_settings: dict[str, str] | None = None
+) -> StreamRun:
+    """``app_settings``: set as a deployment would (the install-poll trade, say)."""
+    scenario = replace(fleet(clusters, workspaces, stream=stream), app_settings=app_settings or {})
+    with Sandbox(scenario) as sandbox:
         report = sandbox.run_pass(0)
         usable = usable_times(sandbox)
         costs = _costs(sandbox, report, clusters * workspaces)
+        kinds = [read_kind(entry.path) for entry in sandbox.arm.log if entry.kind == "reads"]
     per = clusters * workspaces
     start = tagged_at(stream)
     return StreamRun(
@@ -97,6 +125,7 @@ def stream_run(stream: str, clusters: int, workspaces: int) -> StreamRun:
         rechecks=sum(1 for d in report.deliveries if d.label.startswith("re-check")),
         chains=len({d.id for d in report.deliveries if d.label.startswith("re-check")}),
         usable_seconds=sorted(t - start for t in usable.values()),
+        reads_by_kind={kind: kinds.count(kind) / per for kind in READ_KINDS if kind in kinds},
         **costs,
     )
 
@@ -133,6 +162,7 @@ def latency_sweep(
     installs: tuple[float | None, ...] = INSTALLS,
     namespaces: tuple[float, ...] = NAMESPACES,
     attaches: tuple[float, ...] = ATTACHES,
+    app_settings: dict[str, str] | None = None,
 ) -> list[Latency]:
     """One sandbox per (namespace, attach) pair, one cluster per install duration; the clusters
     do not interact (a delivery takes no virtual time, nothing is throttled)."""
@@ -144,7 +174,10 @@ def latency_sweep(
                 "compute_attach_seconds": attach,
                 "role_propagation_seconds": PROPAGATION,
             }
-            scenario = fleet(len(installs), 1, installs=list(installs), durations=durations)
+            scenario = replace(
+                fleet(len(installs), 1, installs=list(installs), durations=durations),
+                app_settings=app_settings or {},
+            )
             with Sandbox(scenario) as sandbox:
                 sandbox.run_pass(0)
                 usable = usable_times(sandbox)

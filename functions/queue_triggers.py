@@ -18,7 +18,7 @@ from functions import telemetry
 from shared import settings as names
 from shared.adapters import meter
 from shared.decisions.events import MalformedMessage
-from shared.engine.handling import DeadLetter, Outcome, handle_message
+from shared.engine.handling import DeadLetter, InstallPolling, Outcome, handle_message
 from shared.engine.settlement import (
     MessageActions,
     attempt_of,
@@ -64,6 +64,10 @@ def decide(message: servicebus.ServiceBusReceivedMessage, app: App) -> Outcome:
         recheck_delay_seconds=app.settings.recheck_delay_seconds,
         chain=chain_of(message),
         now=app.scheduler.now(),
+        install_polling=InstallPolling(
+            first_seconds=app.settings.install_poll_first_seconds,
+            share=app.settings.install_poll_percent_of_wait / 100,
+        ),
     )
 
 

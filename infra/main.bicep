@@ -104,6 +104,15 @@ param operatorPrincipalType string = 'Group'
 @description('Seconds before a "not ready yet" cluster is looked at again.')
 param recheckDelaySeconds int = 60
 
+@minValue(1)
+@description('Seconds before an Azure ML extension install someone else started is first looked at; at most recheckDelaySeconds.')
+param installPollFirstSeconds int = 15
+
+@minValue(0)
+@maxValue(100)
+@description('An install is then looked at every installPollFirstSeconds plus this percent of the time waited (at most recheckDelaySeconds): higher means fewer ARM reads, a later attach.')
+param installPollPercentOfWait int = 5
+
 @description('NCRONTAB schedule of the periodic sweep.')
 param sweepSchedule string = '0 */15 * * * *'
 
@@ -338,6 +347,8 @@ var appSettings = {
   ATTACH_TAG_KEY: attachTagKey
   ARM_ENDPOINT: environment().resourceManager
   RECHECK_DELAY_SECONDS: string(recheckDelaySeconds)
+  INSTALL_POLL_FIRST_SECONDS: string(installPollFirstSeconds)
+  INSTALL_POLL_PERCENT_OF_WAIT: string(installPollPercentOfWait)
   SWEEP_SUBSCRIPTIONS: join(watchedSubscriptionIds, ',')
   SWEEP_SCHEDULE: sweepSchedule
 }

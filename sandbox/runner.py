@@ -246,6 +246,7 @@ class Sandbox:
                     }
                 )
             ),
+            **self.scenario.app_settings,
         }
 
     def _find_triggers(self) -> dict[str, Trigger]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class Scenario:
     policy: dict[str, Any]
     steps: tuple[Step, ...]
     tag_key: str = "azureml-attach"
+    # app settings set as a deployment would, over the sandbox's own (shared/settings.py names)
+    app_settings: dict[str, str] = field(default_factory=dict)
 
 
 def read_json(path: Path, what: str) -> Any:

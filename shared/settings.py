@@ -27,6 +27,8 @@ NOTIFICATION_TOPIC_ENDPOINT = "NOTIFICATION_TOPIC_ENDPOINT"
 ARM_ENDPOINT = "ARM_ENDPOINT"
 AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
 RECHECK_DELAY_SECONDS = "RECHECK_DELAY_SECONDS"
+INSTALL_POLL_FIRST_SECONDS = "INSTALL_POLL_FIRST_SECONDS"
+INSTALL_POLL_PERCENT_OF_WAIT = "INSTALL_POLL_PERCENT_OF_WAIT"
 SWEEP_SUBSCRIPTIONS = "SWEEP_SUBSCRIPTIONS"
 SWEEP_SCHEDULE = "SWEEP_SCHEDULE"
 # The host's own storage, identity-based (AzureWebJobsStorage__*): the cluster ledger lives there.
@@ -47,6 +49,10 @@ DEFAULT_EXTENSION_EVENTS_QUEUE = "extension-events"
 DEFAULT_TAG_KEY = "azureml-attach"
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 DEFAULT_RECHECK_DELAY_SECONDS = 60
+# an install someone else started is looked at 15 s after a chain began waiting on it, then every
+# 15 s plus 5% of the time waited (shared/engine/handling.py, docs/decisions.md)
+DEFAULT_INSTALL_POLL_FIRST_SECONDS = 15
+DEFAULT_INSTALL_POLL_PERCENT_OF_WAIT = 5
 DEFAULT_SWEEP_SCHEDULE = "0 */15 * * * *"
 PUBLIC_BLOB_SUFFIX = "blob.core.windows.net"
 
@@ -65,6 +71,8 @@ OPTIONAL_APP_SETTINGS = (
     ARM_ENDPOINT,
     AZURE_CLIENT_ID,
     RECHECK_DELAY_SECONDS,
+    INSTALL_POLL_FIRST_SECONDS,
+    INSTALL_POLL_PERCENT_OF_WAIT,
     SWEEP_SUBSCRIPTIONS,
 )
 # Read by the code too, but set with the host settings (infra/modules/functionapp.bicep): one of
@@ -88,6 +96,8 @@ class Settings:
     arm_endpoint: str
     client_id: str | None
     recheck_delay_seconds: int
+    install_poll_first_seconds: int
+    install_poll_percent_of_wait: int
     sweep_subscriptions: tuple[str, ...]
     ledger_blob_endpoint: str
 
@@ -104,6 +114,20 @@ class Settings:
                 f"set exactly one of {ATTACH_POLICY} (the policy as JSON) or "
                 f"{ATTACH_POLICY_FILE} (a path to it)"
             )
+        recheck_delay = _positive_int(
+            RECHECK_DELAY_SECONDS,
+            env.get(RECHECK_DELAY_SECONDS) or str(DEFAULT_RECHECK_DELAY_SECONDS),
+        )
+        first_poll = _positive_int(
+            INSTALL_POLL_FIRST_SECONDS,
+            env.get(INSTALL_POLL_FIRST_SECONDS) or str(DEFAULT_INSTALL_POLL_FIRST_SECONDS),
+        )
+        if first_poll > recheck_delay:
+            raise SettingsError(
+                f"{INSTALL_POLL_FIRST_SECONDS} must be at most {RECHECK_DELAY_SECONDS} "
+                f"({recheck_delay}): an install is never looked at less often than that, "
+                f"got {first_poll}"
+            )
         return cls(
             servicebus_namespace=env[SERVICEBUS_NAMESPACE].strip(),
             cluster_events_queue=env[CLUSTER_EVENTS_QUEUE].strip(),
@@ -116,9 +140,11 @@ class Settings:
             tag_key=env.get(ATTACH_TAG_KEY, "").strip() or DEFAULT_TAG_KEY,
             arm_endpoint=_https_url(ARM_ENDPOINT, env.get(ARM_ENDPOINT) or DEFAULT_ARM_ENDPOINT),
             client_id=env.get(AZURE_CLIENT_ID, "").strip() or None,
-            recheck_delay_seconds=_positive_int(
-                RECHECK_DELAY_SECONDS,
-                env.get(RECHECK_DELAY_SECONDS) or str(DEFAULT_RECHECK_DELAY_SECONDS),
+            recheck_delay_seconds=recheck_delay,
+            install_poll_first_seconds=first_poll,
+            install_poll_percent_of_wait=_percent(
+                INSTALL_POLL_PERCENT_OF_WAIT,
+                env.get(INSTALL_POLL_PERCENT_OF_WAIT) or str(DEFAULT_INSTALL_POLL_PERCENT_OF_WAIT),
             ),
             sweep_subscriptions=tuple(
                 s.strip() for s in env.get(SWEEP_SUBSCRIPTIONS, "").split(",") if s.strip()
@@ -217,4 +243,14 @@ def _positive_int(name: str, value: str) -> int:
         raise SettingsError(f"{name} must be a whole number of seconds, got {value!r}") from None
     if number <= 0:
         raise SettingsError(f"{name} must be positive, got {number}")
+    return number
+
+
+def _percent(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number of percent, got {value!r}") from None
+    if not 0 <= number <= 100:
+        raise SettingsError(f"{name} must be between 0 and 100, got {number}")
     return number

@@ -48,12 +48,23 @@ RECHECK_SPREAD = 0.2  # a wait's re-check comes 1 to 1.2 re-check delays later
 # An install's end is seen by polling the extension (no event tells of it: azure-facts.md): soon
 # at first, then every 5% of the time the chain has waited plus 15 s, at most the re-check delay,
 # so that it is seen within about 5% of the time to a usable compute (role propagation alone takes
-# minutes) without polling a long install every few seconds.
+# minutes) without polling a long install every few seconds. The app settings
+# INSTALL_POLL_FIRST_SECONDS and INSTALL_POLL_PERCENT_OF_WAIT trade that latency for fewer reads
+# (docs/decisions.md).
 INSTALL_POLL_FIRST_SECONDS = 15.0
 INSTALL_POLL_SHARE = 0.05
 # How late a live chain's next re-check may be before a new message takes the chain over: queue
 # delivery lag and busy leases delay a re-check by seconds, a lost chain never comes.
 CHAIN_OVERDUE_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class InstallPolling:
+    """How often an install someone else started is looked at: ``first_seconds`` after the chain
+    began waiting, then every ``first_seconds`` plus ``share`` of the time waited so far."""
+
+    first_seconds: float = INSTALL_POLL_FIRST_SECONDS
+    share: float = INSTALL_POLL_SHARE
 
 
 @dataclass(frozen=True)
@@ -84,11 +95,13 @@ def handle_message(
     recheck_delay_seconds: float,
     chain: str | None = None,
     now: datetime | None = None,
+    install_polling: InstallPolling = InstallPolling(),
 ) -> Outcome:
     """Decide what becomes of one message. ``attempt`` counts earlier re-checks of this event;
     ``chain`` is the re-check chain the message belongs to (shared.engine.settlement.chain_of)
     and ``now`` the queue's clock: with both, the cluster keeps one chain (None: the message
-    decides alone, as if no other chain waited)."""
+    decides alone, as if no other chain waited). ``install_polling``: how often an install is
+    looked at."""
     try:
         parsed = parse_message(body)
     except MalformedEvent as error:
@@ -96,7 +109,9 @@ def handle_message(
     if isinstance(parsed, IgnoredEvent):
         return Completed(f"ignored: {parsed.reason}")
     at = now or datetime.now(UTC)
-    outcome = _converge(parsed, attempt, services, recheck_delay_seconds, chain, at)
+    outcome = _converge(
+        parsed, attempt, services, recheck_delay_seconds, chain, at, install_polling
+    )
     return _capped(parsed, attempt, outcome)
 
 
@@ -119,6 +134,7 @@ def _converge(
     recheck_delay_seconds: float,
     chain: str | None,
     now: datetime,
+    install_polling: InstallPolling,
 ) -> Outcome:
     try:
         # One handler per cluster at a time, across threads and instances; lost mid-run, no
@@ -131,7 +147,9 @@ def _converge(
             outcome = _capped(
                 parsed,
                 attempt,
-                _reconciled(parsed, attempt, services, recheck_delay_seconds, waited),
+                _reconciled(
+                    parsed, attempt, services, recheck_delay_seconds, waited, install_polling
+                ),
             )
             if live is not None and isinstance(outcome, RecheckLater):
                 outcome = Completed(f"{outcome.reason}; the re-check already waiting goes on")
@@ -202,13 +220,15 @@ def _waited(services: Services, parsed: ClusterSignal, chain: str | None, now: d
 
 
 def install_poll_delay(
-    waited_seconds: float, recheck_delay_seconds: float, *, rng: random.Random | None = None
+    waited_seconds: float,
+    recheck_delay_seconds: float,
+    polling: InstallPolling = InstallPolling(),
+    *,
+    rng: random.Random | None = None,
 ) -> float:
     """When to look at an install again, after ``waited_seconds`` of waiting (jittered down by
     up to a tenth, so clusters installing together do not poll in lockstep)."""
-    step = min(
-        recheck_delay_seconds, INSTALL_POLL_FIRST_SECONDS + INSTALL_POLL_SHARE * waited_seconds
-    )
+    step = min(recheck_delay_seconds, polling.first_seconds + polling.share * waited_seconds)
     return (rng or _jitter).uniform(0.9 * step, step)
 
 
@@ -252,6 +272,7 @@ def _reconciled(
     services: Services,
     recheck_delay_seconds: float,
     waited: float = 0.0,
+    install_polling: InstallPolling = InstallPolling(),
 ) -> Outcome:
     """The outcome of reconciling the cluster (its lease held)."""
     try:
@@ -265,7 +286,7 @@ def _reconciled(
         # spread a little, so clusters that started waiting together do not look in lockstep
         delay = _jitter.uniform(recheck_delay_seconds, (1 + RECHECK_SPREAD) * recheck_delay_seconds)
         if result.installing:
-            delay = install_poll_delay(waited, recheck_delay_seconds)
+            delay = install_poll_delay(waited, recheck_delay_seconds, install_polling)
         if result.retry_after:
             delay = backoff(0, result.retry_after, result.retry_after)
         if result.problems and result.only_rechecks:

@@ -426,10 +426,16 @@ def test_tag_key_default_matches_the_code():
     assert resolve(main, _app_settings()[settings.ATTACH_TAG_KEY]) == settings.DEFAULT_TAG_KEY
 
 
-def test_sweep_schedule_and_recheck_delay_defaults_match_the_code():
+def test_sweep_schedule_recheck_delay_and_install_poll_defaults_match_the_code():
     parameters = template("main.bicep")["parameters"]
     assert parameters["sweepSchedule"]["default"] == settings.DEFAULT_SWEEP_SCHEDULE
     assert parameters["recheckDelaySeconds"]["default"] == settings.DEFAULT_RECHECK_DELAY_SECONDS
+    assert parameters["installPollFirstSeconds"]["default"] == (
+        settings.DEFAULT_INSTALL_POLL_FIRST_SECONDS
+    )
+    assert parameters["installPollPercentOfWait"]["default"] == (
+        settings.DEFAULT_INSTALL_POLL_PERCENT_OF_WAIT
+    )
 
 
 def test_no_setting_or_output_carries_a_key_or_a_secret():

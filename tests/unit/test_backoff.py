@@ -3,7 +3,12 @@ and while the Azure ML extension installs (soon at first, then less often)."""
 
 import random
 
-from shared.engine.handling import MAX_BACKOFF_SECONDS, backoff, install_poll_delay
+from shared.engine.handling import (
+    MAX_BACKOFF_SECONDS,
+    InstallPolling,
+    backoff,
+    install_poll_delay,
+)
 
 
 def delays(attempt: int, retry_after: float | None, seeds: range) -> list[float]:
@@ -51,3 +56,11 @@ def test_a_long_install_is_polled_less_often_but_within_five_percent_of_its_wait
 def test_an_install_is_never_polled_less_often_than_the_re_check_delay():
     assert max(install_polls(10_000)) <= 60.0
     assert min(install_polls(10_000)) >= 54.0
+
+
+def test_a_platform_team_that_trades_latency_for_reads_has_an_install_polled_at_its_own_pace():
+    once_a_minute = InstallPolling(first_seconds=60, share=0.0)
+    polls = [install_poll_delay(w, 60.0, once_a_minute, rng=random.Random(w)) for w in range(99)]
+    assert min(polls) >= 54.0 and max(polls) <= 60.0
+    half_again = InstallPolling(first_seconds=20, share=0.5)
+    assert 45.0 <= install_poll_delay(60, 600.0, half_again, rng=random.Random(1)) <= 50.0

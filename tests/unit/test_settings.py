@@ -22,6 +22,7 @@ def test_valid_settings_fill_in_the_documented_defaults():
     assert settings.tag_key == "azureml-attach"
     assert settings.arm_endpoint == "https://management.azure.com"
     assert settings.recheck_delay_seconds == 60
+    assert (settings.install_poll_first_seconds, settings.install_poll_percent_of_wait) == (15, 5)
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,11 @@ def test_valid_settings_fill_in_the_documented_defaults():
         ({names.NOTIFICATION_TOPIC_ENDPOINT: "http://topic"}, "must be an https:// URL"),
         ({names.RECHECK_DELAY_SECONDS: "soon"}, "whole number of seconds"),
         ({names.RECHECK_DELAY_SECONDS: "0"}, "must be positive"),
+        ({names.INSTALL_POLL_FIRST_SECONDS: "0"}, "INSTALL_POLL_FIRST_SECONDS must be positive"),
+        ({names.INSTALL_POLL_FIRST_SECONDS: "61"}, "at most RECHECK_DELAY_SECONDS"),
+        ({names.INSTALL_POLL_PERCENT_OF_WAIT: "5%"}, "INSTALL_POLL_PERCENT_OF_WAIT must be a"),
+        ({names.INSTALL_POLL_PERCENT_OF_WAIT: "101"}, "between 0 and 100"),
+        ({names.INSTALL_POLL_PERCENT_OF_WAIT: "-1"}, "between 0 and 100"),
         ({names.ATTACH_POLICY_FILE: "/etc/policy.json"}, "set exactly one of ATTACH_POLICY"),
         ({names.ATTACH_POLICY: ""}, "set exactly one of ATTACH_POLICY"),
     ],
