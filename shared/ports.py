@@ -131,7 +131,8 @@ class ClusterLedger(Protocol):
     time): reconcile calls it before each write, so a handler that lost it writes nothing more.
     ``chain`` and ``keep_chain`` hold the cluster's live re-check chain (its id and when its next
     re-check is due), so that a new event for a cluster already waiting joins that chain instead
-    of starting another (shared.engine.handling).
+    of starting another (shared.engine.handling). ``last_outcome`` is what ``record_outcome``
+    kept, read under the lease: an extension event for a cluster last read untagged reads nothing.
     """
 
     def lease(self, cluster_id: ResourceId) -> AbstractContextManager[ClusterLease]: ...
@@ -144,6 +145,7 @@ class ClusterLedger(Protocol):
     def check(self, cluster_id: ResourceId) -> None: ...
     def chain(self, cluster_id: ResourceId) -> dict[str, Any] | None: ...
     def keep_chain(self, cluster_id: ResourceId, chain: dict[str, Any] | None) -> None: ...
+    def last_outcome(self, cluster_id: ResourceId) -> dict[str, Any] | None: ...
 
 
 @dataclass

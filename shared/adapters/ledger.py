@@ -400,6 +400,14 @@ class BlobClusterLedger:
             return
         self._write(cluster_id, chain=chain)
 
+    def last_outcome(self, cluster_id: ResourceId) -> dict[str, Any] | None:
+        """What became of the last message about the cluster, as ``record_outcome`` kept it."""
+        _name, held = self._holding(cluster_id)
+        if held.document is None:
+            self.announced(cluster_id)
+        found = (held.document or {}).get("last_outcome")
+        return dict(found) if isinstance(found, dict) else None
+
     def record_outcome(self, cluster_id: ResourceId, outcome: dict[str, Any]) -> None:
         """Keep what became of the last message about the cluster (beside what was announced).
         The same outcome as the one kept, kept less than an hour ago, is not written again: a
@@ -500,7 +508,7 @@ def _same_outcome(kept: Any, outcome: dict[str, Any]) -> bool:
     """The kept outcome says what this one says (ignoring which event and when), and is recent."""
     if not isinstance(kept, dict):
         return False
-    fields = ("outcome", "reason", "summary", "app_version")
+    fields = ("outcome", "reason", "summary", "app_version", "untagged")
     if any(kept.get(f) != outcome.get(f) for f in fields):
         return False
     try:

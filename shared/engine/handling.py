@@ -70,6 +70,7 @@ class InstallPolling:
 @dataclass(frozen=True)
 class Completed:
     summary: str
+    untagged: bool = False  # the cluster was read untagged (or gone), with nothing of ours on it
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,8 @@ def _converge(
             live = _live_chain(services, parsed, chain, now)
             if live is not None and parsed.operation not in _READS_EVERYTHING:
                 return _join(services, parsed, live)
+            if _extension_event_of_untagged(services, parsed):
+                return Completed(UNTAGGED_EXTENSION_EVENT, untagged=True)
             waited = _waited(services, parsed, chain, now)
             outcome = _capped(
                 parsed,
@@ -163,6 +166,25 @@ def _converge(
 
 # A sweep and a person's request read everything: drift is found there.
 _READS_EVERYTHING = (SWEEP_REQUEST_TYPE, RECONCILE_REQUEST_TYPE)
+
+UNTAGGED_EXTENSION_EVENT = (
+    "nothing to do: the cluster was not tagged for any workspace when last read, and an "
+    "extension changes no tag (a tag change brings an event of its own)"
+)
+
+
+def _extension_event_of_untagged(services: Services, parsed: ClusterSignal) -> bool:
+    """An extension's write or delete, on a cluster whose last reconcile found no tag entry for
+    any workspace and left nothing of autoattach's on it: no ARM read can find work there. A tag
+    added since comes with its own tag or cluster write event, which reads the cluster (and the
+    sweep reads every cluster, should that event be lost)."""
+    if not parsed.operation.startswith(EXTENSION_SUFFIX + "/"):
+        return False
+    last = services.ledger.last_outcome(parsed.cluster_id)
+    if not last or last.get("untagged") is not True:
+        return False
+    cluster = parsed.cluster_id
+    return not services.ledger.announced(cluster) and services.ledger.continuation(cluster) is None
 
 
 def _live_chain(
@@ -300,7 +322,7 @@ def _reconciled(
         return _recheck_or_give_up(attempt, result.summary(), delay)
     if result.problems:
         return DeadLetter("AttachFailed", result.summary())
-    return Completed(result.summary())
+    return Completed(result.summary(), untagged=result.untagged)
 
 
 def remember_outcome(
@@ -311,6 +333,8 @@ def remember_outcome(
     kept: dict[str, str | int]
     if isinstance(outcome, Completed):
         kept = {"outcome": "completed", "summary": outcome.summary}
+        if outcome.untagged:
+            kept["untagged"] = True
     elif isinstance(outcome, RecheckLater):
         kept = {"outcome": "re-check later", "reason": outcome.reason}
     else:

@@ -73,6 +73,14 @@ class ReconcileResult:
     attach_tries: int = 0  # the most tries of a Failed compute this run detached to try again
 
     @property
+    def untagged(self) -> bool:
+        """Nothing was asked of this cluster: no tag entry for any workspace (or the cluster is
+        gone), and nothing of autoattach's was on it to undo."""
+        return not (
+            self.applied or self.refused or self.problems or self.attachments or self.waiting
+        )
+
+    @property
     def only_rechecks(self) -> bool:
         """Every problem is one that asking Azure again may mend."""
         return all(problem.recheck for problem in self.problems)
@@ -80,7 +88,7 @@ class ReconcileResult:
     def summary(self) -> str:
         if self.waiting:
             return f"waiting: {self.waiting}"
-        if not self.applied and not self.refused and not self.problems and not self.attachments:
+        if self.untagged:
             return "nothing to do: the cluster is not tagged for any workspace, or is gone"
         parts = [f"{len(self.applied)} change(s)"] if self.applied else []
         if not self.applied and not self.problems:
