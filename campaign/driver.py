@@ -111,6 +111,7 @@ class Rig:
             policy=copy.deepcopy(scenario.policy),
             steps=(),
             tag_key=scenario.tag_key,
+            app_settings=dict(scenario.app_settings),
         )
         if self.sandbox is None:
             self.sandbox = Sandbox(plain).__enter__()

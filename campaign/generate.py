@@ -77,6 +77,17 @@ class CampaignScenario:
     clusters: tuple[ClusterSpec, ...]
     steps: tuple[Step, ...]
     tag_key: str = TAG_KEY
+    # the deployment's own settings where they may change what the product does (shared/settings)
+    app_settings: dict[str, str] = field(default_factory=dict)
+
+
+# How often an install is looked at (INSTALL_POLL_FIRST_SECONDS, INSTALL_POLL_PERCENT_OF_WAIT):
+# the default, the slowest pace a deployment may set, and a fast start that slows steeply.
+INSTALL_POLL_PACES: tuple[dict[str, str], ...] = (
+    {},
+    {"INSTALL_POLL_FIRST_SECONDS": "60", "INSTALL_POLL_PERCENT_OF_WAIT": "0"},
+    {"INSTALL_POLL_FIRST_SECONDS": "1", "INSTALL_POLL_PERCENT_OF_WAIT": "100"},
+)
 
 
 def cluster_id(kind: str, group: str, name: str) -> str:
@@ -91,7 +102,9 @@ def generate(seed: int, events: int) -> CampaignScenario:
     world = _world(rng, specs)
     with_ownership_draws(rng, specs, world)
     steps = tuple(_steps(rng, specs, events))
-    return CampaignScenario(seed, world, policy, tuple(specs), steps)
+    # drawn apart, so the scenario's world and events stay what the seed made them before
+    pace = random.Random(f"install-poll-pace-{seed}").choice(INSTALL_POLL_PACES)
+    return CampaignScenario(seed, world, policy, tuple(specs), steps, app_settings=dict(pace))
 
 
 def _tags(rng: random.Random) -> dict[str, str]:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import __version__
+from shared import settings as names
 from shared.decisions.arm_id import EXTENSION_SUFFIX
 from shared.decisions.errors import AutoattachError, ClusterBusy, LeaseLost, TransientError
 from shared.decisions.events import (
@@ -50,9 +51,9 @@ RECHECK_SPREAD = 0.2  # a wait's re-check comes 1 to 1.2 re-check delays later
 # so that it is seen within about 5% of the time to a usable compute (role propagation alone takes
 # minutes) without polling a long install every few seconds. The app settings
 # INSTALL_POLL_FIRST_SECONDS and INSTALL_POLL_PERCENT_OF_WAIT trade that latency for fewer reads
-# (docs/decisions.md).
-INSTALL_POLL_FIRST_SECONDS = 15.0
-INSTALL_POLL_SHARE = 0.05
+# (docs/decisions.md); their defaults are these.
+INSTALL_POLL_FIRST_SECONDS = float(names.DEFAULT_INSTALL_POLL_FIRST_SECONDS)
+INSTALL_POLL_SHARE = names.DEFAULT_INSTALL_POLL_PERCENT_OF_WAIT / 100
 # How late a live chain's next re-check may be before a new message takes the chain over: queue
 # delivery lag and busy leases delay a re-check by seconds, a lost chain never comes.
 CHAIN_OVERDUE_SECONDS = 300.0

@@ -7,7 +7,9 @@ ARM authorizes every request against exactly the roles infra/ grants autoattach
 from __future__ import annotations
 
 from campaign.cli import render, run_campaign
-from campaign.generate import generate
+from campaign.generate import INSTALL_POLL_PACES, generate
+from shared.settings import Settings
+from tests.unit.test_settings import VALID
 
 SEEDS = [1, 3, 4]
 EVENTS = 40
@@ -24,3 +26,10 @@ def test_a_small_campaign_ends_with_the_world_the_policy_asks_for_and_every_inva
 def test_a_seed_gives_the_same_scenario_every_time_so_a_violation_can_be_replayed():
     assert generate(17, 30) == generate(17, 30)
     assert generate(17, 30).steps != generate(18, 30).steps
+
+
+def test_the_campaign_runs_every_install_poll_pace_a_deployment_may_set():
+    drawn = [generate(seed, 5).app_settings for seed in range(30)]
+    assert all(pace in drawn for pace in INSTALL_POLL_PACES)
+    for pace in INSTALL_POLL_PACES:  # each is a deployment's valid setting
+        Settings.from_environment({**VALID, **pace})
