@@ -301,7 +301,13 @@ def _reconciled(
     try:
         # a sweep or a person's request reads everything: drift is found there
         discover = parsed.operation in (SWEEP_REQUEST_TYPE, RECONCILE_REQUEST_TYPE)
-        result = reconcile(parsed.cluster_id, services, discover=discover, continuing=attempt > 0)
+        result = reconcile(
+            parsed.cluster_id,
+            services,
+            discover=discover,
+            continuing=attempt > 0,
+            extension_changed=parsed.operation.startswith(EXTENSION_SUFFIX + "/"),
+        )
     except AutoattachError as error:
         return _outcome_of(error, attempt, recheck_delay_seconds)
     if result.waiting is not None:

@@ -89,12 +89,14 @@ def observe(
     discover: bool = False,
     seen: tuple[ClusterState, TagDecision] | None = None,
     grants: RunGrants | None = None,
+    extension_changed: bool = False,
 ) -> Observation:
     """``announced`` is the cluster's ledger record: computes announced there are read too, so
     that those no longer wanted are detached. ``discover`` (the sweep) lists every workspace of
     the policy instead, and reads everything the event path takes on trust (what the ledger
     records granted to identities never announced, too). ``seen`` is the cluster already read
-    by the caller; ``grants`` what this reconcile granted and revoked before this read."""
+    by the caller; ``grants`` what this reconcile granted and revoked before this read;
+    ``extension_changed``: an extension's event, so the extension is read as a sweep reads it."""
     memo = Memo() if memo is None else memo
     policy = services.policy
     cluster, decision = seen or observe_cluster(cluster_id, services)
@@ -122,7 +124,8 @@ def observe(
     unasked = list(to_attach)
     # on a sweep, an Arc cluster's extension names the relay a right may be left on
     arc_sweep = discover and cluster.exists and cluster.kind == "arc"
-    extension_read = bool(unasked or arc_relay_needed or arc_sweep or (discover and attachments))
+    looked_for = (discover or extension_changed) and attachments
+    extension_read = bool(unasked or arc_relay_needed or arc_sweep or looked_for)
     extension = services.extensions.find_azureml(cluster_id) if extension_read else None
     # Azure Relay Owner goes only to the relay this cluster's extension names.
     relay = extension.relay if extension is not None and cluster.kind == "arc" else None

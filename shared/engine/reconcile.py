@@ -69,6 +69,7 @@ def reconcile(
     *,
     discover: bool = False,
     continuing: bool = False,
+    extension_changed: bool = False,
 ) -> ReconcileResult:
     """Converge one cluster, then tell owners what Azure now shows and they were not yet told.
     Raises TransientError for the caller to retry later. The caller holds the cluster's lease.
@@ -77,7 +78,10 @@ def reconcile(
     reads what it needs, and nothing more when the cluster's ledger shows it converged as its
     tag asks (drift since is the sweep's to find). ``continuing`` (a re-check) goes on from what
     the last reconcile left in the ledger when it waited only for its own writes: it polls them
-    (shared.engine.continuation)."""
+    (shared.engine.continuation). ``extension_changed`` (an extension's event): a cluster the
+    ledger shows converged has its Azure ML extension read too, and is looked at whole unless the
+    extension is there and Succeeded, so that owners hear of an extension that failed, is being
+    updated or went at its own event, not at the next sweep."""
     result = ReconcileResult(cluster_id)
     run = Run(services, result)
     memo = Memo()
@@ -103,7 +107,8 @@ def reconcile(
         seen = seen or observe_cluster(cluster_id, services)
         result.refused = seen[1].refused
         result.attachments = len(seen[1].attachments)
-        if not discover and notices.settled(seen[0], seen[1], announced):
+        settled = not discover and notices.settled(seen[0], seen[1], announced)
+        if settled and (not extension_changed or _extension_succeeded(cluster_id, services)):
             result.settled = True
             return result
     observed: Observation | None = None
@@ -111,7 +116,15 @@ def reconcile(
     waiting = False
     try:
         if continued is None:
-            observed = observe(cluster_id, services, memo, announced, discover=discover, seen=seen)
+            observed = observe(
+                cluster_id,
+                services,
+                memo,
+                announced,
+                discover=discover,
+                seen=seen,
+                extension_changed=extension_changed,
+            )
             observed = with_attach_errors(observed, failures)
         else:
             observed = observe_continued(continued, services, memo, announced)
@@ -142,6 +155,7 @@ def reconcile(
                     discover=discover,
                     seen=seen,
                     grants=run.grants,
+                    extension_changed=extension_changed,
                 )
                 following = with_attach_errors(following, failures)
             observed = following
@@ -155,6 +169,12 @@ def reconcile(
                 services.ledger.keep_continuation(cluster_id, state)
             except AutoattachError as error:  # the re-check reads everything instead
                 log.warning("cluster %s: could not keep the continuation: %s", cluster_id, error)
+
+
+def _extension_succeeded(cluster_id: ResourceId, services: Services) -> bool:
+    """The cluster's Azure ML extension is there and Succeeded (one read)."""
+    extension = services.extensions.find_azureml(cluster_id)
+    return extension is not None and extension.provisioning_state.lower() == SUCCEEDED
 
 
 def _recheck_hint(result: ReconcileResult, run: Run, observed: Observation) -> float | None:

@@ -58,3 +58,61 @@ def test_an_extension_that_fails_after_it_was_read_is_reported_as_failed_not_as_
     states = {n: c["provisioning_state"] for n, c in computes(sandbox).items()}
     made = {} if attach_failures == "refusal" else {"aks-ml": "Failed", "aks-ml-prod": "Failed"}
     assert states == made
+
+
+EXTENSION_WRITE = "Microsoft.KubernetesConfiguration/extensions/write"
+
+
+def converged_then(sandbox_for, change, operation=EXTENSION_WRITE):
+    """The example cluster converged at 0; at 100 ``change`` befalls its Azure ML extension and
+    ARM sends the extension's event at 101."""
+    document = ready_document()
+    extension = f"{aks(document)}/providers/Microsoft.KubernetesConfiguration/extensions/azureml"
+    steps = [event(0, CLUSTER_WRITE, aks(document), "created")]
+    if change is not None:
+        steps.append({"at": 100, "change": {**change, "cluster": aks(document), "name": "azureml"}})
+    steps.append(event(101, operation, extension, "extension-changed"))
+    sandbox = sandbox_for(scenario_from(document, steps))
+    return sandbox, sandbox.run_pass(0)
+
+
+def test_an_extension_that_fails_after_convergence_is_told_at_its_own_event_not_the_next_sweep(
+    sandbox_for,
+):
+    failed = {"op": "set_extension_state", "provisioning_state": "Failed"}
+    sandbox, report = converged_then(sandbox_for, failed)
+
+    last = report.deliveries[-1]
+    assert last.outcome == "dead-lettered"
+    assert "azureml" in last.reason and "ended Failed" in last.reason
+    told = [n for n in sandbox.topic.notifications if n["type"] == "Autoattach.AttachFailed"]
+    assert {n["subject"].rsplit("/", 1)[-1] for n in told} == {"ws-research", "ws-prod"}
+    assert states_of(sandbox) == {"aks-ml": "Succeeded", "aks-ml-prod": "Succeeded"}
+
+
+def test_an_extension_updating_after_convergence_is_watched_until_it_settles(sandbox_for):
+    updating = {  # from 100 s to 190 s of virtual time
+        "op": "set_extension_state",
+        "provisioning_state": "Updating",
+        "succeeds_after_seconds": 190,
+    }
+    sandbox, report = converged_then(sandbox_for, updating)
+
+    after = [d for d in report.deliveries if d.at >= 101]
+    assert after[0].outcome == "scheduled" and "Updating" in after[0].reason
+    assert after[-1].outcome == "completed"
+    assert not [n for n in sandbox.topic.notifications if n["type"] == "Autoattach.AttachFailed"]
+
+
+def test_an_extension_event_on_a_converged_cluster_reads_the_extension_and_nothing_else(
+    sandbox_for,
+):
+    sandbox, report = converged_then(sandbox_for, None)
+
+    assert report.deliveries[-1].outcome == "completed"
+    read = [e.path.rsplit("/", 1)[-1] for e in sandbox.arm.log if e.at >= 101]
+    assert read == ["aks-ml", "extensions"]  # the cluster, then its extensions
+
+
+def states_of(sandbox):
+    return {n: c["provisioning_state"] for n, c in computes(sandbox).items()}
