@@ -242,7 +242,9 @@ def _still_running(
     installs = [p for p, _s in running if p.kind == EXTENSION]
     if installs:
         names = ", ".join(p.name.rsplit("/", 1)[-1] for p in installs)
-        result.waiting = f"the Azure ML extension is still installing: extension {names}"
+        result.waiting = (
+            f"the Azure ML extension is still installing (or updating): extension {names}"
+        )
         result.installing = True
     result.retry_after = max((s.retry_after or 0 for _p, s in running), default=0) or None
     decision = decide_attachments(
