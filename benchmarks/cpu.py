@@ -46,6 +46,7 @@ class CpuByKind:
     workspaces: int
     kinds: list[KindCpu]
     points: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # kind: (size, ms)
+    rounds: int = 1  # each size measured this many times, interleaved
 
 
 def _slope(xs: list[int], ys: list[float]) -> float:
@@ -56,45 +57,50 @@ def _slope(xs: list[int], ys: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
 
 
-def cpu_by_kind(sizes: list[int], workspaces: int) -> CpuByKind:
+def cpu_by_kind(sizes: list[int], workspaces: int, rounds: int = 3) -> CpuByKind:
     """For each fleet size: attach every cluster (first deliveries are *new cluster*, the rest
-    *re-check*), then deliver the same events again a day later (*replay*)."""
-    means: dict[str, list[float]] = {k: [] for k in KINDS}
-    points: dict[str, list[tuple[int, float]]] = {k: [] for k in KINDS}
+    *re-check*), then deliver the same events again a day later (*replay*). ``rounds`` times,
+    the sizes in turn ascending and descending, and the median of every round's deliveries per
+    size: a machine that slows or speeds up over the run then moves every size alike, instead of
+    reading as a slope."""
+    samples: dict[str, dict[int, list[float]]] = {k: {n: [] for n in sizes} for k in KINDS}
     # a process imports azure-ai-ml at its first attach (about 1.25 s of CPU, once, in whichever
     # delivery attaches first: a re-check here): imported before, so no kind carries it
     with deferred():
         import azure.ai.ml  # noqa: F401
-    for size in sizes:
-        seen: dict[str, list[float]] = {k: [] for k in KINDS}
-        replaying = [False]
+    # a fleet first, not counted: the process's one-time costs (the first publish's and the
+    # first role read's imports, the interpreter's warm-up) are no kind's and no size's
+    _one_fleet(min(sizes), workspaces)
+    for round_ in range(max(1, rounds)):
+        for size in sizes if round_ % 2 == 0 else list(reversed(sizes)):
+            seen = _one_fleet(size, workspaces)
+            for kind in KINDS:
+                samples[kind][size] += seen[kind]
+    medians = {k: [statistics.median(samples[k][n] or [0.0]) for n in sizes] for k in KINDS}
+    kinds = [KindCpu(k, list(sizes), medians[k], _slope(sizes, medians[k]) * 100) for k in KINDS]
+    points = {k: [(n, v) for n in sizes for v in samples[k][n]] for k in KINDS}
+    return CpuByKind(workspaces=workspaces, kinds=kinds, points=points, rounds=max(1, rounds))
 
-        def record(
-            delivery: Delivery,
-            seen: dict[str, list[float]] = seen,
-            replaying: list[bool] = replaying,
-        ) -> None:
-            if replaying[0]:
-                kind = "replay"
-            elif delivery.label.startswith("re-check"):
-                kind = "re-check"
-            else:
-                kind = "new cluster"
-            seen[kind].append(delivery.cpu_seconds * 1000)
 
-        with Sandbox(fleet(size, workspaces), on_delivery=record) as sandbox:
-            sandbox.run_pass(0)
-            replaying[0] = True
-            sandbox.run_pass(1)
-        for kind in KINDS:
-            values = seen[kind] or [0.0]
-            # the process's first delivery pays its one-time imports (once per process): not a kind
-            if kind == "new cluster" and len(values) > 1 and size == sizes[0]:
-                values = values[1:]
-            means[kind].append(statistics.median(values))
-            points[kind] += [(size, v) for v in values]
-    kinds = [KindCpu(k, list(sizes), means[k], _slope(sizes, means[k]) * 100) for k in KINDS]
-    return CpuByKind(workspaces=workspaces, kinds=kinds, points=points)
+def _one_fleet(size: int, workspaces: int) -> dict[str, list[float]]:
+    """CPU (ms) of each delivery, by kind, of one fleet attached and then replayed."""
+    seen: dict[str, list[float]] = {k: [] for k in KINDS}
+    replaying = [False]
+
+    def record(delivery: Delivery) -> None:
+        if replaying[0]:
+            kind = "replay"
+        elif delivery.label.startswith("re-check"):
+            kind = "re-check"
+        else:
+            kind = "new cluster"
+        seen[kind].append(delivery.cpu_seconds * 1000)
+
+    with Sandbox(fleet(size, workspaces), on_delivery=record) as sandbox:
+        sandbox.run_pass(0)
+        replaying[0] = True
+        sandbox.run_pass(1)
+    return seen
 
 
 # Modules a new cluster's path up to its first write does not use, so must not import: aiohttp
