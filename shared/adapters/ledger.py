@@ -374,11 +374,7 @@ class BlobClusterLedger:
 
     def continuation(self, cluster_id: ResourceId) -> dict[str, Any] | None:
         """What the last reconcile left for its re-check (read with ``announced``), or None."""
-        _name, held = self._holding(cluster_id)
-        if held.document is None:
-            self.announced(cluster_id)
-        found = (held.document or {}).get("continuation")
-        return dict(found) if isinstance(found, dict) else None
+        return self._section(cluster_id, "continuation")
 
     def keep_continuation(self, cluster_id: ResourceId, state: dict[str, Any] | None) -> None:
         """Replace it (None: clear it); nothing is written when it is already so."""
@@ -388,11 +384,7 @@ class BlobClusterLedger:
 
     def chain(self, cluster_id: ResourceId) -> dict[str, Any] | None:
         """The cluster's live re-check chain as last kept (``{"id", "due"}``), or None."""
-        _name, held = self._holding(cluster_id)
-        if held.document is None:
-            self.announced(cluster_id)
-        found = (held.document or {}).get("chain")
-        return dict(found) if isinstance(found, dict) else None
+        return self._section(cluster_id, "chain")
 
     def keep_chain(self, cluster_id: ResourceId, chain: dict[str, Any] | None) -> None:
         """Replace it (None: no chain waits); nothing is written when it is already so."""
@@ -402,10 +394,14 @@ class BlobClusterLedger:
 
     def last_outcome(self, cluster_id: ResourceId) -> dict[str, Any] | None:
         """What became of the last message about the cluster, as ``record_outcome`` kept it."""
+        return self._section(cluster_id, "last_outcome")
+
+    def _section(self, cluster_id: ResourceId, name: str) -> dict[str, Any] | None:
+        """One top-level object of the ledger document (read with ``announced``), or None."""
         _name, held = self._holding(cluster_id)
         if held.document is None:
             self.announced(cluster_id)
-        found = (held.document or {}).get("last_outcome")
+        found = (held.document or {}).get(name)
         return dict(found) if isinstance(found, dict) else None
 
     def record_outcome(self, cluster_id: ResourceId, outcome: dict[str, Any]) -> None:

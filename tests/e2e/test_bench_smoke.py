@@ -4,11 +4,13 @@ the results (JSON and plots) are written. No goal is asserted: the figures are f
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from benchmarks.bench import Config, run
 
 
-def test_the_bench_prints_each_goal_beside_its_figure_and_writes_its_results(tmp_path):
+def tiny(tmp_path, **changes) -> Config:
+    """The bench on a fleet small enough for the test suite."""
     config = Config(
         stream_clusters=1,
         stream_workspaces=(1,),
@@ -16,6 +18,7 @@ def test_the_bench_prints_each_goal_beside_its_figure_and_writes_its_results(tmp
         storm_workspaces=2,
         cpu_sizes=(1, 2),
         cpu_workspaces=1,
+        cpu_rounds=1,
         replay_workspaces=1,
         cold_runs=1,
         latency_installs=(None, 90.0),
@@ -25,6 +28,11 @@ def test_the_bench_prints_each_goal_beside_its_figure_and_writes_its_results(tmp
         dense_installs=(60.0, 97.0),
         results=tmp_path,
     )
+    return replace(config, **changes)
+
+
+def test_the_bench_prints_each_goal_beside_its_figure_and_writes_its_results(tmp_path):
+    config = tiny(tmp_path)
     results = run(config, progress=lambda _: None)
     lines = results["table"].splitlines()
     assert lines[0] == "| goal | figure | stream, fleet | goal | measured | met |"
@@ -41,21 +49,13 @@ def test_the_bench_prints_each_goal_beside_its_figure_and_writes_its_results(tmp
 
 
 def test_the_bench_says_what_each_read_was_of_and_what_slower_install_polls_would_save(tmp_path):
-    config = Config(
-        stream_clusters=1,
-        stream_workspaces=(1,),
+    config = tiny(
+        tmp_path,
         storm_clusters=1,
         storm_workspaces=1,
-        cpu_sizes=(1, 2),
-        cpu_workspaces=1,
-        replay_workspaces=1,
         cold_runs=0,
         latency_installs=(90.0,),
-        latency_namespaces=(20.0,),
-        latency_attaches=(45.0,),
-        install_cadences=((60, 0),),
         dense_installs=(60.0, 97.0, 134.0),
-        results=tmp_path,
         plots=False,
     )
     results = run(config, progress=lambda _: None)
