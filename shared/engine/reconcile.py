@@ -41,6 +41,7 @@ from shared.engine.continuation import (
     restore,
     settled,
 )
+from shared.engine.ledger_record import RunGrants
 from shared.engine.observe import (
     Memo,
     observe,
@@ -111,21 +112,29 @@ def reconcile(
         if settled and (not extension_changed or _extension_succeeded(cluster_id, services)):
             result.settled = True
             return result
+
+    def look(
+        memo: Memo, seen: tuple[ClusterState, TagDecision] | None, grants: RunGrants | None = None
+    ) -> Observation:
+        """Everything this reconcile reads, the operations' errors a re-check polled with it."""
+        observed = observe(
+            cluster_id,
+            services,
+            memo,
+            announced,
+            discover=discover,
+            seen=seen,
+            grants=grants,
+            extension_changed=extension_changed,
+        )
+        return with_attach_errors(observed, failures)
+
     observed: Observation | None = None
     current: Plan | None = None
     waiting = False
     try:
         if continued is None:
-            observed = observe(
-                cluster_id,
-                services,
-                memo,
-                announced,
-                discover=discover,
-                seen=seen,
-                extension_changed=extension_changed,
-            )
-            observed = with_attach_errors(observed, failures)
+            observed = look(memo, seen)
         else:
             observed = observe_continued(continued, services, memo, announced)
             result.refused = observed.decision.refused
@@ -146,18 +155,7 @@ def reconcile(
             # actions not applied (blocked, refused) changed nothing
             following = carried(observed, [a for a in applied if a is not None])
             if following is None:  # Azure decides what remains: read it again
-                memo, seen = Memo(), observe_cluster(cluster_id, services)
-                following = observe(
-                    cluster_id,
-                    services,
-                    memo,
-                    announced,
-                    discover=discover,
-                    seen=seen,
-                    grants=run.grants,
-                    extension_changed=extension_changed,
-                )
-                following = with_attach_errors(following, failures)
+                following = look(Memo(), observe_cluster(cluster_id, services), run.grants)
             observed = following
         raise TransientError(f"cluster {cluster_id.name} did not converge in {MAX_ROUNDS} rounds")
     finally:

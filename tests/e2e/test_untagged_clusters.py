@@ -24,13 +24,21 @@ def event(at, operation, resource, event_id):
     return {"at": at, "event": arm_event(operation, resource, event_id=event_id)}
 
 
+def extension_of(cluster, name="azureml"):
+    return f"{cluster}/providers/Microsoft.KubernetesConfiguration/extensions/{name}"
+
+
+def tags_of(cluster):
+    return f"{cluster}/providers/Microsoft.Resources/tags/default"
+
+
 def reads_after(sandbox, at):
     return [e for e in sandbox.arm.log if e.kind == "reads" and e.at >= at]
 
 
 def test_an_extension_event_for_a_cluster_last_read_untagged_reads_nothing(sandbox_for):
     document, cluster = untagged_world()
-    extension = f"{cluster}/providers/Microsoft.KubernetesConfiguration/extensions/monitoring"
+    extension = extension_of(cluster, "monitoring")
     sandbox = sandbox_for(
         scenario_from(
             document,
@@ -51,8 +59,8 @@ def test_an_extension_event_for_a_cluster_last_read_untagged_reads_nothing(sandb
 
 def test_a_tag_added_after_the_untagged_read_is_acted_on_when_its_own_event_comes(sandbox_for):
     document, cluster = untagged_world()
-    extension = f"{cluster}/providers/Microsoft.KubernetesConfiguration/extensions/azureml"
-    tags = f"{cluster}/providers/Microsoft.Resources/tags/default"
+    extension = extension_of(cluster)
+    tags = tags_of(cluster)
     sandbox = sandbox_for(
         scenario_from(
             document,
@@ -76,7 +84,7 @@ def test_a_tag_added_after_the_untagged_read_is_acted_on_when_its_own_event_come
 def test_an_extension_event_for_a_cluster_never_read_reads_it(sandbox_for):
     document = ready_document()
     cluster = document["clusters"][0]["id"]
-    extension = f"{cluster}/providers/Microsoft.KubernetesConfiguration/extensions/azureml"
+    extension = extension_of(cluster)
     sandbox = sandbox_for(
         scenario_from(document, [event(0, EXTENSION_WRITE, extension, "azureml-installed")])
     )
@@ -90,8 +98,8 @@ def test_a_cluster_untagged_after_it_was_attached_is_still_read_on_its_extension
 ):
     document = ready_document()
     cluster = document["clusters"][0]["id"]
-    extension = f"{cluster}/providers/Microsoft.KubernetesConfiguration/extensions/azureml"
-    tags = f"{cluster}/providers/Microsoft.Resources/tags/default"
+    extension = extension_of(cluster)
+    tags = tags_of(cluster)
     sandbox = sandbox_for(
         scenario_from(
             document,
